@@ -1,0 +1,60 @@
+"""Exception types raised by minis2t.
+
+Every error minis2t raises on bad input is a :class:`MiniS2TError`. It subclasses
+``ValueError`` so code written against the usual Python contract (bad value ->
+``ValueError``) keeps working, and every message names the problem *and* what to do
+about it. The subclasses let callers catch one kind of problem precisely::
+
+    try:
+        wave = minis2t.load_audio("talk.wav")
+    except minis2t.errors.AudioFileError as e:
+        print("could not read the file:", e)
+"""
+
+from __future__ import annotations
+
+
+class MiniS2TError(ValueError):
+    """Base class of every error minis2t raises on bad input or bad files."""
+
+
+# --- audio ------------------------------------------------------------------------
+
+
+class AudioError(MiniS2TError):
+    """Something is wrong with an audio input (file or array)."""
+
+
+class AudioFileError(AudioError):
+    """An audio file is missing, unreadable, or in a format libsndfile cannot decode."""
+
+
+class EmptyAudioError(AudioError):
+    """The audio holds no samples."""
+
+
+class NonFiniteAudioError(AudioError):
+    """The audio holds NaN or infinite samples."""
+
+
+class AudioTooShortError(AudioError):
+    """The audio is shorter than one 25 ms analysis frame (400 samples at 16 kHz)."""
+
+
+class AudioShapeError(AudioError):
+    """An audio array has the wrong rank or an implausible channel layout."""
+
+
+class AudioDtypeError(AudioError):
+    """An audio array has a dtype that is neither floating point nor integer PCM."""
+
+
+class SamplingRateError(AudioError):
+    """A sampling rate is missing, non-positive, or not the one a stage requires."""
+
+
+# --- features ---------------------------------------------------------------------
+
+
+class FeatureError(MiniS2TError):
+    """Bad arguments to the feature extractor (padding, truncation, shapes)."""
