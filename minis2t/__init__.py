@@ -11,11 +11,16 @@ from . import errors
 from .audio import load_audio, resample
 from .errors import MiniS2TError
 from .features import FeatureExtractor, fbank, utterance_cmvn
+from .tokenizer import Tokenizer
+from .config import GenerationConfig, ModelConfig
 
 __version__ = "0.1.0"
 
 __all__ = [
     "FeatureExtractor",
+    "GenerationConfig",
+    "ModelConfig",
+    "Tokenizer",
     "MiniS2TError",
     "errors",
     "fbank",

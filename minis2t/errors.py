@@ -58,3 +58,32 @@ class SamplingRateError(AudioError):
 
 class FeatureError(MiniS2TError):
     """Bad arguments to the feature extractor (padding, truncation, shapes)."""
+
+
+# --- model directories ---------------------------------------------------------------
+
+
+class ConfigError(MiniS2TError):
+    """A config file is missing, malformed, or holds an impossible value (named in the message)."""
+
+
+class TokenizerError(MiniS2TError):
+    """Tokenizer files are missing or inconsistent, or a language code is unknown."""
+
+
+class UnknownLanguageError(TokenizerError):
+    """A language code the model does not know; the message lists the valid ones."""
+
+
+class CheckpointError(MiniS2TError):
+    """A weights file is missing, corrupt, truncated, or holds unexpected tensors."""
+
+
+class UnsafePickleError(CheckpointError):
+    """A ``pytorch_model.bin`` pickle asked for something other than tensor rebuilding.
+
+    minis2t never runs such a pickle: it stops at the first forbidden instruction."""
+
+
+class ModelNotFoundError(MiniS2TError):
+    """A model name is neither a local directory nor resolvable through huggingface_hub."""

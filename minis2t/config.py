@@ -1,0 +1,259 @@
+"""Model and generation settings, read from a model directory's JSON files.
+
+Two frozen dataclasses, one comment per field:
+
+* :class:`ModelConfig` — every field of transformers' ``Speech2TextConfig``, same names and
+  defaults (the defaults are s2t-small's architecture);
+* :class:`GenerationConfig` — the decoding options ``generate`` honours.
+
+``config.json`` carries both in older checkpoints (the released facebook/s2t-* models put
+``num_beams`` and ``max_length`` there); ``generation_config.json``, when present, wins.
+Keys we do not know are kept in ``extra``, so a directory we read and write back loses
+nothing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import ConfigError
+
+ACTIVATIONS = ("relu", "gelu", "gelu_new", "gelu_python", "silu", "swish")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """The Speech2Text architecture (field names as in ``config.json``)."""
+
+    vocab_size: int = 10000  # V: rows of the token embedding and the LM head
+    d_model: int = 256  # D: width of every hidden state
+    encoder_layers: int = 12
+    encoder_ffn_dim: int = 2048  # E: hidden width of the encoder's feed-forward blocks
+    encoder_attention_heads: int = 4  # H (encoder); D must be divisible by it
+    decoder_layers: int = 6
+    decoder_ffn_dim: int = 2048
+    decoder_attention_heads: int = 4
+    encoder_layerdrop: float = 0.0  # training only
+    decoder_layerdrop: float = 0.0  # training only
+    use_cache: bool = True
+    is_encoder_decoder: bool = True
+    activation_function: str = "relu"  # one of ACTIVATIONS, in the feed-forward blocks
+    dropout: float = 0.1  # training only: minis2t runs inference, dropout is the identity
+    attention_dropout: float = 0.0
+    activation_dropout: float = 0.0
+    init_std: float = 0.02
+    decoder_start_token_id: int = 2  # the decoder's first input: </s>, as in fairseq
+    scale_embedding: bool = True  # multiply embeddings by sqrt(D) before adding positions
+    pad_token_id: int = 1
+    bos_token_id: int = 0
+    eos_token_id: int = 2
+    max_source_positions: int = 6000  # longest encoder input after subsampling (frames)
+    max_target_positions: int = 1024  # longest decoder input (tokens)
+    num_conv_layers: int = 2  # conv subsampler: each layer halves the frame rate
+    conv_kernel_sizes: tuple[int, ...] = (5, 5)  # one odd kernel size per conv layer
+    conv_channels: int = 1024  # C: output channels of the inner conv layers (before GLU)
+    input_feat_per_channel: int = 80  # F: mel bins per frame
+    input_channels: int = 1
+    tie_word_embeddings: bool = True  # LM head shares the token embedding's weights
+    extra: dict = field(default_factory=dict, compare=False, repr=False)  # unknown keys
+
+    def __post_init__(self):
+        object.__setattr__(self, "conv_kernel_sizes", tuple(self.conv_kernel_sizes))
+        _validate_model(self)
+
+    @property
+    def encoder_head_dim(self) -> int:
+        return self.d_model // self.encoder_attention_heads
+
+    @property
+    def decoder_head_dim(self) -> int:
+        return self.d_model // self.decoder_attention_heads
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "ModelConfig":
+        known = {f.name for f in dataclasses.fields(cls)} - {"extra"}
+        kwargs = {k: v for k, v in values.items() if k in known}
+        extra = {k: v for k, v in values.items() if k not in known}
+        if isinstance(kwargs.get("eos_token_id"), list):  # a list of stop ids: S2T uses one
+            kwargs["eos_token_id"] = kwargs["eos_token_id"][0]
+        return cls(**kwargs, extra=extra)
+
+    def to_dict(self) -> dict:
+        """The fields and the kept unknown keys, as ``config.json`` holds them."""
+        out = dict(self.extra)
+        for f in dataclasses.fields(self):
+            if f.name != "extra":
+                value = getattr(self, f.name)
+                out[f.name] = list(value) if isinstance(value, tuple) else value
+        out.setdefault("model_type", "speech_to_text")
+        out.setdefault("architectures", ["Speech2TextForConditionalGeneration"])
+        return out
+
+    @classmethod
+    def from_pretrained(cls, directory) -> "ModelConfig":
+        return cls.from_dict(read_json(Path(directory) / "config.json"))
+
+    def save_pretrained(self, directory) -> None:
+        write_json(Path(directory) / "config.json", self.to_dict())
+
+
+@dataclass(frozen=True)
+class GenerationConfig:
+    """Decoding options, with transformers' meaning and defaults."""
+
+    num_beams: int = 1  # 1 = greedy search; released S2T checkpoints use 5
+    max_length: int = 20  # longest output, counting the decoder start token
+    max_new_tokens: int | None = None  # if set, wins over max_length: tokens after the prompt
+    min_length: int = 0  # EOS is forbidden until the output is this long (start token counts)
+    early_stopping: bool | str = False  # True, False or "never": when beam search may stop
+    length_penalty: float = 1.0  # beam scores are sum(log p) / generated_length ** this
+    no_repeat_ngram_size: int = 0  # forbid repeating any n-gram of this size (0 = off)
+    decoder_start_token_id: int = 2  # first decoder input (</s> in S2T)
+    forced_bos_token_id: int | None = None  # token forced at the first step (a <lang:xx>)
+    bos_token_id: int = 0
+    eos_token_id: int = 2
+    pad_token_id: int = 1  # fills finished rows of the output
+    extra: dict = field(default_factory=dict, compare=False, repr=False)
+
+    def __post_init__(self):
+        _validate_generation(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "GenerationConfig":
+        known = {f.name for f in dataclasses.fields(cls)} - {"extra"}
+        nullable = ("forced_bos_token_id", "max_new_tokens")  # None is a meaningful value
+        kwargs = {k: v for k, v in values.items()
+                  if k in known and (v is not None or k in nullable)}  # fmt: skip
+        if isinstance(kwargs.get("eos_token_id"), list):
+            kwargs["eos_token_id"] = kwargs["eos_token_id"][0]
+        extra = {k: v for k, v in values.items() if k not in known}
+        return cls(**kwargs, extra=extra)
+
+    def to_dict(self) -> dict:
+        out = dict(self.extra)
+        for f in dataclasses.fields(self):
+            if f.name != "extra":
+                out[f.name] = getattr(self, f.name)
+        return out
+
+    def replace(self, **changes) -> "GenerationConfig":
+        """A copy with some options changed (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def from_pretrained(cls, directory) -> "GenerationConfig":
+        """``generation_config.json`` over the generation keys of ``config.json``."""
+        directory = Path(directory)
+        values = {}
+        model_json = directory / "config.json"
+        if model_json.is_file():
+            model = read_json(model_json)
+            known = {f.name for f in dataclasses.fields(cls)} - {"extra"}
+            values.update({k: v for k, v in model.items() if k in known})
+        gen_json = directory / "generation_config.json"
+        if gen_json.is_file():
+            values.update(read_json(gen_json))
+        return cls.from_dict(values)
+
+    def save_pretrained(self, directory) -> None:
+        write_json(Path(directory) / "generation_config.json", self.to_dict())
+
+
+# --- validation ---------------------------------------------------------------------
+
+
+def _positive_int(config, name: str) -> None:
+    value = getattr(config, name)
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ConfigError(f"config field '{name}' must be a positive integer, got {value!r}")
+
+
+def _validate_model(c: ModelConfig) -> None:
+    for name in ("vocab_size", "d_model", "encoder_layers", "encoder_ffn_dim",
+                 "encoder_attention_heads", "decoder_layers", "decoder_ffn_dim",
+                 "decoder_attention_heads", "max_source_positions", "max_target_positions",
+                 "num_conv_layers", "conv_channels", "input_feat_per_channel",
+                 "input_channels"):  # fmt: skip
+        _positive_int(c, name)
+    for side in ("encoder", "decoder"):
+        heads = getattr(c, f"{side}_attention_heads")
+        if c.d_model % heads:
+            raise ConfigError(
+                f"config field 'd_model' ({c.d_model}) must be divisible by "
+                f"'{side}_attention_heads' ({heads})"
+            )
+    if len(c.conv_kernel_sizes) != c.num_conv_layers:
+        raise ConfigError(
+            f"config field 'conv_kernel_sizes' has {len(c.conv_kernel_sizes)} entries but "
+            f"'num_conv_layers' is {c.num_conv_layers}; give one kernel size per layer"
+        )
+    for k in c.conv_kernel_sizes:
+        if isinstance(k, bool) or not isinstance(k, int) or k <= 0 or k % 2 == 0:
+            raise ConfigError(
+                f"config field 'conv_kernel_sizes' must hold positive odd integers (padding "
+                f"k // 2 keeps 'same' lengths only for odd k), got {list(c.conv_kernel_sizes)}"
+            )
+    if c.conv_channels % 2:
+        raise ConfigError(
+            f"config field 'conv_channels' ({c.conv_channels}) must be even: GLU halves it"
+        )
+    if c.activation_function not in ACTIVATIONS:
+        raise ConfigError(
+            f"config field 'activation_function' is {c.activation_function!r}; "
+            f"minis2t supports {', '.join(ACTIVATIONS)}"
+        )
+    for name in ("pad_token_id", "bos_token_id", "eos_token_id", "decoder_start_token_id"):
+        value = getattr(c, name)
+        if not isinstance(value, int) or not 0 <= value < c.vocab_size:
+            raise ConfigError(
+                f"config field '{name}' ({value!r}) must be a token id in [0, {c.vocab_size})"
+            )
+
+
+def _validate_generation(g: GenerationConfig) -> None:
+    if isinstance(g.num_beams, bool) or not isinstance(g.num_beams, int) or g.num_beams < 1:
+        raise ConfigError(f"num_beams must be an integer >= 1, got {g.num_beams!r}")
+    if isinstance(g.max_length, bool) or not isinstance(g.max_length, int) or g.max_length < 2:
+        raise ConfigError(
+            f"max_length must be an integer >= 2 (it counts the decoder start token), "
+            f"got {g.max_length!r}"
+        )
+    if g.max_new_tokens is not None and (not isinstance(g.max_new_tokens, int)
+                                         or g.max_new_tokens < 1):  # fmt: skip
+        raise ConfigError(f"max_new_tokens must be an integer >= 1, got {g.max_new_tokens!r}")
+    if not isinstance(g.min_length, int) or g.min_length < 0:
+        raise ConfigError(f"min_length must be an integer >= 0, got {g.min_length!r}")
+    if g.early_stopping not in (True, False, "never"):
+        raise ConfigError(
+            f"early_stopping must be True, False or 'never', got {g.early_stopping!r}"
+        )
+    if not isinstance(g.no_repeat_ngram_size, int) or g.no_repeat_ngram_size < 0:
+        raise ConfigError(
+            f"no_repeat_ngram_size must be an integer >= 0, got {g.no_repeat_ngram_size!r}"
+        )
+    if not isinstance(g.length_penalty, (int, float)) or isinstance(g.length_penalty, bool):
+        raise ConfigError(f"length_penalty must be a number, got {g.length_penalty!r}")
+
+
+# --- JSON files -----------------------------------------------------------------------
+
+
+def read_json(path: Path) -> dict:
+    """Read a JSON object, with errors that name the file."""
+    if not path.is_file():
+        raise ConfigError(f"{path} not found: a Speech2Text model directory needs it.")
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{path} is not valid JSON ({e}).") from None
+    if not isinstance(value, dict):
+        raise ConfigError(f"{path} must hold a JSON object, got {type(value).__name__}.")
+    return value
+
+
+def write_json(path: Path, value: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
