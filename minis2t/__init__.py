@@ -2,29 +2,35 @@
 
 The data path, one module per stage::
 
-    load_audio (audio.py) -> FeatureExtractor / fbank (features.py) -> ...
-
-See DESIGN.md-style overview in the README and the documentation site.
+    audio.py       load_audio           file or array -> float32 [N] at 16 kHz
+    features.py    fbank, FeatureExtractor  -> log-mel [T, 80], CMVN, padded batch + mask
+    tokenizer.py   Tokenizer            vocab.json + SentencePiece, language codes
+    config.py      ModelConfig, GenerationConfig   frozen dataclasses from the JSON files
+    checkpoint.py  load_checkpoint      model directory -> (config, {name: array}), no torch
 """
 
-from . import errors
+from . import checkpoint, errors
 from .audio import load_audio, resample
+from .checkpoint import load_checkpoint, save_checkpoint
+from .config import GenerationConfig, ModelConfig
 from .errors import MiniS2TError
 from .features import FeatureExtractor, fbank, utterance_cmvn
 from .tokenizer import Tokenizer
-from .config import GenerationConfig, ModelConfig
 
 __version__ = "0.1.0"
 
 __all__ = [
     "FeatureExtractor",
     "GenerationConfig",
+    "MiniS2TError",
     "ModelConfig",
     "Tokenizer",
-    "MiniS2TError",
+    "checkpoint",
     "errors",
     "fbank",
     "load_audio",
+    "load_checkpoint",
     "resample",
+    "save_checkpoint",
     "utterance_cmvn",
 ]

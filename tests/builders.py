@@ -57,3 +57,85 @@ def write_tokenizer_files(directory: Path, proto: bytes, drop_pieces: tuple[str,
     (directory / "tokenizer_config.json").write_text(json.dumps(
         {"tokenizer_class": "Speech2TextTokenizer", **config}))  # fmt: skip
     return directory
+
+
+# --- model directories -----------------------------------------------------------------
+
+TINY = dict(
+    d_model=16, encoder_layers=2, decoder_layers=2, encoder_attention_heads=2,
+    decoder_attention_heads=2, encoder_ffn_dim=24, decoder_ffn_dim=24, conv_channels=12,
+    num_conv_layers=2, conv_kernel_sizes=[5, 5], input_feat_per_channel=80,
+    max_source_positions=300, max_target_positions=64, dropout=0.0,
+)  # fmt: skip
+
+# facebook/s2t-small-librispeech-asr's architecture
+S2T_SMALL = dict(
+    d_model=256, encoder_layers=12, decoder_layers=6, encoder_attention_heads=4,
+    decoder_attention_heads=4, encoder_ffn_dim=2048, decoder_ffn_dim=2048, conv_channels=1024,
+    num_conv_layers=2, conv_kernel_sizes=[5, 5], input_feat_per_channel=80, vocab_size=10000,
+    max_source_positions=6000, max_target_positions=1024,
+)  # fmt: skip
+
+
+def hf_model(seed: int = 0, **overrides):
+    """A transformers Speech2TextForConditionalGeneration with random weights, eval mode.
+
+    transformers initialises LayerNorms to (1, 0) and biases to 0; we randomise every
+    tensor so that parity tests see non-trivial values everywhere."""
+    import torch
+    from transformers import Speech2TextConfig, Speech2TextForConditionalGeneration
+
+    config = Speech2TextConfig(**{**TINY, **overrides})
+    torch.manual_seed(seed)
+    model = Speech2TextForConditionalGeneration(config).eval()
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if name.endswith("layer_norm.weight"):
+                p.copy_(1.0 + 0.1 * torch.randn_like(p))
+            else:
+                p.copy_(0.2 * torch.randn_like(p) / max(1, p.shape[-1]) ** 0.5 * 4)
+    return model
+
+
+def save_model_dir(directory: Path, model, layout: str = "v5", lang_codes=None,
+                   do_lower_case: bool = False) -> Path:  # fmt: skip
+    """Save a transformers model as a full model directory.
+
+    ``layout="v5"``: ``model.save_pretrained`` (model.safetensors) and a
+    ``processor_config.json``, as transformers 5 writes them. ``layout="released"``: like
+    the facebook/s2t-* repos, ``pytorch_model.bin`` written by ``torch.save``,
+    ``preprocessor_config.json``, ``tokenizer_config.json``, ``special_tokens_map.json``.
+    """
+    import torch
+    from transformers import (
+        Speech2TextFeatureExtractor,
+        Speech2TextProcessor,
+        Speech2TextTokenizer,
+    )
+
+    directory.mkdir(parents=True, exist_ok=True)
+    bins = model.config.input_feat_per_channel
+    extractor = Speech2TextFeatureExtractor(feature_size=bins, num_mel_bins=bins)
+    proto = train_sentencepiece(vocab_size=model.config.vocab_size, lang_codes=lang_codes)
+    config = {"do_lower_case": do_lower_case}
+    if lang_codes:
+        config["lang_codes"] = "mustc"
+    write_tokenizer_files(directory, proto, **config)
+    if layout == "v5":
+        model.save_pretrained(directory)
+        tokenizer = Speech2TextTokenizer.from_pretrained(directory)
+        Speech2TextProcessor(extractor, tokenizer).save_pretrained(directory)
+    else:
+        model.config.save_pretrained(directory)
+        (directory / "generation_config.json").unlink(missing_ok=True)
+        torch.save(model.state_dict(), directory / "pytorch_model.bin")
+        extractor.save_pretrained(directory)
+        (directory / "special_tokens_map.json").write_text(json.dumps(
+            {"bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>", "pad_token": "<pad>"}))  # fmt: skip
+    return directory
+
+
+def spm_vocab_size(vocab_size: int = 120, lang_codes=None) -> int:
+    """How many pieces ``train_sentencepiece`` really makes (it may stop short)."""
+    proto = train_sentencepiece(vocab_size=vocab_size, lang_codes=lang_codes)
+    return sentencepiece.SentencePieceProcessor(model_proto=proto).get_piece_size()

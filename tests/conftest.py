@@ -31,3 +31,34 @@ def recording(request) -> dict:
     """One manifest row, with ``path`` added."""
     row = next(r for r in RECORDINGS if r["file"] == request.param)
     return {**row, "path": SPEECH_DIR / row["file"]}
+
+
+MUSTC = ["pt", "fr", "ru", "nl", "ro", "it", "es", "de"]
+
+
+@pytest.fixture(scope="session")
+def v5_dir(tmp_path_factory):
+    """A tiny random model as transformers 5 saves it (model.safetensors, processor_config)."""
+    from tests.builders import hf_model, save_model_dir
+
+    return save_model_dir(tmp_path_factory.mktemp("v5"), hf_model(seed=1, vocab_size=120))
+
+
+@pytest.fixture(scope="session")
+def released_dir(tmp_path_factory):
+    """A tiny random model in the facebook/s2t-* layout (pytorch_model.bin by torch.save)."""
+    from tests.builders import hf_model, save_model_dir
+
+    model = hf_model(seed=2, vocab_size=120)
+    return save_model_dir(tmp_path_factory.mktemp("released"), model, layout="released",
+                          do_lower_case=True)  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def multilingual_dir(tmp_path_factory):
+    """Lang codes, an untied LM head, 3 conv layers with odd kernels, gelu."""
+    from tests.builders import hf_model, save_model_dir
+
+    model = hf_model(seed=3, vocab_size=120, tie_word_embeddings=False, num_conv_layers=3,
+                     conv_kernel_sizes=[3, 7, 5], activation_function="gelu")  # fmt: skip
+    return save_model_dir(tmp_path_factory.mktemp("multi"), model, lang_codes=MUSTC)
