@@ -7,6 +7,8 @@ The data path, one module per stage::
     tokenizer.py   Tokenizer            vocab.json + SentencePiece, language codes
     config.py      ModelConfig, GenerationConfig   frozen dataclasses from the JSON files
     checkpoint.py  load_checkpoint      model directory -> (config, {name: array}), no torch
+    nn.py, model.py                     the network as functions over a dict of weights
+    pipeline.py    Speech2Text          one object: from_pretrained, encode, forward
 """
 
 from . import checkpoint, errors
@@ -15,6 +17,7 @@ from .checkpoint import load_checkpoint, save_checkpoint
 from .config import GenerationConfig, ModelConfig
 from .errors import MiniS2TError
 from .features import FeatureExtractor, fbank, utterance_cmvn
+from .pipeline import Speech2Text
 from .tokenizer import Tokenizer
 
 __version__ = "0.1.0"
@@ -24,6 +27,7 @@ __all__ = [
     "GenerationConfig",
     "MiniS2TError",
     "ModelConfig",
+    "Speech2Text",
     "Tokenizer",
     "checkpoint",
     "errors",

@@ -87,3 +87,15 @@ class UnsafePickleError(CheckpointError):
 
 class ModelNotFoundError(MiniS2TError):
     """A model name is neither a local directory nor resolvable through huggingface_hub."""
+
+
+# --- model inputs --------------------------------------------------------------------
+
+
+class ModelInputError(MiniS2TError):
+    """Model inputs of the wrong shape or range (feature bins, token ids, masks)."""
+
+
+class InputTooLongError(ModelInputError):
+    """More encoder or decoder positions than the model has (``max_source_positions``,
+    ``max_target_positions``): split the audio or ask for fewer tokens."""
