@@ -1,0 +1,188 @@
+"""Stage-by-stage comparison of minis2t (NumPy), its PyTorch twin and transformers.
+
+    python -m parity compare MODEL_DIR AUDIO... [--dtype float32 float64] [--device cpu]
+
+Runs the same audio through the three implementations on the same weights and prints,
+for every stage — features, each conv layer, the embedded input and each encoder layer,
+the encoder output, the embedded decoder input and each decoder layer, the logits — the
+largest and the mean absolute difference of each pair.
+
+The decoder input is the decoder start token followed by the tokens NumPy's greedy
+choice produces (``--steps`` of them), so the comparison runs on a realistic prefix.
+
+In float64 the three are handed one sinusoidal position table (transformers' own): each
+library computes it in float32, and an ulp apart in ``exp`` or ``sin`` would otherwise be
+the only visible difference. The table's own difference is printed as a stage.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import torch
+
+import minis2t
+from minis2t import model as m
+
+from . import default_device
+from . import features as tf
+from . import model as tm
+from .nn import sinusoidal_positions as torch_positions
+
+TORCH_DTYPE = {"float32": torch.float32, "float64": torch.float64}
+
+
+def to_numpy(x) -> np.ndarray:
+    return x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
+
+
+def hf_stages(hf, features, mask, ids) -> dict[str, np.ndarray]:
+    """transformers' intermediate values, from its outputs and forward hooks."""
+    conv_out = []
+    hooks = [layer.register_forward_hook(lambda mod, inp, out: conv_out.append(out))
+             for layer in hf.model.encoder.conv.conv_layers]  # fmt: skip
+    try:
+        with torch.no_grad():
+            out = hf(input_features=features, attention_mask=mask, decoder_input_ids=ids,
+                     output_hidden_states=True)  # fmt: skip
+    finally:
+        for h in hooks:
+            h.remove()
+    stages = {}
+    for i, x in enumerate(conv_out):  # the hooks see [B, C, T] before the GLU
+        stages[f"conv layer {i}"] = to_numpy(torch.nn.functional.glu(x, dim=1).transpose(1, 2))
+    *enc_layers, enc_last = out.encoder_hidden_states  # the last one is after the layer norm
+    for i, x in enumerate(enc_layers):
+        stages["encoder input" if i == 0 else f"encoder layer {i - 1}"] = to_numpy(x)
+    stages[f"encoder layer {len(enc_layers) - 1}"] = None  # not exposed before the norm
+    stages["encoder output"] = to_numpy(enc_last)
+    *dec_layers, _ = out.decoder_hidden_states
+    for i, x in enumerate(dec_layers):
+        stages["decoder input" if i == 0 else f"decoder layer {i - 1}"] = to_numpy(x)
+    stages[f"decoder layer {len(dec_layers) - 1}"] = None
+    stages["logits"] = to_numpy(out.logits)
+    return stages
+
+
+def stage_dict(enc: dict, dec: dict) -> dict[str, np.ndarray]:
+    """Name the outputs of ``encode``/``decode`` (NumPy or twin) by stage."""
+    stages = {f"conv layer {i}": to_numpy(x) for i, x in enumerate(enc["conv_outputs"])}
+    for i, x in enumerate(enc["hidden_states"]):
+        stages["encoder input" if i == 0 else f"encoder layer {i - 1}"] = to_numpy(x)
+    stages["encoder output"] = to_numpy(enc["last_hidden_state"])
+    for i, x in enumerate(dec["hidden_states"]):
+        stages["decoder input" if i == 0 else f"decoder layer {i - 1}"] = to_numpy(x)
+    stages["logits"] = to_numpy(dec["logits"])
+    return stages
+
+
+def greedy_prefix(model: minis2t.Speech2Text, features, mask, steps: int) -> np.ndarray:
+    """Start token + ``steps`` greedy tokens from NumPy (a realistic decoder input)."""
+    enc = m.encode(model.params, model.config, features, mask)
+    cache = m.init_cache(model.params, model.config, enc["last_hidden_state"])
+    ids = np.full((features.shape[0], 1), model.config.decoder_start_token_id)
+    tokens = ids
+    for _ in range(steps):
+        out = m.decode(model.params, model.config, tokens, cache, enc["mask"])
+        cache, tokens = out["cache"], out["logits"][:, -1:].argmax(-1)
+        ids = np.concatenate([ids, tokens], axis=1)
+    return ids
+
+
+def compare(model_dir, audio_paths, dtypes=("float32", "float64"), device=None,
+            steps: int = 8) -> list[dict]:  # fmt: skip
+    """Rows ``{dtype, stage, shape, pairs: {name: (max, mean)}}`` for every stage."""
+    from transformers import Speech2TextFeatureExtractor, Speech2TextForConditionalGeneration
+
+    device = device or default_device()
+    waves = [minis2t.load_audio(p) for p in audio_paths]
+    ours32 = minis2t.Speech2Text.from_pretrained(model_dir)
+    extractor = ours32.feature_extractor or minis2t.FeatureExtractor()
+    batch = extractor(waves)
+    hf_batch = Speech2TextFeatureExtractor(**{k: v for k, v in extractor.to_dict().items()
+                                              if k != "feature_extractor_type"})(
+        waves, sampling_rate=16000, padding=True, return_tensors="np")  # fmt: skip
+    twin_batch = tf.FeatureExtractor(**extractor.to_dict(), device=device)(waves)
+    rows = [_row("-", "features", {"numpy": batch["input_features"],
+                                   "twin": to_numpy(twin_batch["input_features"]),
+                                   "transformers": hf_batch["input_features"]})]  # fmt: skip
+    features, mask = batch["input_features"], batch["attention_mask"]
+    ids = greedy_prefix(ours32, features, mask, steps)
+    hf = Speech2TextForConditionalGeneration.from_pretrained(model_dir).eval().to(device)
+    cfg = ours32.config
+    for dtype in dtypes:
+        tdtype = TORCH_DTYPE[dtype]
+        hf = hf.to(tdtype)
+        ours = ours32 if dtype == "float32" else minis2t.Speech2Text.from_pretrained(model_dir, np.float64)
+        tparams = tm.to_torch(ours.weights, tdtype, device)
+        tables = {}
+        if dtype == "float64":
+            enc_table = to_numpy(hf.model.encoder.embed_positions.weights)
+            dec_table = to_numpy(hf.model.decoder.embed_positions.weights)
+            ours_table = minis2t.nn.sinusoidal_positions(enc_table.shape[0], cfg.d_model)
+            rows.append(_row(dtype, "position table (own vs transformers')", {
+                "numpy": ours_table, "twin": to_numpy(torch_positions(enc_table.shape[0], cfg.d_model)),
+                "transformers": enc_table.astype(np.float32)}))  # fmt: skip
+            tables = {"enc": enc_table, "dec": dec_table}
+        x = features.astype(dtype)
+        enc = m.encode(ours.params, cfg, x, mask, tables.get("enc"), output_hidden_states=True)
+        dec = m.decode(ours.params, cfg, ids, m.init_cache(ours.params, cfg, enc["last_hidden_state"]),
+                       enc["mask"], positions=tables.get("dec"), output_hidden_states=True)  # fmt: skip
+        tx = torch.from_numpy(x).to(device)
+        t_tables = {k: torch.from_numpy(v).to(device) for k, v in tables.items()}
+        tenc = tm.encode(tparams, cfg, tx, torch.from_numpy(mask).to(device), t_tables.get("enc"),
+                         output_hidden_states=True)  # fmt: skip
+        tdec = tm.decode(tparams, cfg, torch.from_numpy(ids), tm.init_cache(tparams, cfg, tenc["last_hidden_state"]),
+                         tenc["mask"], positions=t_tables.get("dec"), output_hidden_states=True)  # fmt: skip
+        ours_stages, twin_stages = stage_dict(enc, dec), stage_dict(tenc, tdec)
+        hf_all = hf_stages(hf, tx, torch.from_numpy(mask).to(device), torch.from_numpy(ids).to(device))
+        for stage, value in ours_stages.items():
+            rows.append(_row(dtype, stage, {"numpy": value, "twin": twin_stages[stage],
+                                            "transformers": hf_all.get(stage)}))  # fmt: skip
+    return rows
+
+
+def _row(dtype: str, stage: str, values: dict) -> dict:
+    pairs = {}
+    names = [n for n, v in values.items() if v is not None]
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            d = np.abs(values[a].astype(np.float64) - values[b].astype(np.float64))
+            pairs[f"{a}-{b}"] = (float(d.max()), float(d.mean()))
+    shape = next(v.shape for v in values.values() if v is not None)
+    return {"dtype": dtype, "stage": stage, "shape": tuple(shape), "pairs": pairs}
+
+
+PAIRS = ("numpy-twin", "numpy-transformers", "twin-transformers")
+
+
+def format_table(rows: list[dict]) -> str:
+    head = ["dtype", "stage", "shape"] + [f"{p} max / mean" for p in PAIRS]
+    lines = [head]
+    for r in rows:
+        cells = [r["dtype"], r["stage"], "x".join(map(str, r["shape"]))]
+        for p in PAIRS:
+            cells.append("{:.1e} / {:.1e}".format(*r["pairs"][p]) if p in r["pairs"] else "-")
+        lines.append(cells)
+    widths = [max(len(line[i]) for line in lines) for i in range(len(head))]
+    out = ["  ".join(c.ljust(w) for c, w in zip(line, widths)) for line in lines]
+    out.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(out)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m parity", description=__doc__.split("\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    cmp = commands.add_parser("compare", help="per-stage |delta| of NumPy, twin and transformers")
+    cmp.add_argument("model_dir")
+    cmp.add_argument("audio", nargs="+")
+    cmp.add_argument("--dtype", nargs="+", default=["float32", "float64"], choices=list(TORCH_DTYPE))
+    cmp.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+    cmp.add_argument("--steps", type=int, default=8, help="greedy tokens after the start token")
+    args = parser.parse_args(argv)
+    rows = compare(Path(args.model_dir), args.audio, args.dtype, args.device, args.steps)
+    print(f"model {args.model_dir}; audio {', '.join(args.audio)}; device {args.device or default_device()}")
+    print(format_table(rows))
+    return 0

@@ -1,0 +1,37 @@
+"""The parity harness, `python -m parity compare`, as a user runs it."""
+
+import subprocess
+import sys
+
+from parity.compare import compare, format_table
+from tests.conftest import SPEECH_DIR
+
+AUDIO = [SPEECH_DIR / "en_voices_Lab41-SRI-VOiCES-src-sp0307-ch127535-sg0042.wav",
+         SPEECH_DIR / "en_librispeech_dev-clean_1272-128104-0000.flac"]  # fmt: skip
+
+
+def test_compare_reports_every_stage_within_the_bars(multilingual_dir):
+    rows = compare(multilingual_dir, AUDIO, steps=4)
+    stages = {(r["dtype"], r["stage"]) for r in rows}
+    for dtype in ("float32", "float64"):
+        for stage in ("conv layer 0", "conv layer 2", "encoder input", "encoder layer 1",
+                      "encoder output", "decoder input", "decoder layer 1", "logits"):  # fmt: skip
+            assert (dtype, stage) in stages
+    for r in rows:
+        if r["stage"].startswith("position table"):
+            continue  # each library's own float32 table: ulps apart, reported, not a bar
+        scale_bar = {"-": 5e-4, "float32": 1e-3, "float64": 1e-10}[r["dtype"]]
+        for pair, (worst, mean) in r["pairs"].items():
+            assert worst <= scale_bar, (r["dtype"], r["stage"], pair, worst)
+            assert mean <= worst
+    logits64 = next(r for r in rows if r["dtype"] == "float64" and r["stage"] == "logits")
+    assert set(logits64["pairs"]) == {"numpy-twin", "numpy-transformers", "twin-transformers"}
+    assert "numpy-transformers max / mean" in format_table(rows)
+
+
+def test_command_line(v5_dir):
+    result = subprocess.run(
+        [sys.executable, "-m", "parity", "compare", str(v5_dir), str(AUDIO[0]), "--dtype", "float64",
+         "--steps", "2"], capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "logits" in result.stdout and "float64" in result.stdout
