@@ -1,14 +1,18 @@
 """The ``minis2t`` command.
 
-    minis2t features [FILE ...]     load audio, extract features, print a summary
+    minis2t transcribe FILE... [--model DIR] [--beams N] [--max-length N] [--language xx]
+                               [--batch-size N] [--output-format text|json|tsv] [--device cpu]
+    minis2t info [DIR]          config, parameter count and files of a model directory
+    minis2t features [FILE...]  load audio, extract features, print a summary
 
-With no FILE, ``features`` uses the recording bundled with the package (a LibriSpeech
-utterance, CC BY 4.0; see ``minis2t/assets/SOURCES.md``).
+Without ``--model``, ``transcribe`` uses the model bundled with the package; without
+FILE, ``features`` uses the bundled recording.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -19,6 +23,7 @@ from .errors import MiniS2TError
 from .features import FeatureExtractor, fbank
 
 ASSETS = Path(__file__).parent / "assets"
+BUNDLED_MODEL = ASSETS / "model"
 BUNDLED_RECORDING = ASSETS / "en_librispeech_dev-clean_1272-128104-0000.flac"
 BUNDLED_TRANSCRIPT = (
     "MISTER QUILTER IS THE APOSTLE OF THE MIDDLE CLASSES AND WE ARE GLAD TO WELCOME HIS GOSPEL"
@@ -26,13 +31,130 @@ BUNDLED_TRANSCRIPT = (
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="minis2t", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="minis2t", description="Speech2Text in NumPy.")
     commands = parser.add_subparsers(dest="command", required=True)
+
+    tr = commands.add_parser("transcribe", help="transcribe (or translate) audio files")
+    tr.add_argument("files", nargs="+", help="audio files (WAV, FLAC, OGG, ...)")
+    tr.add_argument("--model", default=None, help="model directory (default: the bundled model)")
+    tr.add_argument("--beams", type=int, default=None, help="beam size (default: the model's)")
+    tr.add_argument("--max-length", type=int, default=None, help="longest output in tokens")
+    tr.add_argument("--language", default=None, help="target language of a multilingual model")
+    tr.add_argument("--batch-size", type=int, default=8)
+    tr.add_argument("--output-format", choices=["text", "json", "tsv"], default="text")
+    tr.add_argument("--device", default="cpu", help="only cpu: minis2t is NumPy")
+
+    info = commands.add_parser("info", help="describe a model directory")
+    info.add_argument("model", nargs="?", default=None, help="model directory (default: bundled)")
+
     feats = commands.add_parser("features", help="extract log-mel features and summarise them")
     feats.add_argument("files", nargs="*", help="audio files (default: the bundled recording)")
     feats.add_argument("--num-mel-bins", type=int, default=80)
+
     args = parser.parse_args(argv)
-    return _features(args)
+    try:
+        return {"transcribe": _transcribe, "info": _info, "features": _features}[args.command](args)
+    except MiniS2TError as e:
+        print(f"minis2t: error: {e}", file=sys.stderr)
+        return 2
+
+
+def _model_dir(given: str | None) -> str:
+    if given is not None:
+        return given
+    if not (BUNDLED_MODEL / "config.json").is_file():
+        raise MiniS2TError("no bundled model in this installation: pass --model DIR.")
+    return str(BUNDLED_MODEL)
+
+
+def _transcribe(args) -> int:
+    from .pipeline import Speech2Text
+
+    if args.device != "cpu":
+        raise MiniS2TError(
+            f"--device {args.device}: minis2t runs on the CPU (NumPy). The PyTorch twin in "
+            f"parity/ runs on CUDA."
+        )
+    model = Speech2Text.from_pretrained(_model_dir(args.model))
+    options = {}
+    if args.beams is not None:
+        options["num_beams"] = args.beams
+    if args.max_length is not None:
+        options["max_length"] = args.max_length
+    model.transcribe([], language=args.language, **options)  # validate options and language once
+    results = {}
+    for path, text, error in _run_files(model, args, options):
+        results[path] = (text, error)
+        if error:
+            print(f"{path}: error: {error}", file=sys.stderr)
+    _print_results(args.files, results, args.output_format)
+    return 1 if any(error for _, error in results.values()) else 0
+
+
+def _run_files(model, args, options):
+    """Yield ``(path, text, error)``: files that fail to load or transcribe report their
+    error and the others go on. A progress bar shows when stderr is a terminal."""
+    from tqdm import tqdm
+
+    bar = tqdm(total=len(args.files), unit="file", disable=not sys.stderr.isatty() or len(args.files) < 2)
+    pending = []
+    for path in args.files:
+        try:
+            model._load(path, SAMPLING_RATE, 0)
+            pending.append(path)
+        except MiniS2TError as e:
+            bar.update(1)
+            yield path, None, str(e)
+    for start in range(0, len(pending), args.batch_size):
+        chunk = pending[start : start + args.batch_size]
+        try:
+            texts = model.transcribe(chunk, language=args.language, batch_size=args.batch_size, **options)
+            yield from ((p, t, None) for p, t in zip(chunk, texts))
+        except MiniS2TError as e:
+            yield from ((p, None, str(e)) for p in chunk)
+        bar.update(len(chunk))
+    bar.close()
+
+
+def _print_results(files, results, fmt: str) -> None:
+    if fmt == "json":
+        rows = [{"file": f, **({"text": results[f][0]} if results[f][1] is None else {"error": results[f][1]})}
+                for f in files]  # fmt: skip
+        print(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    for f in files:
+        text, error = results[f]
+        if error is not None:
+            continue
+        if fmt == "tsv":
+            print(f"{f}\t{text}")
+        else:
+            print(text if len(files) == 1 else f"{f}: {text}")
+
+
+def _info(args) -> int:
+    from .pipeline import Speech2Text
+
+    directory = Path(_model_dir(args.model))
+    model = Speech2Text.from_pretrained(directory)
+    c, g = model.config, model.generation_config
+    print(f"model directory {directory}")
+    print(f"  architecture  d_model {c.d_model}, {c.encoder_layers} encoder + {c.decoder_layers} "
+          f"decoder layers, {c.encoder_attention_heads} heads, FFN {c.encoder_ffn_dim}, "
+          f"conv {c.num_conv_layers} x {list(c.conv_kernel_sizes)} ({c.conv_channels} channels)")  # fmt: skip
+    print(f"  vocabulary    {c.vocab_size} tokens" + (
+        f", languages {', '.join(model.tokenizer.langs)}" if model.tokenizer and model.tokenizer.langs else ""))  # fmt: skip
+    print(f"  parameters    {model.num_parameters:,} ({'tied' if c.tie_word_embeddings else 'untied'} LM head)")
+    print(f"  limits        {c.max_source_positions} encoder positions "
+          f"({c.max_source_positions * 2**c.num_conv_layers / 100:.0f} s of audio), "
+          f"{c.max_target_positions} decoder positions")  # fmt: skip
+    print(f"  generation    num_beams {g.num_beams}, max_length {g.max_length}, "
+          f"early_stopping {g.early_stopping}, length_penalty {g.length_penalty}")  # fmt: skip
+    print("  files")
+    for f in sorted(directory.iterdir()):
+        if f.is_file():
+            print(f"    {f.name:32s} {f.stat().st_size:>12,} bytes")
+    return 0
 
 
 def _features(args) -> int:

@@ -99,3 +99,7 @@ class ModelInputError(MiniS2TError):
 class InputTooLongError(ModelInputError):
     """More encoder or decoder positions than the model has (``max_source_positions``,
     ``max_target_positions``): split the audio or ask for fewer tokens."""
+
+
+class SilentAudioError(AudioError):
+    """The audio is digital silence (every sample is zero): there is nothing to transcribe."""

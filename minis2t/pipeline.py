@@ -14,10 +14,12 @@ from pathlib import Path
 
 import numpy as np
 
+from . import generate as g
 from . import model as m
 from .checkpoint import load_checkpoint, resolve_model_dir
 from .config import GenerationConfig, ModelConfig
-from .errors import ModelInputError
+from .audio import load_audio
+from .errors import ConfigError, ModelInputError, SilentAudioError, UnknownLanguageError
 from .features import FeatureExtractor
 from .tokenizer import Tokenizer
 
@@ -42,6 +44,12 @@ class Speech2Text:
         self.generation_config = generation_config or GenerationConfig()
         self.feature_extractor = feature_extractor
         self.tokenizer = tokenizer
+        # The sinusoidal tables, computed once. Parity checks may swap in another
+        # library's table (see minis2t.nn.sinusoidal_positions on why they differ).
+        self.positions = {
+            "encoder": m.position_table(config.max_source_positions, config.d_model, self.dtype.name),
+            "decoder": m.position_table(config.max_target_positions, config.d_model, self.dtype.name),
+        }
 
     @classmethod
     def from_pretrained(cls, path, dtype=np.float32) -> "Speech2Text":
@@ -73,17 +81,16 @@ class Speech2Text:
             raise ModelInputError("input_features hold NaN or infinite values.")
         return x.astype(self.dtype, copy=False)
 
-    def encode(self, input_features, attention_mask=None, positions=None):
+    def encode(self, input_features, attention_mask=None):
         """Features ``[B, T, F]`` and mask ``[B, T]`` -> (encoder states ``[B, S, D]``,
         encoder mask ``[B, S]``)."""
         out = m.encode(self.params, self.config, self._features(input_features),
-                       attention_mask, positions)  # fmt: skip
+                       attention_mask, self.positions["encoder"])  # fmt: skip
         return out["last_hidden_state"], out["mask"]
 
     def forward(self, input_features, attention_mask=None, decoder_input_ids=None,
                 decoder_attention_mask=None, labels=None, output_hidden_states=False,
-                output_attentions=False, return_dict=False, encoder_positions=None,
-                decoder_positions=None):  # fmt: skip
+                output_attentions=False, return_dict=False):  # fmt: skip
         """Logits ``[B, L, V]`` of ``decoder_input_ids`` ``[B, L]`` given the audio features.
 
         With ``labels`` and no ``decoder_input_ids``, the inputs are the labels shifted
@@ -100,10 +107,10 @@ class Speech2Text:
             decoder_input_ids = m.shift_tokens_right(labels, self.config.pad_token_id,
                                                      self.config.decoder_start_token_id)  # fmt: skip
         enc = m.encode(self.params, self.config, self._features(input_features), attention_mask,
-                       encoder_positions, output_hidden_states, output_attentions)  # fmt: skip
+                       self.positions["encoder"], output_hidden_states, output_attentions)  # fmt: skip
         cache = m.init_cache(self.params, self.config, enc["last_hidden_state"])
         dec = m.decode(self.params, self.config, decoder_input_ids, cache, enc["mask"],
-                       decoder_attention_mask, decoder_positions, output_hidden_states,
+                       decoder_attention_mask, self.positions["decoder"], output_hidden_states,
                        output_attentions)  # fmt: skip
         if not (labels is not None or output_hidden_states or output_attentions or return_dict):
             return dec["logits"]
@@ -122,6 +129,102 @@ class Speech2Text:
         return out
 
     __call__ = forward
+
+    def generation_options(self, **options) -> GenerationConfig:
+        """The checkpoint's generation config with ``options`` changed (validated)."""
+        known = set(GenerationConfig.__dataclass_fields__) - {"extra"}
+        unknown = sorted(set(options) - known)
+        if unknown:
+            raise ConfigError(
+                f"unknown generation option(s) {', '.join(unknown)}; valid: {', '.join(sorted(known))}"
+            )
+        return self.generation_config.replace(**options)
+
+    def generate(self, input_features, attention_mask=None, output_scores=False,
+                 return_dict=False, **options):  # fmt: skip
+        """Token ids ``[B, L]`` for a batch of features, as transformers' ``generate``.
+
+        ``options`` override the checkpoint's generation config: ``num_beams``,
+        ``max_length``, ``max_new_tokens``, ``min_length``, ``early_stopping``,
+        ``length_penalty``, ``no_repeat_ngram_size``, ``forced_bos_token_id``, ...
+        Rows start with the decoder start token; finished rows are padded with
+        ``pad_token_id``. With ``return_dict`` a :class:`minis2t.generate.GenerateOutput`
+        (``sequences``, ``sequences_scores``, ``scores``) is returned instead.
+        """
+        opts = self.generation_options(**options)
+        features = self._features(input_features)
+        enc = m.encode(self.params, self.config, features, attention_mask, self.positions["encoder"])
+        batch, k = features.shape[0], opts.num_beams
+        encoder_mask = np.repeat(enc["mask"], k, axis=0)  # [B*K, S]: each beam sees its item
+        cache = m.init_cache(self.params, self.config, enc["last_hidden_state"])  # K/V once per item
+        if k > 1:
+            rows = np.repeat(np.arange(batch), k)
+            cache = m.KVCache(cache.self_kv, tuple((kk[rows], vv[rows]) for kk, vv in cache.cross_kv))
+
+        def step(tokens, cache):
+            out = m.decode(self.params, self.config, tokens, cache, encoder_mask,
+                           positions=self.positions["decoder"])  # fmt: skip
+            return out["logits"][:, -1], out["cache"]
+
+        search = g.greedy_search if k == 1 else g.beam_search
+        result = search(step, cache, batch, opts, output_scores)
+        return result if return_dict else result.sequences
+
+    def transcribe(self, audio, sampling_rate: int = 16000, language: str | None = None,
+                   batch_size: int = 8, **options) -> list[str]:  # fmt: skip
+        """Text for one or more recordings.
+
+        Args:
+            audio: a path, an array sampled at ``sampling_rate``, or a list of them.
+            language: target language code of a multilingual (translation) model, e.g.
+                ``"fr"``; its ``<lang:fr>`` token is forced as the first output token.
+            batch_size: utterances per batch; batches are made of similar lengths.
+            options: generation options (``num_beams``, ``max_length``, ...).
+
+        Returns one string per recording, in the order given.
+        """
+        if self.feature_extractor is None or self.tokenizer is None:
+            raise ConfigError(
+                "this model directory lacks its feature extractor or tokenizer files "
+                "(preprocessor_config.json, vocab.json, sentencepiece.bpe.model)."
+            )
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ConfigError(f"batch_size must be a positive integer, got {batch_size!r}")
+        options = self._language_options(language, options)
+        self.generation_options(**options)  # validate before any work
+        items = audio if isinstance(audio, (list, tuple)) else [audio]
+        waves = [self._load(item, sampling_rate, i) for i, item in enumerate(items)]
+        order = sorted(range(len(waves)), key=lambda i: -waves[i].shape[0])  # longest first
+        texts: list[str] = [""] * len(waves)
+        for start in range(0, len(order), batch_size):
+            chosen = order[start : start + batch_size]
+            batch = self.feature_extractor([waves[i] for i in chosen])
+            ids = self.generate(batch["input_features"], batch["attention_mask"], **options)
+            for i, text in zip(chosen, self.tokenizer.batch_decode(ids, skip_special_tokens=True)):
+                texts[i] = text
+        return texts
+
+    def _language_options(self, language, options: dict) -> dict:
+        langs = self.tokenizer.langs
+        if language is None:
+            if langs and "forced_bos_token_id" not in options:
+                raise UnknownLanguageError(
+                    f"this is a multilingual model: choose the target language, one of "
+                    f"{', '.join(langs)} (language=...)."
+                )
+            return options
+        return {**options, "forced_bos_token_id": self.tokenizer.language_id(language)}
+
+    @staticmethod
+    def _load(item, sampling_rate: int, index: int) -> np.ndarray:
+        if isinstance(item, np.ndarray):
+            wave = load_audio(item, sampling_rate)
+        else:
+            wave = load_audio(item)
+        if not np.any(wave):
+            where = item if not isinstance(item, np.ndarray) else f"audio #{index}"
+            raise SilentAudioError(f"{where} is digital silence (all samples are 0): nothing to transcribe.")
+        return wave
 
     def __repr__(self) -> str:
         c = self.config

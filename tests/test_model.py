@@ -125,8 +125,8 @@ def test_numpy_equals_transformers_float64(case):
     hf = hf.double()
     enc_pos, dec_pos = hf_tables(hf)
     ours = minis2t.Speech2Text(cfg, prepare_weights(cfg, weights, np.float64))
-    out = ours.forward(features.astype(np.float64), mask, ids, labels=labels, output_hidden_states=True,
-                       encoder_positions=enc_pos, decoder_positions=dec_pos)  # fmt: skip
+    ours.positions = {"encoder": enc_pos, "decoder": dec_pos}
+    out = ours.forward(features.astype(np.float64), mask, ids, labels=labels, output_hidden_states=True)
     theirs = hf_forward(hf, features, mask, ids, labels, torch.float64)
     assert rel_diff(out.logits, theirs.logits) <= 1e-10
     n = cfg.encoder_layers  # transformers' last hidden state is after the final layer norm
