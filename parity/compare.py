@@ -91,6 +91,7 @@ def greedy_prefix(model: minis2t.Speech2Text, features, mask, steps: int) -> np.
     return ids
 
 
+@torch.no_grad()
 def compare(model_dir, audio_paths, dtypes=("float32", "float64"), device=None,
             steps: int = 8) -> list[dict]:  # fmt: skip
     """Rows ``{dtype, stage, shape, pairs: {name: (max, mean)}}`` for every stage."""

@@ -196,6 +196,7 @@ def _beam_output(state, options, scores) -> GenerateOutput:
     return GenerateOutput(state.finished[:, 0, :length].clone(), state.finished_scores[:, 0].clone(), scores)
 
 
+@torch.no_grad()
 def generate(params, config, features, attention_mask, options: GenerationConfig,
              output_scores=False) -> GenerateOutput:  # fmt: skip
     """Encode, then search: the twin of ``Speech2Text.generate``."""

@@ -1,7 +1,9 @@
 """The PyTorch twin of ``minis2t/model.py``: same functions, same names, same order.
 
 It takes the same weights dict (NumPy arrays from ``minis2t.load_checkpoint``), moved to a
-device and dtype by :func:`to_torch`. Shape comments are in the NumPy module.
+device and dtype by :func:`to_torch`. Shape comments are in the NumPy module. The
+functions are differentiable (the bundled model was trained through them): wrap
+inference in ``torch.no_grad()``.
 """
 
 from __future__ import annotations
@@ -109,7 +111,6 @@ def encoder_layer(x, layer, n_head, bias, activation):
     return feed_forward_block(x, layer, activation), weights
 
 
-@torch.no_grad()
 def encode(params, config: ModelConfig, features, attention_mask=None, positions=None,
            output_hidden_states=False, output_attentions=False) -> dict:  # fmt: skip
     enc = params["model"]["encoder"]
@@ -154,7 +155,6 @@ class KVCache(NamedTuple):
         return KVCache(tuple((k[index], v[index]) for k, v in self.self_kv), self.cross_kv)
 
 
-@torch.no_grad()
 def cross_attention_kv(params, config: ModelConfig, encoder_states) -> tuple:
     n_head = config.decoder_attention_heads
     return tuple(
@@ -174,7 +174,6 @@ def decoder_layer(x, layer, n_head, self_bias, past, cross_kv, cross_bias, activ
     return feed_forward_block(x, layer, activation), new_kv, self_weights, cross_weights
 
 
-@torch.no_grad()
 def decode(params, config: ModelConfig, input_ids, cache: KVCache, encoder_mask=None,
            decoder_attention_mask=None, positions=None, output_hidden_states=False,
            output_attentions=False) -> dict:  # fmt: skip

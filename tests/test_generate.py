@@ -5,12 +5,18 @@ position tables handed to minis2t and the twin (see test_model.py). Searches sco
 float32 in all three (transformers casts the logits to float32 first), so sequence
 scores, whose magnitude reaches ~100, can differ by a float32 ulp of that magnitude
 (7.6e-6 at 100): the 1e-6 bar on ``sequences_scores`` is relative.
+
+Exact ties are the one thing excluded. With ``no_repeat_ngram_size=1`` a tiny vocabulary
+runs out: every continuation of a beam is banned (-inf), and which of the tied -inf
+candidates survive is implementation-defined in ``torch.topk`` (not a stable sort);
+minis2t breaks ties by the lower index. Such cases are skipped below; in a run of 500
+generated cases, the 5 that differed from transformers were all of this kind.
 """
 
 import numpy as np
 import pytest
 import torch
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 import minis2t
@@ -45,6 +51,9 @@ def generation_cases(draw):
         options["max_length"] = draw(st.integers(2, 14))
     if draw(st.booleans()):
         options["forced_bos_token_id"] = draw(st.integers(3, config["vocab_size"] - 1))
+    steps = options.get("max_new_tokens", options.get("max_length", 0) - 1)
+    if options["no_repeat_ngram_size"] == 1:  # every token used once is banned: avoid ties
+        assume(steps + 3 < config["vocab_size"])
     return config, features, mask, options
 
 
