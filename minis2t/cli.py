@@ -22,8 +22,9 @@ from .audio import SAMPLING_RATE, load_audio
 from .errors import MiniS2TError
 from .features import FeatureExtractor, fbank
 
+from .pipeline import BUNDLED_MODEL
+
 ASSETS = Path(__file__).parent / "assets"
-BUNDLED_MODEL = ASSETS / "model"
 BUNDLED_RECORDING = ASSETS / "en_librispeech_dev-clean_1272-128104-0000.flac"
 BUNDLED_TRANSCRIPT = (
     "MISTER QUILTER IS THE APOSTLE OF THE MIDDLE CLASSES AND WE ARE GLAD TO WELCOME HIS GOSPEL"

@@ -24,6 +24,9 @@ from .features import FeatureExtractor
 from .tokenizer import Tokenizer
 
 
+BUNDLED_MODEL = Path(__file__).parent / "assets" / "model"  # see docs: "The bundled model"
+
+
 class Output(dict):
     """A dict whose keys are also attributes: ``out.logits is out["logits"]``."""
 
@@ -52,12 +55,14 @@ class Speech2Text:
         }
 
     @classmethod
-    def from_pretrained(cls, path, dtype=np.float32) -> "Speech2Text":
+    def from_pretrained(cls, path=None, dtype=np.float32) -> "Speech2Text":
         """Load config, weights, generation config, feature extractor and tokenizer.
 
-        The tokenizer and feature extractor are optional: a directory with only
-        ``config.json`` and weights still encodes and decodes ids."""
-        directory = resolve_model_dir(path)
+        ``path`` is a model directory (or a hub name, see
+        :func:`minis2t.checkpoint.resolve_model_dir`); ``None`` loads the small model
+        bundled with the package. The tokenizer and feature extractor are optional: a
+        directory with only ``config.json`` and weights still encodes and decodes ids."""
+        directory = resolve_model_dir(BUNDLED_MODEL if path is None else path)
         config, weights = load_checkpoint(directory, dtype=dtype)
         has = lambda *names: any((directory / n).is_file() for n in names)  # noqa: E731
         extractor = (FeatureExtractor.from_pretrained(directory)
@@ -141,7 +146,7 @@ class Speech2Text:
         return self.generation_config.replace(**options)
 
     def generate(self, input_features, attention_mask=None, output_scores=False,
-                 return_dict=False, **options):  # fmt: skip
+                 return_dict=False, trace=None, **options):  # fmt: skip
         """Token ids ``[B, L]`` for a batch of features, as transformers' ``generate``.
 
         ``options`` override the checkpoint's generation config: ``num_beams``,
@@ -149,7 +154,8 @@ class Speech2Text:
         ``length_penalty``, ``no_repeat_ngram_size``, ``forced_bos_token_id``, ...
         Rows start with the decoder start token; finished rows are padded with
         ``pad_token_id``. With ``return_dict`` a :class:`minis2t.generate.GenerateOutput`
-        (``sequences``, ``sequences_scores``, ``scores``) is returned instead.
+        (``sequences``, ``sequences_scores``, ``scores``) is returned instead. ``trace``
+        (a list) collects beam search's steps, see :func:`minis2t.generate.beam_search`.
         """
         opts = self.generation_options(**options)
         features = self._features(input_features)
@@ -166,8 +172,10 @@ class Speech2Text:
                            positions=self.positions["decoder"])  # fmt: skip
             return out["logits"][:, -1], out["cache"]
 
-        search = g.greedy_search if k == 1 else g.beam_search
-        result = search(step, cache, batch, opts, output_scores)
+        if k == 1:
+            result = g.greedy_search(step, cache, batch, opts, output_scores)
+        else:
+            result = g.beam_search(step, cache, batch, opts, output_scores, trace)
         return result if return_dict else result.sequences
 
     def transcribe(self, audio, sampling_rate: int = 16000, language: str | None = None,

@@ -148,3 +148,18 @@ def test_bad_options():
                        (dict(early_stopping="maybe"), "early_stopping"), (dict(beams=3), "unknown")]:  # fmt: skip
         with pytest.raises(errors.ConfigError, match=field):
             ours.generate(feats, **bad)
+
+
+@given(st.integers(0, 2**32 - 1), st.integers(1, 4), st.integers(2, 80), st.booleans())
+def test_top_k_equals_a_stable_sort(seed, rows, width, ties):
+    """top_k partitions for speed; its result must be the stable sort's, ties included."""
+    from minis2t.generate import top_k
+
+    rng = np.random.default_rng(seed)
+    x = (rng.integers(-3, 3, (rows, width)) if ties else rng.standard_normal((rows, width))).astype(np.float32)
+    x[:, rng.integers(0, width, 2)] = -np.inf
+    for k in {1, width // 2 or 1, width}:
+        values, idx = top_k(x, k)
+        expected = np.argsort(-x, axis=-1, kind="stable")[:, :k]
+        np.testing.assert_array_equal(idx, expected)
+        np.testing.assert_array_equal(values, np.take_along_axis(x, expected, axis=-1))

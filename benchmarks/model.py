@@ -1,0 +1,207 @@
+"""Benchmark the model at the released s2t-small size: minis2t vs the twin vs transformers.
+
+    python benchmarks/model.py [--quick]
+
+Random weights with facebook/s2t-small-librispeech-asr's configuration (d_model 256,
+12 + 6 layers, 4 heads, FFN 2048, conv channels 1024, vocabulary 10 000): speed does not
+depend on the values. Everything is measured in this run, on the same inputs and threads.
+
+(a) encoder forward for 5, 10 and 20 s of audio: NumPy vs twin (torch CPU, eager) vs
+    transformers;
+(b) end-to-end transcription of 10 s of audio, 5 beams, a forced 40 output tokens
+    (``min_length = max_length``: random weights would stop anywhere): NumPy
+    ``Speech2Text.generate`` vs transformers ``generate`` (features included for both);
+(c) the front end (see benchmarks/features.py);
+(d) peak resident memory of each, in a fresh process;
+(e) real-time factor and achieved GFLOP/s, against the model's FLOP count (formula in
+    docs/performance.md) and this machine's float32 matmul peak.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).parent.parent))
+from common import best_time, print_table, save  # noqa: E402
+
+S2T_SMALL = dict(
+    d_model=256, encoder_layers=12, decoder_layers=6, encoder_attention_heads=4,
+    decoder_attention_heads=4, encoder_ffn_dim=2048, decoder_ffn_dim=2048, conv_channels=1024,
+    num_conv_layers=2, conv_kernel_sizes=[5, 5], input_feat_per_channel=80, vocab_size=10000,
+    max_source_positions=6000, max_target_positions=1024,
+)  # fmt: skip
+TOKENS = 40  # forced output length for (b)
+BEAMS = 5
+
+
+def build():
+    """The transformers model, minis2t's Speech2Text and the twin's params, same weights."""
+    import torch
+    from transformers import Speech2TextConfig, Speech2TextForConditionalGeneration
+
+    import minis2t
+    import parity.model as tm
+
+    torch.manual_seed(0)
+    hf = Speech2TextForConditionalGeneration(Speech2TextConfig(**S2T_SMALL)).eval()
+    config = minis2t.ModelConfig.from_dict(hf.config.to_dict())
+    weights = minis2t.checkpoint.prepare_weights(
+        config, {k: v.detach().numpy().copy() for k, v in hf.state_dict().items()}, np.float32
+    )
+    return hf, minis2t.Speech2Text(config, weights), tm.to_torch(weights, torch.float32)
+
+
+def audio(seconds: float) -> np.ndarray:
+    import minis2t
+
+    speech = Path(__file__).parent.parent / "tests" / "data" / "speech"
+    pool = np.concatenate([minis2t.load_audio(p) for p in sorted(speech.glob("*.wav"))])
+    return pool[: int(seconds * 16000)].copy()
+
+
+def features(seconds: float):
+    import minis2t
+
+    return minis2t.FeatureExtractor()(audio(seconds))
+
+
+def encoder_flops(config, frames: int) -> float:
+    """Multiply-adds x 2 of the conv subsampler and the encoder (see docs/performance.md)."""
+    d, e, c = config.d_model, config.encoder_ffn_dim, config.conv_channels
+    t1 = (frames - 1) // 2 + 1
+    s = (t1 - 1) // 2 + 1
+    conv = 2 * t1 * 80 * 5 * c + 2 * s * (c // 2) * 5 * 2 * d
+    layers = config.encoder_layers * s * (8 * d * d + 4 * d * e + 4 * s * d)
+    return conv + layers
+
+
+def decoder_flops(config, s: int, tokens: int, beams: int) -> float:
+    d, e, v = config.d_model, config.decoder_ffn_dim, config.vocab_size
+    cross_kv = config.decoder_layers * 4 * s * d * d
+    per_step = sum(config.decoder_layers * (8 * d * d + 4 * d * e + 4 * d * (s + t)) + 2 * d * v
+                   for t in range(1, tokens + 1))  # fmt: skip
+    return cross_kv + beams * per_step
+
+
+def matmul_peak() -> float:
+    a = np.random.default_rng(0).standard_normal((2048, 2048)).astype(np.float32)
+    t = best_time(lambda: a @ a, repeats=5)
+    return 2 * 2048**3 / t / 1e9
+
+
+def bench_encoder(hf, ours, twin, seconds_list):
+    import torch
+
+    import parity.model as tm
+
+    rows, results = [], {}
+    for seconds in seconds_list:
+        batch = features(seconds)
+        x, mask = batch["input_features"], batch["attention_mask"]
+        tx, tmask = torch.from_numpy(x), torch.from_numpy(mask)
+        t_np = best_time(lambda: ours.encode(x, mask), repeats=3)
+        with torch.no_grad():
+            t_twin = best_time(lambda: tm.encode(twin, ours.config, tx, tmask), repeats=3)
+            t_hf = best_time(lambda: hf.model.encoder(tx, attention_mask=tmask), repeats=3)
+        gflops = encoder_flops(ours.config, x.shape[1]) / t_np / 1e9
+        results[f"{seconds:g} s"] = dict(numpy=t_np, twin=t_twin, transformers=t_hf, numpy_gflops=gflops)
+        rows.append([f"{seconds:g} s", f"{t_np * 1e3:.0f}", f"{t_twin * 1e3:.0f}", f"{t_hf * 1e3:.0f}",
+                     f"{t_np / t_twin:.2f}", f"{t_np / t_hf:.2f}", f"{gflops:.0f}"])  # fmt: skip
+    print_table("(a) encoder forward, best of 3 (ms)",
+                ["audio", "numpy", "twin", "transformers", "numpy/twin", "numpy/transformers", "numpy GFLOP/s"], rows)  # fmt: skip
+    return results
+
+
+def bench_generate(hf, ours, seconds: float = 10.0):
+    import torch
+
+    wave = audio(seconds)
+    options = dict(num_beams=BEAMS, max_length=TOKENS + 1, min_length=TOKENS + 1, early_stopping=True)
+
+    def run_numpy():
+        batch = ours_extractor(wave)
+        return ours.generate(batch["input_features"], batch["attention_mask"], **options)
+
+    def run_hf():
+        batch = hf_extractor(wave, sampling_rate=16000, return_tensors="pt")
+        with torch.no_grad():
+            return hf.generate(input_features=batch["input_features"], attention_mask=batch["attention_mask"], **options)
+
+    import minis2t
+    from transformers import Speech2TextFeatureExtractor
+
+    ours_extractor, hf_extractor = minis2t.FeatureExtractor(), Speech2TextFeatureExtractor()
+    assert run_numpy().shape[1] == TOKENS + 1
+    t_np = best_time(run_numpy, repeats=3)
+    t_hf = best_time(run_hf, repeats=3)
+    frames = ours_extractor(wave)["input_features"].shape[1]
+    s = ((frames - 1) // 2) // 2 + 1
+    flops = encoder_flops(ours.config, frames) + decoder_flops(ours.config, s, TOKENS, BEAMS)
+    result = dict(numpy=t_np, transformers=t_hf, numpy_rtf=t_np / seconds, transformers_rtf=t_hf / seconds,
+                  flops=flops, numpy_gflops=flops / t_np / 1e9)  # fmt: skip
+    print_table(f"(b) transcription of {seconds:g} s, {BEAMS} beams, {TOKENS} tokens, best of 3",
+                ["", "seconds", "real-time factor", "GFLOP/s"],
+                [["numpy", f"{t_np:.3f}", f"{t_np / seconds:.4f}", f"{flops / t_np / 1e9:.0f}"],
+                 ["transformers", f"{t_hf:.3f}", f"{t_hf / seconds:.4f}", f"{flops / t_hf / 1e9:.0f}"],
+                 ["numpy / transformers", f"{t_np / t_hf:.2f}", "", ""]])  # fmt: skip
+    return result
+
+
+def peak_memory(which: str) -> float:
+    """Peak RSS (MB) of a fresh process that builds the model and runs ``which`` once,
+    minus the same process's RSS right after building (so: what the work itself adds)."""
+    code = f"""
+import resource, sys
+sys.path.insert(0, {str(Path(__file__).parent)!r}); sys.path.insert(0, {str(Path(__file__).parent.parent)!r})
+import model as b, torch
+hf, ours, twin = b.build()
+wave = b.audio(10.0)
+import gc; gc.collect()
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+opts = dict(num_beams=b.BEAMS, max_length=b.TOKENS + 1, min_length=b.TOKENS + 1)
+if {which!r} == "numpy":
+    import minis2t
+    f = minis2t.FeatureExtractor()(wave); ours.generate(f["input_features"], f["attention_mask"], **opts)
+else:
+    from transformers import Speech2TextFeatureExtractor
+    f = Speech2TextFeatureExtractor()(wave, sampling_rate=16000, return_tensors="pt")
+    with torch.no_grad(): hf.generate(input_features=f["input_features"], attention_mask=f["attention_mask"], **opts)
+print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="5 s encoder only, no memory")
+    args = parser.parse_args()
+    import torch
+
+    print(f"threads: torch {torch.get_num_threads()}; float32 matmul peak ", end="")
+    peak = matmul_peak()
+    print(f"{peak:.0f} GFLOP/s")
+    hf, ours, twin = build()
+    results = {"matmul_peak_gflops": peak}
+    results["encoder"] = bench_encoder(hf, ours, twin, [5.0] if args.quick else [5.0, 10.0, 20.0])
+    if not args.quick:
+        results["generate"] = bench_generate(hf, ours)
+        results["peak_memory_mb"] = {w: peak_memory(w) for w in ("numpy", "transformers")}
+        print_table("(d) extra peak memory of one 10 s transcription (MB, fresh process)",
+                    ["numpy", "transformers"],
+                    [[f"{results['peak_memory_mb']['numpy']:.0f}", f"{results['peak_memory_mb']['transformers']:.0f}"]])  # fmt: skip
+        g = results["generate"]
+        print(f"\n(e) real-time factor {g['numpy_rtf']:.4f} (target 0.05); achieved "
+              f"{g['numpy_gflops']:.0f} GFLOP/s of a {peak:.0f} GFLOP/s matmul peak; the FLOP "
+              f"bound would be a real-time factor of {g['flops'] / (peak * 1e9) / 10:.4f}")  # fmt: skip
+    save("model", results)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,214 @@
+"""mkdocs hook: compute every figure and generated table of the site with the package.
+
+Runs before each build and writes into ``docs/figures/`` (ignored by git): nothing
+generated is committed, and every figure shows what the code computes today.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+OUT = ROOT / "docs" / "figures"
+SPEECH = ROOT / "tests" / "data" / "speech"
+sys.path.insert(0, str(ROOT))
+
+import minis2t  # noqa: E402
+from minis2t import features as F  # noqa: E402
+from minis2t import model as M  # noqa: E402
+from minis2t.cli import BUNDLED_MODEL, BUNDLED_RECORDING  # noqa: E402
+
+
+def on_pre_build(config, **kwargs) -> None:
+    OUT.mkdir(parents=True, exist_ok=True)
+    for make in (waveform, frames, filterbank, cmvn, subsampling, positions, attention,
+                 beam_tree, parity_table, bundled_tables):  # fmt: skip
+        make()
+        plt.close("all")
+
+
+def save(fig, name: str) -> None:
+    fig.tight_layout()
+    fig.savefig(OUT / name, dpi=110)
+
+
+def bundled_sample() -> tuple[np.ndarray, str]:
+    refs = json.loads((BUNDLED_MODEL.parent / "samples" / "references.json").read_text())
+    return minis2t.load_audio(BUNDLED_MODEL.parent / "samples" / refs[0]["file"]), refs[0]["text"]
+
+
+def waveform() -> None:
+    wave = minis2t.load_audio(BUNDLED_RECORDING)
+    t = np.arange(wave.shape[0]) / 16000
+    fig, ax = plt.subplots(figsize=(9, 2.4))
+    ax.plot(t, wave, lw=0.4)
+    ax.set(xlabel="seconds", ylabel="amplitude", title="LibriSpeech 1272-128104-0000 at 16 kHz")
+    save(fig, "waveform.png")
+
+
+def frames() -> None:
+    n = np.arange(400)
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3))
+    axes[0].plot(n, F.povey_window(400, np.float64), label="Povey (Hann ** 0.85)")
+    axes[0].plot(n, np.hanning(400), "--", label="Hann")
+    axes[0].plot(n, np.hamming(400), ":", label="Hamming")
+    axes[0].set(title="analysis windows, 400 samples = 25 ms", xlabel="sample")
+    axes[0].legend(fontsize=8)
+    wave = F.scale_waveform(minis2t.load_audio(BUNDLED_RECORDING).astype(np.float64))
+    frame = F.frame_signal(wave)[150:151]  # one frame, 1.5 s in
+    steps = [("frame", frame), ("- DC", F.remove_dc_offset(frame))]
+    steps.append(("pre-emphasis", F.preemphasize(steps[-1][1])))
+    steps.append(("x window", steps[-1][1] * F.povey_window(400, np.float64)))
+    for label, x in steps:
+        axes[1].plot(n, x[0], lw=0.8, label=label)
+    axes[1].set(title="frame 150 through the steps (16-bit units)", xlabel="sample")
+    axes[1].legend(fontsize=8)
+    save(fig, "frames.png")
+
+
+def filterbank() -> None:
+    banks = F.mel_filterbank(80)  # [257, 80]
+    hz = np.arange(257) * 16000 / 512
+    fig, ax = plt.subplots(figsize=(9, 3))
+    ax.plot(hz, banks[:, ::2], lw=0.8)  # every other triangle, for legibility
+    ax.set(xlabel="Hz", ylabel="weight", title="Kaldi mel filter bank (every 2nd of 80 triangles)")
+    save(fig, "filterbank.png")
+
+
+def cmvn() -> None:
+    wave = minis2t.load_audio(BUNDLED_RECORDING)
+    raw = minis2t.fbank(wave)
+    norm = F.utterance_cmvn(raw)
+    fig, axes = plt.subplots(2, 1, figsize=(9, 5), sharex=True)
+    for ax, x, title in ((axes[0], raw, "log-mel (natural log of 16-bit-unit energies)"),
+                         (axes[1], norm, "after utterance CMVN")):  # fmt: skip
+        im = ax.imshow(x.T, origin="lower", aspect="auto", cmap="magma")
+        ax.set(title=title, ylabel="mel bin")
+        fig.colorbar(im, ax=ax)
+    axes[1].set_xlabel("frame (10 ms)")
+    save(fig, "cmvn.png")
+
+
+def load_bundled() -> minis2t.Speech2Text:
+    return minis2t.Speech2Text.from_pretrained(BUNDLED_MODEL)
+
+
+def subsampling() -> None:
+    model = load_bundled()
+    wave, _ = bundled_sample()
+    feats = model.feature_extractor(wave)["input_features"]
+    out = M.encode(model.params, model.config, feats, output_hidden_states=True)
+    panels = [("features [T, 80]", feats[0])] + [
+        (f"conv layer {i} + GLU [{x.shape[1]}, {x.shape[2]}]", x[0]) for i, x in enumerate(out["conv_outputs"])
+    ]  # fmt: skip
+    fig, axes = plt.subplots(1, len(panels), figsize=(11, 3))
+    for ax, (title, x) in zip(axes, panels):
+        ax.imshow(x.T, origin="lower", aspect="auto", cmap="viridis")
+        ax.set(title=title, xlabel="time step")
+    save(fig, "subsampling.png")
+
+
+def positions() -> None:
+    from minis2t.nn import sinusoidal_positions
+
+    table = sinusoidal_positions(202, 128)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.2))
+    axes[0].imshow(table[2:].T, aspect="auto", origin="lower", cmap="RdBu")
+    axes[0].set(title="positions 2..201, d = 128 (sines, then cosines)", xlabel="position", ylabel="dimension")
+    try:
+        from parity.nn import sinusoidal_positions as torch_table
+
+        for d in (256, 1024):
+            diff = np.abs(sinusoidal_positions(6002, d) - torch_table(6002, d).numpy()).max(axis=1)
+            axes[1].semilogy(np.maximum(diff, 1e-9), lw=0.6, label=f"d = {d}")
+        axes[1].set(title="|NumPy - torch| float32 table, per position", xlabel="position")
+        axes[1].legend()
+    except ImportError:  # torch is not installed: the docs still build
+        axes[1].set_axis_off()
+    save(fig, "positions.png")
+
+
+def attention() -> None:
+    model = load_bundled()
+    wave, text = bundled_sample()
+    feats = model.feature_extractor(wave)["input_features"]
+    ids = model.generate(feats)
+    out = model.forward(feats, decoder_input_ids=ids, output_attentions=True)
+    tokens = model.tokenizer.convert_ids_to_tokens(ids[0])
+    cross = out.cross_attentions[-1][0].mean(axis=0)  # last layer, mean over heads: [L, S]
+    enc = out.encoder_attentions[-1][0].mean(axis=0)  # [S, S]
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4), gridspec_kw={"width_ratios": [2, 1]})
+    axes[0].imshow(cross, aspect="auto", cmap="Greys", interpolation="nearest")
+    axes[0].set_yticks(range(len(tokens)), tokens, fontsize=7)
+    axes[0].set(title=f"cross-attention, last decoder layer: \"{text}\"", xlabel="encoder frame (40 ms)")
+    axes[1].imshow(enc, cmap="Greys", interpolation="nearest")
+    axes[1].set(title="encoder self-attention, last layer", xlabel="key frame", ylabel="query frame")
+    save(fig, "attention.png")
+
+
+def beam_tree() -> None:
+    model = load_bundled()
+    wave, text = bundled_sample()
+    feats = model.feature_extractor(wave)["input_features"]
+    trace: list = []
+    out = model.generate(feats, num_beams=3, trace=trace, return_dict=True)
+    fig, ax = plt.subplots(figsize=(12, 4.5))
+    k = 3
+    for t, rec in enumerate(trace):
+        for c in range(2 * k):
+            y = -c
+            token = model.tokenizer.convert_ids_to_tokens([int(rec["token"][0, c])])[0]
+            live = c in rec["live"][0]
+            ended = bool(rec["ends"][0, c]) and c < k
+            color = "tab:green" if ended else ("black" if live else "lightgray")
+            ax.text(t, y, token, fontsize=7, color=color, ha="center", va="center")
+        if t > 0:
+            prev_live = trace[t - 1]["live"][0]
+            for c in range(2 * k):
+                src = int(rec["beam"][0, c])
+                ax.plot([t - 1 + 0.3, t - 0.3], [-prev_live[src], -c], lw=0.4,
+                        color="black" if c in rec["live"][0] else "lightgray")  # fmt: skip
+    ax.set(xlim=(-0.5, len(trace) - 0.5), ylim=(-2 * k + 0.5, 0.5), xlabel="step",
+           title=f"beam search, 3 beams: the 6 candidates of each step (black: kept, green: "
+                 f"finished, grey: dropped). Result: \"{model.tokenizer.decode(out.sequences[0], True)}\"")  # fmt: skip
+    ax.set_yticks([])
+    save(fig, "beam_tree.png")
+
+
+def parity_table() -> None:
+    try:
+        from parity.compare import compare, format_table
+    except ImportError:
+        (OUT / "parity_table.md").write_text("(install the `parity` extra to generate this table)\n")
+        return
+    samples = sorted((BUNDLED_MODEL.parent / "samples").glob("*.wav"))[:2]
+    rows = compare(BUNDLED_MODEL, samples, steps=6, device="cpu")
+    (OUT / "parity_table.md").write_text("```text\n" + format_table(rows) + "\n```\n")
+
+
+def bundled_tables() -> None:
+    results = ROOT / "recipes" / "synthetic_speech" / "results.json"
+    r = json.loads(results.read_text())
+    lines = ["| backend | WER | CER |", "| --- | --: | --: |"]
+    for name in ("numpy", "twin"):
+        lines.append(f"| {name} | {100 * r[name]['wer']:.2f} % | {100 * r[name]['cer']:.2f} % |")
+    lines.append("")
+    lines.append(f"{r['test_utterances']} held-out sentences, {r['vocabulary_words']} words in the "
+                 f"vocabulary, NumPy and twin transcripts identical on {r['numpy_equals_twin']} of them; "
+                 f"the recipe took {r['recipe_seconds'] / 60:.0f} minutes.")  # fmt: skip
+    (OUT / "bundled_results.md").write_text("\n".join(lines) + "\n")
+    model = load_bundled()
+    rows = ["| recording | reference | bundled model says |", "| --- | --- | --- |"]
+    manifest = [line.split("\t") for line in (SPEECH / "manifest.tsv").read_text().splitlines()[1:]]
+    for row in manifest:
+        hyp = model.transcribe(str(SPEECH / row[0]))[0]
+        rows.append(f"| `{row[0]}` | {row[-1]} | {hyp} |")
+    (OUT / "bundled_real.md").write_text("\n".join(rows) + "\n")
