@@ -30,12 +30,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).parent.parent))
 from common import best_time, print_table, save  # noqa: E402
 
-S2T_SMALL = dict(
-    d_model=256, encoder_layers=12, decoder_layers=6, encoder_attention_heads=4,
-    decoder_attention_heads=4, encoder_ffn_dim=2048, decoder_ffn_dim=2048, conv_channels=1024,
-    num_conv_layers=2, conv_kernel_sizes=[5, 5], input_feat_per_channel=80, vocab_size=10000,
-    max_source_positions=6000, max_target_positions=1024,
-)  # fmt: skip
+from minis2t.config import S2T_SMALL  # noqa: E402
 TOKENS = 40  # forced output length for (b)
 BEAMS = 5
 

@@ -2,6 +2,7 @@
 
     minis2t transcribe FILE... [--model DIR] [--beams N] [--max-length N] [--language xx]
                                [--batch-size N] [--output-format text|json|tsv] [--device cpu]
+    minis2t demo                transcribe the bundled test recordings, print reference and hypothesis
     minis2t info [DIR]          config, parameter count and files of a model directory
     minis2t features [FILE...]  load audio, extract features, print a summary
 
@@ -45,6 +46,8 @@ def main(argv: list[str] | None = None) -> int:
     tr.add_argument("--output-format", choices=["text", "json", "tsv"], default="text")
     tr.add_argument("--device", default="cpu", help="only cpu: minis2t is NumPy")
 
+    commands.add_parser("demo", help="transcribe the bundled recordings with the bundled model")
+
     info = commands.add_parser("info", help="describe a model directory")
     info.add_argument("model", nargs="?", default=None, help="model directory (default: bundled)")
 
@@ -54,7 +57,8 @@ def main(argv: list[str] | None = None) -> int:
 
     args = parser.parse_args(argv)
     try:
-        return {"transcribe": _transcribe, "info": _info, "features": _features}[args.command](args)
+        commands = {"transcribe": _transcribe, "demo": _demo, "info": _info, "features": _features}
+        return commands[args.command](args)
     except MiniS2TError as e:
         print(f"minis2t: error: {e}", file=sys.stderr)
         return 2
@@ -98,21 +102,25 @@ def _run_files(model, args, options):
     from tqdm import tqdm
 
     bar = tqdm(total=len(args.files), unit="file", disable=not sys.stderr.isatty() or len(args.files) < 2)
-    pending = []
+    loaded = []  # (path, waveform): each file is read once
     for path in args.files:
         try:
-            model._load(path, SAMPLING_RATE, 0)
-            pending.append(path)
+            loaded.append((path, model.load_waveform(path)))
         except MiniS2TError as e:
             bar.update(1)
             yield path, None, str(e)
-    for start in range(0, len(pending), args.batch_size):
-        chunk = pending[start : start + args.batch_size]
+    for start in range(0, len(loaded), args.batch_size):
+        chunk = loaded[start : start + args.batch_size]
         try:
-            texts = model.transcribe(chunk, language=args.language, batch_size=args.batch_size, **options)
-            yield from ((p, t, None) for p, t in zip(chunk, texts))
-        except MiniS2TError as e:
-            yield from ((p, None, str(e)) for p in chunk)
+            texts = model.transcribe([w for _, w in chunk], language=args.language,
+                                     batch_size=args.batch_size, **options)  # fmt: skip
+            yield from ((p, t, None) for (p, _), t in zip(chunk, texts))
+        except MiniS2TError:  # one bad file (e.g. too long): retry one by one
+            for p, w in chunk:
+                try:
+                    yield p, model.transcribe(w, language=args.language, **options)[0], None
+                except MiniS2TError as e:
+                    yield p, None, str(e)
         bar.update(len(chunk))
     bar.close()
 
@@ -131,6 +139,25 @@ def _print_results(files, results, fmt: str) -> None:
             print(f"{f}\t{text}")
         else:
             print(text if len(files) == 1 else f"{f}: {text}")
+
+
+def _demo(args) -> int:
+    """The README's main command: the bundled model on its bundled test recordings."""
+    from .pipeline import Speech2Text
+
+    samples = BUNDLED_MODEL.parent / "samples"
+    refs = json.loads((samples / "references.json").read_text())
+    model = Speech2Text.from_pretrained()
+    print(f"bundled model: {model}")
+    hyps = model.transcribe([str(samples / r["file"]) for r in refs])
+    correct = 0
+    for r, hyp in zip(refs, hyps):
+        correct += hyp == r["text"]
+        print(f"\n{r['file']}  (espeak-ng voice {r['voice']}, {r['speed']} wpm)")
+        print(f"  reference:  {r['text']}")
+        print(f"  hypothesis: {hyp}")
+    print(f"\n{correct} of {len(refs)} transcribed exactly. Try: minis2t transcribe YOUR.wav")
+    return 0 if correct == len(refs) else 1
 
 
 def _info(args) -> int:

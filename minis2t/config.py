@@ -23,6 +23,15 @@ from .errors import ConfigError
 
 ACTIVATIONS = ("relu", "gelu", "gelu_new", "gelu_python", "silu", "swish")
 
+# facebook/s2t-small-librispeech-asr's architecture (29.5 M parameters), for building a
+# model of the released size with random weights: ModelConfig(**S2T_SMALL).
+S2T_SMALL = dict(
+    d_model=256, encoder_layers=12, decoder_layers=6, encoder_attention_heads=4,
+    decoder_attention_heads=4, encoder_ffn_dim=2048, decoder_ffn_dim=2048, conv_channels=1024,
+    num_conv_layers=2, conv_kernel_sizes=[5, 5], input_feat_per_channel=80, vocab_size=10000,
+    max_source_positions=6000, max_target_positions=1024,
+)  # fmt: skip
+
 
 @dataclass(frozen=True)
 class ModelConfig:

@@ -201,7 +201,7 @@ class Speech2Text:
         options = self._language_options(language, options)
         self.generation_options(**options)  # validate before any work
         items = audio if isinstance(audio, (list, tuple)) else [audio]
-        waves = [self._load(item, sampling_rate, i) for i, item in enumerate(items)]
+        waves = [self.load_waveform(item, sampling_rate, i) for i, item in enumerate(items)]
         order = sorted(range(len(waves)), key=lambda i: -waves[i].shape[0])  # longest first
         texts: list[str] = [""] * len(waves)
         for start in range(0, len(order), batch_size):
@@ -224,7 +224,9 @@ class Speech2Text:
         return {**options, "forced_bos_token_id": self.tokenizer.language_id(language)}
 
     @staticmethod
-    def _load(item, sampling_rate: int, index: int) -> np.ndarray:
+    def load_waveform(item, sampling_rate: int = 16000, index: int = 0) -> np.ndarray:
+        """A path or an array -> 16 kHz waveform, refusing digital silence (``index`` names
+        an array in the error)."""
         if isinstance(item, np.ndarray):
             wave = load_audio(item, sampling_rate)
         else:

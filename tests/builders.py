@@ -68,13 +68,7 @@ TINY = dict(
     max_source_positions=300, max_target_positions=64, dropout=0.0,
 )  # fmt: skip
 
-# facebook/s2t-small-librispeech-asr's architecture
-S2T_SMALL = dict(
-    d_model=256, encoder_layers=12, decoder_layers=6, encoder_attention_heads=4,
-    decoder_attention_heads=4, encoder_ffn_dim=2048, decoder_ffn_dim=2048, conv_channels=1024,
-    num_conv_layers=2, conv_kernel_sizes=[5, 5], input_feat_per_channel=80, vocab_size=10000,
-    max_source_positions=6000, max_target_positions=1024,
-)  # fmt: skip
+from minis2t.config import S2T_SMALL  # noqa: E402
 
 
 def hf_model(seed: int = 0, **overrides):

@@ -122,3 +122,16 @@ def test_command_is_installed():
     result = subprocess.run([sys.executable, "-m", "minis2t", "features", str(FILES[0])],
                             capture_output=True, text=True, timeout=120)  # fmt: skip
     assert result.returncode == 0 and "log-mel" in result.stdout
+
+
+def test_cli_one_too_long_file_does_not_sink_its_batch(v5_dir, tmp_path, capsys):
+    import soundfile
+
+    long = tmp_path / "long.wav"  # 13 s: more than the tiny model's 300 positions (12 s)
+    soundfile.write(long, np.random.default_rng(0).uniform(-0.1, 0.1, 16000 * 13), 16000)
+    files = [str(FILES[0]), str(long), str(FILES[1])]
+    code = main(["transcribe", *files, "--model", str(v5_dir), "--max-length", "6", "--output-format", "json"])
+    rows = json.loads(capsys.readouterr().out)
+    assert code == 1
+    assert "text" in rows[0] and "text" in rows[2]
+    assert "Split the audio" in rows[1]["error"]
