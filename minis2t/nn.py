@@ -17,15 +17,18 @@ LAYER_NORM_EPS = 1e-5  # fairseq's and transformers' nn.LayerNorm default
 
 def linear(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None) -> np.ndarray:
     """``y = x W^T + b``, weights stored ``[out, in]`` as in PyTorch: ``[..., in] -> [..., out]``."""
-    y = x @ weight.T
-    return y + bias if bias is not None else y
+    y = x @ weight.T  # a fresh array: adding the bias in place saves a copy
+    if bias is not None:
+        y += bias
+    return y
 
 
 def layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: float = LAYER_NORM_EPS):
     """Normalise the last axis to zero mean and unit (biased) variance, then scale and shift."""
-    mean = x.mean(axis=-1, keepdims=True)  # [..., 1]
-    var = np.square(x - mean).mean(axis=-1, keepdims=True)  # [..., 1]
-    return (x - mean) / np.sqrt(var + x.dtype.type(eps)) * weight + bias
+    centered = x - x.mean(axis=-1, keepdims=True)  # [..., D]
+    var = np.square(centered).mean(axis=-1, keepdims=True)  # [..., 1]
+    centered /= np.sqrt(var + x.dtype.type(eps))  # in place: it is our own array
+    return centered * weight + bias
 
 
 def relu(x):
@@ -67,7 +70,8 @@ def glu(x: np.ndarray, axis: int = -1) -> np.ndarray:
 def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
     """``exp(x) / sum(exp(x))``, computed after subtracting the max so nothing overflows."""
     e = np.exp(x - x.max(axis=axis, keepdims=True))
-    return e / e.sum(axis=axis, keepdims=True)
+    e /= e.sum(axis=axis, keepdims=True)  # in place: e is our own array
+    return e
 
 
 def conv1d(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, stride: int = 1,

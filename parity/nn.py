@@ -15,9 +15,9 @@ def linear(x, weight, bias=None):
 
 
 def layer_norm(x, weight, bias, eps: float = LAYER_NORM_EPS):
-    mean = x.mean(dim=-1, keepdim=True)
-    var = (x - mean).square().mean(dim=-1, keepdim=True)
-    return (x - mean) / torch.sqrt(var + eps) * weight + bias
+    centered = x - x.mean(dim=-1, keepdim=True)
+    var = centered.square().mean(dim=-1, keepdim=True)
+    return centered / torch.sqrt(var + eps) * weight + bias
 
 
 def relu(x):
