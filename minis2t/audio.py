@@ -37,7 +37,7 @@ SAMPLING_RATE = 16_000  # Hz: every S2T checkpoint was trained on 16 kHz audio
 FRAME_LENGTH = 400  # samples: one 25 ms analysis frame at 16 kHz, the shortest usable input
 
 
-def load_audio(path_or_array, sampling_rate: int | None = None) -> np.ndarray:
+def load_audio(path_or_array: str | os.PathLike | np.ndarray, sampling_rate: int | None = None) -> np.ndarray:
     """Load a file or take an array, and return a float32 mono waveform ``[N]`` at 16 kHz.
 
     Args:

@@ -48,7 +48,7 @@ FILES_NEEDED = (
 # --- the public entry points --------------------------------------------------------
 
 
-def load_checkpoint(path, dtype=np.float32) -> tuple[ModelConfig, dict[str, np.ndarray]]:
+def load_checkpoint(path: str | Path, dtype: type = np.float32) -> tuple[ModelConfig, dict[str, np.ndarray]]:
     """Read a model directory into ``(config, weights)``.
 
     Args:

@@ -178,8 +178,8 @@ class Speech2Text:
             result = g.beam_search(step, cache, batch, opts, output_scores, trace)
         return result if return_dict else result.sequences
 
-    def transcribe(self, audio, sampling_rate: int = 16000, language: str | None = None,
-                   batch_size: int = 8, **options) -> list[str]:  # fmt: skip
+    def transcribe(self, audio: str | Path | np.ndarray | list, sampling_rate: int = 16000,
+                   language: str | None = None, batch_size: int = 8, **options: object) -> list[str]:  # fmt: skip
         """Text for one or more recordings.
 
         Args:

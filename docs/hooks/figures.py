@@ -177,8 +177,8 @@ def beam_tree() -> None:
                 ax.plot([t - 1 + 0.3, t - 0.3], [-prev_live[src], -c], lw=0.4,
                         color="black" if c in rec["live"][0] else "lightgray")  # fmt: skip
     ax.set(xlim=(-0.5, len(trace) - 0.5), ylim=(-2 * k + 0.5, 0.5), xlabel="step",
-           title=f"beam search, 3 beams: the 6 candidates of each step (black: kept, green: "
-                 f"finished, grey: dropped). Result: \"{model.tokenizer.decode(out.sequences[0], True)}\"")  # fmt: skip
+           title=f"beam search, 3 beams: the 6 candidates of each step (black: kept, green: finished, "
+                 f"grey: dropped)\nresult: \"{model.tokenizer.decode(out.sequences[0], True)}\"")  # fmt: skip
     ax.set_yticks([])
     save(fig, "beam_tree.png")
 
