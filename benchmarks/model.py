@@ -148,29 +148,35 @@ def bench_generate(hf, ours, seconds: float = 10.0):
     return result
 
 
-def peak_memory(which: str) -> float:
-    """Peak RSS (MB) of a fresh process that builds the model and runs ``which`` once,
-    minus the same process's RSS right after building (so: what the work itself adds)."""
+def peak_memory(model_dir: str, which: str) -> dict:
+    """Resident memory (MB) of a fresh process that loads the model from ``model_dir``
+    with one library only and transcribes 10 s once: after loading, and at the peak."""
     code = f"""
 import resource, sys
 sys.path.insert(0, {str(Path(__file__).parent)!r}); sys.path.insert(0, {str(Path(__file__).parent.parent)!r})
-import model as b, torch
-hf, ours, twin = b.build()
+import model as b
+rss = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 wave = b.audio(10.0)
-import gc; gc.collect()
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 opts = dict(num_beams=b.BEAMS, max_length=b.TOKENS + 1, min_length=b.TOKENS + 1)
 if {which!r} == "numpy":
     import minis2t
-    f = minis2t.FeatureExtractor()(wave); ours.generate(f["input_features"], f["attention_mask"], **opts)
+    model = minis2t.Speech2Text.from_pretrained({model_dir!r})
+    loaded = rss()
+    f = minis2t.FeatureExtractor()(wave)
+    model.generate(f["input_features"], f["attention_mask"], **opts)
 else:
-    from transformers import Speech2TextFeatureExtractor
+    import torch
+    from transformers import Speech2TextFeatureExtractor, Speech2TextForConditionalGeneration
+    model = Speech2TextForConditionalGeneration.from_pretrained({model_dir!r}).eval()
+    loaded = rss()
     f = Speech2TextFeatureExtractor()(wave, sampling_rate=16000, return_tensors="pt")
-    with torch.no_grad(): hf.generate(input_features=f["input_features"], attention_mask=f["attention_mask"], **opts)
-print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024)
+    with torch.no_grad():
+        model.generate(input_features=f["input_features"], attention_mask=f["attention_mask"], **opts)
+print(loaded, rss())
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    return float(out.stdout.strip().splitlines()[-1])
+    loaded, peak = map(float, out.stdout.strip().splitlines()[-1].split())
+    return {"after_load": loaded, "peak": peak}
 
 
 def main() -> None:
@@ -187,10 +193,15 @@ def main() -> None:
     results["encoder"] = bench_encoder(hf, ours, twin, [5.0] if args.quick else [5.0, 10.0, 20.0])
     if not args.quick:
         results["generate"] = bench_generate(hf, ours)
-        results["peak_memory_mb"] = {w: peak_memory(w) for w in ("numpy", "transformers")}
-        print_table("(d) extra peak memory of one 10 s transcription (MB, fresh process)",
-                    ["numpy", "transformers"],
-                    [[f"{results['peak_memory_mb']['numpy']:.0f}", f"{results['peak_memory_mb']['transformers']:.0f}"]])  # fmt: skip
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as tmp:
+            hf.save_pretrained(tmp)
+            memory = {w: peak_memory(tmp, w) for w in ("numpy", "transformers")}
+        results["memory_mb"] = memory
+        print_table("(d) resident memory of a fresh process transcribing 10 s (MB)",
+                    ["", "after loading", "peak"],
+                    [[w, f"{m['after_load']:.0f}", f"{m['peak']:.0f}"] for w, m in memory.items()])  # fmt: skip
         g = results["generate"]
         print(f"\n(e) real-time factor {g['numpy_rtf']:.4f} (target 0.05); achieved "
               f"{g['numpy_gflops']:.0f} GFLOP/s of a {peak:.0f} GFLOP/s matmul peak; the FLOP "

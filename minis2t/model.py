@@ -158,7 +158,9 @@ def feed_forward_block(x, layer: dict, activation):
     """Pre-LN position-wise feed-forward with residual: ``D -> E -> D``."""
     h = layer_norm(x, **layer["final_layer_norm"])  # [B, L, D]
     h = activation(linear(h, **layer["fc1"]))  # [B, L, E]
-    return x + linear(h, **layer["fc2"])  # [B, L, D]
+    h = linear(h, **layer["fc2"])  # [B, L, D]
+    h += x  # the residual, in place: h is our own array
+    return h
 
 
 def encoder_layer(x, layer: dict, n_head: int, bias, activation):
@@ -202,7 +204,8 @@ def encode(params: dict, config: ModelConfig, features: np.ndarray,
     if positions is None:
         positions = position_table(config.max_source_positions, config.d_model, dtype.name)
     x = x + positions[position_ids(mask)]  # [B, S, D]
-    bias = mask_bias(mask, dtype)[:, None, None, :]  # [B, 1, 1, S]: keys only
+    # Keys only: [B, 1, 1, S]. Without padding nothing is masked (adding zeros is a no-op).
+    bias = None if mask.all() else mask_bias(mask, dtype)[:, None, None, :]
     activation = ACTIVATIONS[config.activation_function]
     hidden_states, attentions = [x], []
     for layer in enc["layers"]:
@@ -302,7 +305,7 @@ def decode(params: dict, config: ModelConfig, input_ids: np.ndarray, cache: KVCa
     if decoder_attention_mask is not None:
         allowed = allowed & np.asarray(decoder_attention_mask, bool)[:, None, :]  # [B, L, P+L]
     self_bias = mask_bias(allowed, dtype)[:, None]  # [B|1, 1, L, P+L]
-    if encoder_mask is None:
+    if encoder_mask is None or np.all(encoder_mask):
         cross_bias = None
     else:
         cross_bias = mask_bias(encoder_mask, dtype)[:, None, None, :]  # [B, 1, 1, S]

@@ -69,8 +69,9 @@ def glu(x: np.ndarray, axis: int = -1) -> np.ndarray:
 
 def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
     """``exp(x) / sum(exp(x))``, computed after subtracting the max so nothing overflows."""
-    e = np.exp(x - x.max(axis=axis, keepdims=True))
-    e /= e.sum(axis=axis, keepdims=True)  # in place: e is our own array
+    e = x - x.max(axis=axis, keepdims=True)
+    np.exp(e, out=e)  # in place: e is our own array (saves a temporary as big as x)
+    e /= e.sum(axis=axis, keepdims=True)
     return e
 
 
@@ -145,13 +146,14 @@ def attention(q: np.ndarray, k: np.ndarray, v: np.ndarray, bias: np.ndarray | No
     """Scaled dot-product attention.
 
     ``q [B, H, Lq, Dh]``, ``k, v [B, H, Lk, Dh]``, ``bias`` broadcastable to
-    ``[B, H, Lq, Lk]``. Returns ``(out [B, H, Lq, Dh], weights [B, H, Lq, Lk])``.
-    Scores are scaled after the product, as transformers 5 does (fairseq scales ``q``
-    first: the same value, rounded differently).
+    ``[B, H, Lq, Lk]`` (None: nothing is masked). Returns
+    ``(out [B, H, Lq, Dh], weights [B, H, Lq, Lk])``. ``q`` is scaled before the product,
+    as fairseq does: ``Dh`` numbers per query instead of ``Lk`` (transformers 5 scales the
+    scores after: the same value, rounded differently).
     """
     scale = q.dtype.type(q.shape[-1] ** -0.5)
-    scores = (q @ k.swapaxes(-1, -2)) * scale  # [B, H, Lq, Lk]
+    scores = (q * scale) @ k.swapaxes(-1, -2)  # [B, H, Lq, Lk]
     if bias is not None:
-        scores = scores + bias
+        scores += bias  # in place: scores is our own array
     weights = softmax(scores, axis=-1)  # [B, H, Lq, Lk]
     return weights @ v, weights  # [B, H, Lq, Dh]

@@ -98,7 +98,7 @@ def merge_heads(x):
 
 def attention(q, k, v, bias=None):
     scale = q.shape[-1] ** -0.5
-    scores = (q @ k.transpose(-1, -2)) * scale
+    scores = (q * scale) @ k.transpose(-1, -2)
     if bias is not None:
         scores = scores + bias
     weights = softmax(scores, axis=-1)
