@@ -150,29 +150,32 @@ def bench_generate(hf, ours, seconds: float = 10.0):
 
 def peak_memory(model_dir: str, which: str) -> dict:
     """Resident memory (MB) of a fresh process that loads the model from ``model_dir``
-    with one library only and transcribes 10 s once: after loading, and at the peak."""
+    with one library only and transcribes 10 s once: resident after loading, and the
+    process's peak (loading included)."""
     code = f"""
-import resource, sys
+import sys
 sys.path.insert(0, {str(Path(__file__).parent)!r}); sys.path.insert(0, {str(Path(__file__).parent.parent)!r})
 import model as b
-rss = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def status(key):  # MB, from /proc (ru_maxrss would include the parent process's peak)
+    line = next(l for l in open("/proc/self/status") if l.startswith(key))
+    return int(line.split()[1]) / 1024
 wave = b.audio(10.0)
 opts = dict(num_beams=b.BEAMS, max_length=b.TOKENS + 1, min_length=b.TOKENS + 1)
 if {which!r} == "numpy":
     import minis2t
     model = minis2t.Speech2Text.from_pretrained({model_dir!r})
-    loaded = rss()
+    loaded = status('VmRSS')
     f = minis2t.FeatureExtractor()(wave)
     model.generate(f["input_features"], f["attention_mask"], **opts)
 else:
     import torch
     from transformers import Speech2TextFeatureExtractor, Speech2TextForConditionalGeneration
     model = Speech2TextForConditionalGeneration.from_pretrained({model_dir!r}).eval()
-    loaded = rss()
+    loaded = status('VmRSS')
     f = Speech2TextFeatureExtractor()(wave, sampling_rate=16000, return_tensors="pt")
     with torch.no_grad():
         model.generate(input_features=f["input_features"], attention_mask=f["attention_mask"], **opts)
-print(loaded, rss())
+print(loaded, status('VmHWM'))
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     loaded, peak = map(float, out.stdout.strip().splitlines()[-1].split())
@@ -200,7 +203,7 @@ def main() -> None:
             memory = {w: peak_memory(tmp, w) for w in ("numpy", "transformers")}
         results["memory_mb"] = memory
         print_table("(d) resident memory of a fresh process transcribing 10 s (MB)",
-                    ["", "after loading", "peak"],
+                    ["", "resident after loading", "peak (loading included)"],
                     [[w, f"{m['after_load']:.0f}", f"{m['peak']:.0f}"] for w, m in memory.items()])  # fmt: skip
         g = results["generate"]
         print(f"\n(e) real-time factor {g['numpy_rtf']:.4f} (target 0.05); achieved "
