@@ -447,12 +447,14 @@ class FeatureExtractor:
                   None if seed is None else seed + i).astype(np.float32)
             for i, w in enumerate(waves)
         ]  # B x [T_i, F]
-        if truncation and max_length is not None:
-            raw = [x[:max_length] for x in raw]  # CMVN statistics use only the kept frames
+        if truncation:
+            if max_length is None:
+                raise FeatureError("truncation=True needs max_length (a number of frames).")
+            raw = [x[:max_length] for x in raw]  # before CMVN: statistics use the kept frames
         if self.do_ceptral_normalize:
             raw = [utterance_cmvn(x, self.normalize_means, self.normalize_vars) for x in raw]
         features, mask = pad_batch(
-            raw, padding, max_length, truncation, pad_to_multiple_of, self.padding_value
+            raw, padding, max_length, False, pad_to_multiple_of, self.padding_value
         )
         out = {"input_features": features}
         if self.return_attention_mask:

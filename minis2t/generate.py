@@ -20,7 +20,7 @@ float32 before searching, and so do we.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -229,7 +229,7 @@ def beam_search(step, cache, batch: int, options: GenerationConfig,
 
         # 5. the finished hypotheses ----------------------------------------------------------
         state = _update_finished(state, cand_seqs, cand_scores, ends, cur_len, options)
-        state = BeamState(running, live_scores, *_fields(state)[2:])
+        state = replace(state, running=running, running_scores=live_scores)
 
         # 6. the cache follows the beams --------------------------------------------------------
         rows = (np.arange(batch)[:, None] * k + source_beam).reshape(-1)  # [B*K]
@@ -240,11 +240,6 @@ def beam_search(step, cache, batch: int, options: GenerationConfig,
         state = _check_improvable(state, cur_len, max_length, options)
         if _should_stop(state, ends, options):
             return _beam_output(state, options, all_scores if output_scores else None)
-
-
-def _fields(state: BeamState) -> tuple:
-    return (state.running, state.running_scores, state.finished, state.finished_scores,
-            state.finished_lengths, state.is_finished, state.improvable)  # fmt: skip
 
 
 def _update_finished(state: BeamState, cand_seqs, cand_scores, ends, cur_len: int,
@@ -266,12 +261,13 @@ def _update_finished(state: BeamState, cand_seqs, cand_scores, ends, cur_len: in
     lengths = np.full(ends.shape, cur_len + 1, dtype=np.int64)
     merged_lengths = np.concatenate([state.finished_lengths, lengths], axis=1)
     merged_is_finished = np.concatenate([state.is_finished, just_finished], axis=1)
-    return BeamState(
-        state.running, state.running_scores,
-        np.take_along_axis(merged_seqs, pick[:, :, None], axis=1), best_scores,
-        np.take_along_axis(merged_lengths, pick, axis=1),
-        np.take_along_axis(merged_is_finished, pick, axis=1), state.improvable,
-    )  # fmt: skip
+    return replace(
+        state,
+        finished=np.take_along_axis(merged_seqs, pick[:, :, None], axis=1),
+        finished_scores=best_scores,
+        finished_lengths=np.take_along_axis(merged_lengths, pick, axis=1),
+        is_finished=np.take_along_axis(merged_is_finished, pick, axis=1),
+    )
 
 
 def _check_improvable(state: BeamState, cur_len: int, max_length: int,
@@ -290,7 +286,7 @@ def _check_improvable(state: BeamState, cur_len: int, max_length: int,
     best_possible = state.running_scores[:, :1] / np.float32(best_length**lp)  # [B, 1]
     worst_finished = np.where(state.is_finished, state.finished_scores.min(axis=1, keepdims=True), DEAD)
     improvable = state.improvable & (best_possible > worst_finished).any(axis=1)  # [B]
-    return BeamState(*_fields(state)[:6], improvable)
+    return replace(state, improvable=improvable)
 
 
 def _should_stop(state: BeamState, ends: np.ndarray, options: GenerationConfig) -> bool:

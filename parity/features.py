@@ -191,12 +191,12 @@ class FeatureExtractor:
                   self.num_mel_bins, self.dither, None if seed is None else seed + i).float()
             for i, w in enumerate(waves)
         ]  # fmt: skip
-        if truncation and max_length is not None:
+        if truncation:
             raw = [x[:max_length] for x in raw]
         if self.do_ceptral_normalize:
             raw = [utterance_cmvn(x, self.normalize_means, self.normalize_vars) for x in raw]
         features, mask = pad_batch(
-            raw, padding, max_length, truncation, pad_to_multiple_of, self.padding_value
+            raw, padding, max_length, False, pad_to_multiple_of, self.padding_value
         )
         return {"input_features": features, "attention_mask": mask}
 

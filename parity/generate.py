@@ -6,7 +6,7 @@ twin decoder (``parity.model.decode``). Comments and shapes are in the NumPy mod
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 
@@ -133,7 +133,7 @@ def beam_search(step, cache, batch: int, options: GenerationConfig, output_score
 
         # 5. the finished hypotheses
         state = _update_finished(state, cand_seqs, cand_scores, ends, cur_len, options)
-        state = BeamState(running, live_scores, *_fields(state)[2:])
+        state = replace(state, running=running, running_scores=live_scores)
 
         # 6. the cache follows the beams
         rows = (torch.arange(batch, device=device)[:, None] * k + source_beam).reshape(-1)
@@ -144,11 +144,6 @@ def beam_search(step, cache, batch: int, options: GenerationConfig, output_score
         state = _check_improvable(state, cur_len, max_length, options)
         if _should_stop(state, ends, options):
             return _beam_output(state, options, all_scores if output_scores else None)
-
-
-def _fields(state: BeamState) -> tuple:
-    return (state.running, state.running_scores, state.finished, state.finished_scores,
-            state.finished_lengths, state.is_finished, state.improvable)  # fmt: skip
 
 
 def _update_finished(state, cand_seqs, cand_scores, ends, cur_len, options) -> BeamState:
@@ -167,11 +162,13 @@ def _update_finished(state, cand_seqs, cand_scores, ends, cur_len, options) -> B
     lengths = torch.full(ends.shape, cur_len + 1, dtype=torch.int64, device=ends.device)
     merged_lengths = torch.cat([state.finished_lengths, lengths], dim=1)
     merged_is_finished = torch.cat([state.is_finished, just_finished], dim=1)
-    return BeamState(
-        state.running, state.running_scores,
-        torch.gather(merged_seqs, 1, pick[:, :, None].expand(-1, -1, merged_seqs.shape[2])), best_scores,
-        torch.gather(merged_lengths, 1, pick), torch.gather(merged_is_finished, 1, pick), state.improvable,
-    )  # fmt: skip
+    return replace(
+        state,
+        finished=torch.gather(merged_seqs, 1, pick[:, :, None].expand(-1, -1, merged_seqs.shape[2])),
+        finished_scores=best_scores,
+        finished_lengths=torch.gather(merged_lengths, 1, pick),
+        is_finished=torch.gather(merged_is_finished, 1, pick),
+    )
 
 
 def _check_improvable(state, cur_len, max_length, options) -> BeamState:
@@ -180,7 +177,7 @@ def _check_improvable(state, cur_len, max_length, options) -> BeamState:
     best_possible = state.running_scores[:, :1] / (best_length**lp)
     worst_finished = torch.where(state.is_finished, state.finished_scores.amin(dim=1, keepdim=True), DEAD)
     improvable = state.improvable & (best_possible > worst_finished).any(dim=1)
-    return BeamState(*_fields(state)[:6], improvable)
+    return replace(state, improvable=improvable)
 
 
 def _should_stop(state, ends, options) -> bool:
