@@ -194,7 +194,11 @@ def fbank(
     Raises:
         AudioShapeError, AudioTooShortError, NonFiniteAudioError: as their names say.
     """
-    wave = _check_waveform(waveform)
+    return _fbank_of_checked(_check_waveform(waveform), num_mel_bins, dither, seed)
+
+
+def _fbank_of_checked(wave: np.ndarray, num_mel_bins: int, dither: float, seed: int | None):
+    """:func:`fbank` on a waveform :func:`_check_waveform` has already accepted."""
     all_frames = frame_signal(scale_waveform(wave))  # [N] -> [T, 400] (a view)
     all_frames = add_dither(all_frames, dither, seed)  # [T, 400]
     window = povey_window(FRAME_LENGTH, wave.dtype)  # [400]
@@ -443,7 +447,7 @@ class FeatureExtractor:
         # transformers: in float32 the FFT's rounding noise sits about 140 dB below a frame's
         # peak, which swamps near-silent mel bands (up to 1e-3 off after CMVN).
         raw = [
-            fbank(_check_waveform(w).astype(np.float64), self.num_mel_bins, self.dither,
+            _fbank_of_checked(_check_waveform(w).astype(np.float64), self.num_mel_bins, self.dither,
                   None if seed is None else seed + i).astype(np.float32)
             for i, w in enumerate(waves)
         ]  # B x [T_i, F]

@@ -195,12 +195,14 @@ def _beam_output(state, options, scores) -> GenerateOutput:
 
 @torch.no_grad()
 def generate(params, config, features, attention_mask, options: GenerationConfig,
-             output_scores=False) -> GenerateOutput:  # fmt: skip
-    """Encode, then search: the twin of ``Speech2Text.generate``."""
+             output_scores=False, positions=None) -> GenerateOutput:  # fmt: skip
+    """Encode, then search: the twin of ``Speech2Text.generate``. ``positions`` may give
+    ``{"encoder": table, "decoder": table}`` in place of the computed tables."""
     from . import model as tm
 
     device = features.device
-    enc = tm.encode(params, config, features, attention_mask)
+    positions = positions or {}
+    enc = tm.encode(params, config, features, attention_mask, positions.get("encoder"))
     batch, k = features.shape[0], options.num_beams
     encoder_mask = enc["mask"].repeat_interleave(k, dim=0)
     cache = tm.init_cache(params, config, enc["last_hidden_state"])
@@ -209,7 +211,7 @@ def generate(params, config, features, attention_mask, options: GenerationConfig
         cache = tm.KVCache(cache.self_kv, tuple((kk[rows], vv[rows]) for kk, vv in cache.cross_kv))
 
     def step(tokens, cache):
-        out = tm.decode(params, config, tokens, cache, encoder_mask)
+        out = tm.decode(params, config, tokens, cache, encoder_mask, positions=positions.get("decoder"))
         return out["logits"][:, -1], out["cache"]
 
     search = greedy_search if k == 1 else beam_search

@@ -109,14 +109,7 @@ def test_numpy_generate_equals_twin(case):
 
 
 def _twin_generate(params, config, features, mask, options, positions):
-    """``parity.generate.generate`` with the given position tables."""
-    orig = tm.position_table
-    tables = {config.max_source_positions: positions["encoder"], config.max_target_positions: positions["decoder"]}
-    tm.position_table = lambda n, d, dtype, device: tables[n].to(dtype)
-    try:
-        return tg.generate(params, config, features, mask, options, output_scores=True)
-    finally:
-        tm.position_table = orig
+    return tg.generate(params, config, features, mask, options, output_scores=True, positions=positions)
 
 
 def test_released_defaults_are_used(released_dir, tmp_path):
