@@ -1,22 +1,30 @@
 """Stage 1: audio in, a clean 16 kHz mono float32 waveform out.
 
 ``load_audio`` is the single door through which sound enters minis2t. It accepts a file
-(anything libsndfile reads: WAV, FLAC, OGG/Vorbis/Opus, ...) or an array, and returns a
-float32 waveform ``[N]`` in [-1, 1] at 16 kHz, or raises a :mod:`minis2t.errors` error
-that says what is wrong. The rules, all explicit, none guessed from the data:
+(anything libsndfile reads: WAV, FLAC, OGG/Vorbis/Opus, MP3, ...), the bytes of one, a
+binary file object, or an array, and returns a float32 waveform ``[N]`` at 16 kHz, or
+raises a :mod:`minis2t.errors` error that says what is wrong. The rules, all explicit,
+none guessed from the data:
 
 * **integer PCM** is scaled by its type's full range (int16 / 32768, int32 / 2**31, ...);
-  floating-point input is taken as it is, already in [-1, 1] by convention;
+  floating-point input is taken as it is, by convention in [-1, 1];
 * **several channels** are averaged to one (arrays are ``[N, C]``, soundfile's layout);
-* **any rate** is resampled to 16 kHz with a polyphase filter
+* **any rate** from 1 kHz to 384 kHz is resampled to 16 kHz with a polyphase filter
   (``scipy.signal.resample_poly``), whose output length is ``ceil(N * 16000 / rate)``;
+* **bounded work**: the rate, the duration (from the file header, or from the array's
+  length and rate) and the amplitude are checked *before* anything large is decoded,
+  resampled or allocated, so a damaged header cannot exhaust the machine;
+* **truncated files** (a WAV whose data chunk is shorter than its header says, a FLAC or
+  Ogg stream that ends early) are refused, never transcribed in part;
 * the caller's array is never modified: every path works on a copy.
 """
 
 from __future__ import annotations
 
+import io
 import math
 import os
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +34,9 @@ import soundfile
 from .errors import (
     AudioDtypeError,
     AudioFileError,
+    AudioRangeError,
     AudioShapeError,
+    AudioTooLongError,
     AudioTooShortError,
     EmptyAudioError,
     NonFiniteAudioError,
@@ -35,37 +45,61 @@ from .errors import (
 
 SAMPLING_RATE = 16_000  # Hz: every S2T checkpoint was trained on 16 kHz audio
 FRAME_LENGTH = 400  # samples: one 25 ms analysis frame at 16 kHz, the shortest usable input
+# Rates outside this range are refused before any work. Below 1 kHz nothing of speech is
+# left (its Nyquist frequency is 500 Hz); above 384 kHz no audio interface records. Within
+# it the resampler's filter holds at most ~20 x 384 000 taps (60 MB, float64).
+MIN_RATE, MAX_RATE = 1_000, 384_000
+# The longest input load_audio takes by default: 1 hour is 230 MB of float32 at 16 kHz.
+# Speech2Text.transcribe passes its model's own limit (240 s for s2t-small) instead.
+MAX_SECONDS = 3600.0
+# Float samples are by convention in [-1, 1]. Larger values are accepted up to 2**32 (an
+# int32 recording cast to float without scaling; CMVN makes the features scale-free), a
+# bound that keeps Kaldi's float32 arithmetic finite: a mel energy is at most
+# 257 * (400 * 2**15 * A)**2, below float32's 3.4e38 for every A < 8.9e10.
+MAX_AMPLITUDE = 2.0**32
+# Non-seekable streams (stdin) are read into memory up to this many bytes.
+MAX_STREAM_BYTES = 512 * 2**20
 
-
-def load_audio(path_or_array: str | os.PathLike | np.ndarray, sampling_rate: int | None = None) -> np.ndarray:
+def load_audio(path_or_array, sampling_rate: int | None = None,
+               max_seconds: float | None = MAX_SECONDS) -> np.ndarray:  # fmt: skip
     """Load a file or take an array, and return a float32 mono waveform ``[N]`` at 16 kHz.
 
     Args:
-        path_or_array: a path (``str`` or ``os.PathLike``) to an audio file, or an array
-            of samples, ``[N]`` (mono) or ``[N, C]`` (C channels, soundfile's layout).
-        sampling_rate: the rate of an array, in Hz. ``None`` means 16 kHz. For a file the
-            rate is read from its header; passing a different value raises.
+        path_or_array: a path (``str`` or ``os.PathLike``) to an audio file; the encoded
+            bytes of one (``bytes``); a binary file object (``open(f, "rb")``,
+            ``sys.stdin.buffer``); or samples (an array or a list of numbers), ``[N]``
+            (mono) or ``[N, C]`` (C channels, soundfile's layout).
+        sampling_rate: the rate of samples, in Hz; ``None`` means 16 kHz. For encoded
+            audio the rate is read from its header; passing a different value raises.
+        max_seconds: refuse longer audio (checked before decoding or resampling);
+            ``None`` removes the limit.
 
     Returns:
         float32 array ``[N']`` at 16 kHz, C-contiguous, a new array.
 
     Raises:
-        AudioFileError: missing, unreadable or undecodable file.
+        AudioFileError: missing, unreadable, undecodable or truncated file; a URL.
         AudioShapeError: an array of rank 0 or > 2, or a channel-first ``[C, N]`` array.
-        AudioDtypeError: an array that is neither float nor integer PCM.
-        SamplingRateError: a non-positive rate, or one that contradicts the file.
+        AudioDtypeError: samples that are neither float nor integer PCM.
+        SamplingRateError: a rate outside [1 kHz, 384 kHz], or one that contradicts a file.
+        AudioTooLongError: longer than ``max_seconds``.
+        AudioRangeError: float samples beyond +-2**32.
         EmptyAudioError, NonFiniteAudioError, AudioTooShortError: see their names.
     """
-    if isinstance(path_or_array, (str, os.PathLike)):
-        samples, rate = _read_file(Path(path_or_array), sampling_rate)
-        source = str(path_or_array)
+    if isinstance(path_or_array, (str, os.PathLike, bytes, bytearray, memoryview)) or hasattr(
+        path_or_array, "read"
+    ):
+        source = _describe(path_or_array)
+        samples, rate = _read_encoded(path_or_array, source, sampling_rate, max_seconds)
     else:
-        samples = _pcm_to_float(np.asarray(path_or_array))
-        rate = SAMPLING_RATE if sampling_rate is None else sampling_rate
         source = "the audio array"
-    _check_rate(rate)
+        samples = _pcm_to_float(_as_array(path_or_array))
+        rate = SAMPLING_RATE if sampling_rate is None else sampling_rate
+        check_rate(rate)
+        if samples.ndim >= 1:
+            check_duration(samples.shape[0], rate, max_seconds, source)
     wave = _to_mono(samples, source)  # [N, C] or [N] -> [N]
-    _check_samples(wave, source)
+    check_samples(wave, source)
     wave = resample(wave, rate, SAMPLING_RATE)  # [N] -> [ceil(N * 16000 / rate)]
     if wave.shape[0] < FRAME_LENGTH:
         raise AudioTooShortError(
@@ -89,26 +123,197 @@ def resample(wave: np.ndarray, orig_rate: int, new_rate: int) -> np.ndarray:
     return scipy.signal.resample_poly(wave, up, down).astype(wave.dtype, copy=False)
 
 
-def _read_file(path: Path, sampling_rate: int | None) -> tuple[np.ndarray, int]:
-    """Decode a file with libsndfile into float32 ``[N, C]`` and its rate."""
-    if not path.exists():
-        raise AudioFileError(f"audio file not found: {path}. Check the path.")
-    if path.is_dir():
-        raise AudioFileError(f"{path} is a directory, not an audio file.")
-    try:
-        # dtype float32 makes libsndfile scale integer PCM to [-1, 1] for us.
-        samples, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
-    except (soundfile.LibsndfileError, RuntimeError, TypeError) as e:
-        raise AudioFileError(
-            f"cannot decode {path}: {e}. minis2t reads what libsndfile reads (WAV, FLAC, "
-            f"OGG, ...); convert other formats first, e.g. `sox in.mp3 -r 16000 out.wav`."
-        ) from None
-    if sampling_rate is not None and sampling_rate != rate:
+def check_rate(rate, source: str | None = None) -> None:
+    """A sampling rate must be an integer number of Hz in ``[MIN_RATE, MAX_RATE]``;
+    ``source`` names the file whose header declared it."""
+    if not isinstance(rate, (int, np.integer)) or isinstance(rate, bool):
+        raise SamplingRateError(f"sampling_rate must be an integer number of Hz, got {rate!r}.")
+    if not MIN_RATE <= rate <= MAX_RATE:
+        what = f"sampling_rate {rate} Hz" if source is None else f"{source} declares {rate} Hz, which"
         raise SamplingRateError(
-            f"{path} is sampled at {rate} Hz but sampling_rate={sampling_rate} was given. "
-            f"Leave sampling_rate out for files: the rate is read from the file."
+            f"{what} is outside the supported {MIN_RATE}-{MAX_RATE} Hz. "
+            + ("Check the rate." if source is None else "Its header is damaged, or it is not audio.")
+        )
+
+
+def check_duration(frames: int, rate: int, max_seconds: float | None, source: str) -> None:
+    """Refuse more than ``max_seconds`` of audio, before any of it is processed."""
+    if max_seconds is not None and frames > max_seconds * rate:
+        raise AudioTooLongError(
+            f"{source} lasts {frames / rate:.1f} s, longer than the {max_seconds:.1f} s "
+            f"allowed (the model's input limit, or load_audio's max_seconds). Split the audio "
+            f"into pieces shorter than {max_seconds:.1f} s."
+        )
+
+
+def check_samples(wave: np.ndarray, source: str) -> None:
+    """Non-empty, finite, and within ``MAX_AMPLITUDE``."""
+    if wave.shape[0] == 0:
+        raise EmptyAudioError(f"{source} holds no samples. Pass a non-empty recording.")
+    if not np.all(np.isfinite(wave)):
+        bad = int(np.count_nonzero(~np.isfinite(wave)))
+        raise NonFiniteAudioError(
+            f"{source} holds {bad} NaN or infinite sample(s) (first at index "
+            f"{int(np.argmax(~np.isfinite(wave)))}). Clean the signal before passing it."
+        )
+    peak = float(np.max(np.abs(wave)))
+    if peak > MAX_AMPLITUDE:
+        raise AudioRangeError(
+            f"{source} has samples up to {peak:.3g}; float audio belongs in [-1, 1] "
+            f"(minis2t accepts up to 2**32). Rescale it, e.g. divide int16 values by 32768."
+        )
+
+
+# --- encoded audio: files, bytes, file objects ------------------------------------------
+
+
+def _describe(source) -> str:
+    if isinstance(source, (str, os.PathLike)):
+        return str(source)
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return f"the {len(source)} bytes given"
+    return f"the file object {getattr(source, 'name', type(source).__name__)}"
+
+
+def _read_encoded(source, name: str, sampling_rate, max_seconds) -> tuple[np.ndarray, int]:
+    """Decode a file, bytes or a file object into float32 ``[N, C]`` and its rate."""
+    if isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        if "://" in str(source):
+            raise AudioFileError(
+                f"{source} is a URL; minis2t does not download. Download the file first "
+                f"(e.g. `curl -O {source}`) and pass its path."
+            )
+        if not path.exists():
+            raise AudioFileError(f"audio file not found: {path}. Check the path.")
+        if path.is_dir():
+            raise AudioFileError(f"{path} is a directory, not an audio file.")
+        opened = str(path)
+    elif isinstance(source, (bytes, bytearray, memoryview)):
+        opened = io.BytesIO(bytes(source))
+    else:
+        opened = _seekable(source, name)
+    try:
+        info = soundfile.info(opened)
+        if not isinstance(opened, str):
+            opened.seek(0)
+        if sampling_rate is not None and sampling_rate != info.samplerate:
+            raise SamplingRateError(
+                f"{name} is sampled at {info.samplerate} Hz but sampling_rate="
+                f"{sampling_rate} was given. Leave sampling_rate out for files: the rate is "
+                f"read from the file."
+            )
+        check_rate(info.samplerate, name)
+        check_duration(info.frames, info.samplerate, max_seconds, name)
+        declared = _declared_frames(opened, info)
+        if not isinstance(opened, str):
+            opened.seek(0)
+        # dtype float32 makes libsndfile scale integer PCM to [-1, 1] for us.
+        samples, rate = soundfile.read(opened, dtype="float32", always_2d=True)
+    except (soundfile.LibsndfileError, RuntimeError, TypeError, EOFError) as e:
+        reason = _clean_reason(e)
+        if isinstance(source, (bytes, bytearray)) and len(source) < 4096 and _looks_like_path(source):
+            reason += "; if these bytes are a path, pass it as str"
+        raise AudioFileError(
+            f"cannot decode {name}: {reason}. minis2t reads what libsndfile reads (WAV, "
+            f"FLAC, OGG, MP3, ...); convert other formats (AAC/M4A, WMA, ...) first, e.g. "
+            f"`ffmpeg -i in.m4a -ar 16000 out.wav`."
+        ) from None
+    if declared is not None and samples.shape[0] < declared:
+        raise AudioFileError(
+            f"{name} is truncated: its header declares {declared / rate:.2f} s of audio but "
+            f"only {samples.shape[0] / rate:.2f} s are there. Re-copy or re-export the file."
         )
     return samples, rate
+
+
+def _clean_reason(error: Exception) -> str:
+    """libsndfile's message without its boilerplate ("Error opening <object>: ", "Error : ")
+    or its final period (we add our own sentence after it)."""
+    reason = str(error).strip()
+    if reason.startswith("Error opening ") and ": " in reason:
+        reason = reason.split(": ", 1)[1]
+    reason = reason.removeprefix("Error : ").strip().rstrip(".")
+    return reason or type(error).__name__
+
+
+def _seekable(stream, name: str) -> io.IOBase:
+    """A seekable file object (libsndfile seeks): the stream itself, or its bytes read
+    into memory, at most ``MAX_STREAM_BYTES``."""
+    try:
+        if stream.seekable():
+            return stream
+    except (AttributeError, OSError, ValueError):
+        pass
+    data = stream.read(MAX_STREAM_BYTES + 1)
+    if not isinstance(data, (bytes, bytearray)):
+        raise AudioFileError(f"{name} must be opened in binary mode ('rb'), got text.")
+    if len(data) > MAX_STREAM_BYTES:
+        raise AudioTooLongError(
+            f"{name} holds more than {MAX_STREAM_BYTES // 2**20} MiB; pass a file path for "
+            f"audio this large, or split it."
+        )
+    return io.BytesIO(data)
+
+
+def _looks_like_path(data: bytes) -> bool:
+    return not data.startswith((b"RIFF", b"fLaC", b"OggS", b"FORM", b"ID3")) and all(
+        32 <= c < 127 for c in data[:256]
+    )
+
+
+def _declared_frames(opened, info) -> int | None:
+    """How many frames the container promises, where libsndfile does not check it:
+    a WAV's data chunk size (libsndfile silently reads what is there)."""
+    if info.format != "WAV":
+        return None  # FLAC and Ogg: libsndfile raises on a stream that ends early
+    f = open(opened, "rb") if isinstance(opened, str) else opened
+    try:
+        f.seek(0)
+        head = f.read(12)
+        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            return None
+        position, block = 12, None
+        while True:
+            f.seek(position)
+            chunk = f.read(8)
+            if len(chunk) < 8:
+                return None
+            kind, size = chunk[:4], struct.unpack("<I", chunk[4:])[0]
+            if kind == b"fmt ":
+                fmt = f.read(16)
+                if len(fmt) == 16:
+                    channels, bits = struct.unpack("<H", fmt[2:4])[0], struct.unpack("<H", fmt[14:16])[0]
+                    block = channels * max(1, (bits + 7) // 8)
+            if kind == b"data":
+                if size in (0, 0xFFFFFFFF) or not block:  # streamed WAVs leave the size open
+                    return None
+                return size // block
+            position += 8 + size + (size & 1)  # chunks are padded to an even length
+    finally:
+        if isinstance(opened, str):
+            f.close()
+
+
+# --- arrays ------------------------------------------------------------------------------
+
+
+def _as_array(samples) -> np.ndarray:
+    """An array, or a (nested) list of numbers -> an ndarray; anything else raises."""
+    if isinstance(samples, np.ndarray):
+        return samples
+    try:
+        array = np.asarray(samples)
+    except (ValueError, TypeError) as e:  # ragged lists and the like
+        raise AudioShapeError(f"cannot read the audio samples as an array ({e}).") from None
+    if array.dtype == object or array.dtype.kind in "USV":
+        raise AudioDtypeError(
+            f"audio must be a path, bytes, a file object, or numbers; got "
+            f"{type(samples).__name__} holding {array.dtype} values."
+        )
+    if array.dtype == np.int64 and isinstance(samples, (list, tuple)):
+        array = array.astype(np.float64)  # a list of Python ints: numbers, not int64 PCM
+    return array
 
 
 # Full-scale value of each integer PCM type: int16 / 32768 maps to [-1, 1).
@@ -131,13 +336,6 @@ def _pcm_to_float(samples: np.ndarray) -> np.ndarray:
     )
 
 
-def _check_rate(rate) -> None:
-    if not isinstance(rate, (int, np.integer)) or isinstance(rate, bool) or rate <= 0:
-        raise SamplingRateError(
-            f"sampling_rate must be a positive integer number of Hz, got {rate!r}."
-        )
-
-
 def _to_mono(samples: np.ndarray, source: str) -> np.ndarray:
     """``[N]`` stays; ``[N, C]`` is averaged over channels; anything else raises."""
     if samples.ndim == 1:
@@ -153,15 +351,6 @@ def _to_mono(samples: np.ndarray, source: str) -> np.ndarray:
             f"{source} has shape {samples.shape}: more channels ({c}) than samples ({n}). "
             f"Arrays are [samples, channels]; pass `x.T` for a channel-first array."
         )
+    if c == 0:
+        raise EmptyAudioError(f"{source} has shape {samples.shape}: no channels.")
     return samples.mean(axis=1, dtype=samples.dtype) if c > 1 else samples[:, 0]
-
-
-def _check_samples(wave: np.ndarray, source: str) -> None:
-    if wave.shape[0] == 0:
-        raise EmptyAudioError(f"{source} holds no samples. Pass a non-empty recording.")
-    if not np.all(np.isfinite(wave)):
-        bad = int(np.count_nonzero(~np.isfinite(wave)))
-        raise NonFiniteAudioError(
-            f"{source} holds {bad} NaN or infinite sample(s) (first at index "
-            f"{int(np.argmax(~np.isfinite(wave)))}). Clean the signal before passing it."
-        )

@@ -2,12 +2,17 @@
 
     minis2t transcribe FILE... [--model DIR] [--beams N] [--max-length N] [--language xx]
                                [--batch-size N] [--output-format text|json|tsv] [--device cpu]
+                               (FILE "-" reads one recording from standard input)
     minis2t demo                transcribe the bundled test recordings, print reference and hypothesis
     minis2t info [DIR]          config, parameter count and files of a model directory
     minis2t features [FILE...]  load audio, extract features, print a summary
 
 Without ``--model``, ``transcribe`` uses the model bundled with the package; without
 FILE, ``features`` uses the bundled recording.
+
+Exit codes: 0 all files transcribed; 1 one or more files failed (each reports its error on
+stderr, the others still print their text); 2 a usage error (bad option, unknown model
+directory, invalid generation option), before any file is read.
 """
 
 from __future__ import annotations
@@ -32,17 +37,27 @@ BUNDLED_TRANSCRIPT = (
 )
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="minis2t", description="Speech2Text in NumPy.")
     commands = parser.add_subparsers(dest="command", required=True)
 
     tr = commands.add_parser("transcribe", help="transcribe (or translate) audio files")
-    tr.add_argument("files", nargs="+", help="audio files (WAV, FLAC, OGG, ...)")
+    tr.add_argument("files", nargs="+", help="audio files (WAV, FLAC, OGG, MP3, ...); - reads stdin")
     tr.add_argument("--model", default=None, help="model directory (default: the bundled model)")
-    tr.add_argument("--beams", type=int, default=None, help="beam size (default: the model's)")
-    tr.add_argument("--max-length", type=int, default=None, help="longest output in tokens")
+    tr.add_argument("--beams", type=_positive_int, default=None, help="beam size (default: the model's)")
+    tr.add_argument("--max-length", type=_positive_int, default=None, help="longest output in tokens")
     tr.add_argument("--language", default=None, help="target language of a multilingual model")
-    tr.add_argument("--batch-size", type=int, default=8)
+    tr.add_argument("--batch-size", type=_positive_int, default=8)
     tr.add_argument("--output-format", choices=["text", "json", "tsv"], default="text")
     tr.add_argument("--device", default="cpu", help="only cpu: minis2t is NumPy")
 
@@ -55,7 +70,10 @@ def main(argv: list[str] | None = None) -> int:
     feats.add_argument("files", nargs="*", help="audio files (default: the bundled recording)")
     feats.add_argument("--num-mel-bins", type=int, default=80)
 
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # a usage error (exit 2) or --help (0), already printed
+        return int(e.code or 0)
     try:
         commands = {"transcribe": _transcribe, "demo": _demo, "info": _info, "features": _features}
         return commands[args.command](args)
@@ -87,42 +105,60 @@ def _transcribe(args) -> int:
     if args.max_length is not None:
         options["max_length"] = args.max_length
     model.transcribe([], language=args.language, **options)  # validate options and language once
+    if args.files.count("-") > 1:
+        raise MiniS2TError("standard input (-) can be read only once.")
     results = {}
     for path, text, error in _run_files(model, args, options):
         results[path] = (text, error)
         if error:
             print(f"{path}: error: {error}", file=sys.stderr)
+        elif not text:
+            print(f"{path}: warning: the model produced no words for this recording.", file=sys.stderr)
     _print_results(args.files, results, args.output_format)
     return 1 if any(error for _, error in results.values()) else 0
 
 
 def _run_files(model, args, options):
-    """Yield ``(path, text, error)``: files that fail to load or transcribe report their
+    """Yield ``(path, text, error)`` for every file. Files are read a batch at a time (so
+    memory holds one batch of audio); a file that fails to load or transcribe reports its
     error and the others go on. A progress bar shows when stderr is a terminal."""
     from tqdm import tqdm
 
     bar = tqdm(total=len(args.files), unit="file", disable=not sys.stderr.isatty() or len(args.files) < 2)
-    loaded = []  # (path, waveform): each file is read once
-    for path in args.files:
-        try:
-            loaded.append((path, model.load_waveform(path)))
-        except MiniS2TError as e:
-            bar.update(1)
-            yield path, None, str(e)
-    for start in range(0, len(loaded), args.batch_size):
-        chunk = loaded[start : start + args.batch_size]
-        try:
-            texts = model.transcribe([w for _, w in chunk], language=args.language,
-                                     batch_size=args.batch_size, **options)  # fmt: skip
-            yield from ((p, t, None) for (p, _), t in zip(chunk, texts))
-        except MiniS2TError:  # one bad file (e.g. too long): retry one by one
-            for p, w in chunk:
-                try:
-                    yield p, model.transcribe(w, language=args.language, **options)[0], None
-                except MiniS2TError as e:
-                    yield p, None, str(e)
-        bar.update(len(chunk))
+    for start in range(0, len(args.files), args.batch_size):
+        loaded = []  # (path, waveform): each file is read once
+        for path in args.files[start : start + args.batch_size]:
+            wave, error = _guarded(model.load_waveform, sys.stdin.buffer if path == "-" else path)
+            if error is not None:
+                bar.update(1)
+                yield path, None, error
+            else:
+                loaded.append((path, wave))
+        if not loaded:
+            continue
+        texts, error = _guarded(model.transcribe, [w for _, w in loaded], language=args.language,
+                                batch_size=args.batch_size, **options)  # fmt: skip
+        if error is None:
+            yield from ((p, t, None) for (p, _), t in zip(loaded, texts))
+        else:  # one bad file (e.g. damaged weights meet a rare input): retry one by one
+            for p, w in loaded:
+                texts, error = _guarded(model.transcribe, [w], language=args.language, **options)
+                yield p, (texts[0] if error is None else None), error
+        bar.update(len(loaded))
     bar.close()
+
+
+def _guarded(function, *args, **kwargs):
+    """``(result, None)``, or ``(None, message)`` for any failure: one file's problem, even
+    an unexpected one, never costs the other files their output."""
+    try:
+        return function(*args, **kwargs), None
+    except MiniS2TError as e:
+        return None, str(e)
+    except MemoryError:
+        return None, "out of memory while processing this file; split it or free memory."
+    except Exception as e:  # a bug of ours: report it, keep going
+        return None, f"internal error ({type(e).__name__}: {e}); please report it."
 
 
 def _print_results(files, results, fmt: str) -> None:

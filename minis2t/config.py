@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -214,37 +215,90 @@ def _validate_model(c: ModelConfig) -> None:
             f"config field 'activation_function' is {c.activation_function!r}; "
             f"minis2t supports {', '.join(ACTIVATIONS)}"
         )
+    for side in ("source", "target"):
+        entries = getattr(c, f"max_{side}_positions") * c.d_model
+        if entries > MAX_TABLE_ENTRIES:
+            raise ConfigError(
+                f"config fields 'max_{side}_positions' ({getattr(c, f'max_{side}_positions')}) "
+                f"x 'd_model' ({c.d_model}) = {entries:,} position-table entries, more than "
+                f"the {MAX_TABLE_ENTRIES:,} minis2t allows (s2t-large needs 6.1 million): "
+                f"the config is damaged or not a Speech2Text config."
+            )
     for name in ("pad_token_id", "bos_token_id", "eos_token_id", "decoder_start_token_id"):
         value = getattr(c, name)
-        if not isinstance(value, int) or not 0 <= value < c.vocab_size:
+        if not _is_int(value) or not 0 <= value < c.vocab_size:
             raise ConfigError(
                 f"config field '{name}' ({value!r}) must be a token id in [0, {c.vocab_size})"
             )
 
 
+MAX_BEAMS = 128  # each beam holds its own decoder cache: more is memory, not accuracy
+# A position table holds max_positions x d_model numbers, computed when a model loads; its
+# float64 intermediates take ~3x that. 2**24 numbers (s2t-large has 6e6) bounds it to
+# ~400 MB before any weight is read, whatever a config.json says.
+MAX_TABLE_ENTRIES = 2**24
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def _validate_generation(g: GenerationConfig) -> None:
-    if isinstance(g.num_beams, bool) or not isinstance(g.num_beams, int) or g.num_beams < 1:
-        raise ConfigError(f"num_beams must be an integer >= 1, got {g.num_beams!r}")
+    if not _is_int(g.num_beams) or not 1 <= g.num_beams <= MAX_BEAMS:
+        raise ConfigError(f"num_beams must be an integer in [1, {MAX_BEAMS}], got {g.num_beams!r}")
     if isinstance(g.max_length, bool) or not isinstance(g.max_length, int) or g.max_length < 2:
         raise ConfigError(
             f"max_length must be an integer >= 2 (it counts the decoder start token), "
             f"got {g.max_length!r}"
         )
-    if g.max_new_tokens is not None and (not isinstance(g.max_new_tokens, int)
-                                         or g.max_new_tokens < 1):  # fmt: skip
+    if g.max_new_tokens is not None and (not _is_int(g.max_new_tokens) or g.max_new_tokens < 1):
         raise ConfigError(f"max_new_tokens must be an integer >= 1, got {g.max_new_tokens!r}")
-    if not isinstance(g.min_length, int) or g.min_length < 0:
+    if not _is_int(g.min_length) or g.min_length < 0:
         raise ConfigError(f"min_length must be an integer >= 0, got {g.min_length!r}")
+    longest = g.max_length if g.max_new_tokens is None else 1 + g.max_new_tokens
+    if g.min_length > longest:
+        raise ConfigError(
+            f"min_length ({g.min_length}) exceeds the longest allowed output ({longest}, from "
+            f"{'max_length' if g.max_new_tokens is None else 'max_new_tokens'}): no output "
+            f"could satisfy both."
+        )
     if g.early_stopping not in (True, False, "never"):
         raise ConfigError(
             f"early_stopping must be True, False or 'never', got {g.early_stopping!r}"
         )
-    if not isinstance(g.no_repeat_ngram_size, int) or g.no_repeat_ngram_size < 0:
+    if not _is_int(g.no_repeat_ngram_size) or g.no_repeat_ngram_size < 0:
         raise ConfigError(
             f"no_repeat_ngram_size must be an integer >= 0, got {g.no_repeat_ngram_size!r}"
         )
-    if not isinstance(g.length_penalty, (int, float)) or isinstance(g.length_penalty, bool):
-        raise ConfigError(f"length_penalty must be a number, got {g.length_penalty!r}")
+    if (not isinstance(g.length_penalty, (int, float)) or isinstance(g.length_penalty, bool)
+            or not math.isfinite(g.length_penalty)):  # fmt: skip
+        raise ConfigError(f"length_penalty must be a finite number, got {g.length_penalty!r}")
+    for name in ("decoder_start_token_id", "bos_token_id", "eos_token_id", "pad_token_id",
+                 "forced_bos_token_id"):  # fmt: skip
+        value = getattr(g, name)
+        if value is None and name == "forced_bos_token_id":
+            continue
+        if not _is_int(value) or value < 0:
+            raise ConfigError(f"{name} must be a token id (an integer >= 0), got {value!r}")
+
+
+def check_generation_for_model(g: GenerationConfig, c: ModelConfig) -> None:
+    """What a generation config asks of one model: ids inside its vocabulary, outputs
+    inside its decoder's positions. Checked before any audio is processed."""
+    for name in ("decoder_start_token_id", "bos_token_id", "eos_token_id", "pad_token_id",
+                 "forced_bos_token_id"):  # fmt: skip
+        value = getattr(g, name)
+        if value is not None and value >= c.vocab_size:
+            raise ConfigError(
+                f"{name} ({value}) is not a token of this model (vocabulary of {c.vocab_size})."
+            )
+    longest = g.max_length if g.max_new_tokens is None else 1 + g.max_new_tokens
+    if longest > c.max_target_positions:
+        raise ConfigError(
+            f"outputs of up to {longest} tokens were asked for (max_length / max_new_tokens), "
+            f"but this model's decoder has {c.max_target_positions} positions "
+            f"(max_target_positions). Ask for at most {c.max_target_positions}."
+        )
 
 
 # --- JSON files -----------------------------------------------------------------------

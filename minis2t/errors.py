@@ -49,6 +49,10 @@ class AudioDtypeError(AudioError):
     """An audio array has a dtype that is neither floating point nor integer PCM."""
 
 
+class AudioRangeError(AudioError):
+    """Float samples far outside [-1, 1] (beyond 2**32): the audio's scale is wrong."""
+
+
 class SamplingRateError(AudioError):
     """A sampling rate is missing, non-positive, or not the one a stage requires."""
 
@@ -103,3 +107,13 @@ class InputTooLongError(ModelInputError):
 
 class SilentAudioError(AudioError):
     """The audio is digital silence (every sample is zero): there is nothing to transcribe."""
+
+
+class AudioTooLongError(AudioError, InputTooLongError):
+    """Audio longer than allowed (``max_seconds``, or the model's ``max_source_positions``),
+    refused from its header or length before it is decoded: split it."""
+
+
+class NumericalError(MiniS2TError):
+    """The model produced NaN or infinite values: its weights are damaged, or the input is
+    beyond what float arithmetic can carry. Never returned as text."""

@@ -103,11 +103,12 @@ def sinusoidal_positions(num_positions: int, dim: int, padding_idx: int | None =
 
     The released models were trained on a float32 table computed by torch, and
     transformers recomputes it that way. We follow the same float32 steps, but take
-    ``exp``, ``sin`` and ``cos`` in float64 and round them to float32: that matches
-    torch's float32 functions more often than NumPy's float32 ones do (93-95 % of entries
-    bit-identical; the rest 1 ulp apart). An ulp in a frequency ``w`` grows into ``p`` ulps
-    of the angle ``p w``, so the tables drift apart with the position: measured at
-    ``dim=256``, 5e-7 up to p=100 and 3e-5 near p=6000 (5e-4 for ``dim=1024``).
+    ``exp``, ``sin`` and ``cos`` in float64 and round them to float32 (within half an ulp;
+    torch's float32 kernels are within an ulp or two, and which kernel runs depends on the
+    CPU). An ulp in a frequency ``w`` grows into ``p`` ulps of the angle ``p w``, so the
+    tables drift apart with the position ``p``, by at most ``2e-7 + 1.2e-7 p``. How much
+    of that bound a machine uses varies with its vector math; the docs measure it when
+    they are built.
     """
     half = dim // 2
     step = np.float32(math.log(10000.0) / (half - 1)) if half > 1 else np.float32(0.0)

@@ -17,14 +17,24 @@ import numpy as np
 from . import generate as g
 from . import model as m
 from .checkpoint import load_checkpoint, resolve_model_dir
-from .config import GenerationConfig, ModelConfig
-from .audio import load_audio
-from .errors import ConfigError, ModelInputError, SilentAudioError, UnknownLanguageError
+from .audio import FRAME_LENGTH, SAMPLING_RATE, load_audio
+from .config import GenerationConfig, ModelConfig, check_generation_for_model
+from .errors import (
+    ConfigError,
+    ModelInputError,
+    NumericalError,
+    SilentAudioError,
+    UnknownLanguageError,
+)
 from .features import FeatureExtractor
 from .tokenizer import Tokenizer
 
 
 BUNDLED_MODEL = Path(__file__).parent / "assets" / "model"  # see docs: "The bundled model"
+# Audio whose every sample lies within half a 16-bit step of its mean is silence: stored as
+# 16-bit PCM it would be digital silence (a constant), and a constant gives the same
+# features as zeros (each frame's DC offset is removed). Such input is refused.
+SILENCE_AMPLITUDE = 0.5 / 2**15
 
 
 class Output(dict):
@@ -89,9 +99,14 @@ class Speech2Text:
     def encode(self, input_features, attention_mask=None):
         """Features ``[B, T, F]`` and mask ``[B, T]`` -> (encoder states ``[B, S, D]``,
         encoder mask ``[B, S]``)."""
-        out = m.encode(self.params, self.config, self._features(input_features),
-                       attention_mask, self.positions["encoder"])  # fmt: skip
+        out = self._encode(self._features(input_features), attention_mask)
         return out["last_hidden_state"], out["mask"]
+
+    def _encode(self, features, attention_mask, output_hidden_states=False, output_attentions=False):
+        out = m.encode(self.params, self.config, features, attention_mask, self.positions["encoder"],
+                       output_hidden_states, output_attentions)  # fmt: skip
+        _check_finite(out["last_hidden_state"], "encoder states")
+        return out
 
     def forward(self, input_features, attention_mask=None, decoder_input_ids=None,
                 decoder_attention_mask=None, labels=None, output_hidden_states=False,
@@ -111,8 +126,8 @@ class Speech2Text:
                 raise ModelInputError("give decoder_input_ids (or labels to shift right).")
             decoder_input_ids = m.shift_tokens_right(labels, self.config.pad_token_id,
                                                      self.config.decoder_start_token_id)  # fmt: skip
-        enc = m.encode(self.params, self.config, self._features(input_features), attention_mask,
-                       self.positions["encoder"], output_hidden_states, output_attentions)  # fmt: skip
+        enc = self._encode(self._features(input_features), attention_mask, output_hidden_states,
+                           output_attentions)  # fmt: skip
         cache = m.init_cache(self.params, self.config, enc["last_hidden_state"])
         dec = m.decode(self.params, self.config, decoder_input_ids, cache, enc["mask"],
                        decoder_attention_mask, self.positions["decoder"], output_hidden_states,
@@ -136,14 +151,17 @@ class Speech2Text:
     __call__ = forward
 
     def generation_options(self, **options) -> GenerationConfig:
-        """The checkpoint's generation config with ``options`` changed (validated)."""
+        """The checkpoint's generation config with ``options`` changed, validated on its
+        own and against this model (token ids in the vocabulary, lengths in the decoder)."""
         known = set(GenerationConfig.__dataclass_fields__) - {"extra"}
         unknown = sorted(set(options) - known)
         if unknown:
             raise ConfigError(
                 f"unknown generation option(s) {', '.join(unknown)}; valid: {', '.join(sorted(known))}"
             )
-        return self.generation_config.replace(**options)
+        opts = self.generation_config.replace(**options)
+        check_generation_for_model(opts, self.config)
+        return opts
 
     def generate(self, input_features, attention_mask=None, output_scores=False,
                  return_dict=False, trace=None, **options):  # fmt: skip
@@ -159,7 +177,7 @@ class Speech2Text:
         """
         opts = self.generation_options(**options)
         features = self._features(input_features)
-        enc = m.encode(self.params, self.config, features, attention_mask, self.positions["encoder"])
+        enc = self._encode(features, attention_mask)
         batch, k = features.shape[0], opts.num_beams
         encoder_mask = np.repeat(enc["mask"], k, axis=0)  # [B*K, S]: each beam sees its item
         cache = m.init_cache(self.params, self.config, enc["last_hidden_state"])  # K/V once per item
@@ -170,7 +188,9 @@ class Speech2Text:
         def step(tokens, cache):
             out = m.decode(self.params, self.config, tokens, cache, encoder_mask,
                            positions=self.positions["decoder"])  # fmt: skip
-            return out["logits"][:, -1], out["cache"]
+            logits = out["logits"][:, -1]
+            _check_finite(logits, "decoder logits")
+            return logits, out["cache"]
 
         if k == 1:
             result = g.greedy_search(step, cache, batch, opts, output_scores)
@@ -178,18 +198,23 @@ class Speech2Text:
             result = g.beam_search(step, cache, batch, opts, output_scores, trace)
         return result if return_dict else result.sequences
 
-    def transcribe(self, audio: str | Path | np.ndarray | list, sampling_rate: int = 16000,
-                   language: str | None = None, batch_size: int = 8, **options: object) -> list[str]:  # fmt: skip
+    def transcribe(self, audio, sampling_rate: int | None = None, language: str | None = None,
+                   batch_size: int = 8, **options: object) -> list[str]:  # fmt: skip
         """Text for one or more recordings.
 
         Args:
-            audio: a path, an array sampled at ``sampling_rate``, or a list of them.
+            audio: one recording or a list of them. A recording is a path, the bytes of an
+                audio file, a binary file object, or samples (an array ``[N]`` / ``[N, C]``,
+                or a list of numbers) at ``sampling_rate``.
+            sampling_rate: the rate of every recording given as samples (default 16 kHz).
+                Files carry their own rate; giving another one for a file raises.
             language: target language code of a multilingual (translation) model, e.g.
                 ``"fr"``; its ``<lang:fr>`` token is forced as the first output token.
             batch_size: utterances per batch; batches are made of similar lengths.
             options: generation options (``num_beams``, ``max_length``, ...).
 
-        Returns one string per recording, in the order given.
+        Returns one string per recording, in the order given. An empty string means the
+        model produced no words (its first token was end-of-sentence).
         """
         if self.feature_extractor is None or self.tokenizer is None:
             raise ConfigError(
@@ -200,7 +225,7 @@ class Speech2Text:
             raise ConfigError(f"batch_size must be a positive integer, got {batch_size!r}")
         options = self._language_options(language, options)
         self.generation_options(**options)  # validate before any work
-        items = audio if isinstance(audio, (list, tuple)) else [audio]
+        items = recordings(audio)
         waves = [self.load_waveform(item, sampling_rate, i) for i, item in enumerate(items)]
         order = sorted(range(len(waves)), key=lambda i: -waves[i].shape[0])  # longest first
         texts: list[str] = [""] * len(waves)
@@ -211,6 +236,15 @@ class Speech2Text:
             for i, text in zip(chosen, self.tokenizer.batch_decode(ids, skip_special_tokens=True)):
                 texts[i] = text
         return texts
+
+    @property
+    def max_seconds(self) -> float:
+        """The longest audio the encoder takes: ``max_source_positions`` frames after the
+        conv subsampler, i.e. ``2**layers x max_source_positions`` feature frames of 10 ms
+        (plus the first frame's extra 15 ms)."""
+        c = self.config
+        frames = 2**c.num_conv_layers * c.max_source_positions  # T with subsampled(T) <= max
+        return (FRAME_LENGTH + 160 * (frames - 1)) / SAMPLING_RATE
 
     def _language_options(self, language, options: dict) -> dict:
         langs = self.tokenizer.langs
@@ -223,20 +257,43 @@ class Speech2Text:
             return options
         return {**options, "forced_bos_token_id": self.tokenizer.language_id(language)}
 
-    @staticmethod
-    def load_waveform(item, sampling_rate: int = 16000, index: int = 0) -> np.ndarray:
-        """A path or an array -> 16 kHz waveform, refusing digital silence (``index`` names
-        an array in the error)."""
-        if isinstance(item, np.ndarray):
-            wave = load_audio(item, sampling_rate)
-        else:
-            wave = load_audio(item)
-        if not np.any(wave):
-            where = item if not isinstance(item, np.ndarray) else f"audio #{index}"
-            raise SilentAudioError(f"{where} is digital silence (all samples are 0): nothing to transcribe.")
+    def load_waveform(self, item, sampling_rate: int | None = None, index: int = 0) -> np.ndarray:
+        """One recording (see :meth:`transcribe`) -> 16 kHz waveform, refusing audio longer
+        than the model takes (from the file header, before decoding) and silence (every
+        sample within half a 16-bit step of the mean: digital silence or a constant).
+        ``index`` names an unnamed recording in the error."""
+        named = isinstance(item, (str, Path))
+        wave = load_audio(item, sampling_rate, max_seconds=self.max_seconds)
+        level = float(np.max(np.abs(wave - wave.mean(dtype=np.float64))))
+        if level < SILENCE_AMPLITUDE:
+            where = item if named else f"audio #{index}"
+            raise SilentAudioError(
+                f"{where} is silence: every sample is within {level:.1e} of a constant "
+                f"{float(wave.mean()):+.3g} (below half a 16-bit step, {SILENCE_AMPLITUDE:.1e}). "
+                f"There is nothing to transcribe."
+            )
         return wave
 
     def __repr__(self) -> str:
         c = self.config
         return (f"Speech2Text(d_model={c.d_model}, layers={c.encoder_layers}+{c.decoder_layers}, "
                 f"vocab={c.vocab_size}, parameters={self.num_parameters:,}, dtype={self.dtype})")  # fmt: skip
+
+
+def recordings(audio) -> list:
+    """``transcribe``'s argument as a list of recordings: a list of numbers is one
+    recording (samples), any other list or tuple is several."""
+    if isinstance(audio, (list, tuple)):
+        if audio and all(isinstance(v, (int, float, np.number)) and not isinstance(v, bool)
+                         for v in audio):  # fmt: skip
+            return [np.asarray(audio, dtype=np.float64)]
+        return list(audio)
+    return [audio]
+
+
+def _check_finite(x: np.ndarray, what: str) -> None:
+    if not np.all(np.isfinite(x)):
+        raise NumericalError(
+            f"the model produced NaN or infinite {what}. Its weights are probably damaged "
+            f"(re-download the model), or the model is broken for this input."
+        )

@@ -104,6 +104,8 @@ def test_cli_transcribe_formats_and_failures(v5_dir, tmp_path, capsys):
 
 def test_cli_argument_errors(v5_dir, capsys):
     assert main(["transcribe", str(FILES[0]), "--model", str(v5_dir), "--beams", "0"]) == 2
+    assert "--beams: expected a positive integer" in capsys.readouterr().err
+    assert main(["transcribe", str(FILES[0]), "--model", str(v5_dir), "--beams", "500"]) == 2
     assert "num_beams" in capsys.readouterr().err
     assert main(["transcribe", str(FILES[0]), "--model", str(v5_dir), "--language", "fr"]) == 2
     assert "monolingual" in capsys.readouterr().err
