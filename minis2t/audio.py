@@ -25,7 +25,9 @@ import io
 import math
 import os
 import struct
+from collections.abc import Sequence
 from pathlib import Path
+from typing import BinaryIO, Union
 
 import numpy as np
 import scipy.signal
@@ -60,7 +62,10 @@ MAX_AMPLITUDE = 2.0**32
 # Non-seekable streams (stdin) are read into memory up to this many bytes.
 MAX_STREAM_BYTES = 512 * 2**20
 
-def load_audio(path_or_array, sampling_rate: int | None = None,
+AudioInput = Union[str, os.PathLike, bytes, BinaryIO, np.ndarray, Sequence[float]]
+
+
+def load_audio(path_or_array: AudioInput, sampling_rate: int | None = None,
                max_seconds: float | None = MAX_SECONDS) -> np.ndarray:  # fmt: skip
     """Load a file or take an array, and return a float32 mono waveform ``[N]`` at 16 kHz.
 

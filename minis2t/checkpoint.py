@@ -30,8 +30,14 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import ModelConfig
-from .errors import CheckpointError, MiniS2TError, ModelNotFoundError, UnsafePickleError
+from .config import ModelConfig, read_json
+from .errors import (
+    CheckpointError,
+    ConfigError,
+    MiniS2TError,
+    ModelNotFoundError,
+    UnsafePickleError,
+)
 
 SAFETENSORS, SAFETENSORS_INDEX = "model.safetensors", "model.safetensors.index.json"
 TORCH_BIN, TORCH_BIN_INDEX = "pytorch_model.bin", "pytorch_model.bin.index.json"
@@ -39,6 +45,21 @@ WEIGHT_FILES = (SAFETENSORS, SAFETENSORS_INDEX, TORCH_BIN, TORCH_BIN_INDEX)
 TIED_HEAD, EMBED_TOKENS = "lm_head.weight", "model.decoder.embed_tokens.weight"
 # Buffers some older files carry; minis2t computes them, so they are dropped on load.
 DROPPED = ("model.encoder.embed_positions.weights", "model.decoder.embed_positions.weights")
+# Every weight of a finite, trained S2T model is below float16's largest value: fairseq
+# trained them in float16, where anything larger is inf. A weight beyond it (or NaN/inf)
+# means damaged bytes, and is refused at load instead of yielding garbage text.
+MAX_WEIGHT = 65504.0
+# A pytorch_model.bin may hold views of shared storages (a tied head and its embedding);
+# its tensors together may hold at most this many times the elements of its storages.
+MAX_VIEW_FACTOR = 2
+# Records in torch's zip are stored, not compressed; a record that would inflate to more
+# than this many times its stored size (plus 1 MiB) is a zip bomb, refused before inflating.
+MAX_INFLATION = 4
+# Config fields that decide the tensors' shapes: when one is absent from config.json and
+# the weights do not fit, the error names it instead of a mis-shaped tensor.
+SHAPE_FIELDS = ("d_model", "vocab_size", "encoder_layers", "decoder_layers", "encoder_ffn_dim",
+                "decoder_ffn_dim", "conv_channels", "num_conv_layers", "conv_kernel_sizes",
+                "input_feat_per_channel", "input_channels")  # fmt: skip
 FILES_NEEDED = (
     "config.json, model.safetensors or pytorch_model.bin, sentencepiece.bpe.model, "
     "vocab.json, tokenizer_config.json and preprocessor_config.json"
@@ -67,7 +88,17 @@ def load_checkpoint(path: str | Path, dtype: type = np.float32) -> tuple[ModelCo
     directory = resolve_model_dir(path)
     config = ModelConfig.from_pretrained(directory)
     weights = read_weights(directory)
-    return config, prepare_weights(config, weights, dtype)
+    try:
+        return config, prepare_weights(config, weights, dtype)
+    except CheckpointError as e:
+        absent = [k for k in SHAPE_FIELDS if k not in read_json(directory / "config.json")]
+        if absent and ("shape" in str(e) or "lacks" in str(e) or "has " in str(e)):
+            raise ConfigError(
+                f"config.json does not set {', '.join(absent)}, and the defaults "
+                f"({', '.join(f'{k}={getattr(config, k)!r}' for k in absent)}) do not fit the "
+                f"weights: {e} Add the missing field(s) to config.json."
+            ) from None
+        raise
 
 
 def save_checkpoint(path, config: ModelConfig, weights: dict[str, np.ndarray]) -> None:
@@ -211,9 +242,28 @@ def prepare_weights(config: ModelConfig, weights: dict, dtype) -> dict[str, np.n
                 f"tensor {name} has dtype {array.dtype}; weights must be floating point."
             )
         out[name] = array if dtype is None else np.asarray(array, dtype=dtype)
+        check_values(name, out[name])
     if config.tie_word_embeddings and dtype is not None:
         out[TIED_HEAD] = out[EMBED_TOKENS]
     return out
+
+
+def check_values(name: str, array: np.ndarray) -> None:
+    """Refuse NaN, inf and magnitudes beyond ``MAX_WEIGHT``: signs of damaged bytes."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        peak = np.max(np.abs(array), initial=0.0)
+    if not np.isfinite(peak):
+        bad = int(np.count_nonzero(~np.isfinite(array)))
+        raise CheckpointError(
+            f"tensor {name} holds {bad} NaN or infinite value(s): the weights file is damaged. "
+            f"Re-download or re-export the model."
+        )
+    if peak > MAX_WEIGHT:
+        raise CheckpointError(
+            f"tensor {name} holds a weight of magnitude {float(peak):.3g}, beyond any trained "
+            f"S2T model (they fit float16, max {MAX_WEIGHT:g}): the weights file is damaged. "
+            f"Re-download or re-export the model."
+        )
 
 
 # --- safetensors ---------------------------------------------------------------------------
@@ -241,7 +291,7 @@ def _safetensors_header(path: Path) -> dict:
     """The JSON header: ``{name: {"dtype", "shape", "data_offsets"}}``."""
     with open(path, "rb") as f:
         (size,) = struct.unpack("<Q", f.read(8))
-        if size > 100_000_000:
+        if size > 16 * 2**20:  # s2t-large's header is ~60 kB
             raise ValueError("header length is implausible")
         header = json.loads(f.read(size))
     header.pop("__metadata__", None)
@@ -311,9 +361,16 @@ class _Tensor:
 
 
 def _rebuild_tensor(storage, storage_offset, size, stride, *unused) -> _Tensor:
-    """``torch._utils._rebuild_tensor_v2``: a strided view of a flat storage, copied."""
+    """``torch._utils._rebuild_tensor_v2``: a strided view of a flat storage.
+
+    The view is checked to stay inside the storage and not to overlap itself (a stride of
+    0, or strides that revisit elements, would let a few bytes stand for gigabytes), and
+    is copied only after every tensor of the file has been counted
+    (:func:`_unbox_state_dict`)."""
     if not isinstance(storage, np.ndarray):
         raise UnsafePickleError("a tensor rebuild got something other than a storage")
+    if not (isinstance(storage_offset, int) and isinstance(size, tuple) and isinstance(stride, tuple)):
+        raise CheckpointError("a tensor has an invalid layout (offset, size or stride of the wrong type)")
     size, stride = tuple(int(s) for s in size), tuple(int(s) for s in stride)
     if len(size) != len(stride) or any(s < 0 for s in size + stride) or storage_offset < 0:
         raise CheckpointError(f"a tensor has an invalid layout (size {size}, stride {stride})")
@@ -324,11 +381,24 @@ def _rebuild_tensor(storage, storage_offset, size, stride, *unused) -> _Tensor:
                 f"a tensor of size {size} reaches element {last} of a storage of "
                 f"{storage.shape[0]}: the file is corrupt."
             )
+        # No overlap: ordered by stride, each dimension must step over the whole extent
+        # of the ones inside it (what contiguous and transposed tensors do).
+        extent = 1
+        for s, n in sorted((s, n) for n, s in zip(size, stride) if n > 1):
+            if s < extent:
+                raise CheckpointError(
+                    f"a tensor of size {size} with strides {stride} overlaps itself (a "
+                    f"stride-0 or overlapping view): not a saved parameter; the file is "
+                    f"damaged or crafted."
+                )
+            extent = s * n
+    else:
+        return _Tensor(np.zeros(size, dtype=storage.dtype))
     item = storage.itemsize
     view = np.lib.stride_tricks.as_strided(
         storage[storage_offset:], shape=size, strides=[s * item for s in stride], writeable=False
     )
-    return _Tensor(np.array(view))
+    return _Tensor(view)
 
 
 def _rebuild_parameter(data, requires_grad=False, backward_hooks=None, *unused) -> _Tensor:
@@ -400,6 +470,13 @@ def read_torch_bin(path: Path) -> dict[str, np.ndarray]:
                     record = f"{root}data/{key}"
                     if record not in names:
                         raise CheckpointError(f"{path} lacks storage record {record}.")
+                    info = archive.getinfo(record)
+                    if info.file_size > MAX_INFLATION * info.compress_size + 2**20:
+                        raise CheckpointError(
+                            f"{path}: record {record} would inflate from {info.compress_size:,} "
+                            f"to {info.file_size:,} bytes; torch stores records uncompressed. "
+                            f"The file is damaged or crafted."
+                        )
                     cache[key] = _decode_storage(archive.read(record), dtype, big_endian)
                 if cache[key].shape[0] < numel:
                     raise CheckpointError(f"storage {key} of {path} is shorter than declared.")
@@ -407,13 +484,14 @@ def read_torch_bin(path: Path) -> dict[str, np.ndarray]:
 
             with archive.open(pickles[0]) as f:
                 result = RestrictedUnpickler(f, load_storage).load()
+            stored = sum(a.shape[0] for a in cache.values())
     except MiniS2TError:
         raise
     except (zipfile.BadZipFile, EOFError, pickle.UnpicklingError, OSError, ValueError) as e:
         raise CheckpointError(f"cannot read {path}: {e}. Is the file complete?") from None
     except (TypeError, AttributeError, IndexError) as e:  # e.g. REDUCE on a storage marker: not a state dict either
         raise UnsafePickleError(f"{path} is not a plain state dict ({e}); nothing was run.") from None
-    return _unbox_state_dict(result, path)
+    return _unbox_state_dict(result, path, stored)
 
 
 def _decode_storage(raw: bytes, dtype: str, big_endian: bool) -> np.ndarray:
@@ -426,7 +504,9 @@ def _decode_storage(raw: bytes, dtype: str, big_endian: bool) -> np.ndarray:
     return np.frombuffer(raw, dtype=np_dtype).astype(np_dtype.newbyteorder("="))
 
 
-def _unbox_state_dict(result, path: Path) -> dict[str, np.ndarray]:
+def _unbox_state_dict(result, path: Path, stored: int) -> dict[str, np.ndarray]:
+    """The named tensors, copied out of their storages once their total size is known to
+    be at most ``MAX_VIEW_FACTOR`` times the ``stored`` elements."""
     if isinstance(result, dict) and "state_dict" in result and isinstance(result["state_dict"], dict):
         result = result["state_dict"]  # a training checkpoint wrapping the state dict
     if not isinstance(result, dict):
@@ -436,4 +516,10 @@ def _unbox_state_dict(result, path: Path) -> dict[str, np.ndarray]:
         if not isinstance(name, str) or not isinstance(value, _Tensor):
             raise CheckpointError(f"{path}: entry {name!r:.60} is not a named tensor.")
         out[name] = value.array
-    return out
+    total = sum(a.size for a in out.values())
+    if total > MAX_VIEW_FACTOR * stored + 2**16:
+        raise CheckpointError(
+            f"{path}: its tensors would hold {total:,} numbers, but its storages only "
+            f"{stored:,}: many tensors view the same data. The file is damaged or crafted."
+        )
+    return {name: np.array(a) for name, a in out.items()}

@@ -31,8 +31,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .audio import FRAME_LENGTH, SAMPLING_RATE
+from .audio import FRAME_LENGTH, MAX_AMPLITUDE, SAMPLING_RATE
+from .config import read_json
 from .errors import (
+    AudioDtypeError,
+    AudioRangeError,
     AudioShapeError,
     AudioTooShortError,
     FeatureError,
@@ -53,6 +56,7 @@ LOG_FLOOR = float(np.finfo(np.float32).eps)  # energies are floored here before 
 # CMVN: fairseq floors the variance at 1e-10, so a constant channel (silence) divides by
 # 1e-5 instead of 0. transformers has no floor and returns NaN / -inf there.
 VARIANCE_FLOOR = 1e-10
+MAX_MEL_BINS = 256  # a 512-point FFT has 257 bins: more mel filters than that are empty
 FRAMES_PER_BLOCK = 256  # fbank works on this many frames at a time (a cache-sized block)
 
 
@@ -192,9 +196,22 @@ def fbank(
         seed: seed of the dither noise.
 
     Raises:
-        AudioShapeError, AudioTooShortError, NonFiniteAudioError: as their names say.
+        AudioShapeError: not 1-D.
+        AudioDtypeError: not floating point.
+        AudioTooShortError: shorter than one frame.
+        NonFiniteAudioError: NaN or infinite samples.
+        AudioRangeError: samples beyond +-2**32.
+        FeatureError: a negative or non-finite ``dither``, or bad ``num_mel_bins``.
     """
+    _check_dither(dither)
     return _fbank_of_checked(_check_waveform(waveform), num_mel_bins, dither, seed)
+
+
+def _check_dither(dither) -> None:
+    if isinstance(dither, bool) or not isinstance(dither, (int, float, np.floating)) or not (
+        np.isfinite(dither) and dither >= 0
+    ):
+        raise FeatureError(f"dither must be a finite number >= 0 (0 = off), got {dither!r}")
 
 
 def _fbank_of_checked(wave: np.ndarray, num_mel_bins: int, dither: float, seed: int | None):
@@ -234,20 +251,22 @@ def _cached_filterbank(num_mel_bins: int) -> np.ndarray:
 def _check_waveform(waveform) -> np.ndarray:
     """Validate a waveform given straight to the front end (no resampling here)."""
     wave = np.asarray(waveform)
+    if not (np.issubdtype(wave.dtype, np.floating) or np.issubdtype(wave.dtype, np.integer)):
+        raise AudioDtypeError(f"a waveform must hold float samples, got dtype {wave.dtype}")
+    if np.issubdtype(wave.dtype, np.integer):
+        # Integers would be taken as already in [-1, 1]; make the caller decide the scale.
+        raise AudioDtypeError(
+            f"got integer samples ({wave.dtype}); the front end expects floats in "
+            f"[-1, 1]. Use minis2t.load_audio(x) to scale integer PCM."
+        )
     if wave.ndim != 1:
+        hint = (" It looks like [N, C] audio (channels last): mix it down with "
+                "minis2t.load_audio(x)." if wave.ndim == 2 and wave.shape[0] > wave.shape[1] else "")  # fmt: skip
         raise AudioShapeError(
-            f"a waveform must be 1-D [N], got shape {wave.shape}. Use minis2t.load_audio "
-            f"to mix channels down, and pass a batch as a list of 1-D arrays."
+            f"a waveform must be 1-D [N], got shape {wave.shape}.{hint} Pass a batch as a "
+            f"list of 1-D arrays."
         )
     if wave.dtype not in (np.float32, np.float64):
-        if not (np.issubdtype(wave.dtype, np.floating) or np.issubdtype(wave.dtype, np.integer)):
-            raise AudioShapeError(f"a waveform must hold numbers, got dtype {wave.dtype}")
-        # Integers would be taken as already in [-1, 1]; make the caller decide the scale.
-        if np.issubdtype(wave.dtype, np.integer):
-            raise AudioShapeError(
-                f"got integer samples ({wave.dtype}); the front end expects floats in "
-                f"[-1, 1]. Use minis2t.load_audio(x) to scale integer PCM."
-            )
         wave = wave.astype(np.float32)
     if wave.shape[0] < FRAME_LENGTH:
         raise AudioTooShortError(
@@ -256,6 +275,12 @@ def _check_waveform(waveform) -> np.ndarray:
         )
     if not np.all(np.isfinite(wave)):
         raise NonFiniteAudioError("the waveform holds NaN or infinite samples; clean it first.")
+    peak = float(np.max(np.abs(wave)))
+    if peak > MAX_AMPLITUDE:  # beyond it float32 energies could overflow (see audio.py)
+        raise AudioRangeError(
+            f"the waveform has samples up to {peak:.3g}; float audio belongs in [-1, 1] "
+            f"(minis2t accepts up to 2**32). Rescale it."
+        )
     return wave
 
 
@@ -384,6 +409,12 @@ class FeatureExtractor:
         self.do_ceptral_normalize = do_ceptral_normalize
         self.normalize_means = normalize_means
         self.normalize_vars = normalize_vars
+        for name, value in (("feature_size", feature_size), ("num_mel_bins", num_mel_bins)):
+            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_MEL_BINS:
+                raise FeatureError(f"{name} must be an integer in [1, {MAX_MEL_BINS}], got {value!r}")
+        if isinstance(padding_value, bool) or not isinstance(padding_value, (int, float)):
+            raise FeatureError(f"padding_value must be a number, got {padding_value!r}")
+        _check_dither(dither)
         self.dither = dither
         self.return_attention_mask = return_attention_mask
         self.unused = dict(unused)  # keys of the config file we do not need, kept for saving
@@ -482,6 +513,13 @@ def _as_batch(raw_speech) -> list[np.ndarray]:
         if raw_speech.ndim == 1:
             return [raw_speech]
         if raw_speech.ndim == 2:
+            if raw_speech.shape[1] < FRAME_LENGTH <= raw_speech.shape[0]:
+                raise AudioShapeError(
+                    f"got a 2-D array of shape {raw_speech.shape}, read as a batch of "
+                    f"{raw_speech.shape[0]} waveforms of {raw_speech.shape[1]} samples. If it is "
+                    f"one recording with {raw_speech.shape[1]} channels ([N, C]), mix it down "
+                    f"with minis2t.load_audio(x) first."
+                )
             return list(raw_speech)
         raise AudioShapeError(
             f"expected one waveform [N] or a batch [B, N], got shape {raw_speech.shape}. "
@@ -490,8 +528,14 @@ def _as_batch(raw_speech) -> list[np.ndarray]:
     if isinstance(raw_speech, (list, tuple)):
         if len(raw_speech) == 0:
             raise FeatureError("got an empty batch: pass at least one waveform.")
-        if all(np.isscalar(v) for v in raw_speech):  # a plain list of samples
+        if all(isinstance(v, (int, float, np.number)) and not isinstance(v, bool)
+               for v in raw_speech):  # a plain list of samples  # fmt: skip
             return [np.asarray(raw_speech, dtype=np.float32)]
+        if any(isinstance(w, (str, bytes)) for w in raw_speech):
+            raise AudioDtypeError(
+                "the feature extractor takes waveforms, not paths or bytes: load them with "
+                "minis2t.load_audio first."
+            )
         return [np.asarray(w) for w in raw_speech]
     raise AudioShapeError(
         f"expected a waveform array or a list of them, got {type(raw_speech).__name__}"
@@ -502,12 +546,15 @@ def _read_feature_config(directory: Path) -> dict:
     pre = directory / "preprocessor_config.json"
     proc = directory / "processor_config.json"
     if pre.is_file():
-        return json.loads(pre.read_text())
-    if proc.is_file():
-        section = json.loads(proc.read_text()).get("feature_extractor")
-        if isinstance(section, dict):
-            return section
-        raise FeatureError(f"{proc} has no 'feature_extractor' section.")
+        config = read_json(pre)
+    elif proc.is_file():
+        config = read_json(proc).get("feature_extractor")
+        if not isinstance(config, dict):
+            raise FeatureError(f"{proc} has no 'feature_extractor' section.")
+    else:
+        config = None
+    if config is not None:
+        return config
     raise FeatureError(
         f"{directory} has neither preprocessor_config.json nor processor_config.json; "
         f"it is not a Speech2Text model directory."

@@ -207,11 +207,17 @@ def encode(params: dict, config: ModelConfig, features: np.ndarray,
     # Keys only: [B, 1, 1, S]. Without padding nothing is masked (adding zeros is a no-op).
     bias = None if mask.all() else mask_bias(mask, dtype)[:, None, None, :]
     activation = ACTIVATIONS[config.activation_function]
+    # Each layer's attention weights are [B, H, S, S]: 576 MB per layer for 240 s at
+    # s2t-small's size. They are kept only when asked for; otherwise each is freed as soon
+    # as its layer is done, so memory holds one layer's worth at a time.
     hidden_states, attentions = [x], []
     for layer in enc["layers"]:
         x, weights = encoder_layer(x, layer, config.encoder_attention_heads, bias, activation)
-        hidden_states.append(x)
-        attentions.append(weights)
+        if output_hidden_states:
+            hidden_states.append(x)
+        if output_attentions:
+            attentions.append(weights)
+        del weights
     out = {"last_hidden_state": layer_norm(x, **enc["layer_norm"]), "mask": mask}
     if output_hidden_states:
         out.update(conv_outputs=conv_outputs, hidden_states=hidden_states)
@@ -317,9 +323,11 @@ def decode(params: dict, config: ModelConfig, input_ids: np.ndarray, cache: KVCa
                                                self_bias, layer_past, cross_kv, cross_bias,
                                                activation)  # fmt: skip
         new_self_kv.append(kv)
-        hidden_states.append(x)
-        self_attentions.append(self_w)
-        cross_attentions.append(cross_w)
+        if output_hidden_states:
+            hidden_states.append(x)
+        if output_attentions:
+            self_attentions.append(self_w)
+            cross_attentions.append(cross_w)
     x = layer_norm(x, **dec["layer_norm"])  # [B, L, D]
     out = {"logits": lm_head(params, x), "cache": KVCache(tuple(new_self_kv), cache.cross_kv)}
     if output_hidden_states:

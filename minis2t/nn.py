@@ -67,10 +67,14 @@ def glu(x: np.ndarray, axis: int = -1) -> np.ndarray:
     return a * sigmoid(b)
 
 
-def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
-    """``exp(x) / sum(exp(x))``, computed after subtracting the max so nothing overflows."""
-    e = x - x.max(axis=axis, keepdims=True)
-    np.exp(e, out=e)  # in place: e is our own array (saves a temporary as big as x)
+def softmax(x: np.ndarray, axis: int = -1, overwrite: bool = False) -> np.ndarray:
+    """``exp(x) / sum(exp(x))``, computed after subtracting the max so nothing overflows.
+
+    ``overwrite=True`` computes in ``x``'s own memory (for a caller that no longer needs
+    ``x``, like attention with its scores): no temporary as big as ``x``."""
+    e = x if overwrite else x.copy()
+    e -= x.max(axis=axis, keepdims=True)
+    np.exp(e, out=e)
     e /= e.sum(axis=axis, keepdims=True)
     return e
 
@@ -156,5 +160,5 @@ def attention(q: np.ndarray, k: np.ndarray, v: np.ndarray, bias: np.ndarray | No
     scores = (q * scale) @ k.swapaxes(-1, -2)  # [B, H, Lq, Lk]
     if bias is not None:
         scores += bias  # in place: scores is our own array
-    weights = softmax(scores, axis=-1)  # [B, H, Lq, Lk]
+    weights = softmax(scores, axis=-1, overwrite=True)  # [B, H, Lq, Lk], in the scores' memory
     return weights @ v, weights  # [B, H, Lq, Dh]

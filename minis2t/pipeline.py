@@ -17,7 +17,7 @@ import numpy as np
 from . import generate as g
 from . import model as m
 from .checkpoint import load_checkpoint, resolve_model_dir
-from .audio import FRAME_LENGTH, SAMPLING_RATE, load_audio
+from .audio import FRAME_LENGTH, SAMPLING_RATE, AudioInput, load_audio
 from .config import GenerationConfig, ModelConfig, check_generation_for_model
 from .errors import (
     ConfigError,
@@ -198,7 +198,7 @@ class Speech2Text:
             result = g.beam_search(step, cache, batch, opts, output_scores, trace)
         return result if return_dict else result.sequences
 
-    def transcribe(self, audio, sampling_rate: int | None = None, language: str | None = None,
+    def transcribe(self, audio: AudioInput | list[AudioInput], sampling_rate: int | None = None, language: str | None = None,
                    batch_size: int = 8, **options: object) -> list[str]:  # fmt: skip
         """Text for one or more recordings.
 

@@ -198,13 +198,22 @@ class Tokenizer:
                 f"{directory} lacks {', '.join(missing)}; a Speech2Text tokenizer needs "
                 f"{VOCAB_FILE} and {SPM_FILE}."
             )
-        try:
-            vocab = json.loads((directory / VOCAB_FILE).read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise TokenizerError(f"{directory / VOCAB_FILE} is not valid JSON ({e}).") from None
+        vocab = _read_json_object(directory / VOCAB_FILE)
+        bad = next(((p, i) for p, i in vocab.items() if isinstance(i, bool) or not isinstance(i, int) or i < 0), None)
+        if bad is not None:
+            raise TokenizerError(
+                f"{directory / VOCAB_FILE} must map pieces to non-negative integer ids; "
+                f"{bad[0]!r} maps to {bad[1]!r}."
+            )
         config_path = directory / "tokenizer_config.json"
-        config = json.loads(config_path.read_text(encoding="utf-8")) if config_path.is_file() else {}
+        config = _read_json_object(config_path) if config_path.is_file() else {}
         known = ("do_upper_case", "do_lower_case", "lang_codes", "tgt_lang")
+        for key in ("do_upper_case", "do_lower_case"):
+            if config.get(key) is not None and not isinstance(config[key], bool):
+                raise TokenizerError(f"{config_path}: '{key}' must be true or false, got {config[key]!r}.")
+        for key in ("lang_codes", "tgt_lang"):
+            if config.get(key) is not None and not isinstance(config[key], str):
+                raise TokenizerError(f"{config_path}: '{key}' must be a string, got {config[key]!r}.")
         proto = (directory / SPM_FILE).read_bytes()
         try:
             return cls(vocab, proto, **{k: config.get(k) for k in known if config.get(k) is not None},
@@ -238,6 +247,17 @@ class Tokenizer:
         if lang_tokens:
             special_map["additional_special_tokens"] = lang_tokens
         (directory / "special_tokens_map.json").write_text(json.dumps(special_map, indent=2) + "\n")
+
+
+def _read_json_object(path: Path) -> dict:
+    """A JSON object from ``path``, or a TokenizerError naming the file and the problem."""
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise TokenizerError(f"{path} is not valid JSON ({e}).") from None
+    if not isinstance(value, dict):
+        raise TokenizerError(f"{path} must hold a JSON object, got a {type(value).__name__}.")
+    return value
 
 
 def _split_on(text: str, tokens: list[str]):

@@ -132,8 +132,11 @@ def encode(params, config: ModelConfig, features, attention_mask=None, positions
     hidden_states, attentions = [x], []
     for layer in enc["layers"]:
         x, weights = encoder_layer(x, layer, config.encoder_attention_heads, bias, activation)
-        hidden_states.append(x)
-        attentions.append(weights)
+        if output_hidden_states:
+            hidden_states.append(x)
+        if output_attentions:
+            attentions.append(weights)
+        del weights
     out = {"last_hidden_state": layer_norm(x, **enc["layer_norm"]), "mask": mask}
     if output_hidden_states:
         out.update(conv_outputs=conv_outputs, hidden_states=hidden_states)
@@ -210,9 +213,11 @@ def decode(params, config: ModelConfig, input_ids, cache: KVCache, encoder_mask=
                                                self_bias, layer_past, cross_kv, cross_bias,
                                                activation)  # fmt: skip
         new_self_kv.append(kv)
-        hidden_states.append(x)
-        self_attentions.append(self_w)
-        cross_attentions.append(cross_w)
+        if output_hidden_states:
+            hidden_states.append(x)
+        if output_attentions:
+            self_attentions.append(self_w)
+            cross_attentions.append(cross_w)
     x = layer_norm(x, **dec["layer_norm"])
     out = {"logits": lm_head(params, x), "cache": KVCache(tuple(new_self_kv), cache.cross_kv)}
     if output_hidden_states:

@@ -254,7 +254,7 @@ def test_from_pretrained_reads_both_layouts(tmp_path):
         (np.zeros(399, np.float32), errors.AudioTooShortError),
         (np.array([0.0] * 500 + [np.nan] * 10, np.float32), errors.NonFiniteAudioError),
         (np.zeros((2, 3, 500), np.float32), errors.AudioShapeError),
-        (np.zeros(800, np.int16), errors.AudioShapeError),
+        (np.zeros(800, np.int16), errors.AudioDtypeError),
     ],
 )
 def test_feature_extractor_errors(bad, error):
