@@ -221,8 +221,8 @@ def _read_encoded(source, name: str, sampling_rate, max_seconds) -> tuple[np.nda
             reason += "; if these bytes are a path, pass it as str"
         raise AudioFileError(
             f"cannot decode {name}: {reason}. minis2t reads what libsndfile reads (WAV, "
-            f"FLAC, OGG, MP3, ...); convert other formats (AAC/M4A, WMA, ...) first, e.g. "
-            f"`ffmpeg -i in.m4a -ar 16000 out.wav`."
+            f"FLAC, OGG, MP3 and more); convert other formats (AAC/M4A, WMA and others) "
+            f"first, e.g. `ffmpeg -i in.m4a -ar 16000 out.wav`."
         ) from None
     if declared is not None and samples.shape[0] < declared:
         raise AudioFileError(

@@ -49,6 +49,7 @@ DROPPED = ("model.encoder.embed_positions.weights", "model.decoder.embed_positio
 # trained them in float16, where anything larger is inf. A weight beyond it (or NaN/inf)
 # means damaged bytes, and is refused at load instead of yielding garbage text.
 MAX_WEIGHT = 65504.0
+CHECKSUM_KEY = "minis2t.sha256"  # safetensors metadata written by save_checkpoint
 # A pytorch_model.bin may hold views of shared storages (a tied head and its embedding);
 # its tensors together may hold at most this many times the elements of its storages.
 MAX_VIEW_FACTOR = 2
@@ -115,7 +116,8 @@ def save_checkpoint(path, config: ModelConfig, weights: dict[str, np.ndarray]) -
     if config.tie_word_embeddings and TIED_HEAD in out:
         del out[TIED_HEAD]
     config.save_pretrained(directory)
-    save_file(out, str(directory / SAFETENSORS), metadata={"format": "pt"})
+    metadata = {"format": "pt", CHECKSUM_KEY: content_checksum(out)}
+    save_file(out, str(directory / SAFETENSORS), metadata=metadata)
 
 
 def resolve_model_dir(path) -> Path:
@@ -277,14 +279,37 @@ def read_safetensors(path: Path) -> dict[str, np.ndarray]:
         header = _safetensors_header(path)
         out = {}
         with safe_open(str(path), framework="numpy") as f:
+            expected = (f.metadata() or {}).get(CHECKSUM_KEY)
             for name in f.keys():
                 if header[name]["dtype"] == "BF16":
                     out[name] = _read_bf16(path, header, name)
                 else:
                     out[name] = f.get_tensor(name)
-        return out
     except (SafetensorError, OSError, ValueError, KeyError, TypeError, struct.error) as e:
         raise CheckpointError(f"cannot read {path}: {e}. Is the file complete?") from None
+    if expected is not None and expected != content_checksum(out):
+        raise CheckpointError(
+            f"{path} does not match the checksum minis2t wrote into it: its bytes were "
+            f"changed or damaged. Re-download or re-export the model."
+        )
+    return out
+
+
+def content_checksum(tensors: dict[str, np.ndarray]) -> str:
+    """SHA-256 over the tensors' names, dtypes, shapes and bytes, in name order.
+
+    ``save_checkpoint`` writes it into the safetensors metadata (key ``CHECKSUM_KEY``) and
+    loading verifies it, so damage that leaves plausible numbers (a flipped sign or
+    exponent bit) is caught in files minis2t wrote, like the bundled model. Files written
+    by others carry no checksum; their values are still checked (``check_values``)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for name in sorted(tensors):
+        array = np.ascontiguousarray(tensors[name])
+        digest.update(f"{name}|{array.dtype.str}|{array.shape}|".encode())
+        digest.update(array.view(np.uint8).reshape(-1).data if array.size else b"")
+    return digest.hexdigest()
 
 
 def _safetensors_header(path: Path) -> dict:

@@ -103,8 +103,9 @@ class Speech2Text:
         return out["last_hidden_state"], out["mask"]
 
     def _encode(self, features, attention_mask, output_hidden_states=False, output_attentions=False):
-        out = m.encode(self.params, self.config, features, attention_mask, self.positions["encoder"],
-                       output_hidden_states, output_attentions)  # fmt: skip
+        with np.errstate(over="ignore", invalid="ignore"):  # non-finite output raises below
+            out = m.encode(self.params, self.config, features, attention_mask, self.positions["encoder"],
+                           output_hidden_states, output_attentions)  # fmt: skip
         _check_finite(out["last_hidden_state"], "encoder states")
         return out
 

@@ -4,6 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python3 -m venv .venv
-.venv/bin/python -m pip install --quiet --disable-pip-version-check torch==2.13.0
+# Only minis2t and its NumPy-side dependencies: the main job never imports torch.
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e .
 .venv/bin/minis2t demo "$@"
