@@ -265,14 +265,18 @@ class Speech2Text:
         ``index`` names an unnamed recording in the error."""
         named = isinstance(item, (str, Path))
         wave = load_audio(item, sampling_rate, max_seconds=self.max_seconds)
-        level = float(np.max(np.abs(wave - wave.mean(dtype=np.float64))))
+        mean = float(wave.mean(dtype=np.float64))
+        level = float(np.max(np.abs(wave - mean)))
         if level < SILENCE_AMPLITUDE:
             where = item if named else f"audio #{index}"
-            raise SilentAudioError(
-                f"{where} is silence: every sample is within {level:.1e} of a constant "
-                f"{float(wave.mean()):+.3g} (below half a 16-bit step, {SILENCE_AMPLITUDE:.1e}). "
-                f"There is nothing to transcribe."
-            )
+            if level == 0 and mean == 0:
+                what = "digital silence (every sample is 0)"
+            elif level == 0:
+                what = f"a constant signal (every sample is {mean:+.3g}), which sounds like silence"
+            else:
+                what = (f"silence: every sample is within {level:.1e} of {mean:+.3g}, below half "
+                        f"a 16-bit step ({SILENCE_AMPLITUDE:.1e})")
+            raise SilentAudioError(f"{where} is {what}. There is nothing to transcribe.")
         return wave
 
     def __repr__(self) -> str:

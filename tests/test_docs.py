@@ -39,3 +39,22 @@ def test_mkdocs_build_strict(tmp_path):
     for page in ("index.html", "parity/index.html", "bundled-model/index.html", "api/index.html"):
         assert (tmp_path / "site" / page).is_file()
     assert (ROOT / "docs" / "figures" / "beam_tree.png").is_file()
+    # Nothing is fetched from the network when a page is read: no script, style sheet or
+    # image from another host (the material theme's Google-fonts link is switched off).
+    import re
+
+    for page in (tmp_path / "site").rglob("*.html"):
+        remote = re.findall(r'(?:src|href)="(https?://[^"]+)"', page.read_text(encoding="utf-8"))
+        loaded = [u for u in remote if re.search(r"\.(js|css|woff2?|png|svg)(\?|$)|fonts\.googleapis", u)]
+        assert not loaded, (page, loaded)
+    assert (tmp_path / "site" / "javascripts" / "mathjax" / "tex-mml-chtml.js").is_file()
+
+
+def test_readme_names_every_error_type():
+    from minis2t import errors
+
+    readme = (ROOT / "README.md").read_text()
+    names = [n for n in dir(errors) if isinstance(getattr(errors, n), type)
+             and issubclass(getattr(errors, n), errors.MiniS2TError)]  # fmt: skip
+    leaf = [n for n in names if n not in ("MiniS2TError", "AudioError")]
+    assert [n for n in leaf if f"`{n}`" not in readme] == []

@@ -27,10 +27,35 @@ from minis2t import model as M  # noqa: E402
 from minis2t.cli import BUNDLED_MODEL, BUNDLED_RECORDING  # noqa: E402
 
 
+MATHJAX_OUT = ROOT / "docs" / "javascripts" / "mathjax"  # git-ignored, copied from a package
+MATHJAX_PARTS = ("tex-mml-chtml.js", "output/chtml", "input/tex/extensions", "ui", "a11y")
+
+
+def vendor_mathjax() -> None:
+    """The site renders equations with MathJax served from the site itself, never a CDN:
+    the files come from the ``django-static-mathjax`` package (MathJax 3, Apache-2.0; it
+    only ships the static files, no Django needed)."""
+    import shutil
+
+    import mathjax
+
+    source = Path(mathjax.__file__).parent / "static" / "mathjax" / "es5"
+    for part in MATHJAX_PARTS:
+        target = MATHJAX_OUT / part
+        if target.exists():
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if (source / part).is_dir():
+            shutil.copytree(source / part, target)
+        else:
+            shutil.copy2(source / part, target)
+
+
 def on_pre_build(config, **kwargs) -> None:
+    vendor_mathjax()
     OUT.mkdir(parents=True, exist_ok=True)
     for make in (waveform, frames, filterbank, cmvn, subsampling, positions, attention,
-                 beam_tree, parity_table, bundled_tables):  # fmt: skip
+                 beam_tree, parity_table, bundled_tables, error_tables):  # fmt: skip
         make()
         plt.close("all")
 
@@ -225,3 +250,11 @@ def bundled_tables() -> None:
         hyp = model.transcribe(str(SPEECH / row[0]))[0]
         rows.append(f"| `{row[0]}` | {row[-1]} | {hyp} |")
     (OUT / "bundled_real.md").write_text("\n".join(rows) + "\n")
+
+
+def error_tables() -> None:
+    sys.path.insert(0, str(Path(__file__).parent))
+    import error_cases
+
+    (OUT / "error_cases.md").write_text(error_cases.table())
+    (OUT / "error_classes.md").write_text(error_cases.classes())
