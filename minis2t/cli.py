@@ -189,7 +189,7 @@ def _demo(args) -> int:
     correct = 0
     for r, hyp in zip(refs, hyps):
         correct += hyp == r["text"]
-        print(f"\n{r['file']}  (espeak-ng voice {r['voice']}, {r['speed']} wpm)")
+        print(f"\n{r['file']}  ({r.get('engine', 'espeak-ng')} voice {r['voice']})")
         print(f"  reference:  {r['text']}")
         print(f"  hypothesis: {hyp}")
     print(f"\n{correct} of {len(refs)} transcribed exactly. Try: minis2t transcribe YOUR.wav")

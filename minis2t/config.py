@@ -304,16 +304,16 @@ def check_generation_for_model(g: GenerationConfig, c: ModelConfig) -> None:
 # --- JSON files -----------------------------------------------------------------------
 
 
-def read_json(path: Path) -> dict:
-    """Read a JSON object, with errors that name the file."""
+def read_json(path: Path, error: type[Exception] = ConfigError) -> dict:
+    """Read a JSON object, with errors (of type ``error``) that name the file."""
     if not path.is_file():
-        raise ConfigError(f"{path} not found: a Speech2Text model directory needs it.")
+        raise error(f"{path} not found: a Speech2Text model directory needs it.")
     try:
         value = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ConfigError(f"{path} is not valid JSON ({e}).") from None
+        raise error(f"{path} is not valid JSON ({e}).") from None
     if not isinstance(value, dict):
-        raise ConfigError(f"{path} must hold a JSON object, got {type(value).__name__}.")
+        raise error(f"{path} must hold a JSON object, got a {type(value).__name__}.")
     return value
 
 

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import sentencepiece
 
+from .config import read_json
 from .errors import TokenizerError, UnknownLanguageError
 
 BOS, PAD, EOS, UNK = "<s>", "<pad>", "</s>", "<unk>"
@@ -198,7 +199,7 @@ class Tokenizer:
                 f"{directory} lacks {', '.join(missing)}; a Speech2Text tokenizer needs "
                 f"{VOCAB_FILE} and {SPM_FILE}."
             )
-        vocab = _read_json_object(directory / VOCAB_FILE)
+        vocab = read_json(directory / VOCAB_FILE, TokenizerError)
         bad = next(((p, i) for p, i in vocab.items() if isinstance(i, bool) or not isinstance(i, int) or i < 0), None)
         if bad is not None:
             raise TokenizerError(
@@ -206,7 +207,7 @@ class Tokenizer:
                 f"{bad[0]!r} maps to {bad[1]!r}."
             )
         config_path = directory / "tokenizer_config.json"
-        config = _read_json_object(config_path) if config_path.is_file() else {}
+        config = read_json(config_path, TokenizerError) if config_path.is_file() else {}
         known = ("do_upper_case", "do_lower_case", "lang_codes", "tgt_lang")
         for key in ("do_upper_case", "do_lower_case"):
             if config.get(key) is not None and not isinstance(config[key], bool):
@@ -247,17 +248,6 @@ class Tokenizer:
         if lang_tokens:
             special_map["additional_special_tokens"] = lang_tokens
         (directory / "special_tokens_map.json").write_text(json.dumps(special_map, indent=2) + "\n")
-
-
-def _read_json_object(path: Path) -> dict:
-    """A JSON object from ``path``, or a TokenizerError naming the file and the problem."""
-    try:
-        value = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise TokenizerError(f"{path} is not valid JSON ({e}).") from None
-    if not isinstance(value, dict):
-        raise TokenizerError(f"{path} must hold a JSON object, got a {type(value).__name__}.")
-    return value
 
 
 def _split_on(text: str, tokens: list[str]):
