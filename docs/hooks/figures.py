@@ -232,17 +232,56 @@ def parity_table() -> None:
     (OUT / "parity_table.md").write_text("```text\n" + format_table(rows) + "\n```\n")
 
 
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f} %"
+
+
+def _wer_of(result: dict, engine: str, voices: str | None = None) -> tuple[float, int]:
+    """Utterance-weighted WER of an engine's test rows (both voice groups if None)."""
+    rows = [r for r in result["table"] if r["engine"] == engine and voices in (None, r["voices"])]
+    n = sum(r["n"] for r in rows)
+    return sum(r["wer"] * r["n"] for r in rows) / n, n
+
+
 def bundled_tables() -> None:
-    results = ROOT / "recipes" / "synthetic_speech" / "results.json"
-    r = json.loads(results.read_text())
-    lines = ["| backend | WER | CER |", "| --- | --: | --: |"]
-    for name in ("numpy", "twin"):
-        lines.append(f"| {name} | {100 * r[name]['wer']:.2f} % | {100 * r[name]['cer']:.2f} % |")
+    recipe = ROOT / "recipes" / "synthetic_speech"
+    r = json.loads((recipe / "results.json").read_text())
+    lines = ["| engine | voices | WER | CER | NumPy = twin |", "| --- | --- | --: | --: | --: |"]
+    for row in r["table"]:
+        lines.append(f"| {row['engine']} | {row['voices']} | {_pct(row['wer'])} | {_pct(row['cer'])} | "
+                     f"{row.get('numpy_equals_twin', '–')} of {row['n']} |")  # fmt: skip
     lines.append("")
-    lines.append(f"{r['test_utterances']} held-out sentences, {r['vocabulary_words']} words in the "
-                 f"vocabulary, NumPy and twin transcripts identical on {r['numpy_equals_twin']} of them; "
-                 f"the recipe took {r['recipe_seconds'] / 60:.0f} minutes.")  # fmt: skip
+    lines.append(f"{r['test_sentences']} held-out sentences said by every engine, once with training "
+                 f"voices and once with held-out voices; {r['vocabulary_words']} words in the "
+                 f"vocabulary; trained on {r['training_hours']} h ({r['training_utterances']:,} "
+                 f"utterances, {r['steps']:,} steps) from {', '.join(r['trained_on'])}; NumPy and twin "
+                 f"transcripts identical on {r['numpy_equals_twin']} of {r['test_utterances']}; the "
+                 f"recipe took {r['recipe_seconds'] / 60:.0f} minutes.")  # fmt: skip
     (OUT / "bundled_results.md").write_text("\n".join(lines) + "\n")
+
+    runs = {p.stem: json.loads(p.read_text()) for p in sorted((recipe / "results").glob("*.json"))}
+    rows = ["| left out | trained on | WER on the left-out engine | of which speakers no engine had | WER on the trained engines | augmentation |",
+            "| --- | --- | --: | --: | --: | --- |"]  # fmt: skip
+    for name, run in runs.items():
+        engine = run["left_out"]
+        unseen, _ = _wer_of(run, engine)
+        new_speakers = [v for v, x in run["by_voice"].items() if x["engine"] == engine
+                        and v.split(":")[1] in ("awb", "rms", "ked_diphone")]  # fmt: skip
+        speakers = (", ".join(f"{v.split(':')[1]} {_pct(run['by_voice'][v]['wer'])}" for v in new_speakers)
+                    or "–")  # fmt: skip
+        seen = [_wer_of(run, e, "seen voices") for e in run["trained_on"]]
+        seen_wer = sum(w * n for w, n in seen) / sum(n for _, n in seen)
+        rows.append(f"| **{engine}** | {', '.join(run['trained_on'])} | **{_pct(unseen)}** | {speakers} | "
+                    f"{_pct(seen_wer)} | {'yes' if run['augmentation'] else 'none'} |")  # fmt: skip
+    if not runs:
+        rows = ["*(no leave-one-engine-out run has been recorded yet)*"]
+    (OUT / "bundled_leave_one_out.md").write_text("\n".join(rows) + "\n")
+
+    voices = ["| voice | held out of training | WER |", "| --- | --- | --: |"]
+    for v, x in r["by_voice"].items():
+        voices.append(f"| {v} | {'yes' if x['held_out'] else 'no'} | {_pct(x['wer'])} |")
+    (OUT / "bundled_voices.md").write_text("\n".join(voices) + "\n")
+
     model = load_bundled()
     rows = ["| recording | reference | bundled model says |", "| --- | --- | --- |"]
     manifest = [line.split("\t") for line in (SPEECH / "manifest.tsv").read_text().splitlines()[1:]]

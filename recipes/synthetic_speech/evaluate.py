@@ -1,7 +1,9 @@
-"""WER and CER on the held-out test sentences, with the NumPy code and with the twin.
+"""WER and CER on the held-out test sentences, for every engine, with seen and held-out
+voices, with the NumPy code (and the twin, for the shipped model).
 
-Both decode with beam search (5 beams, the model's generation config). Also writes a few
-test recordings and their references next to the model (``minis2t/assets/samples``).
+Decoding is beam search (5 beams, the model's generation config) from the test
+utterances' features. The shipped model's run also writes test recordings from every
+engine next to the model (``minis2t/assets/samples``).
 """
 
 from __future__ import annotations
@@ -17,50 +19,77 @@ import torch
 import minis2t
 import parity.generate as tg
 import parity.model as tm
-import synthesize
 
-SAMPLES = 5
-
-
-def evaluate(model_dir: Path, test_text: list[str], seed: int, log=print) -> dict:
-    feats, settings, waves = synthesize.synthesize(test_text, seed=seed, keep_waves=True)
-    model = minis2t.Speech2Text.from_pretrained(model_dir)
-    numpy_hyps = model.transcribe(waves, batch_size=16)
-    log("numpy decoding done")
-    twin_hyps = twin_transcribe(model, waves)
-    log("twin decoding done")
-    result = {
-        "test_utterances": len(test_text),
-        "numpy": {"wer": jiwer.wer(test_text, numpy_hyps), "cer": jiwer.cer(test_text, numpy_hyps)},
-        "twin": {"wer": jiwer.wer(test_text, twin_hyps), "cer": jiwer.cer(test_text, twin_hyps)},
-        "numpy_equals_twin": sum(a == b for a, b in zip(numpy_hyps, twin_hyps)),
-        "errors": [{"ref": r, "hyp": h, "voice": s} for r, h, s in zip(test_text, numpy_hyps, settings) if r != h][:20],
-    }
-    write_samples(Path(model_dir).parent / "samples", test_text, waves, settings, numpy_hyps)
-    return result
+SAMPLES_PER_ENGINE = 2
 
 
-def twin_transcribe(model: minis2t.Speech2Text, waves, batch_size: int = 16) -> list[str]:
-    params = tm.to_torch(model.weights, torch.float32)
-    options = model.generation_config
-    texts = []
-    for start in range(0, len(waves), batch_size):
-        batch = model.feature_extractor(waves[start : start + batch_size])
-        out = tg.generate(params, model.config, torch.from_numpy(batch["input_features"]),
-                          torch.from_numpy(batch["attention_mask"]), options)  # fmt: skip
-        texts += model.tokenizer.batch_decode(out.sequences.numpy(), skip_special_tokens=True)
+def decode(model: minis2t.Speech2Text, feats, batch_size: int = 16, twin_params=None) -> list[str]:
+    """Transcripts of feature arrays with the NumPy model, or the twin given its params."""
+    order = sorted(range(len(feats)), key=lambda i: -feats[i].shape[0])
+    texts = [""] * len(feats)
+    for start in range(0, len(order), batch_size):
+        chosen = order[start : start + batch_size]
+        t_max = max(feats[i].shape[0] for i in chosen)
+        x = np.zeros((len(chosen), t_max, 80), np.float32)
+        mask = np.zeros((len(chosen), t_max), np.int32)
+        for b, i in enumerate(chosen):
+            x[b, : feats[i].shape[0]] = feats[i]
+            mask[b, : feats[i].shape[0]] = 1
+        if twin_params is None:
+            ids = model.generate(x, mask)
+        else:
+            ids = tg.generate(twin_params, model.config, torch.from_numpy(x), torch.from_numpy(mask),
+                              model.generation_config).sequences.numpy()  # fmt: skip
+        for i, text in zip(chosen, model.tokenizer.batch_decode(ids, skip_special_tokens=True)):
+            texts[i] = text
     return texts
 
 
-def write_samples(directory: Path, texts, waves, settings, hyps) -> None:
-    """The first few test utterances that the model gets right, as 16-bit WAV files."""
+def evaluate(model_dir: Path, test_text: list[str], tests: dict, twin: bool, log=print,
+             samples: Path | None = None) -> dict:  # fmt: skip
+    model = minis2t.Speech2Text.from_pretrained(model_dir)
+    twin_params = tm.to_torch(model.weights, torch.float32) if twin else None
+    table, by_voice, errors, equal, total = [], {}, [], 0, 0
+    chosen_samples = []
+    for (engine, group), (feats, meta, waves) in tests.items():
+        hyps = decode(model, feats)
+        row = {"engine": engine, "voices": group, "n": len(hyps),
+               "wer": jiwer.wer(test_text, hyps), "cer": jiwer.cer(test_text, hyps)}  # fmt: skip
+        if twin:
+            twin_hyps = decode(model, feats, twin_params=twin_params)
+            row["numpy_equals_twin"] = sum(a == b for a, b in zip(hyps, twin_hyps))
+            equal, total = equal + row["numpy_equals_twin"], total + len(hyps)
+        table.append(row)
+        log(f"{engine:10s} {group:16s} WER {100 * row['wer']:6.2f} %  CER {100 * row['cer']:6.2f} %")
+        for ref, hyp, m in zip(test_text, hyps, meta):
+            voice = f"{engine}:{m['voice'].split('+')[0]}"
+            counts = by_voice.setdefault(voice, {"engine": engine, "held_out": group != "seen voices",
+                                                 "refs": [], "hyps": []})  # fmt: skip
+            counts["refs"].append(ref)
+            counts["hyps"].append(hyp)
+            if ref != hyp and len(errors) < 40:
+                errors.append({"ref": ref, "hyp": hyp, "voice": m})
+        if samples is not None and group == "seen voices":
+            right = [i for i, (r, h) in enumerate(zip(test_text, hyps)) if r == h][:SAMPLES_PER_ENGINE]
+            chosen_samples += [(test_text[i], waves[i], meta[i]) for i in right]
+    voices = {v: {"engine": c["engine"], "held_out": c["held_out"], "n": len(c["refs"]),
+                  "wer": jiwer.wer(c["refs"], c["hyps"])} for v, c in sorted(by_voice.items())}  # fmt: skip
+    result = {"test_sentences": len(test_text), "table": table, "by_voice": voices, "errors": errors}
+    if twin:
+        result["numpy_equals_twin"], result["test_utterances"] = equal, total
+    if samples is not None:
+        write_samples(samples, chosen_samples)
+    return result
+
+
+def write_samples(directory: Path, chosen) -> None:
+    """Test utterances the model gets right, a few per engine, as 16-bit WAV files."""
     directory.mkdir(parents=True, exist_ok=True)
     for old in directory.glob("*.wav"):
         old.unlink()
-    chosen = [i for i, (t, h) in enumerate(zip(texts, hyps)) if t == h][:SAMPLES]
     rows = []
-    for n, i in enumerate(chosen):
+    for n, (text, wave, meta) in enumerate(chosen):
         name = f"test_{n:02d}.wav"
-        soundfile.write(directory / name, np.asarray(waves[i]), 16000, subtype="PCM_16")
-        rows.append({"file": name, "text": texts[i], **settings[i]})
+        soundfile.write(directory / name, np.asarray(wave), 16000, subtype="PCM_16")
+        rows.append({"file": name, "text": text, **{k: v for k, v in meta.items() if k != "augment"}})
     (directory / "references.json").write_text(json.dumps(rows, indent=2) + "\n")

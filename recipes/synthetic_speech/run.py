@@ -1,10 +1,17 @@
 """The whole recipe, end to end: text, speech, vocabulary, training, export, evaluation.
 
-    python recipes/synthetic_speech/run.py [--train-sentences N] [--steps N] [--out DIR]
+    python recipes/synthetic_speech/run.py                        # the bundled model
+    python recipes/synthetic_speech/run.py --leave-out festival    # train without an engine
+    python recipes/synthetic_speech/run.py --leave-out flite --no-augment
 
-Seeded throughout. Writes the model directory (Hugging Face layout) to ``--out``
-(default ``minis2t/assets/model``), a few test recordings beside it, and prints WER/CER on
-the held-out test sentences for the NumPy code and the twin.
+Seeded throughout. Speech comes from three synthesisers (:mod:`engines`: espeak-ng,
+festival, flite) in equal shares, each training utterance through a random augmentation
+chain (:mod:`augment`). The default run writes the model directory (Hugging Face layout)
+to ``minis2t/assets/model``, test recordings from every engine beside it, and
+``results.json``. ``--leave-out ENGINE`` trains on the other engines only, writes the model
+under ``work/`` and ``results/leave_out_ENGINE[_no_augment].json``: the generalisation
+table of the docs. Synthesised speech is cached in ``work/`` (git-ignored), so the
+leave-one-out runs reuse the speech of the first run.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import pickle
 import random
 import sys
 import time
@@ -22,9 +30,11 @@ import sentencepiece
 
 HERE = Path(__file__).parent
 ROOT = HERE.parent.parent
+WORK = HERE / "work"
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(ROOT))
 
+import engines  # noqa: E402
 import grammar  # noqa: E402
 import synthesize  # noqa: E402
 
@@ -38,6 +48,7 @@ ARCHITECTURE = dict(
 )  # fmt: skip
 GENERATION = dict(num_beams=5, max_length=64, early_stopping=True)
 SPM_VOCAB = 256
+ENGINE_NAMES = list(engines.ENGINES)
 
 
 def split_sentences(n_train: int, n_test: int, seed: int) -> tuple[list[str], list[str]]:
@@ -72,6 +83,36 @@ def write_model_dir(out: Path, config, weights, proto: bytes) -> None:
     minis2t.FeatureExtractor().save_pretrained(out)
 
 
+def cached(name: str, make):
+    """``make()``, computed once and kept in ``work/NAME.pkl``."""
+    path = WORK / f"{name}.pkl"
+    if path.is_file():
+        return pickle.loads(path.read_bytes())
+    value = make()
+    WORK.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(pickle.dumps(value, protocol=5))
+    return value
+
+
+def training_speech(texts, seed, augmentation):
+    settings = synthesize.plan(texts, ENGINE_NAMES, seed)
+    feats, meta, _ = synthesize.synthesize(texts, settings, seed, augmentation=augmentation)
+    return feats, meta
+
+
+def test_speech(texts, seed):
+    """Every engine says every test sentence, clean: once with training voices, once with
+    the held-out voices. ``{(engine, group): (features, settings, waves)}``."""
+    out = {}
+    for k, engine in enumerate(ENGINE_NAMES):
+        for group, held_out in (("seen voices", False), ("held-out voices", True)):
+            settings = synthesize.plan(texts, [engine], seed + 10 * k + held_out, held_out)
+            feats, meta, waves = synthesize.synthesize(texts, settings, seed + 10 * k + held_out,
+                                                       keep_waves=True)  # fmt: skip
+            out[(engine, group)] = (feats, meta, waves)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--train-sentences", type=int, default=16000)
@@ -79,10 +120,16 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=5000)
     parser.add_argument("--max-frames", type=int, default=12000)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=ROOT / "minis2t" / "assets" / "model")
+    parser.add_argument("--leave-out", choices=ENGINE_NAMES, default=None,
+                        help="train without this engine (a generalisation run)")
+    parser.add_argument("--no-augment", action="store_true", help="train on clean speech")
+    parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     t0 = time.time()
     log = lambda *a: print(f"[{time.time() - t0:7.0f} s]", *a, flush=True)  # noqa: E731
+    tag = "full" if args.leave_out is None else f"leave_out_{args.leave_out}"
+    tag += "_no_augment" if args.no_augment else ""
+    out = args.out or (ROOT / "minis2t" / "assets" / "model" if tag == "full" else WORK / tag / "model")
 
     train_text, test_text = split_sentences(args.train_sentences, args.test_sentences, args.seed)
     words = {w for s in train_text for w in s.split()}
@@ -93,25 +140,38 @@ def main() -> None:
     targets = [sp.encode(s) + [2] for s in train_text]
     log(f"vocabulary: {sp.get_piece_size()} pieces, {np.mean([len(t) for t in targets]):.1f} tokens per sentence")
 
-    feats, _, _ = synthesize.synthesize(train_text, seed=args.seed + 1)
-    log(f"speech: {len(feats)} training utterances, {sum(f.shape[0] for f in feats) / 100 / 3600:.2f} h")
+    augmentation = not args.no_augment
+    feats, meta = cached(f"train_{args.seed}_{'aug' if augmentation else 'clean'}_{len(train_text)}",
+                         lambda: training_speech(train_text, args.seed + 1, augmentation))  # fmt: skip
+    keep = [i for i, m in enumerate(meta) if m["engine"] != args.leave_out]
+    feats, targets = [feats[i] for i in keep], [targets[i] for i in keep]
+    engines_used = sorted({meta[i]["engine"] for i in keep})
+    log(f"speech: {len(feats)} training utterances from {', '.join(engines_used)}, "
+        f"{sum(f.shape[0] for f in feats) / 100 / 3600:.2f} h")  # fmt: skip
+    tests = cached(f"test_{args.seed}_{len(test_text)}", lambda: test_speech(test_text, args.seed + 2))
+    log("test speech ready")
 
     import train  # noqa: E402 (imports torch)
 
     config = minis2t.ModelConfig(**{**ARCHITECTURE, "vocab_size": sp.get_piece_size()})
     weights = train.train(config, feats, targets, args.steps, seed=args.seed, max_frames=args.max_frames,
                           log=log)  # fmt: skip
-    write_model_dir(args.out, config, weights, proto)
-    log(f"model written to {args.out}")
+    write_model_dir(out, config, weights, proto)
+    log(f"model written to {out}")
 
     import evaluate  # noqa: E402
 
-    result = evaluate.evaluate(args.out, test_text, seed=args.seed + 2, log=log)
+    result = evaluate.evaluate(out, test_text, tests, twin=tag == "full", log=log,
+                               samples=out.parent / "samples" if tag == "full" else None)  # fmt: skip
+    result.update(run=tag, trained_on=engines_used, left_out=args.leave_out, augmentation=augmentation,
+                  steps=args.steps, training_utterances=len(feats),
+                  training_hours=round(sum(f.shape[0] for f in feats) / 100 / 3600, 2),
+                  vocabulary_words=len(words), recipe_seconds=round(time.time() - t0))  # fmt: skip
+    target = HERE / "results.json" if tag == "full" else HERE / "results" / f"{tag}.json"
+    target.parent.mkdir(exist_ok=True)
+    target.write_text(json.dumps(result, indent=2) + "\n")
     (HERE / "test_sentences.txt").write_text("\n".join(test_text) + "\n")
-    result["recipe_seconds"] = round(time.time() - t0)
-    result["vocabulary_words"] = len(words)
-    (HERE / "results.json").write_text(json.dumps(result, indent=2) + "\n")
-    log(json.dumps(result, indent=2))
+    log(json.dumps({k: v for k, v in result.items() if k not in ("errors", "by_voice")}, indent=2))
 
 
 if __name__ == "__main__":

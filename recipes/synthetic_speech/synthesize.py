@@ -1,73 +1,61 @@
-"""Text -> espeak-ng speech -> 16 kHz waveform -> features, for the training and test sets.
+"""Text -> speech from several engines -> (augmented) 16 kHz waveform -> features.
 
-Each utterance gets a random voice (language variant + voice variant), speed (words per
-minute) and pitch, all drawn from a seeded generator. Waveforms go through
-``minis2t.load_audio`` (22.05 kHz -> 16 kHz) and ``minis2t.FeatureExtractor``.
+Each utterance gets an engine, a voice and prosody drawn from a seeded generator
+(:mod:`engines`); training utterances then go through a random augmentation chain
+(:mod:`augment`). Waveforms are resampled to 16 kHz by ``minis2t.load_audio``, and
+features computed as ``minis2t.FeatureExtractor`` does. Work is split into chunks over two
+processes; every chunk has its own seed, so the result does not depend on scheduling.
 """
 
 from __future__ import annotations
 
-import os
 import random
-import shutil
-import subprocess
 import tempfile
 from multiprocessing import Pool
+from pathlib import Path
 
 import numpy as np
 
+import augment as aug
+import engines
 import minis2t
 
-VOICES = ["en-us", "en", "en-gb-x-rp", "en-gb-scotland"]
-VARIANTS = ["", "+m3", "+f2", "+m5", "+f4"]
-SPEED = (130, 200)  # words per minute
-PITCH = (30, 70)  # espeak's 0-99 scale
+CHUNK = 40  # utterances per job: festival starts once per chunk
 
 
-def check_espeak() -> str:
-    path = shutil.which("espeak-ng")
-    if path is None:
-        raise SystemExit("espeak-ng is not installed: `apt-get install espeak-ng` (Debian) first.")
-    return path
-
-
-def voice_settings(rng: random.Random) -> dict:
-    return {"voice": rng.choice(VOICES) + rng.choice(VARIANTS),
-            "speed": rng.randint(*SPEED), "pitch": rng.randint(*PITCH)}  # fmt: skip
-
-
-def speak(text: str, settings: dict, path: str) -> None:
-    subprocess.run(["espeak-ng", "-v", settings["voice"], "-s", str(settings["speed"]),
-                    "-p", str(settings["pitch"]), "-w", path, text], check=True)  # fmt: skip
+def plan(texts: list[str], engine_names: list[str], seed: int, held_out: bool = False) -> list[dict]:
+    """Settings for each text: engines in turn (equal shares), voices drawn at random."""
+    rng = random.Random(seed)
+    return [engines.draw_settings(engine_names[i % len(engine_names)], rng, held_out)
+            for i in range(len(texts))]  # fmt: skip
 
 
 def _work(job):
-    text, settings, keep_wave = job
-    extractor = minis2t.FeatureExtractor()
-    with tempfile.NamedTemporaryFile(suffix=".wav") as f:
-        speak(text, settings, f.name)
-        wave = minis2t.load_audio(f.name)
-    feats = extractor(wave)["input_features"][0].astype(np.float16)  # [T, 80]
-    return feats, (wave if keep_wave else None)
+    texts, settings, seed, augmentation, disabled, keep_waves = job
+    rng = np.random.default_rng(seed)
+    out = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for path, s in zip(engines.speak(texts, settings, Path(tmp)), settings):
+            wave = minis2t.load_audio(path)
+            applied = []
+            if augmentation:
+                wave, applied = aug.augment(wave, rng, disabled)
+            vtlp = augmentation and "vtlp" not in disabled
+            feats = aug.features(wave, rng, vtlp).astype(np.float16)  # [T, 80]
+            out.append((feats, {**s, "augment": applied}, wave if keep_waves else None))
+    return out
 
 
-def synthesize(texts: list[str], seed: int, keep_waves: bool = False, workers: int = 2):
-    """Features (float16 [T, 80]) for each text, its voice settings, and optionally waves."""
-    check_espeak()
-    rng = random.Random(seed)
-    settings = [voice_settings(rng) for _ in texts]
-    jobs = [(t, s, keep_waves) for t, s in zip(texts, settings)]
+def synthesize(texts: list[str], settings: list[dict], seed: int, augmentation: bool = False,
+               disabled: tuple = (), keep_waves: bool = False, workers: int = 2):  # fmt: skip
+    """Features (float16 ``[T, 80]``), the settings (with the augmentation steps applied)
+    and, if asked, the waveforms, for each text."""
+    engines.check_engines(sorted({s["engine"] for s in settings}))
+    jobs = [(texts[i : i + CHUNK], settings[i : i + CHUNK], seed * 100_003 + i, augmentation,
+             tuple(disabled), keep_waves) for i in range(0, len(texts), CHUNK)]  # fmt: skip
     with Pool(workers) as pool:
-        results = pool.map(_work, jobs, chunksize=64)
+        results = [r for chunk in pool.map(_work, jobs, chunksize=1) for r in chunk]
     feats = [r[0] for r in results]
-    waves = [r[1] for r in results] if keep_waves else None
-    return feats, settings, waves
-
-
-if __name__ == "__main__":
-    import time
-
-    t = time.time()
-    f, s, _ = synthesize(["set an alarm for seven thirty", "play some jazz music"] * 100, 0)
-    print(f"{len(f)} utterances in {time.time() - t:.1f} s; frames {np.mean([x.shape[0] for x in f]):.0f}")
-    print(os.cpu_count(), s[:3])
+    meta = [r[1] for r in results]
+    waves = [r[2] for r in results] if keep_waves else None
+    return feats, meta, waves
