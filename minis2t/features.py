@@ -260,8 +260,9 @@ def _check_waveform(waveform) -> np.ndarray:
             f"[-1, 1]. Use minis2t.load_audio(x) to scale integer PCM."
         )
     if wave.ndim != 1:
+        channels_last = wave.ndim == 2 and wave.shape[0] > wave.shape[1]
         hint = (" It looks like [N, C] audio (channels last): mix it down with "
-                "minis2t.load_audio(x)." if wave.ndim == 2 and wave.shape[0] > wave.shape[1] else "")  # fmt: skip
+                "minis2t.load_audio(x)." if channels_last else "")  # fmt: skip
         raise AudioShapeError(
             f"a waveform must be 1-D [N], got shape {wave.shape}.{hint} Pass a batch as a "
             f"list of 1-D arrays."

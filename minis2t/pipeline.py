@@ -199,8 +199,9 @@ class Speech2Text:
             result = g.beam_search(step, cache, batch, opts, output_scores, trace)
         return result if return_dict else result.sequences
 
-    def transcribe(self, audio: AudioInput | list[AudioInput], sampling_rate: int | None = None, language: str | None = None,
-                   batch_size: int = 8, **options: object) -> list[str]:  # fmt: skip
+    def transcribe(self, audio: AudioInput | list[AudioInput], sampling_rate: int | None = None,
+                   language: str | None = None, batch_size: int = 8,
+                   **options: object) -> list[str]:  # fmt: skip
         """Text for one or more recordings.
 
         Args:

@@ -200,7 +200,8 @@ class Tokenizer:
                 f"{VOCAB_FILE} and {SPM_FILE}."
             )
         vocab = read_json(directory / VOCAB_FILE, TokenizerError)
-        bad = next(((p, i) for p, i in vocab.items() if isinstance(i, bool) or not isinstance(i, int) or i < 0), None)
+        bad = next(((p, i) for p, i in vocab.items()
+                    if isinstance(i, bool) or not isinstance(i, int) or i < 0), None)  # fmt: skip
         if bad is not None:
             raise TokenizerError(
                 f"{directory / VOCAB_FILE} must map pieces to non-negative integer ids; "

@@ -22,6 +22,8 @@ def test_bundled_model_is_small_and_complete():
             "sentencepiece.bpe.model", "tokenizer_config.json", "preprocessor_config.json"} <= files  # fmt: skip
     assert (BUNDLED_MODEL / "model.safetensors").stat().st_size <= 10 * 2**20
     assert 3 <= len(REFERENCES) <= 8
+    # recordings from every engine the model was trained on (issue: "several engines")
+    assert {r["engine"] for r in REFERENCES} == {"espeak-ng", "festival", "flite"}
 
 
 def test_equal_logits_in_minis2t_twin_and_transformers():

@@ -52,10 +52,12 @@ def vendor_mathjax() -> None:
 
 
 def on_pre_build(config, **kwargs) -> None:
+    if str(ROOT) not in sys.path:  # mkdocs restores sys.path after loading a hook module;
+        sys.path.insert(0, str(ROOT))  # parity/ is imported from the checkout's root
     vendor_mathjax()
     OUT.mkdir(parents=True, exist_ok=True)
     for make in (waveform, frames, filterbank, cmvn, subsampling, positions, attention,
-                 beam_tree, parity_table, bundled_tables, error_tables):  # fmt: skip
+                 beam_tree, parity_table, front_end_table, bundled_tables, error_tables):  # fmt: skip
         make()
         plt.close("all")
 
@@ -232,6 +234,44 @@ def parity_table() -> None:
     (OUT / "parity_table.md").write_text("```text\n" + format_table(rows) + "\n```\n")
 
 
+def front_end_table() -> None:
+    """The front end against its oracles on the six real recordings, measured here and now
+    (the tests assert the bars on every machine; how far below them a machine lands
+    depends on its vector math)."""
+    try:
+        import kaldi_native_fbank as knf
+        import torch
+        from transformers import Speech2TextFeatureExtractor
+
+        import parity.features as twin
+    except ImportError as e:
+        (OUT / "front_end_table.md").write_text(f"*(install the test extras to measure this: {e})*\n")
+        return
+    waves = [minis2t.load_audio(p) for p in sorted(SPEECH.glob("*.*")) if p.suffix in (".wav", ".flac")]
+    knf_diffs, hf_diffs, twin_max = [], [], 0.0
+    hf = Speech2TextFeatureExtractor()
+    for wave in waves:
+        opts = knf.FbankOptions()
+        opts.frame_opts.dither, opts.frame_opts.snip_edges, opts.mel_opts.num_bins = 0.0, True, 80
+        online = knf.OnlineFbank(opts)
+        online.accept_waveform(16000, (wave * 32768).tolist())
+        online.input_finished()
+        theirs = np.stack([online.get_frame(i) for i in range(online.num_frames_ready)])
+        knf_diffs.append(np.abs(minis2t.fbank(wave) - theirs))
+        ours = minis2t.FeatureExtractor()(wave)["input_features"][0]
+        hf_diffs.append(np.abs(ours - hf(wave, sampling_rate=16000, return_tensors="np")["input_features"][0]))
+        w64 = wave.astype(np.float64)
+        twin_max = max(twin_max, float(np.abs(minis2t.fbank(w64) - twin.fbank(torch.from_numpy(w64)).numpy()).max()))
+    k, h = np.concatenate([d.ravel() for d in knf_diffs]), np.concatenate([d.ravel() for d in hf_diffs])
+    rows = ["| comparison | measured here | bar the tests assert |", "| --- | --- | --- |",
+            f"| `fbank` vs kaldi-native-fbank, float32, {len(waves)} recordings | mean {k.mean():.1e}, "
+            f"p99 {np.percentile(k, 99):.1e} | mean 2e-5, p99 2e-4 |",
+            f"| `FeatureExtractor` vs transformers (after CMVN) | mean {h.mean():.1e}, p99 "
+            f"{np.percentile(h, 99):.1e}, max {h.max():.1e} | max 5e-4 |",
+            f"| NumPy vs twin, `fbank` float64 | max {twin_max:.1e} | 1e-9 |"]  # fmt: skip
+    (OUT / "front_end_table.md").write_text("\n".join(rows) + "\n")
+
+
 def _pct(x: float) -> str:
     return f"{100 * x:.1f} %"
 
@@ -259,7 +299,7 @@ def bundled_tables() -> None:
                  f"recipe took {r['recipe_seconds'] / 60:.0f} minutes.")  # fmt: skip
     (OUT / "bundled_results.md").write_text("\n".join(lines) + "\n")
 
-    runs = {p.stem: json.loads(p.read_text()) for p in sorted((recipe / "results").glob("*.json"))}
+    runs = {p.stem: json.loads(p.read_text()) for p in sorted((recipe / "results").glob("leave_out_*.json"))}
     rows = ["| left out | trained on | WER on the left-out engine | of which speakers no engine had | WER on the trained engines | augmentation |",
             "| --- | --- | --: | --: | --: | --- |"]  # fmt: skip
     for name, run in runs.items():
@@ -282,7 +322,29 @@ def bundled_tables() -> None:
         voices.append(f"| {v} | {'yes' if x['held_out'] else 'no'} | {_pct(x['wer'])} |")
     (OUT / "bundled_voices.md").write_text("\n".join(voices) + "\n")
 
+    conditions = recipe / "results" / "conditions.json"
+    if conditions.is_file():
+        c = json.loads(conditions.read_text())
+        rows = ["| condition | " + " | ".join(c["models"]) + " |",
+                "| --- | " + " | ".join("--:" for _ in c["models"]) + " |"]  # fmt: skip
+        for condition, wers in c["wer"].items():
+            rows.append(f"| {condition.replace('_', ' ')} | " + " | ".join(_pct(wers[m]) for m in c["models"]) + " |")
+        rows.append(f"\n{c['utterances']} {c['engine']} utterances (test sentences, training and "
+                    f"held-out voices), each with the condition applied alone.")  # fmt: skip
+    else:
+        rows = ["*(the condition-by-condition comparison has not been run yet)*"]
+    (OUT / "bundled_conditions.md").write_text("\n".join(rows) + "\n")
+
     model = load_bundled()
+    c = model.config
+    (OUT / "bundled_architecture.md").write_text(
+        f"Architecture: d_model {c.d_model}, {c.encoder_layers} encoder and {c.decoder_layers} decoder "
+        f"layers, {c.encoder_attention_heads} heads, FFN {c.encoder_ffn_dim}, conv subsampler "
+        f"{c.num_conv_layers} × (kernel {c.conv_kernel_sizes[0]}, {c.conv_channels} channels), a "
+        f"{c.vocab_size}-piece SentencePiece vocabulary; {model.num_parameters / 1e6:.2f} M parameters, "
+        f"{'tied' if c.tie_word_embeddings else 'untied'} LM head, "
+        f"{(BUNDLED_MODEL / 'model.safetensors').stat().st_size / 2**20:.1f} MiB. Generation: "
+        f"{model.generation_config.num_beams} beams, `max_length` {model.generation_config.max_length}.\n")  # fmt: skip
     rows = ["| recording | reference | bundled model says |", "| --- | --- | --- |"]
     manifest = [line.split("\t") for line in (SPEECH / "manifest.tsv").read_text().splitlines()[1:]]
     for row in manifest:

@@ -69,9 +69,10 @@ def evaluate(model_dir: Path, test_text: list[str], tests: dict, twin: bool, log
             counts["hyps"].append(hyp)
             if ref != hyp and len(errors) < 40:
                 errors.append({"ref": ref, "hyp": hyp, "voice": m})
-        if samples is not None and group == "seen voices":
-            right = [i for i, (r, h) in enumerate(zip(test_text, hyps)) if r == h][:SAMPLES_PER_ENGINE]
-            chosen_samples += [(test_text[i], waves[i], meta[i]) for i in right]
+        if samples is not None and group == "seen voices":  # right, and sentences not yet chosen
+            used = {text for text, _, _ in chosen_samples}
+            right = [i for i, (r, h) in enumerate(zip(test_text, hyps)) if r == h and r not in used]
+            chosen_samples += [(test_text[i], waves[i], meta[i]) for i in right[:SAMPLES_PER_ENGINE]]
     voices = {v: {"engine": c["engine"], "held_out": c["held_out"], "n": len(c["refs"]),
                   "wer": jiwer.wer(c["refs"], c["hyps"])} for v, c in sorted(by_voice.items())}  # fmt: skip
     result = {"test_sentences": len(test_text), "table": table, "by_voice": voices, "errors": errors}
