@@ -199,23 +199,19 @@ def _read_encoded(source, name: str, sampling_rate, max_seconds) -> tuple[np.nda
     else:
         opened = _seekable(source, name)
     try:
-        info = soundfile.info(opened)
-        if not isinstance(opened, str):
-            opened.seek(0)
-        if sampling_rate is not None and sampling_rate != info.samplerate:
-            raise SamplingRateError(
-                f"{name} is sampled at {info.samplerate} Hz but sampling_rate="
-                f"{sampling_rate} was given. Leave sampling_rate out for files: the rate is "
-                f"read from the file."
-            )
-        check_rate(info.samplerate, name)
-        check_duration(info.frames, info.samplerate, max_seconds, name)
-        declared = _declared_frames(opened, info)
-        if not isinstance(opened, str):
-            opened.seek(0)
-        # dtype float32 makes libsndfile scale integer PCM to [-1, 1] for us.
-        samples, rate = soundfile.read(opened, dtype="float32", always_2d=True)
-    except (soundfile.LibsndfileError, RuntimeError, TypeError, EOFError) as e:
+        declared = _declared_frames(opened)  # read before libsndfile takes the file
+        with soundfile.SoundFile(opened) as decoder:  # the header, then the samples
+            rate = decoder.samplerate
+            if sampling_rate is not None and sampling_rate != rate:
+                raise SamplingRateError(
+                    f"{name} is sampled at {rate} Hz but sampling_rate={sampling_rate} was "
+                    f"given. Leave sampling_rate out for files: the rate is read from the file."
+                )
+            check_rate(rate, name)
+            check_duration(decoder.frames, rate, max_seconds, name)
+            # dtype float32 makes libsndfile scale integer PCM to [-1, 1] for us.
+            samples = decoder.read(dtype="float32", always_2d=True)
+    except (soundfile.LibsndfileError, RuntimeError, TypeError, EOFError, OSError) as e:
         reason = _clean_reason(e)
         if isinstance(source, (bytes, bytearray)) and len(source) < 4096 and _looks_like_path(source):
             reason += "; if these bytes are a path, pass it as str"
@@ -267,11 +263,11 @@ def _looks_like_path(data: bytes) -> bool:
     )
 
 
-def _declared_frames(opened, info) -> int | None:
+def _declared_frames(opened) -> int | None:
     """How many frames the container promises, where libsndfile does not check it:
-    a WAV's data chunk size (libsndfile silently reads what is there)."""
-    if info.format != "WAV":
-        return None  # FLAC and Ogg: libsndfile raises on a stream that ends early
+    a RIFF WAV's data chunk size (libsndfile silently reads what is there). None for other
+    formats: FLAC and Ogg streams that end early make libsndfile raise. A file object is
+    left at its start."""
     f = open(opened, "rb") if isinstance(opened, str) else opened
     try:
         f.seek(0)
@@ -298,9 +294,19 @@ def _declared_frames(opened, info) -> int | None:
     finally:
         if isinstance(opened, str):
             f.close()
+        else:
+            f.seek(0)
 
 
 # --- arrays ------------------------------------------------------------------------------
+
+
+def is_sample_list(value) -> bool:
+    """A non-empty list or tuple of plain numbers: one recording's samples (not a list of
+    recordings)."""
+    return isinstance(value, (list, tuple)) and bool(value) and all(
+        isinstance(v, (int, float, np.number)) and not isinstance(v, bool) for v in value
+    )
 
 
 def _as_array(samples) -> np.ndarray:

@@ -87,19 +87,21 @@ def load_checkpoint(path: str | Path, dtype: type = np.float32) -> tuple[ModelCo
             tensor rebuilding. Nothing in it was run.
     """
     directory = resolve_model_dir(path)
-    config = ModelConfig.from_pretrained(directory)
+    values = read_json(directory / "config.json")
+    config = ModelConfig.from_dict(values)
     weights = read_weights(directory)
     try:
-        return config, prepare_weights(config, weights, dtype)
+        check_structure(config, weights)
     except CheckpointError as e:
-        absent = [k for k in SHAPE_FIELDS if k not in read_json(directory / "config.json")]
-        if absent and ("shape" in str(e) or "lacks" in str(e) or "has " in str(e)):
+        absent = [k for k in SHAPE_FIELDS if k not in values]
+        if absent:
             raise ConfigError(
                 f"config.json does not set {', '.join(absent)}, and the defaults "
                 f"({', '.join(f'{k}={getattr(config, k)!r}' for k in absent)}) do not fit the "
                 f"weights: {e} Add the missing field(s) to config.json."
             ) from None
         raise
+    return config, _cast_checked(config, weights, dtype)
 
 
 def save_checkpoint(path, config: ModelConfig, weights: dict[str, np.ndarray]) -> None:
@@ -211,10 +213,29 @@ def expected_shapes(config: ModelConfig) -> dict[str, tuple[int, ...]]:
 
 
 def prepare_weights(config: ModelConfig, weights: dict, dtype) -> dict[str, np.ndarray]:
-    """Check names and shapes against the config, fill a tied head, cast to ``dtype``.
-
-    ``dtype=None`` keeps the stored types.
+    """Check names, shapes and values against the config, fill a tied head, cast to
+    ``dtype``. ``dtype=None`` keeps the stored types.
     """
+    check_structure(config, weights)
+    return _cast_checked(config, weights, dtype)
+
+
+def _cast_checked(config: ModelConfig, weights: dict, dtype) -> dict[str, np.ndarray]:
+    """Weights that passed :func:`check_structure`, cast to ``dtype`` and value-checked."""
+    out, checked = {}, set()
+    for name, array in weights.items():
+        out[name] = array if dtype is None else np.asarray(array, dtype=dtype)
+        if id(array) not in checked:  # a tied head is its embedding: checked once
+            check_values(name, out[name])
+            checked.add(id(array))
+    if config.tie_word_embeddings and dtype is not None:
+        out[TIED_HEAD] = out[EMBED_TOKENS]
+    return out
+
+
+def check_structure(config: ModelConfig, weights: dict) -> None:
+    """Names, shapes and dtypes against the config (dropping stale position buffers and
+    filling a tied head in ``weights``, in place)."""
     for name in DROPPED:
         weights.pop(name, None)
     if TIED_HEAD not in weights and config.tie_word_embeddings and EMBED_TOKENS in weights:
@@ -232,7 +253,6 @@ def prepare_weights(config: ModelConfig, weights: dict, dtype) -> dict[str, np.n
             f"the checkpoint has {len(unexpected)} tensor(s) a Speech2Text model of this "
             f"config does not, e.g. {', '.join(unexpected[:3])}."
         )
-    out = {}
     for name, array in weights.items():
         if tuple(array.shape) != shapes[name]:
             raise CheckpointError(
@@ -243,11 +263,6 @@ def prepare_weights(config: ModelConfig, weights: dict, dtype) -> dict[str, np.n
             raise CheckpointError(
                 f"tensor {name} has dtype {array.dtype}; weights must be floating point."
             )
-        out[name] = array if dtype is None else np.asarray(array, dtype=dtype)
-        check_values(name, out[name])
-    if config.tie_word_embeddings and dtype is not None:
-        out[TIED_HEAD] = out[EMBED_TOKENS]
-    return out
 
 
 def check_values(name: str, array: np.ndarray) -> None:

@@ -149,6 +149,13 @@ class GenerationConfig:
                 out[f.name] = getattr(self, f.name)
         return out
 
+    def longest_output(self, prompt_length: int = 1) -> int:
+        """The longest output in tokens: ``max_new_tokens`` counts after the prompt and
+        wins; ``max_length`` counts the prompt (the decoder start token)."""
+        if self.max_new_tokens is not None:
+            return prompt_length + self.max_new_tokens
+        return self.max_length
+
     def replace(self, **changes) -> "GenerationConfig":
         """A copy with some options changed (validated again)."""
         return dataclasses.replace(self, **changes)
@@ -232,6 +239,8 @@ def _validate_model(c: ModelConfig) -> None:
             )
 
 
+TOKEN_ID_FIELDS = ("decoder_start_token_id", "bos_token_id", "eos_token_id", "pad_token_id",
+                   "forced_bos_token_id")  # fmt: skip
 MAX_BEAMS = 128  # each beam holds its own decoder cache: more is memory, not accuracy
 # A position table holds max_positions x d_model numbers, computed when a model loads; its
 # float64 intermediates take ~3x that. 2**24 numbers (s2t-large has 6e6) bounds it to
@@ -255,7 +264,7 @@ def _validate_generation(g: GenerationConfig) -> None:
         raise ConfigError(f"max_new_tokens must be an integer >= 1, got {g.max_new_tokens!r}")
     if not _is_int(g.min_length) or g.min_length < 0:
         raise ConfigError(f"min_length must be an integer >= 0, got {g.min_length!r}")
-    longest = g.max_length if g.max_new_tokens is None else 1 + g.max_new_tokens
+    longest = g.longest_output()
     if g.min_length > longest:
         raise ConfigError(
             f"min_length ({g.min_length}) exceeds the longest allowed output ({longest}, from "
@@ -273,8 +282,7 @@ def _validate_generation(g: GenerationConfig) -> None:
     if (not isinstance(g.length_penalty, (int, float)) or isinstance(g.length_penalty, bool)
             or not math.isfinite(g.length_penalty)):  # fmt: skip
         raise ConfigError(f"length_penalty must be a finite number, got {g.length_penalty!r}")
-    for name in ("decoder_start_token_id", "bos_token_id", "eos_token_id", "pad_token_id",
-                 "forced_bos_token_id"):  # fmt: skip
+    for name in TOKEN_ID_FIELDS:
         value = getattr(g, name)
         if value is None and name == "forced_bos_token_id":
             continue
@@ -285,14 +293,13 @@ def _validate_generation(g: GenerationConfig) -> None:
 def check_generation_for_model(g: GenerationConfig, c: ModelConfig) -> None:
     """What a generation config asks of one model: ids inside its vocabulary, outputs
     inside its decoder's positions. Checked before any audio is processed."""
-    for name in ("decoder_start_token_id", "bos_token_id", "eos_token_id", "pad_token_id",
-                 "forced_bos_token_id"):  # fmt: skip
+    for name in TOKEN_ID_FIELDS:
         value = getattr(g, name)
         if value is not None and value >= c.vocab_size:
             raise ConfigError(
                 f"{name} ({value}) is not a token of this model (vocabulary of {c.vocab_size})."
             )
-    longest = g.max_length if g.max_new_tokens is None else 1 + g.max_new_tokens
+    longest = g.longest_output()
     if longest > c.max_target_positions:
         raise ConfigError(
             f"outputs of up to {longest} tokens were asked for (max_length / max_new_tokens), "

@@ -31,15 +31,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .audio import FRAME_LENGTH, MAX_AMPLITUDE, SAMPLING_RATE
+from .audio import FRAME_LENGTH, SAMPLING_RATE, check_samples, is_sample_list
 from .config import read_json
 from .errors import (
     AudioDtypeError,
-    AudioRangeError,
     AudioShapeError,
     AudioTooShortError,
     FeatureError,
-    NonFiniteAudioError,
     SamplingRateError,
 )
 
@@ -274,14 +272,7 @@ def _check_waveform(waveform) -> np.ndarray:
             f"a waveform of {wave.shape[0]} samples is shorter than one 25 ms frame "
             f"({FRAME_LENGTH} samples at 16 kHz); pass a longer one."
         )
-    if not np.all(np.isfinite(wave)):
-        raise NonFiniteAudioError("the waveform holds NaN or infinite samples; clean it first.")
-    peak = float(np.max(np.abs(wave)))
-    if peak > MAX_AMPLITUDE:  # beyond it float32 energies could overflow (see audio.py)
-        raise AudioRangeError(
-            f"the waveform has samples up to {peak:.3g}; float audio belongs in [-1, 1] "
-            f"(minis2t accepts up to 2**32). Rescale it."
-        )
+    check_samples(wave, "the waveform")  # finite, and small enough for float32 energies
     return wave
 
 
@@ -529,8 +520,7 @@ def _as_batch(raw_speech) -> list[np.ndarray]:
     if isinstance(raw_speech, (list, tuple)):
         if len(raw_speech) == 0:
             raise FeatureError("got an empty batch: pass at least one waveform.")
-        if all(isinstance(v, (int, float, np.number)) and not isinstance(v, bool)
-               for v in raw_speech):  # a plain list of samples  # fmt: skip
+        if is_sample_list(raw_speech):  # a plain list of samples
             return [np.asarray(raw_speech, dtype=np.float32)]
         if any(isinstance(w, (str, bytes)) for w in raw_speech):
             raise AudioDtypeError(
@@ -547,15 +537,12 @@ def _read_feature_config(directory: Path) -> dict:
     pre = directory / "preprocessor_config.json"
     proc = directory / "processor_config.json"
     if pre.is_file():
-        config = read_json(pre)
-    elif proc.is_file():
-        config = read_json(proc).get("feature_extractor")
-        if not isinstance(config, dict):
-            raise FeatureError(f"{proc} has no 'feature_extractor' section.")
-    else:
-        config = None
-    if config is not None:
-        return config
+        return read_json(pre)
+    if proc.is_file():
+        section = read_json(proc).get("feature_extractor")
+        if isinstance(section, dict):
+            return section
+        raise FeatureError(f"{proc} has no 'feature_extractor' section.")
     raise FeatureError(
         f"{directory} has neither preprocessor_config.json nor processor_config.json; "
         f"it is not a Speech2Text model directory."

@@ -47,9 +47,7 @@ class GenerateOutput:
 
 def max_length_of(options: GenerationConfig, prompt_length: int = 1) -> int:
     """``max_new_tokens`` counts after the prompt and wins; ``max_length`` counts it."""
-    if options.max_new_tokens is not None:
-        return prompt_length + options.max_new_tokens
-    return options.max_length
+    return options.longest_output(prompt_length)
 
 
 # --- the score rules -------------------------------------------------------------------

@@ -17,7 +17,7 @@ import numpy as np
 from . import generate as g
 from . import model as m
 from .checkpoint import load_checkpoint, resolve_model_dir
-from .audio import FRAME_LENGTH, SAMPLING_RATE, AudioInput, load_audio
+from .audio import FRAME_LENGTH, SAMPLING_RATE, AudioInput, is_sample_list, load_audio
 from .config import GenerationConfig, ModelConfig, check_generation_for_model
 from .errors import (
     ConfigError,
@@ -289,12 +289,9 @@ class Speech2Text:
 def recordings(audio) -> list:
     """``transcribe``'s argument as a list of recordings: a list of numbers is one
     recording (samples), any other list or tuple is several."""
-    if isinstance(audio, (list, tuple)):
-        if audio and all(isinstance(v, (int, float, np.number)) and not isinstance(v, bool)
-                         for v in audio):  # fmt: skip
-            return [np.asarray(audio, dtype=np.float64)]
-        return list(audio)
-    return [audio]
+    if is_sample_list(audio):
+        return [np.asarray(audio, dtype=np.float64)]
+    return list(audio) if isinstance(audio, (list, tuple)) else [audio]
 
 
 def _check_finite(x: np.ndarray, what: str) -> None:

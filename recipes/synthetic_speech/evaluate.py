@@ -19,6 +19,7 @@ import torch
 import minis2t
 import parity.generate as tg
 import parity.model as tm
+from minis2t.features import pad_batch
 
 SAMPLES_PER_ENGINE = 2
 
@@ -29,12 +30,7 @@ def decode(model: minis2t.Speech2Text, feats, batch_size: int = 16, twin_params=
     texts = [""] * len(feats)
     for start in range(0, len(order), batch_size):
         chosen = order[start : start + batch_size]
-        t_max = max(feats[i].shape[0] for i in chosen)
-        x = np.zeros((len(chosen), t_max, 80), np.float32)
-        mask = np.zeros((len(chosen), t_max), np.int32)
-        for b, i in enumerate(chosen):
-            x[b, : feats[i].shape[0]] = feats[i]
-            mask[b, : feats[i].shape[0]] = 1
+        x, mask = pad_batch([feats[i].astype(np.float32) for i in chosen])  # [B, T, 80], [B, T]
         if twin_params is None:
             ids = model.generate(x, mask)
         else:
