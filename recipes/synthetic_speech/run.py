@@ -3,6 +3,7 @@
     python recipes/synthetic_speech/run.py                        # the bundled model
     python recipes/synthetic_speech/run.py --leave-out festival    # train without an engine
     python recipes/synthetic_speech/run.py --leave-out flite --no-augment
+    python recipes/synthetic_speech/run.py --leave-out flite --without reverberate  # ablation
 
 Seeded throughout. Speech comes from three synthesisers (:mod:`engines`: espeak-ng,
 festival, flite) in equal shares, each training utterance through a random augmentation
@@ -10,7 +11,8 @@ chain (:mod:`augment`). The default run writes the model directory (Hugging Face
 to ``minis2t/assets/model``, test recordings from every engine beside it, and
 ``results.json``. ``--leave-out ENGINE`` trains on the other engines only, writes the model
 under ``work/`` and ``results/leave_out_ENGINE[_no_augment].json``: the generalisation
-table of the docs. Synthesised speech is cached in ``work/`` (git-ignored), so the
+table of the docs; ``--without STEP[,STEP]`` leaves augmentation steps out of such a run,
+to measure what they buy (``results/leave_out_ENGINE_without_STEPS.json``). Synthesised speech is cached in ``work/`` (git-ignored), so the
 leave-one-out runs reuse the speech of the first run.
 """
 
@@ -34,6 +36,7 @@ WORK = HERE / "work"
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(ROOT))
 
+import augment  # noqa: E402
 import engines  # noqa: E402
 import grammar  # noqa: E402
 import synthesize  # noqa: E402
@@ -49,6 +52,7 @@ ARCHITECTURE = dict(
 GENERATION = dict(num_beams=5, max_length=64, early_stopping=True)
 SPM_VOCAB = 256
 ENGINE_NAMES = list(engines.ENGINES)
+AUGMENTATION_STEPS = (*augment.STEPS, "vtlp")
 
 
 def split_sentences(n_train: int, n_test: int, seed: int) -> tuple[list[str], list[str]]:
@@ -94,9 +98,15 @@ def cached(name: str, make):
     return value
 
 
-def training_speech(texts, seed, augmentation):
+def training_speech(texts, seed, augmentation, disabled=(), leave_out=None):
+    """Features and settings of the training utterances; those of ``leave_out`` are not
+    synthesised at all when steps are ``disabled`` (an ablation run needs no full set)."""
     settings = synthesize.plan(texts, ENGINE_NAMES, seed)
-    feats, meta, _ = synthesize.synthesize(texts, settings, seed, augmentation=augmentation)
+    if disabled and leave_out:
+        keep = [i for i, s in enumerate(settings) if s["engine"] != leave_out]
+        texts, settings = [texts[i] for i in keep], [settings[i] for i in keep]
+    feats, meta, _ = synthesize.synthesize(texts, settings, seed, augmentation=augmentation,
+                                           disabled=disabled)  # fmt: skip
     return feats, meta
 
 
@@ -123,12 +133,19 @@ def main() -> None:
     parser.add_argument("--leave-out", choices=ENGINE_NAMES, default=None,
                         help="train without this engine (a generalisation run)")
     parser.add_argument("--no-augment", action="store_true", help="train on clean speech")
+    parser.add_argument("--without", type=lambda v: tuple(sorted(v.split(","))), default=(),
+                        help="augmentation steps to leave out, comma-separated "
+                             f"({', '.join(AUGMENTATION_STEPS)}): an ablation run")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
+    unknown = set(args.without) - set(AUGMENTATION_STEPS)
+    if unknown or (args.without and args.no_augment):
+        parser.error(f"--without takes {', '.join(AUGMENTATION_STEPS)} (and not with --no-augment)")
     t0 = time.time()
     log = lambda *a: print(f"[{time.time() - t0:7.0f} s]", *a, flush=True)  # noqa: E731
     tag = "full" if args.leave_out is None else f"leave_out_{args.leave_out}"
     tag += "_no_augment" if args.no_augment else ""
+    tag += "_without_" + "+".join(args.without) if args.without else ""
     out = args.out or (ROOT / "minis2t" / "assets" / "model" if tag == "full" else WORK / tag / "model")
 
     train_text, test_text = split_sentences(args.train_sentences, args.test_sentences, args.seed)
@@ -141,8 +158,11 @@ def main() -> None:
     log(f"vocabulary: {sp.get_piece_size()} pieces, {np.mean([len(t) for t in targets]):.1f} tokens per sentence")
 
     augmentation = not args.no_augment
-    feats, meta = cached(f"train_{args.seed}_{'aug' if augmentation else 'clean'}_{len(train_text)}",
-                         lambda: training_speech(train_text, args.seed + 1, augmentation))  # fmt: skip
+    name = f"train_{args.seed}_{'aug' if augmentation else 'clean'}_{len(train_text)}"
+    if args.without:
+        name += f"_without_{'+'.join(args.without)}_{args.leave_out}"
+    feats, meta = cached(name, lambda: training_speech(train_text, args.seed + 1, augmentation,
+                                                       args.without, args.leave_out))  # fmt: skip
     keep = [i for i, m in enumerate(meta) if m["engine"] != args.leave_out]
     feats, targets = [feats[i] for i in keep], [targets[i] for i in keep]
     engines_used = sorted({meta[i]["engine"] for i in keep})
@@ -164,6 +184,7 @@ def main() -> None:
     result = evaluate.evaluate(out, test_text, tests, twin=tag == "full", log=log,
                                samples=out.parent / "samples" if tag == "full" else None)  # fmt: skip
     result.update(run=tag, trained_on=engines_used, left_out=args.leave_out, augmentation=augmentation,
+                  augmentation_left_out=list(args.without),
                   steps=args.steps, training_utterances=len(feats),
                   training_hours=round(sum(f.shape[0] for f in feats) / 100 / 3600, 2),
                   vocabulary_words=len(words), recipe_seconds=round(time.time() - t0))  # fmt: skip
