@@ -13,8 +13,8 @@ depend on the values. Everything is measured in this run, on the same inputs and
     ``Speech2Text.generate`` vs transformers ``generate`` (features included for both);
 (c) the front end (see benchmarks/features.py);
 (d) peak resident memory of each, in a fresh process;
-(e) real-time factor and achieved GFLOP/s, against the model's FLOP count (formula in
-    docs/performance.md) and this machine's float32 matmul peak.
+(e) real-time factor and achieved GFLOP/s, against the model's FLOP count (benchmarks/flops.py,
+    shown in docs/performance.md) and this machine's float32 matmul peak.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).parent.parent))
 from common import best_time, print_table, save  # noqa: E402
+from flops import decoder_flops, encoder_flops  # noqa: E402
 
 from minis2t.config import S2T_SMALL  # noqa: E402
 TOKENS = 40  # forced output length for (b)
@@ -64,24 +65,6 @@ def features(seconds: float):
     import minis2t
 
     return minis2t.FeatureExtractor()(audio(seconds))
-
-
-def encoder_flops(config, frames: int) -> float:
-    """Multiply-adds x 2 of the conv subsampler and the encoder (see docs/performance.md)."""
-    d, e, c = config.d_model, config.encoder_ffn_dim, config.conv_channels
-    t1 = (frames - 1) // 2 + 1
-    s = (t1 - 1) // 2 + 1
-    conv = 2 * t1 * 80 * 5 * c + 2 * s * (c // 2) * 5 * 2 * d
-    layers = config.encoder_layers * s * (8 * d * d + 4 * d * e + 4 * s * d)
-    return conv + layers
-
-
-def decoder_flops(config, s: int, tokens: int, beams: int) -> float:
-    d, e, v = config.d_model, config.decoder_ffn_dim, config.vocab_size
-    cross_kv = config.decoder_layers * 4 * s * d * d
-    per_step = sum(config.decoder_layers * (8 * d * d + 4 * d * e + 4 * d * (s + t)) + 2 * d * v
-                   for t in range(1, tokens + 1))  # fmt: skip
-    return cross_kv + beams * per_step
 
 
 def matmul_peak() -> float:

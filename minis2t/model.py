@@ -4,7 +4,8 @@
 ``params["model"]["encoder"]["layers"][3]["fc1"]["weight"]`` is
 ``model.encoder.layers.3.fc1.weight`` and each function takes just its own sub-tree.
 
-The data path (shapes as in DESIGN.md)::
+The data path (``B`` batch, ``T`` feature frames, ``F`` mel bins, ``S`` encoder frames,
+``D`` d_model, ``L`` tokens, ``V`` vocabulary)::
 
     features [B, T, F] --conv_subsampler--> [B, S, D]          S = T halved per conv layer
       x sqrt(D) + positions --encoder_layer x N--> layer_norm   encoder states [B, S, D]

@@ -1,7 +1,7 @@
 """The primitives Speech2Text is built from, as NumPy functions.
 
 Each function computes in the dtype of its inputs (float32 or float64) and returns new
-arrays. Shapes use the glossary of DESIGN.md: ``B`` batch, ``T``/``S`` time, ``D``
+arrays. Shapes: ``B`` batch, ``T``/``S`` time, ``D``
 d_model, ``H`` heads, ``Dh = D / H``, ``C`` channels, ``k`` kernel size.
 """
 

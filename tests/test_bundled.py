@@ -9,6 +9,7 @@ from transformers import Speech2TextForConditionalGeneration
 import minis2t
 import parity.generate as tg
 import parity.model as tm
+from parity import bars
 from minis2t.cli import main
 from minis2t.pipeline import BUNDLED_MODEL
 
@@ -40,8 +41,8 @@ def test_equal_logits_in_minis2t_twin_and_transformers():
         twin = tm.decode(params, model.config, torch.from_numpy(ids),
                          tm.init_cache(params, model.config, enc["last_hidden_state"]), enc["mask"])["logits"].numpy()  # fmt: skip
     scale = np.abs(theirs).max()
-    assert np.abs(logits - theirs).max() <= 1e-4 * scale  # float32, relative to the logits' scale
-    assert np.abs(logits - twin).max() <= 1e-5 * scale
+    assert np.abs(logits - theirs).max() <= bars.MODEL_TRANSFORMERS["float32"] * scale  # relative to the scale
+    assert np.abs(logits - twin).max() <= bars.MODEL_TWIN["float32"] * scale
 
 
 def test_every_bundled_recording_transcribes_exactly_with_both_backends():

@@ -38,7 +38,7 @@ def test_mkdocs_build_strict(tmp_path):
     assert "WARNING" not in result.stderr, result.stderr[-3000:]
     for page in ("index.html", "parity/index.html", "bundled-model/index.html", "api/index.html"):
         assert (tmp_path / "site" / page).is_file()
-    assert (ROOT / "docs" / "figures" / "beam_tree.png").is_file()
+    assert (ROOT / "build" / "docs" / "figures" / "beam_tree.png").is_file()
     # Nothing is fetched from the network when a page is read: no script, style sheet or
     # image from another host (the material theme's Google-fonts link is switched off).
     import re
@@ -51,7 +51,7 @@ def test_mkdocs_build_strict(tmp_path):
     # The generated tables hold measurements, not an "install ..." placeholder: the tests'
     # environment has torch, transformers and kaldi-native-fbank.
     for table in ("parity_table.md", "front_end_table.md", "positions_measured.md"):
-        text = (ROOT / "docs" / "figures" / table).read_text()
+        text = (ROOT / "build" / "docs" / "figures" / table).read_text()
         assert "install" not in text and "not installed" not in text, (table, text)
 
 
@@ -63,3 +63,23 @@ def test_readme_names_every_error_type():
              and issubclass(getattr(errors, n), errors.MiniS2TError)]  # fmt: skip
     leaf = [n for n in names if n not in ("MiniS2TError", "AudioError")]
     assert [n for n in leaf if f"`{n}`" not in readme] == []
+
+
+def test_readme_states_the_bars_the_tests_assert():
+    """The README's "How close" table gives each bar as ``parity/bars.py`` defines it."""
+    from parity import bars
+
+    section = (ROOT / "README.md").read_text().split("## How close", 1)[1].split("\n## ", 1)[0]
+    rows = {line.split("|")[1].strip(): line.split("|")[2].strip() for line in section.splitlines()
+            if line.startswith("| ") and not line.startswith("| comparison")}  # fmt: skip
+    expected = {
+        "`fbank` vs kaldi-native-fbank": f"mean {bars.KNF_MEAN:.0e}, p99 {bars.KNF_P99:.0e}",
+        "`FeatureExtractor` vs transformers": f"max {bars.HF_FEATURES_MAX:.0e}",
+        "NumPy vs twin, `fbank` float64": f"{bars.FRONT_END_TWIN['float64']:.0e}",
+        "model logits vs transformers": f"float64 {bars.MODEL_TRANSFORMERS['float64']:.0e}, "
+                                        f"float32 {bars.MODEL_TRANSFORMERS['float32']:.0e}",
+        "generated ids vs transformers": f"scores {bars.SEQUENCE_SCORES:.0e} relative",
+    }  # fmt: skip
+    for start, bar in expected.items():
+        found = [value for name, value in rows.items() if name.startswith(start)]
+        assert len(found) == 1 and bar.replace("e-0", "e-") in found[0], (start, bar, found)

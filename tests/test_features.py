@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from transformers import Speech2TextFeatureExtractor
 
 import minis2t
+from parity import bars
 from minis2t import errors
 from minis2t.features import (
     FRAME_SHIFT,
@@ -27,8 +28,8 @@ from minis2t.features import (
 
 # Bars from the issue. Both fbanks compute in float32; transformers' own NumPy path
 # measures mean <= 1e-5 and p99 <= 8e-5 against kaldi-native-fbank on these recordings.
-KNF_MEAN, KNF_P99 = 2e-5, 2e-4
-HF_MAX = 5e-4  # after CMVN; features have unit variance, so this is relative too
+KNF_MEAN, KNF_P99 = bars.KNF_MEAN, bars.KNF_P99
+HF_MAX = bars.HF_FEATURES_MAX  # after CMVN; features have unit variance, so this is relative too
 
 
 def knf_fbank(wave: np.ndarray, num_mel_bins: int = 80) -> np.ndarray:

@@ -1,6 +1,6 @@
 """NumPy front end vs its PyTorch twin, function by function and end to end.
 
-Bars (from the issue): float64 max |delta| <= 1e-9, float32 <= 1e-4. In float64 the two
+Bars: ``parity.bars.FRONT_END_TWIN`` (float64 1e-9, float32 1e-4). In float64 the two
 differ only by the FFT libraries' summation order (~1e-12 on log-mel). In float32 the
 power spectrum's rounding is ~1e-7 of a frame's *peak* power, so near-silent bands are
 compared in the linear domain (see ``assert_float32_log_mel``). The feature extractor
@@ -10,6 +10,8 @@ does its DSP in float64 in both, and rounds to float32 before CMVN.
 import numpy as np
 import pytest
 import torch
+
+from parity import bars
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -17,7 +19,7 @@ import minis2t.features as npf
 import parity.features as thf
 from tests.test_features import signals
 
-BARS = {np.float64: 1e-9, np.float32: 1e-4}
+BARS = {np.float64: bars.FRONT_END_TWIN["float64"], np.float32: bars.FRONT_END_TWIN["float32"]}
 DTYPES = {np.float64: torch.float64, np.float32: torch.float32}
 
 

@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 import minis2t
 import parity.generate as tg
+from parity import bars
 import parity.model as tm
 from minis2t import errors
 from minis2t.checkpoint import prepare_weights
@@ -76,7 +77,7 @@ def hf_generate(hf, features, mask, options):
 
 def assert_scores_close(ours, theirs):
     theirs = theirs.detach().cpu().numpy() if isinstance(theirs, torch.Tensor) else theirs
-    assert np.all(np.abs(ours - theirs) <= 1e-6 * np.maximum(1.0, np.abs(theirs))), (ours, theirs)
+    assert np.all(np.abs(ours - theirs) <= bars.SEQUENCE_SCORES * np.maximum(1.0, np.abs(theirs))), (ours, theirs)
 
 
 @given(generation_cases())

@@ -1,7 +1,11 @@
 """mkdocs hook: compute every figure and generated table of the site with the package.
 
-Runs before each build and writes into ``docs/figures/`` (ignored by git): nothing
-generated is committed, and every figure shows what the code computes today.
+Runs before each build and writes into ``build/docs/`` — outside ``docs/``, so that
+``mkdocs serve``, which watches ``docs/``, rebuilds once per edit instead of reacting to
+its own output — and adds those files to the site (``on_files``) as ``figures/...`` and
+``javascripts/mathjax/...``. Nothing generated is committed, and every figure shows what
+the code computes today. The notebooks are added too (``notebooks/*.py``), so that pages
+can link to them.
 """
 
 from __future__ import annotations
@@ -17,7 +21,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
-OUT = ROOT / "docs" / "figures"
+GENERATED = ROOT / "build" / "docs"  # git-ignored; snippets' base_path includes it
+OUT = GENERATED / "figures"
 SPEECH = ROOT / "tests" / "data" / "speech"
 sys.path.insert(0, str(ROOT))
 
@@ -27,7 +32,7 @@ from minis2t import model as M  # noqa: E402
 from minis2t.cli import BUNDLED_MODEL, BUNDLED_RECORDING  # noqa: E402
 
 
-MATHJAX_OUT = ROOT / "docs" / "javascripts" / "mathjax"  # git-ignored, copied from a package
+MATHJAX_OUT = GENERATED / "javascripts" / "mathjax"  # copied from a package
 MATHJAX_PARTS = ("tex-mml-chtml.js", "output/chtml", "input/tex/extensions", "ui", "a11y")
 
 
@@ -57,9 +62,22 @@ def on_pre_build(config, **kwargs) -> None:
     vendor_mathjax()
     OUT.mkdir(parents=True, exist_ok=True)
     for make in (waveform, frames, filterbank, cmvn, subsampling, positions, attention,
-                 beam_tree, parity_table, front_end_table, bundled_tables, error_tables):  # fmt: skip
+                 masks, kv_cache, tokenizer_pieces, beam_tree, parity_table, front_end_table, bundled_tables, error_tables):  # fmt: skip
         make()
         plt.close("all")
+
+
+def on_files(files, config, **kwargs):
+    """Serve the generated files and the notebooks as if they were in ``docs/``."""
+    from mkdocs.structure.files import File
+
+    sources = [(GENERATED, p) for p in sorted(GENERATED.rglob("*")) if p.is_file() and p.suffix != ".md"]
+    sources += [(ROOT, p) for p in sorted((ROOT / "notebooks").glob("*.py"))]
+    for base, path in sources:
+        uri = path.relative_to(base).as_posix()
+        if files.get_file_from_path(uri) is None:
+            files.append(File(uri, str(base), config["site_dir"], config["use_directory_urls"]))
+    return files
 
 
 def save(fig, name: str) -> None:
@@ -83,21 +101,25 @@ def waveform() -> None:
 
 def frames() -> None:
     n = np.arange(400)
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3))
-    axes[0].plot(n, F.povey_window(400, np.float64), label="Povey (Hann ** 0.85)")
-    axes[0].plot(n, np.hanning(400), "--", label="Hann")
-    axes[0].plot(n, np.hamming(400), ":", label="Hamming")
-    axes[0].set(title="analysis windows, 400 samples = 25 ms", xlabel="sample")
-    axes[0].legend(fontsize=8)
+    fig, ax = plt.subplots(figsize=(6, 2.8))
+    ax.plot(n, F.povey_window(400, np.float64), label="Povey (Hann ** 0.85)")
+    ax.plot(n, np.hanning(400), "--", label="Hann")
+    ax.plot(n, np.hamming(400), ":", label="Hamming")
+    ax.set(title="analysis windows, 400 samples = 25 ms", xlabel="sample")
+    ax.legend(fontsize=8)
+    save(fig, "windows.png")
+    # One frame through the three steps, each in its own panel: the DC offset is small
+    # against the peak, so drawn on one axis the first two curves would hide each other.
     wave = F.scale_waveform(minis2t.load_audio(BUNDLED_RECORDING).astype(np.float64))
     frame = F.frame_signal(wave)[150:151]  # one frame, 1.5 s in
-    steps = [("frame", frame), ("- DC", F.remove_dc_offset(frame))]
+    steps = [("frame (16-bit units)", frame), ("− DC", F.remove_dc_offset(frame))]
     steps.append(("pre-emphasis", F.preemphasize(steps[-1][1])))
-    steps.append(("x window", steps[-1][1] * F.povey_window(400, np.float64)))
-    for label, x in steps:
-        axes[1].plot(n, x[0], lw=0.8, label=label)
-    axes[1].set(title="frame 150 through the steps (16-bit units)", xlabel="sample")
-    axes[1].legend(fontsize=8)
+    steps.append(("× Povey window", steps[-1][1] * F.povey_window(400, np.float64)))
+    fig, axes = plt.subplots(1, 4, figsize=(12, 2.6), sharex=True)
+    for ax, (label, x) in zip(axes, steps):
+        ax.plot(n, x[0], lw=0.7)
+        ax.axhline(0, color="grey", lw=0.5)
+        ax.set(title=f"{label}\nmean {x[0].mean():.1f}", xlabel="sample")
     save(fig, "frames.png")
 
 
@@ -176,22 +198,112 @@ def positions() -> None:
     (OUT / "positions_measured.md").write_text("\n".join(rows) + "\n")
 
 
+def _worked():
+    hooks = str(Path(__file__).resolve().parent)
+    if hooks not in sys.path:
+        sys.path.insert(0, hooks)
+    import worked
+
+    return worked
+
+
 def attention() -> None:
-    model = load_bundled()
-    wave, text = bundled_sample()
-    feats = model.feature_extractor(wave)["input_features"]
-    ids = model.generate(feats)
-    out = model.forward(feats, decoder_input_ids=ids, output_attentions=True)
-    tokens = model.tokenizer.convert_ids_to_tokens(ids[0])
-    cross = out.cross_attentions[-1][0].mean(axis=0)  # last layer, mean over heads: [L, S]
-    enc = out.encoder_attentions[-1][0].mean(axis=0)  # [S, S]
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4), gridspec_kw={"width_ratios": [2, 1]})
-    axes[0].imshow(cross, aspect="auto", cmap="Greys", interpolation="nearest")
+    """Cross-attention of the head that aligns best (chosen by ``worked.best_head``, whose
+    table the page shows), next to the mean over all heads of the last layer."""
+    worked = _worked()
+    a = worked.alignment()
+    layer, head = worked.best_head()
+    tokens = a["tokens"]
+    mean_last = np.mean([h["weights"] for h in a["layers"][-1]], axis=0)
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.2), sharey=True)
+    for ax, w, title in ((axes[0], a["layers"][layer][head]["weights"], f"layer {layer}, head {head} (sharpest)"),
+                         (axes[1], mean_last, "last layer, mean of its heads")):  # fmt: skip
+        ax.imshow(w, aspect="auto", cmap="Greys", interpolation="nearest")
+        ax.plot(w.argmax(axis=1), range(len(tokens)), "r.", ms=4)
+        ax.set(title=f"cross-attention, {title}", xlabel="encoder frame (40 ms)")
     axes[0].set_yticks(range(len(tokens)), tokens, fontsize=7)
-    axes[0].set(title=f"cross-attention, last decoder layer: \"{text}\"", xlabel="encoder frame (40 ms)")
-    axes[1].imshow(enc, cmap="Greys", interpolation="nearest")
-    axes[1].set(title="encoder self-attention, last layer", xlabel="key frame", ylabel="query frame")
+    fig.suptitle(f"\"{a['text']}\" — red dots: each token's largest weight", fontsize=9)
     save(fig, "attention.png")
+
+
+def masks() -> None:
+    """The three masks, as the model applies them: attention weights of the bundled model
+    on a padded batch of two recordings are exactly zero where a mask forbids a look."""
+    model = load_bundled()
+    refs = json.loads((BUNDLED_MODEL.parent / "samples" / "references.json").read_text())
+    waves = [minis2t.load_audio(BUNDLED_MODEL.parent / "samples" / r["file"]) for r in refs[:2]]
+    waves.sort(key=len, reverse=True)
+    batch = model.feature_extractor(waves, padding=True, return_attention_mask=True)
+    ids = model.generate(batch["input_features"], batch["attention_mask"], num_beams=1)
+    enc = M.encode(model.params, model.config, batch["input_features"], batch["attention_mask"],
+                   output_attentions=True)  # fmt: skip
+    out = model.forward(batch["input_features"], batch["attention_mask"], decoder_input_ids=ids,
+                        output_attentions=True)  # fmt: skip
+    panels = [("encoder self-attention, item 2 (padded)\nkeys past its end: weight 0", enc["attentions"][0][1, 0]),
+              ("decoder self-attention (causal)\ntoken i sees tokens ≤ i", out.decoder_attentions[0][0, 0]),
+              ("cross-attention, item 2 (padded)\nno token looks at padding", out.cross_attentions[0][1, 0])]  # fmt: skip
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.6))
+    for ax, (title, w) in zip(axes, panels):
+        ax.imshow(w == 0, cmap="Greys", aspect="auto", interpolation="nearest", vmin=0, vmax=1.6)
+        ax.set(title=title, xlabel="key", ylabel="query")
+        ax.title.set_fontsize(9)
+    fig.suptitle("grey: masked (the weight is exactly 0); white: allowed", fontsize=9)
+    save(fig, "masks.png")
+
+
+def kv_cache() -> None:
+    """What the cache holds after each decoding step of the bundled model: the
+    self-attention keys grow by one token per step, the cross-attention keys stay."""
+    model = load_bundled()
+    wave, _ = bundled_sample()
+    c, p = model.config, model.params
+    states = M.encode(p, c, model.feature_extractor(wave)["input_features"])["last_hidden_state"]
+    cache = M.init_cache(p, c, states)
+    ids = model.generate(model.feature_extractor(wave)["input_features"])[0]
+    steps = 5
+    fig, ax = plt.subplots(figsize=(11, 3.2))
+    s = cache.cross_kv[0][0].shape[2]
+    for t in range(steps):
+        cache = M.decode(p, c, ids[None, t : t + 1], cache)["cache"]
+        y = -t
+        length = cache.self_kv[0][0].shape[2]
+        for j in range(length):
+            ax.add_patch(plt.Rectangle((j, y - 0.35), 0.9, 0.7, color="tab:blue" if j == length - 1 else "lightsteelblue"))
+        ax.text(-0.6, y, f"step {t}", ha="right", va="center", fontsize=8)
+        ax.text(steps + 0.5, y, f"self K/V {list(cache.self_kv[0][0].shape)}", va="center", fontsize=8)
+        ax.add_patch(plt.Rectangle((steps + 5.5, y - 0.35), 4 * s / c.max_source_positions * 20 + 2, 0.7,
+                                   color="lightgray"))  # fmt: skip
+        ax.text(steps + 5.7, y, f"cross K/V {list(cache.cross_kv[0][0].shape)} (fixed)", va="center", fontsize=8)
+    ax.set(xlim=(-2.5, steps + 14), ylim=(-steps + 0.4, 0.6),
+           title="the KV cache, layer 0, after each step: dark = the key/value added by this step's "
+                 "token (a decoder step computes only it)")  # fmt: skip
+    ax.title.set_fontsize(9)
+    ax.set_axis_off()
+    save(fig, "kv_cache.png")
+
+
+def tokenizer_pieces() -> None:
+    """Sentences cut into the bundled model's pieces (boxes), with their ids."""
+    tok = load_bundled().tokenizer
+    sentences = ["remind me to call maria at seven thirty", "set an alarm for eight in the morning",
+                 "remind me to call zbigniew"]  # fmt: skip
+    fig, ax = plt.subplots(figsize=(12, 2.6))
+    for row, text in enumerate(sentences):
+        ids = tok.encode(text)
+        x = 0.0
+        for i, piece in zip(ids, tok.convert_ids_to_tokens(ids)):
+            width = 0.25 + 0.13 * len(piece)
+            color = "tab:orange" if len(piece.strip("▁")) <= 1 else "lightsteelblue"
+            ax.add_patch(plt.Rectangle((x, -row - 0.3), width - 0.05, 0.6, color=color))
+            ax.text(x + width / 2, -row, piece, ha="center", va="center", fontsize=8)
+            ax.text(x + width / 2, -row - 0.45, str(i), ha="center", va="center", fontsize=6, color="dimgray")
+            x += width
+    ax.set(xlim=(-0.1, 12), ylim=(-len(sentences) + 0.3, 0.5),
+           title="pieces (▁ marks a word start) and their ids; orange: single characters — "
+                 "what an unknown word falls back to")  # fmt: skip
+    ax.title.set_fontsize(9)
+    ax.set_axis_off()
+    save(fig, "tokenizer.png")
 
 
 def beam_tree() -> None:
@@ -244,9 +356,11 @@ def front_end_table() -> None:
         from transformers import Speech2TextFeatureExtractor
 
         import parity.features as twin
+        from parity import bars
     except ImportError as e:
         (OUT / "front_end_table.md").write_text(f"*(install the test extras to measure this: {e})*\n")
         return
+    sci = _worked().sci
     waves = [minis2t.load_audio(p) for p in sorted(SPEECH.glob("*.*")) if p.suffix in (".wav", ".flac")]
     knf_diffs, hf_diffs, twin_max = [], [], 0.0
     hf = Speech2TextFeatureExtractor()
@@ -265,11 +379,12 @@ def front_end_table() -> None:
     k, h = np.concatenate([d.ravel() for d in knf_diffs]), np.concatenate([d.ravel() for d in hf_diffs])
     rows = ["| comparison | measured here | bar the tests assert |", "| --- | --- | --- |",
             f"| `fbank` vs kaldi-native-fbank, float32, {len(waves)} recordings | mean {k.mean():.1e}, "
-            f"p99 {np.percentile(k, 99):.1e} | mean 2e-5, p99 2e-4 |",
+            f"p99 {np.percentile(k, 99):.1e} | mean {sci(bars.KNF_MEAN)}, p99 {sci(bars.KNF_P99)} |",
             f"| `FeatureExtractor` vs transformers (after CMVN) | mean {h.mean():.1e}, p99 "
-            f"{np.percentile(h, 99):.1e}, max {h.max():.1e} | max 5e-4 |",
-            f"| NumPy vs twin, `fbank` float64 | max {twin_max:.1e} | 1e-9 |"]  # fmt: skip
+            f"{np.percentile(h, 99):.1e}, max {h.max():.1e} | max {sci(bars.HF_FEATURES_MAX)} |",
+            f"| NumPy vs twin, `fbank` float64 | max {twin_max:.1e} | {sci(bars.FRONT_END_TWIN['float64'])} |"]  # fmt: skip
     (OUT / "front_end_table.md").write_text("\n".join(rows) + "\n")
+
 
 
 def _pct(x: float) -> str:

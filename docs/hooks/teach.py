@@ -1,0 +1,75 @@
+"""mkdocs hook: put the code and its numbers into the stage pages at build time.
+
+Two directives, written as HTML comments so that a page read as plain Markdown (on a code
+host, in an editor) just skips them:
+
+* ``<!-- source: minis2t.features.frame_signal, minis2t.features.preemphasize -->`` —
+  the current source of each function, from the code itself (``inspect.getsource``), in an
+  open collapsible block that names the file and lines. The page can never show code that
+  is not the code.
+* ``<!-- worked: frames -->`` — the Markdown returned by ``worked.frames()``: a worked
+  example computed on a real recording, with shapes and numbers as the package produces
+  them in this build.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import re
+import sys
+import textwrap
+from pathlib import Path
+
+HOOKS = Path(__file__).resolve().parent
+ROOT = HOOKS.parents[1]
+
+DIRECTIVE = re.compile(r"^<!-- (source|worked): ([\w., -]+) -->$", re.MULTILINE)
+
+
+def resolve(dotted: str):
+    """The object a dotted name points to: the longest importable module prefix, then
+    attributes (``minis2t.model.KVCache``, ``minis2t.features.FeatureExtractor.__call__``)."""
+    parts = dotted.split(".")
+    for cut in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:cut]))
+        except ImportError:
+            continue
+        for name in parts[cut:]:
+            obj = getattr(obj, name)
+        return obj
+    raise ImportError(dotted)
+
+
+def source_block(dotted: str) -> str:
+    obj = resolve(dotted)
+    lines, first = inspect.getsourcelines(obj)
+    path = Path(inspect.getsourcefile(obj)).resolve().relative_to(ROOT).as_posix()
+    code = textwrap.indent(textwrap.dedent("".join(lines)).rstrip(), "        ")
+    title = f"Source: <code>{dotted}</code> — {path}, lines {first}–{first + len(lines) - 1}"
+    return f'???+ abstract "{title}"\n\n    ```python\n{code}\n    ```\n'
+
+
+def worked_block(name: str) -> str:
+    if str(HOOKS) not in sys.path:
+        sys.path.insert(0, str(HOOKS))
+    import worked
+
+    return getattr(worked, name)()
+
+
+def expand(markdown: str) -> str:
+    def replace(match: re.Match) -> str:
+        kind, names = match.group(1), [n.strip() for n in match.group(2).split(",")]
+        if kind == "source":
+            return "\n".join(source_block(n) for n in names)
+        return "\n".join(worked_block(n) for n in names)
+
+    return DIRECTIVE.sub(replace, markdown)
+
+
+def on_page_markdown(markdown: str, page, config, files, **kwargs) -> str:
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    return expand(markdown)

@@ -1,0 +1,427 @@
+"""Worked examples for the stage pages, computed at build time on real recordings.
+
+Each public function returns Markdown for ``<!-- worked: NAME -->`` (see ``teach.py``):
+the package run on a real input, with the shapes and a few numbers at each step as this
+build computes them. Nothing here is typed in by hand; change the code and the page
+changes with it.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+
+import numpy as np
+
+import minis2t
+from minis2t import features as F
+from minis2t import model as M
+from minis2t import nn
+from minis2t.cli import BUNDLED_MODEL, BUNDLED_RECORDING
+
+ROOT = Path(__file__).resolve().parents[2]
+SPEECH = ROOT / "tests" / "data" / "speech"
+LJ = SPEECH / "en_ljspeech_LJ050-0131_22k05.wav"  # the one recording not at 16 kHz
+FRAME = 150  # the frame the feature pages follow, 1.5 s in
+
+
+@functools.lru_cache(maxsize=1)
+def model() -> minis2t.Speech2Text:
+    return minis2t.Speech2Text.from_pretrained(BUNDLED_MODEL)
+
+
+@functools.lru_cache(maxsize=1)
+def sample() -> tuple[np.ndarray, str, str]:
+    """The bundled model's first test recording: waveform, reference text, file name."""
+    refs = json.loads((BUNDLED_MODEL.parent / "samples" / "references.json").read_text())
+    path = BUNDLED_MODEL.parent / "samples" / refs[0]["file"]
+    return minis2t.load_audio(path), refs[0]["text"], refs[0]["file"]
+
+
+@functools.lru_cache(maxsize=1)
+def human() -> tuple[np.ndarray, str, str]:
+    """A person reading (LibriSpeech dev-clean 1272-128104-0000): the feature pages' input."""
+    rows = [line.split("\t") for line in (SPEECH / "manifest.tsv").read_text().splitlines()]
+    text = next(r[-1] for r in rows if r[0] == BUNDLED_RECORDING.name).lower()
+    return minis2t.load_audio(BUNDLED_RECORDING), text, BUNDLED_RECORDING.name
+
+
+def sci(x: float) -> str:
+    """A bar as people write it: 2e-5, not 2e-05."""
+    return f"{x:.0e}".replace("e-0", "e-")
+
+
+def fmt(values, digits: int = 4) -> str:
+    return "[" + ", ".join(f"{v:.{digits}g}" for v in np.ravel(values)) + "]"
+
+
+def shape(x) -> str:
+    return "[" + ", ".join(str(n) for n in np.shape(x)) + "]"
+
+
+def example(title: str, body: str) -> str:
+    return f'!!! example "Worked example: {title}"\n\n' + "\n".join(
+        ("    " + line if line else "") for line in body.strip("\n").split("\n")
+    ) + "\n"
+
+
+def code(lines: list[str]) -> str:
+    return "```text\n" + "\n".join(lines) + "\n```"
+
+
+# --- 1. audio ----------------------------------------------------------------------------
+
+
+def audio() -> str:
+    import soundfile
+
+    info = soundfile.info(str(LJ))
+    raw, _ = soundfile.read(str(LJ), dtype="int16")
+    wave = minis2t.load_audio(LJ)
+    g = np.gcd(16000, info.samplerate)
+    peak = int(np.abs(raw.astype(np.int32)).max())
+    lines = [
+        f"file          {LJ.name}",
+        f"on disk       {info.samplerate} Hz, {info.channels} channel, {info.subtype}, {info.frames} samples "
+        f"= {info.frames / info.samplerate:.3f} s",
+        f"int16 peak    {peak}  -> / 2**15 = {peak / 2**15:.4f}  (scaled by the type's range, not the peak)",
+        f"resample      up {16000 // g}, down {info.samplerate // g}  (gcd {g})",
+        f"load_audio -> {shape(wave)} {wave.dtype}, {wave.shape[0] / 16000:.3f} s, "
+        f"ceil({info.frames} * 16000 / {info.samplerate}) = {int(np.ceil(info.frames * 16000 / info.samplerate))}",
+        f"range         min {wave.min():.4f}, max {wave.max():.4f}",
+        f"samples 8000..8004  {fmt(wave[8000:8005])}",
+    ]  # fmt: skip
+    return example("one LJ Speech recording, 22.05 kHz to 16 kHz", code(lines))
+
+
+# --- 2. frames ---------------------------------------------------------------------------
+
+
+def frames() -> str:
+    wave, text, name = human()
+    x = F.scale_waveform(wave.astype(np.float64))
+    framed = F.frame_signal(x)
+    frame = framed[FRAME : FRAME + 1]
+    dc = F.remove_dc_offset(frame)
+    pre = F.preemphasize(dc)
+    win = pre * F.povey_window(400, np.float64)
+    lines = [
+        f"waveform      {shape(wave)} ({name}: \"{text}\")",
+        f"x 2**15       max |x| = {np.abs(x).max():.1f}",
+        f"frames        {shape(framed)}   T = 1 + ({wave.shape[0]} - 400) // 160 = {F.num_frames(wave.shape[0])}",
+        f"frame {FRAME}     samples {FRAME * 160}..{FRAME * 160 + 399}; first four {fmt(frame[0, :4], 5)}",
+        f"- DC          mean was {frame.mean():.2f}; first four {fmt(dc[0, :4], 5)}",
+        f"pre-emphasis  first four {fmt(pre[0, :4], 5)}   (y[1] = x[1] - 0.97 x[0])",
+        f"x window      first four {fmt(win[0, :4], 5)}   (w[0] = 0: the ends fade out)",
+        f"energy        frame {np.sum(frame ** 2):.3g} -> windowed {np.sum(win ** 2):.3g}",
+    ]  # fmt: skip
+    return example(f"frame {FRAME} of a bundled test recording", code(lines))
+
+
+# --- 3. mel ------------------------------------------------------------------------------
+
+
+def _windowed(wave: np.ndarray) -> np.ndarray:
+    x = F.frame_signal(F.scale_waveform(wave.astype(np.float64)))
+    return F.preemphasize(F.remove_dc_offset(x)) * F.povey_window(400, np.float64)
+
+
+def mel() -> str:
+    wave, _, _ = human()
+    power = F.power_spectrum(_windowed(wave))
+    banks = F.mel_filterbank(80)  # [257, 80]
+    energies = power @ banks
+    p = power[FRAME]
+    top = int(np.argmax(p))
+    rows = ["| filter | bins with weight > 0 | centre | width | energy in frame %d |" % FRAME,
+            "| --: | --- | --: | --: | --: |"]  # fmt: skip
+    for j in (0, 1, 40, 79):
+        bins = np.nonzero(banks[:, j])[0]
+        centre = bins[np.argmax(banks[bins, j])] * 31.25
+        rows.append(f"| {j} | {bins[0]}–{bins[-1]} ({bins.size} bins) | {centre:.0f} Hz | "
+                    f"{(bins[-1] - bins[0] + 1) * 31.25:.0f} Hz | {energies[FRAME, j]:.3g} |")  # fmt: skip
+    lines = [
+        f"windowed frames  {shape(_windowed(wave))}",
+        f"power spectrum   {shape(power)}   (512-point FFT: 257 bins, 31.25 Hz apart)",
+        f"frame {FRAME}: strongest bin {top} = {top * 31.25:.0f} Hz, power {p[top]:.3g}; "
+        f"total {p.sum():.3g}",
+        f"filter bank      {shape(banks)}   (bins x filters; bin 256 = 8 kHz is in no filter: "
+        f"column sum {banks[256].sum():.0f})",
+        f"energies         {shape(energies)} = power @ banks",
+    ]  # fmt: skip
+    return example("the power spectrum of one frame pooled into 80 bands",
+                   code(lines) + "\n\n" + "\n".join(rows))  # fmt: skip
+
+
+def mel_against_kaldi() -> str:
+    """Our filter bank against kaldi-native-fbank's matrix, measured in this build."""
+    try:
+        import kaldi_native_fbank as knf
+    except ImportError:
+        return "*(kaldi-native-fbank is not installed where these pages were built: nothing measured.)*\n"
+    opts = knf.MelBanksOptions()
+    opts.num_bins = 80
+    theirs = np.array(knf.MelBanks(opts, knf.FrameExtractionOptions(), 1.0).get_matrix()).T  # [257, 80]
+    gap = np.abs(F.mel_filterbank(80) - theirs)
+    worst = np.unravel_index(np.argmax(gap), gap.shape)
+    return (f"Measured in this build: the largest difference from kaldi-native-fbank's matrix is "
+            f"**{gap.max():.2e}** (bin {worst[0]}, filter {worst[1]}); the tests allow 2e-5 — two "
+            f"half-ulp roundings of a float32 mel value near 2 800 (1.2e-4 mel) over a triangle "
+            f"about 35 mel wide, with room for the two edges.\n")  # fmt: skip
+
+
+# --- 4. CMVN -----------------------------------------------------------------------------
+
+
+def cmvn() -> str:
+    wave, _, _ = human()
+    raw = minis2t.fbank(wave)
+    norm = F.utterance_cmvn(raw)
+    rows = ["| band | mean before | std before | mean after | std after |", "| --: | --: | --: | --: | --: |"]
+    for j in (0, 20, 79):
+        rows.append(f"| {j} | {raw[:, j].mean():.3f} | {raw[:, j].std():.3f} | "
+                    f"{norm[:, j].mean():.1e} | {norm[:, j].std():.4f} |")  # fmt: skip
+    silent = F.utterance_cmvn(minis2t.fbank(np.zeros(16000, np.float32)))
+    lines = [
+        f"fbank              {shape(raw)} float32, from {raw.min():.2f} to {raw.max():.2f} "
+        f"(natural log of 16-bit-unit energies)",
+        f"frame {FRAME}, bands 0..3  {fmt(raw[FRAME, :4])}",
+        f"after CMVN         {fmt(norm[FRAME, :4])}",
+        f"digital silence    fbank = ln(eps) = {np.log(np.finfo(np.float32).eps):.4f} everywhere; "
+        f"CMVN -> all zeros: {bool(np.all(silent == 0))}",
+    ]  # fmt: skip
+    return example("one utterance's bands before and after CMVN", code(lines) + "\n\n" + "\n".join(rows))
+
+
+# --- 5. subsampling ----------------------------------------------------------------------
+
+
+def subsampling() -> str:
+    m = model()
+    c = m.config
+    wave, _, _ = sample()
+    feats = m.feature_extractor(wave)["input_features"]
+    out = M.encode(m.params, c, feats, output_hidden_states=True)
+    convs = m.params["model"]["encoder"]["conv"]["conv_layers"]
+    lines = [f"features               {shape(feats)}   ({feats.shape[1]} frames = {feats.shape[1] / 100:.2f} s)"]
+    length = feats.shape[1]
+    for i, (layer, y) in enumerate(zip(convs, out["conv_outputs"])):
+        w = layer["weight"]
+        new = (length - 1) // 2 + 1
+        lines.append(f"conv {i}: weight {shape(w)} (out, in, k), stride 2: "
+                     f"{length} -> ({length} - 1) // 2 + 1 = {new} steps, {w.shape[0]} channels; "
+                     f"GLU -> {shape(y)}")  # fmt: skip
+        length = new
+    x = out["conv_outputs"][-1]
+    scaled = out["hidden_states"][0]
+    lines += [
+        f"x sqrt(d_model)         sqrt({c.d_model}) = {np.sqrt(c.d_model):.3f}; "
+        f"|x| mean {np.abs(x).mean():.3f} -> {np.abs(x * np.sqrt(c.d_model)).mean():.3f}",
+        f"+ positions             {shape(scaled)}   one encoder step = {2 ** c.num_conv_layers * 10} ms",
+        f"subsampled_lengths      {fmt(M.subsampled_lengths(np.array([feats.shape[1], 100, 7]), c.num_conv_layers), 6)}"
+        f"  for {feats.shape[1]}, 100 and 7 frames",
+    ]  # fmt: skip
+    return example("the bundled model's subsampler on a test recording", code(lines))
+
+
+# --- 6. positions ------------------------------------------------------------------------
+
+
+def positions() -> str:
+    d = 8
+    table = nn.sinusoidal_positions(6, d)
+    half = d // 2
+    w = np.exp(np.arange(half) * -(np.log(10000.0) / (half - 1)))
+    big = nn.sinusoidal_positions(202, 128)
+    sims = {k: float(big[100] @ big[100 + k]) for k in (0, 1, 5, 20, 100 - 2)}
+    lines = [f"d = {d}: h = {half} frequencies w_i = 10000^(-i/(h-1)) = {fmt(w)}"]
+    for p in range(6):
+        lines.append(f"row {p}: {fmt(table[p], 3)}" + ("   (padding_idx: zeros)" if p == 1 else "")
+                     + ("   (first real position)" if p == 2 else ""))  # fmt: skip
+    lines.append("d = 128: PE[100] . PE[100 + k] for k = " + ", ".join(f"{k}: {v:.1f}" for k, v in sims.items())
+                 + "  (nearby positions look alike)")  # fmt: skip
+    return example("a table small enough to read", code(lines))
+
+
+# --- 7. attention ------------------------------------------------------------------------
+
+
+def attention() -> str:
+    rng = np.random.default_rng(0)
+    d_h, s = 4, 5
+    q = rng.standard_normal((1, 1, 1, d_h)).astype(np.float32)
+    k = rng.standard_normal((1, 1, s, d_h)).astype(np.float32)
+    v = np.eye(s, d_h, dtype=np.float32)[None, None] + np.arange(s, dtype=np.float32)[None, None, :, None]
+    mask = np.array([[1, 1, 1, 0, 0]], bool)  # the last two keys are padding
+    bias = nn.mask_bias(mask, np.float32)[:, None, None, :]
+    scores = (q @ k.swapaxes(-1, -2))[0, 0, 0] / np.sqrt(d_h)
+    out, weights = nn.attention(q, k, v, bias)
+    plain, plain_w = nn.attention(q, k, v)
+    lines = [
+        f"q {shape(q)}, k {shape(k)}, v {shape(v)}   ([B, H, L, d_h] and [B, H, S, d_h])",
+        f"scores q.k / sqrt({d_h})   {fmt(scores, 3)}",
+        f"softmax, no mask         {fmt(plain_w[0, 0, 0], 3)}  (sums to {plain_w[0, 0, 0].sum():.6f})",
+        f"mask keys 3, 4: bias     {fmt(bias[0, 0, 0], 3)}",
+        f"softmax with the mask    {fmt(weights[0, 0, 0], 3)}",
+        f"output = weights @ v     {fmt(out[0, 0, 0], 3)}",
+        f"without the mask         {fmt(plain[0, 0, 0], 3)}",
+    ]  # fmt: skip
+    return example("one query, five keys, two of them padding", code(lines))
+
+
+def _alignment() -> dict:
+    """Per decoder layer and head: the median of each step's largest cross-attention
+    weight, and how often the peak moves forward; the figure uses the best layer."""
+    m = model()
+    wave, text, _ = sample()
+    feats = m.feature_extractor(wave)["input_features"]
+    ids = m.generate(feats)
+    out = m.forward(feats, decoder_input_ids=ids, output_attentions=True)
+    result = {"layers": [], "tokens": m.tokenizer.convert_ids_to_tokens(ids[0]), "text": text}
+    for layer, w in enumerate(out.cross_attentions):
+        heads = []
+        for h in range(w.shape[1]):
+            a = w[0, h]  # [L, S]
+            peaks = a.argmax(axis=1)
+            heads.append({"median_peak": float(np.median(a.max(axis=1))),
+                          "forward": float(np.mean(np.diff(peaks) > 0)), "weights": a})  # fmt: skip
+        result["layers"].append(heads)
+    return result
+
+
+@functools.lru_cache(maxsize=1)
+def alignment() -> dict:
+    return _alignment()
+
+
+def best_head() -> tuple[int, int]:
+    """The (layer, head) whose peaks are sharpest and move forward most often."""
+    layers = alignment()["layers"]
+    score = {(i, h): x["median_peak"] * x["forward"] for i, heads in enumerate(layers) for h, x in enumerate(heads)}
+    return max(score, key=score.get)
+
+
+def attention_heads() -> str:
+    a = alignment()
+    best = best_head()
+    rows = ["| decoder layer | head | median peak weight | steps whose peak moves forward |", "| --: | --: | --: | --: |"]
+    for i, heads in enumerate(a["layers"]):
+        for h, x in enumerate(heads):
+            mark = " **(shown)**" if (i, h) == best else ""
+            rows.append(f"| {i} | {h}{mark} | {x['median_peak']:.2f} | {100 * x['forward']:.0f} % |")
+    return "\n".join(rows) + "\n"
+
+
+# --- 8. encoder and decoder --------------------------------------------------------------
+
+
+def encoder_decoder() -> str:
+    m = model()
+    c, p = m.config, m.params
+    wave, _, _ = sample()
+    feats = m.feature_extractor(wave)["input_features"]
+    enc = M.encode(p, c, feats, output_hidden_states=True)
+    states = enc["last_hidden_state"]
+    ids = m.generate(feats)[:, :-1]  # the tokens fed back: start, then all but the last
+    cache = M.init_cache(p, c, states)
+    lines = [f"encoder: {len(enc['hidden_states']) - 1} layers, each {shape(enc['hidden_states'][1])} -> "
+             f"final LayerNorm {shape(states)}",
+             f"init_cache: cross K/V per layer {shape(cache.cross_kv[0][0])} x 2 x {c.decoder_layers} layers "
+             f"(computed once)"]  # fmt: skip
+    step_logits = []
+    for t in range(ids.shape[1]):
+        out = M.decode(p, c, ids[:, t : t + 1], cache)
+        cache = out["cache"]
+        step_logits.append(out["logits"])
+        if t < 3 or t == ids.shape[1] - 1:
+            lines.append(f"step {t}: token {int(ids[0, t])} {shape(ids[:, t:t + 1])} -> logits "
+                         f"{shape(out['logits'])}, self K/V now {shape(cache.self_kv[0][0])}")  # fmt: skip
+        elif t == 3:
+            lines.append("...")
+    whole = M.decode(p, c, ids, M.init_cache(p, c, states))["logits"]
+    gap = np.abs(np.concatenate(step_logits, axis=1) - whole).max()
+    lines.append(f"all {ids.shape[1]} tokens at once -> {shape(whole)}; largest difference from the "
+                 f"step-by-step logits: {gap:.1e} (float32 rounding: the sums run in another order)")  # fmt: skip
+    h, dh, layers = c.decoder_attention_heads, c.d_model // c.decoder_attention_heads, c.decoder_layers
+    per_token = 2 * layers * h * dh * 4
+    lines.append(f"cache cost: 2 x {layers} layers x {h} heads x {dh} x 4 bytes = {per_token / 1024:.0f} KiB "
+                 f"per token per beam")  # fmt: skip
+    return example("one utterance through the encoder and the decoder, step by step", code(lines))
+
+
+# --- 9. search ---------------------------------------------------------------------------
+
+
+def search() -> str:
+    m = model()
+    wave, text, _ = sample()
+    feats = m.feature_extractor(wave)["input_features"]
+    c = m.config
+    states = M.encode(m.params, c, feats)["last_hidden_state"]
+    first = M.decode(m.params, c, np.array([[c.decoder_start_token_id]]), M.init_cache(m.params, c, states))
+    logits = first["logits"][0, -1].astype(np.float64)
+    logp = logits - logits.max() - np.log(np.exp(logits - logits.max()).sum())
+    top = np.argsort(-logp)[:5]
+    pieces = m.tokenizer.convert_ids_to_tokens(top.tolist())
+    lines = ["step 0, the five most likely first pieces: "
+             + ", ".join(f"{p!r} {v:.3f}" for p, v in zip(pieces, logp[top]))]  # fmt: skip
+    rows = ["| search | transcript | score (sum log p / L) | tokens |", "| --- | --- | --: | --: |"]
+    for name, kw in (("greedy", dict(num_beams=1)), ("beam 5", dict(num_beams=5))):
+        out = m.generate(feats, return_dict=True, output_scores=True, **kw)
+        seq = out.sequences[0]
+        n = int(np.sum(seq != c.pad_token_id)) - 1
+        if out.sequences_scores is not None:
+            score = float(out.sequences_scores[0])
+        else:
+            steps = np.stack([s[0] for s in out.scores]).astype(np.float64)  # [L, V]
+            lp = steps - steps.max(1, keepdims=True)
+            lp -= np.log(np.exp(lp).sum(1, keepdims=True))
+            score = float(lp[np.arange(n), seq[1 : n + 1]].sum() / n)
+        rows.append(f"| {name} | {m.tokenizer.decode(seq, skip_special_tokens=True)} | {score:.4f} | {n} |")
+    lines.append(f"reference: \"{text}\"")
+    return example("the bundled model's first step, and the two searches", code(lines) + "\n\n" + "\n".join(rows))
+
+
+# --- 10. tokenizer -----------------------------------------------------------------------
+
+
+def tokenizer() -> str:
+    tok = model().tokenizer
+    text = "remind me to call maria at seven thirty"
+    ids = tok.encode(text)
+    pieces = tok.convert_ids_to_tokens(ids)
+    odd = "remind me to call zbigniew"
+    odd_ids = tok.encode(odd)
+    lines = [
+        f"text     \"{text}\"",
+        f"pieces   {pieces}",
+        f"ids      {ids}   ({len(ids)} ids for {len(text.split())} words; 2 is </s>)",
+        f"decode   \"{tok.decode(ids, skip_special_tokens=True)}\"",
+        f"with special tokens: \"{tok.decode(ids)}\"",
+        f"a word the grammar never had: \"{odd}\" -> {tok.convert_ids_to_tokens(odd_ids)}",
+        f"vocabulary: {len(tok)} ids, the first four {tok.convert_ids_to_tokens([0, 1, 2, 3])}",
+    ]  # fmt: skip
+    return example("the bundled model's tokenizer", code(lines))
+
+
+# --- the parity page ---------------------------------------------------------------------
+
+
+def parity_bars() -> str:
+    """The bars the tests assert, read from ``parity/bars.py`` (which the tests import)."""
+    from parity import bars
+
+    rows = [
+        "| comparison | float64 | float32 |", "| --- | --: | --: |",
+        f"| front end, NumPy vs twin, step by step (max \\(|\\Delta|\\)) | {sci(bars.FRONT_END_TWIN['float64'])} | "
+        f"{sci(bars.FRONT_END_TWIN['float32'])} |",
+        f"| model, NumPy vs twin, per layer (relative to the tensor's scale) | {sci(bars.MODEL_TWIN['float64'])} | "
+        f"{sci(bars.MODEL_TWIN['float32'])} |",
+        f"| model vs transformers: logits, hidden states, loss (relative) | {sci(bars.MODEL_TRANSFORMERS['float64'])} | "
+        f"{sci(bars.MODEL_TRANSFORMERS['float32'])} |",
+        f"| `fbank` vs kaldi-native-fbank (raw log-mel) | – | mean {sci(bars.KNF_MEAN)}, p99 {sci(bars.KNF_P99)} |",
+        f"| `FeatureExtractor` vs transformers (after CMVN) | – | max {sci(bars.HF_FEATURES_MAX)} |",
+        f"| beam-search sequence scores vs transformers (relative) | {sci(bars.SEQUENCE_SCORES)} | – |",
+    ]  # fmt: skip
+    return "\n".join(rows) + "\n"

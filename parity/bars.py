@@ -1,0 +1,28 @@
+"""The agreement bars the tests assert, in one place.
+
+The tests import these, the Parity page prints them (docs/hooks/worked.py), and a test
+checks that the README's "How close" table states the same — so no page can promise a
+bar the suite does not check. Each bar's reason is beside it.
+"""
+
+# NumPy vs the twin, the front end step by step: max |delta|, relative to the frame's
+# peak power for power spectra. float64: only the FFT libraries' summation orders differ
+# (~1e-12 on log-mel); float32: the power spectrum's rounding is ~1e-7 of the peak.
+FRONT_END_TWIN = {"float64": 1e-9, "float32": 1e-4}
+
+# NumPy vs the twin, per layer and end to end: max |delta| relative to the tensor's scale.
+# float64 rounding is ~1e-16 per operation, a few hundred operations deep; float32's ~6e-8.
+MODEL_TWIN = {"float64": 1e-10, "float32": 1e-5}
+
+# The whole model vs transformers (logits, hidden states, loss), relative to the scale:
+# float32 allows the different orders of torch's and NumPy's matrix products.
+MODEL_TRANSFORMERS = {"float64": 1e-10, "float32": 1e-4}
+
+# fbank vs kaldi-native-fbank (float32 raw log-mel), over the recordings' frames.
+KNF_MEAN, KNF_P99 = 2e-5, 2e-4
+
+# FeatureExtractor vs transformers' Speech2TextFeatureExtractor after CMVN (unit variance).
+HF_FEATURES_MAX = 5e-4
+
+# Beam-search sequence scores vs transformers: relative (float32 scores, long sums).
+SEQUENCE_SCORES = 1e-6

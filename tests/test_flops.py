@@ -1,0 +1,59 @@
+"""The FLOP formulas of benchmarks/flops.py (shown on the performance page) against
+torch's own FLOP counter, run on the twin: every matrix product and convolution the model
+executes, counted by ``torch.utils.flop_counter.FlopCounterMode``.
+
+The formulas count only products and convolutions, as the counter does; the match is
+exact, so any term a formula forgets or invents fails the test.
+"""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+import minis2t
+import parity.model as pm
+from minis2t.checkpoint import prepare_weights
+from tests.builders import TINY, hf_model
+
+sys.path.insert(0, str(Path(__file__).parent.parent / "benchmarks"))
+import flops  # noqa: E402
+
+
+def counted(fn) -> int:
+    with FlopCounterMode(display=False) as counter:
+        fn()
+    return counter.get_total_flops()
+
+
+@pytest.fixture(scope="module")
+def twin():
+    hf = hf_model(seed=3, **{**TINY, "vocab_size": 40, "encoder_ffn_dim": 40, "decoder_ffn_dim": 56,
+                             "conv_channels": 20})  # fmt: skip
+    config = minis2t.ModelConfig.from_dict(hf.config.to_dict())
+    weights = prepare_weights(config, {k: v.detach().numpy() for k, v in hf.state_dict().items()}, np.float32)
+    return config, pm.to_torch(weights, torch.float32)
+
+
+@pytest.mark.parametrize("frames", [37, 100, 251])
+def test_encoder_flops_match_torchs_count(twin, frames):
+    config, params = twin
+    feats = torch.randn(1, frames, 80)
+    assert counted(lambda: pm.encode(params, config, feats)) == flops.encoder_flops(config, frames)
+
+
+@pytest.mark.parametrize("frames, steps", [(60, 4), (203, 7)])
+def test_decoder_flops_match_torchs_count(twin, frames, steps):
+    config, params = twin
+    states = pm.encode(params, config, torch.randn(1, frames, 80))["last_hidden_state"]
+    s = states.shape[1]
+    assert counted(lambda: pm.init_cache(params, config, states)) == flops.cross_kv_flops(config, s)
+    cache = pm.init_cache(params, config, states)
+    for t in range(1, steps + 1):
+        token = torch.tensor([[2 + t]])
+        n = counted(lambda: pm.decode(params, config, token, cache))
+        assert n == flops.decoder_step_flops(config, s, t), t
+        cache = pm.decode(params, config, token, cache)["cache"]
