@@ -1,8 +1,20 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
 # %% [markdown]
-# # Features in depth, on a real recording
+# # Features in depth: turn the knobs
 #
 # A LibriSpeech utterance (CC BY 4.0, see `tests/data/speech/SOURCES.md`) through every
-# step of the Kaldi front end, checked against kaldi-native-fbank and transformers.
+# step of the Kaldi front end — then three knobs to turn and watch: **noise level**,
+# **number of mel bins** and **pre-emphasis**. Pages 1–4 of the site explain the steps
+# (*Audio*, *Frames*, *Mel filter bank*, *CMVN*); their exercises are meant to be done here.
 
 # %%
 from pathlib import Path
@@ -20,25 +32,90 @@ print(wave.shape, f"{wave.shape[0] / 16000:.2f} s", "frames:", F.num_frames(wave
 
 # %% [markdown]
 # ## The steps, one by one (float64)
+#
+# Written out with the package's own functions: the result is exactly `fbank`'s.
+
 
 # %%
-x = F.scale_waveform(wave.astype(np.float64))            # [N], 16-bit units
-frames = F.frame_signal(x)                               # [T, 400], a view
-frames = F.preemphasize(F.remove_dc_offset(frames))      # [T, 400]
-frames = frames * F.povey_window(400, np.float64)        # [T, 400]
-power = F.power_spectrum(frames)                         # [T, 257]
-banks = F.mel_filterbank(80)                             # [257, 80]
-log_mel = F.log_mel(power, banks)                        # [T, 80]
-print(frames.shape, power.shape, banks.shape, log_mel.shape)
+def front_end(wave, num_mel_bins=80, preemphasis=0.97):
+    x = F.scale_waveform(wave.astype(np.float64))                   # [N], 16-bit units
+    frames = F.frame_signal(x)                                      # [T, 400], a view
+    frames = F.preemphasize(F.remove_dc_offset(frames), preemphasis)  # [T, 400]
+    frames = frames * F.povey_window(400, np.float64)               # [T, 400]
+    power = F.power_spectrum(frames)                                # [T, 257]
+    return power, F.log_mel(power, F.mel_filterbank(num_mel_bins))  # [T, 257], [T, F]
+
+
+power, log_mel = front_end(wave)
+print(power.shape, log_mel.shape)
 assert np.array_equal(log_mel, minis2t.fbank(wave.astype(np.float64)))  # the same as fbank
 
-# %%
 fig, ax = plt.subplots(2, 1, figsize=(9, 5))
 ax[0].imshow(np.log(power.T + 1e-3), origin="lower", aspect="auto")
 ax[0].set_title("log power spectrum, 257 bins")
 ax[1].imshow(log_mel.T, origin="lower", aspect="auto")
 ax[1].set_title("log-mel, 80 bands")
 plt.tight_layout()
+
+# %% [markdown]
+# ## Knob 1: noise
+#
+# White noise at a chosen signal-to-noise ratio. Watch the quiet parts of the log-mel
+# fill up: the log compresses loud speech but lifts the noise floor into view. CMVN then
+# rescales every band — compare the two rows.
+
+# %%
+SNR_DB = [30, 10, 0]  # try 40, 20, -5
+
+
+def add_noise(wave, snr_db, seed=0):
+    noise = np.random.default_rng(seed).standard_normal(wave.shape[0])
+    power = np.mean(wave.astype(np.float64) ** 2)
+    return (wave + noise * np.sqrt(power / 10 ** (snr_db / 10))).astype(np.float32)
+
+
+fig, axes = plt.subplots(2, len(SNR_DB), figsize=(12, 5), sharey=True)
+for k, snr in enumerate(SNR_DB):
+    noisy = add_noise(wave, snr)
+    raw = minis2t.fbank(noisy)
+    axes[0, k].imshow(raw.T, origin="lower", aspect="auto", vmin=-5, vmax=25)
+    axes[0, k].set_title(f"log-mel, SNR {snr} dB")
+    axes[1, k].imshow(F.utterance_cmvn(raw).T, origin="lower", aspect="auto", vmin=-3, vmax=3)
+    axes[1, k].set_title("after CMVN")
+    print(f"SNR {snr:3d} dB: median log-mel {np.median(raw):.2f}, minimum {raw.min():.2f}")
+plt.tight_layout()
+
+# %% [markdown]
+# ## Knob 2: the number of mel bins
+#
+# Fewer bins: coarser frequency detail, each band averaging more FFT bins. The released
+# models use 80; try 23 (old ASR systems) or 128.
+
+# %%
+for bins in (23, 80, 128):
+    banks = F.mel_filterbank(bins)
+    widths = (banks > 0).sum(axis=0)
+    print(f"{bins:3d} bins: narrowest band {widths.min()} FFT bins, widest {widths.max()}")
+fig, axes = plt.subplots(1, 3, figsize=(12, 3), sharex=True)
+for ax, bins in zip(axes, (23, 80, 128)):
+    ax.imshow(front_end(wave, num_mel_bins=bins)[1].T, origin="lower", aspect="auto")
+    ax.set_title(f"{bins} mel bins")
+plt.tight_layout()
+
+# %% [markdown]
+# ## Knob 3: pre-emphasis
+#
+# The coefficient 0.97 lifts high frequencies. Set it to 0 and compare, band by band, the
+# mean log-mel energy: low bands gain, high bands lose.
+
+# %%
+with_pre = front_end(wave, preemphasis=0.97)[1].mean(axis=0)
+without = front_end(wave, preemphasis=0.0)[1].mean(axis=0)
+fig, ax = plt.subplots(figsize=(9, 3))
+ax.plot(without - with_pre)
+ax.axhline(0, color="grey", lw=0.5)
+ax.set(xlabel="mel band", ylabel="mean log-mel, without − with", title="what pre-emphasis changes")
+print(f"band 0: {without[0] - with_pre[0]:+.2f}, band 79: {without[79] - with_pre[79]:+.2f}")
 
 # %% [markdown]
 # ## Against kaldi-native-fbank and transformers
@@ -69,3 +146,19 @@ silence = np.zeros(16000, np.float32)
 print("minis2t:", minis2t.FeatureExtractor()(silence)["input_features"][0, :2, :4])
 with np.errstate(all="ignore"):
     print("transformers:", Speech2TextFeatureExtractor()(silence, sampling_rate=16000)["input_features"][0][:2, :4])
+
+# %% [markdown]
+# ## Exercises
+#
+# 1. **Where does noise hurt?** With `SNR_DB = [20, 5, -5]`, which bands change most in
+#    the raw log-mel — low or high? (Hint: speech energy falls with frequency, white
+#    noise is flat.) Does CMVN undo it?
+# 2. **A louder microphone.** Compute `minis2t.fbank(10 * wave)` and the normalised
+#    features of `10 * wave`. What changes, exactly? (Page 4, exercise 1.)
+# 3. **Leakage.** Make a 1030 Hz sine, frame it, and compare the power spectrum of one
+#    frame with `np.ones(400)` and with `F.povey_window(400, np.float64)` as the window.
+#    (Page 2, exercise 3.)
+# 4. **Resampling.** Load `en_ljspeech_LJ050-0131_22k05.wav` (22.05 kHz) with
+#    `minis2t.load_audio` and check the length against ⌈N · 16000 / 22050⌉. (Page 1.)
+#
+# The answers are under each exercise on the site's pages.

@@ -1,6 +1,7 @@
 """The documentation site builds strictly, and every notebook runs top to bottom."""
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -13,8 +14,8 @@ ROOT = Path(__file__).parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.py"))
 
 
-def test_there_are_four_notebooks():
-    assert [p.name[:2] for p in NOTEBOOKS] == ["01", "02", "03", "04"]
+def test_there_are_five_notebooks():
+    assert [p.name[:2] for p in NOTEBOOKS] == ["01", "02", "03", "04", "05"]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
@@ -28,6 +29,52 @@ def test_notebook_executes(path):
     assert not errors
 
 
+STAGE_PAGES = ["audio", "frames", "mel", "cmvn", "subsampling", "positions", "attention",
+               "encoder-decoder", "search", "tokenizer"]  # fmt: skip
+
+
+@pytest.mark.parametrize("page", STAGE_PAGES)
+def test_stage_page_teaches(page):
+    """Each stage page: the idea in plain words, included source, a worked example, a
+    figure, at least two exercises each with an answer, and a notebook that exists."""
+
+    text = (ROOT / "docs" / f"{page}.md").read_text()
+    assert "**In plain words.**" in text
+    assert re.search(r"^<!-- source: [\w., ]+ -->$", text, re.M)
+    assert re.search(r"^<!-- worked: \w+ -->$", text, re.M)
+    assert re.search(r"!\[[^]]*\]\(figures/\w+\.png\)", text)
+    questions = text.split('??? question "')[1:]
+    assert len(questions) >= 2 and all('??? success "Answer"' in q for q in questions)
+    notebooks = re.findall(r"\]\((notebooks/\w+\.py)\)", text)
+    assert notebooks and all((ROOT / n).is_file() for n in notebooks)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_has_exercises_and_a_kernel(path):
+    text = path.read_text()
+    assert "# ## Exercises" in text
+    assert "#     name: python3" in text  # the kernel `jupytext --execute` looks for
+
+
+def test_readme_notebook_command_runs_as_written():
+    """The README's command executes a notebook into an .ipynb beside it (git-ignored)."""
+    import shlex
+
+    command = re.search(r"^\.venv/bin/jupytext --to ipynb --execute (\S+)$", (ROOT / "README.md").read_text(), re.M)
+    assert command, "the README documents how to execute a notebook"
+    target = ROOT / command.group(1)
+    written = target.with_suffix(".ipynb")
+    try:
+        args = [sys.executable, "-m", "jupytext", *shlex.split(command.group(0))[1:]]
+        result = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, result.stderr[-2000:]
+        assert written.is_file()
+        ignored = subprocess.run(["git", "check-ignore", "-q", str(written)], cwd=ROOT)
+        assert ignored.returncode == 0, "executed notebooks must be ignored by git"
+    finally:
+        written.unlink(missing_ok=True)
+
+
 def test_mkdocs_build_strict(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path / "site")],
@@ -39,9 +86,18 @@ def test_mkdocs_build_strict(tmp_path):
     for page in ("index.html", "parity/index.html", "bundled-model/index.html", "api/index.html"):
         assert (tmp_path / "site" / page).is_file()
     assert (ROOT / "build" / "docs" / "figures" / "beam_tree.png").is_file()
+    # The build writes nothing into docs/ (mkdocs serve watches it: a hook writing there
+    # would trigger a rebuild after every build).
+    stray = subprocess.run(["git", "status", "--porcelain", "--ignored", "--untracked-files=all", "docs"],
+                           cwd=ROOT, capture_output=True, text=True).stdout  # fmt: skip
+    assert [line for line in stray.splitlines() if "__pycache__" not in line and line.startswith(("??", "!!"))] == []
+    # The included source and the worked examples are in the pages.
+    frames = (tmp_path / "site" / "frames" / "index.html").read_text(encoding="utf-8")
+    text = re.sub(r"<[^>]+>", "", frames)  # the highlighted code, without its markup
+    assert "\ndef frame_signal(waveform" in text
+    assert "Worked example" in frames and "<!-- worked" not in frames
     # Nothing is fetched from the network when a page is read: no script, style sheet or
     # image from another host (the material theme's Google-fonts link is switched off).
-    import re
 
     for page in (tmp_path / "site").rglob("*.html"):
         remote = re.findall(r'(?:src|href)="(https?://[^"]+)"', page.read_text(encoding="utf-8"))

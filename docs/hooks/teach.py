@@ -46,7 +46,7 @@ def source_block(dotted: str) -> str:
     obj = resolve(dotted)
     lines, first = inspect.getsourcelines(obj)
     path = Path(inspect.getsourcefile(obj)).resolve().relative_to(ROOT).as_posix()
-    code = textwrap.indent(textwrap.dedent("".join(lines)).rstrip(), "        ")
+    code = textwrap.indent(textwrap.dedent("".join(lines)).rstrip(), "    ")  # inside the block
     title = f"Source: <code>{dotted}</code> — {path}, lines {first}–{first + len(lines) - 1}"
     return f'???+ abstract "{title}"\n\n    ```python\n{code}\n    ```\n'
 
