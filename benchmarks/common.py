@@ -1,4 +1,10 @@
-"""Helpers shared by the benchmark scripts: timing, tables, machine facts, JSON output."""
+"""Helpers shared by the benchmark scripts: timing, tables, machine facts, and the output.
+
+Each script prints its tables and writes them twice: ``results/NAME.json`` (the numbers,
+git-ignored) and ``results/NAME.md`` (the same tables in Markdown with the machine they
+were measured on, committed: the performance page includes it). Nobody copies a number
+by hand: what the docs show is what the last run printed.
+"""
 
 from __future__ import annotations
 
@@ -34,6 +40,11 @@ def machine() -> dict:
         "cpu_count": os.cpu_count(),
         "processor": platform.processor() or platform.machine(),
     }
+    try:  # the CPU model: Intel or AMD, and which vector extensions, decide the speed
+        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
+        info["cpu"] = f", {cpu}"
+    except (OSError, StopIteration):
+        pass
     for name in ("torch", "transformers", "kaldi_native_fbank", "scipy"):
         try:
             info[name] = __import__(name).__version__
@@ -42,8 +53,19 @@ def machine() -> dict:
     return info
 
 
+_REPORT: list[str] = []  # Markdown of everything printed, in order
+
+
+def note(text: str) -> None:
+    """Print a line of findings and keep it for the Markdown report."""
+    print(text)
+    _REPORT.append(text + "\n")
+
+
 def print_table(title: str, header: list[str], rows: list[list]) -> None:
     cells = [[str(c) for c in row] for row in [header, *rows]]
+    _REPORT.append(f"**{title}**\n\n| " + " | ".join(cells[0]) + " |\n|" + " --- |" * len(header) + "\n"
+                   + "".join("| " + " | ".join(r) + " |\n" for r in cells[1:]))  # fmt: skip
     widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
     print(f"\n{title}")
     for i, row in enumerate(cells):
@@ -52,9 +74,21 @@ def print_table(title: str, header: list[str], rows: list[list]) -> None:
             print("  ".join("-" * w for w in widths))
 
 
+def describe(info: dict) -> str:
+    versions = ", ".join(f"{k} {info[k]}" for k in ("numpy", "scipy", "torch", "transformers", "kaldi_native_fbank")
+                         if k in info)  # fmt: skip
+    return (f"Measured {info['date']} on {info['cpu_count']} cores ({info['processor']}{info.get('cpu', '')}), "
+            f"Python {info['python']}, {versions}.")  # fmt: skip
+
+
 def save(name: str, payload: dict) -> Path:
+    """``results/NAME.json`` and ``results/NAME.md`` (the printed tables and notes)."""
     RESULTS.mkdir(exist_ok=True)
+    info = machine()
     path = RESULTS / f"{name}.json"
-    path.write_text(json.dumps({"machine": machine(), **payload}, indent=2) + "\n")
-    print(f"\nwrote {path}")
+    path.write_text(json.dumps({"machine": info, **payload}, indent=2) + "\n")
+    command = f"python benchmarks/{name}.py"
+    report = [f"*Written by `{command}`. {describe(info)}*\n", *_REPORT]
+    (RESULTS / f"{name}.md").write_text("\n".join(report))
+    print(f"\nwrote {path} and {path.with_suffix('.md')}")
     return path
