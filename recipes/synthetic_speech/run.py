@@ -98,13 +98,21 @@ def cached(name: str, make):
     return value
 
 
+def synthesised_indices(texts, seed, disabled=(), leave_out=None) -> list[int]:
+    """Which of ``texts`` :func:`training_speech` synthesises, in its order: all of them,
+    or — in an ablation run (``disabled`` steps) — only those of the engines kept."""
+    settings = synthesize.plan(texts, ENGINE_NAMES, seed)
+    if disabled and leave_out:
+        return [i for i, s in enumerate(settings) if s["engine"] != leave_out]
+    return list(range(len(texts)))
+
+
 def training_speech(texts, seed, augmentation, disabled=(), leave_out=None):
     """Features and settings of the training utterances; those of ``leave_out`` are not
     synthesised at all when steps are ``disabled`` (an ablation run needs no full set)."""
     settings = synthesize.plan(texts, ENGINE_NAMES, seed)
-    if disabled and leave_out:
-        keep = [i for i, s in enumerate(settings) if s["engine"] != leave_out]
-        texts, settings = [texts[i] for i in keep], [settings[i] for i in keep]
+    keep = synthesised_indices(texts, seed, disabled, leave_out)
+    texts, settings = [texts[i] for i in keep], [settings[i] for i in keep]
     feats, meta, _ = synthesize.synthesize(texts, settings, seed, augmentation=augmentation,
                                            disabled=disabled)  # fmt: skip
     return feats, meta
@@ -163,6 +171,9 @@ def main() -> None:
         name += f"_without_{'+'.join(args.without)}_{args.leave_out}"
     feats, meta = cached(name, lambda: training_speech(train_text, args.seed + 1, augmentation,
                                                        args.without, args.leave_out))  # fmt: skip
+    # The speech of text i is feats[j] for the j-th synthesised index: align the targets.
+    targets = [targets[i] for i in synthesised_indices(train_text, args.seed + 1, args.without, args.leave_out)]
+    assert len(targets) == len(feats)
     keep = [i for i, m in enumerate(meta) if m["engine"] != args.leave_out]
     feats, targets = [feats[i] for i in keep], [targets[i] for i in keep]
     engines_used = sorted({meta[i]["engine"] for i in keep})
