@@ -1,0 +1,113 @@
+"""The numbers in the stage pages' exercise answers, computed with the package.
+
+The worked examples and tables are generated at build time; the exercises' answers are
+prose, so each number in them is checked here against the code it describes. A change
+that makes an answer wrong fails this test, not a reader.
+"""
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+import minis2t
+from minis2t import features as F
+from minis2t import model as M
+from minis2t import nn
+from minis2t.audio import resample
+
+DOCS = Path(__file__).parent.parent / "docs"
+
+
+def page(name: str) -> str:
+    return (DOCS / f"{name}.md").read_text()
+
+
+def test_audio_answers():
+    text = page("audio")
+    assert "\\(1000 / 2^{15} \\approx 0.0305\\)" in text and round(1000 / 2**15, 4) == 0.0305
+    for rate, up, down in ((44100, 160, 441), (8000, 2, 1), (48000, 1, 3)):
+        g = math.gcd(rate, 16000)
+        assert (16000 // g, rate // g) == (up, down)
+        assert resample(np.zeros(rate, np.float32), rate, 16000).shape == (16000,)
+    assert "up 160, down 441" in text and "up 2, down 1" in text and "up 1, down 3" in text
+
+
+def test_frames_answers():
+    text = page("frames")
+    assert F.num_frames(16000) == 98 and F.num_frames(8000) == 48 and "= 98\\)" in text
+    assert round(0.0249 * 16000) == 398 < 400 and "398 samples" in text
+    assert round(20 * math.log10(0.03)) == -30 and round(20 * math.log10(1.97), 1) == 5.9
+    assert round(math.log(1.97**2), 2) == 1.36 and round(math.log(1 / 0.03**2), 1) == 7.0
+    assert "1.36" in text and "7.0" in text
+
+
+def test_mel_answers():
+    sums = F.mel_filterbank(80).sum(axis=1)  # [257]
+    centres = np.nonzero(np.isclose(sums, 1.0))[0]
+    assert np.allclose(sums[centres[0] : centres[-1] + 1], 1.0)  # interior: counted once
+    assert sums[0] == 0 and sums[256] == 0 and np.all(sums <= 1 + 1e-12)  # nothing twice
+
+
+def test_cmvn_answer_louder_microphone():
+    wave = minis2t.load_audio(sorted((DOCS.parent / "tests" / "data" / "speech").glob("*.flac"))[0])
+    quiet, loud = minis2t.fbank(wave.astype(np.float64)), minis2t.fbank(10 * wave.astype(np.float64))
+    unfloored = quiet > np.log(np.finfo(np.float32).eps) + 1
+    np.testing.assert_allclose((loud - quiet)[unfloored], math.log(100), atol=1e-9)
+    assert "\\ln 100 \\approx 4.61" in page("cmvn") and round(math.log(100), 2) == 4.61
+    fe = minis2t.FeatureExtractor()
+    np.testing.assert_allclose(fe(10 * wave)["input_features"], fe(wave)["input_features"], atol=1e-4)
+
+
+def test_subsampling_answers():
+    text = page("subsampling")
+    t = np.arange(1, 30000)
+    assert np.array_equal(M.subsampled_lengths(t, 2), -(-t // 4))  # ceil(T / 4)
+    assert M.subsampled_lengths(24000, 2) == 6000 and M.subsampled_lengths(24001, 2) == 6001
+    # receptive field: feed one impulse per input frame through two stride-2 kernel-5
+    # layers (positive weights, so nothing cancels) and count the inputs each output sees
+    w, zero = np.ones((1, 1, 5)), np.zeros(1)
+    impulses = np.eye(101)[:, :, None]  # [101 inputs as a batch, 101 frames, 1 channel]
+    reach = nn.conv1d(nn.conv1d(impulses, w, zero, stride=2, padding=2), w, zero, stride=2, padding=2)
+    assert (reach[:, :, 0] != 0).sum(axis=0).max() == 13 and "= 13\\) frames" in text
+    assert (13 - 1) * 160 + 400 == 2320 and 2320 / 16 == 145 and "145 ms" in text
+    np.testing.assert_allclose(nn.glu(np.array([2.0, -1.0, 0.0, 3.0])), [1.0, -0.9526], atol=1e-4)
+
+
+def test_positions_answers():
+    text = page("positions")
+    h = 128
+    w = np.exp(-np.arange(h) * math.log(10000.0) / (h - 1))
+    assert w[0] == 1 and math.isclose(w[-1], 1e-4)
+    assert round(2 * math.pi, 1) == 6.3 and round(2 * math.pi * 1e4) == 62832 and "62\\,832" in text
+    assert round(2 * math.pi * 1e4 * 0.04 / 60) == 42 and round(2 * math.pi * 0.04, 2) == 0.25
+    table = nn.sinusoidal_positions(300, 256)
+    p, k, i = 100, 7, 3
+    wi = float(np.exp(-i * math.log(10000.0) / 127))
+    s, c = table[p, i], table[p, 128 + i]
+    rotated = (s * math.cos(k * wi) + c * math.sin(k * wi), c * math.cos(k * wi) - s * math.sin(k * wi))
+    bound = 2e-7 + 1.2e-7 * (p + k)
+    assert abs(rotated[0] - table[p + k, i]) <= bound and abs(rotated[1] - table[p + k, 128 + i]) <= bound
+    assert round(bound, 6) == 1.3e-5
+    ids = np.array([[5, 6, 7, 1, 1], [5, 6, 7, 8, 9]])
+    assert M.position_ids(ids != 1).tolist() == [[2, 3, 4, 1, 1], [2, 3, 4, 5, 6]]
+
+
+def test_attention_answers():
+    with np.errstate(over="ignore", invalid="ignore"):
+        naive = np.exp(np.array([1000.0, 999.0])) / np.exp(np.array([1000.0, 999.0])).sum()
+    assert np.isnan(naive).all()
+    np.testing.assert_allclose(nn.softmax(np.array([1000.0, 999.0])), [0.731, 0.269], atol=5e-4)
+    q = np.ones((1, 1, 1, 4), np.float32)
+    k = np.arange(12, dtype=np.float32).reshape(1, 1, 3, 4)
+    v = np.arange(6, dtype=np.float32).reshape(1, 1, 3, 2)
+    out, weights = nn.attention(q, k, v, nn.mask_bias(np.zeros((1, 3), bool), np.float32)[:, None, None, :])
+    np.testing.assert_allclose(weights, 1 / 3, atol=1e-6)  # fully masked row: uniform
+    np.testing.assert_allclose(out[0, 0, 0], v[0, 0].mean(axis=0), atol=1e-6)
+
+
+def test_search_and_cache_answers():
+    assert 17 * 18 // 2 == 153 and "153" in page("encoder-decoder")
+    for alpha, short, long in ((0, -3.0, -3.6), (1, -0.300, -0.257), (2, -0.030, -0.018)):
+        assert round(-3.0 / 10**alpha, 3) == short and round(-3.6 / 14**alpha, 3) == long
+    assert "\\(-0.300\\) vs \\(-0.257\\)" in page("search")
