@@ -119,6 +119,25 @@ def frame_mask(attention_mask: np.ndarray | None, batch: int, num_frames: int,
     return (np.arange(num_frames)[None, :] < lengths[:, None]).astype(np.int64)  # [B, S]
 
 
+def key_padding_bias(mask: np.ndarray | None, dtype) -> np.ndarray | None:
+    """Masks padded keys: ``[B, S]`` (1 = real) -> an additive bias ``[B, 1, 1, S]``, or
+    None when nothing is padded (adding zeros would be a no-op)."""
+    if mask is None or np.all(mask):
+        return None
+    return mask_bias(np.asarray(mask), dtype)[:, None, None, :]
+
+
+def causal_bias(past: int, length: int, decoder_attention_mask, dtype) -> np.ndarray:
+    """Decoder self-attention: query ``i`` (absolute position ``past + i``) may see keys
+    ``0 .. past + i``, and only real tokens if a mask ``[B, P + L]`` is given.
+    Returns ``[B|1, 1, L, P + L]``."""
+    causal = np.arange(past + length)[None, :] <= past + np.arange(length)[:, None]  # [L, P+L]
+    allowed = causal[None, :, :]  # [1, L, P+L]
+    if decoder_attention_mask is not None:
+        allowed = allowed & np.asarray(decoder_attention_mask, bool)[:, None, :]  # [B, L, P+L]
+    return mask_bias(allowed, dtype)[:, None]
+
+
 def position_ids(real: np.ndarray, past_length: int = 0) -> np.ndarray:
     """Position ids from a 0/1 "is real" mask ``[B, L]``: real tokens count up from
     ``padding_idx + 1 + past_length``, padding gets ``padding_idx`` (the zero row)."""
@@ -205,8 +224,7 @@ def encode(params: dict, config: ModelConfig, features: np.ndarray,
     if positions is None:
         positions = position_table(config.max_source_positions, config.d_model, dtype.name)
     x = x + positions[position_ids(mask)]  # [B, S, D]
-    # Keys only: [B, 1, 1, S]. Without padding nothing is masked (adding zeros is a no-op).
-    bias = None if mask.all() else mask_bias(mask, dtype)[:, None, None, :]
+    bias = key_padding_bias(mask, dtype)
     activation = ACTIVATIONS[config.activation_function]
     # Each layer's attention weights are [B, H, S, S]: 576 MB per layer for 240 s at
     # s2t-small's size. They are kept only when asked for; otherwise each is freed as soon
@@ -306,16 +324,8 @@ def decode(params: dict, config: ModelConfig, input_ids: np.ndarray, cache: KVCa
         positions = position_table(config.max_target_positions, config.d_model, dtype.name)
     x = x + positions[position_ids(input_ids != config.pad_token_id, past)]  # [B, L, D]
 
-    # Self-attention: query i (absolute position past + i) may see keys 0 .. past + i.
-    causal = np.arange(past + length)[None, :] <= past + np.arange(length)[:, None]  # [L, P+L]
-    allowed = causal[None, :, :]  # [1, L, P+L]
-    if decoder_attention_mask is not None:
-        allowed = allowed & np.asarray(decoder_attention_mask, bool)[:, None, :]  # [B, L, P+L]
-    self_bias = mask_bias(allowed, dtype)[:, None]  # [B|1, 1, L, P+L]
-    if encoder_mask is None or np.all(encoder_mask):
-        cross_bias = None
-    else:
-        cross_bias = mask_bias(encoder_mask, dtype)[:, None, None, :]  # [B, 1, 1, S]
+    self_bias = causal_bias(past, length, decoder_attention_mask, dtype)
+    cross_bias = key_padding_bias(encoder_mask, dtype)
 
     activation = ACTIVATIONS[config.activation_function]
     new_self_kv, hidden_states, self_attentions, cross_attentions = [], [x], [], []

@@ -74,6 +74,21 @@ def frame_mask(attention_mask, batch: int, num_frames: int, num_conv_layers: int
     return (torch.arange(num_frames, device=device)[None, :] < lengths[:, None]).long()
 
 
+def key_padding_bias(mask, dtype):
+    if bool(mask.bool().all()):
+        return None
+    return mask_bias(mask, dtype)[:, None, None, :]
+
+
+def causal_bias(past: int, length: int, decoder_attention_mask, dtype, device="cpu"):
+    causal = (torch.arange(past + length, device=device)[None, :]
+              <= past + torch.arange(length, device=device)[:, None])  # fmt: skip
+    allowed = causal[None, :, :]
+    if decoder_attention_mask is not None:
+        allowed = allowed & torch.as_tensor(decoder_attention_mask, device=device).bool()[:, None, :]
+    return mask_bias(allowed, dtype)[:, None]
+
+
 def position_ids(real, past_length: int = 0):
     real = real.long()
     return (torch.cumsum(real, dim=1) + past_length) * real + POSITION_PADDING_IDX
@@ -127,7 +142,7 @@ def encode(params, config: ModelConfig, features, attention_mask=None, positions
     if positions is None:
         positions = position_table(config.max_source_positions, config.d_model, dtype, str(device))
     x = x + positions[position_ids(mask)]
-    bias = mask_bias(mask, dtype)[:, None, None, :]
+    bias = key_padding_bias(mask, dtype)
     activation = ACTIVATIONS[config.activation_function]
     hidden_states, attentions = [x], []
     for layer in enc["layers"]:
@@ -195,16 +210,8 @@ def decode(params, config: ModelConfig, input_ids, cache: KVCache, encoder_mask=
         positions = position_table(config.max_target_positions, config.d_model, dtype, str(device))
     x = x + positions[position_ids(input_ids != config.pad_token_id, past)]
 
-    causal = (torch.arange(past + length, device=device)[None, :]
-              <= past + torch.arange(length, device=device)[:, None])  # fmt: skip
-    allowed = causal[None, :, :]
-    if decoder_attention_mask is not None:
-        allowed = allowed & torch.as_tensor(decoder_attention_mask, device=device).bool()[:, None, :]
-    self_bias = mask_bias(allowed, dtype)[:, None]
-    if encoder_mask is None:
-        cross_bias = None
-    else:
-        cross_bias = mask_bias(torch.as_tensor(encoder_mask, device=device), dtype)[:, None, None, :]
+    self_bias = causal_bias(past, length, decoder_attention_mask, dtype, device)
+    cross_bias = None if encoder_mask is None else key_padding_bias(torch.as_tensor(encoder_mask, device=device), dtype)
 
     activation = ACTIVATIONS[config.activation_function]
     new_self_kv, hidden_states, self_attentions, cross_attentions = [], [x], [], []
