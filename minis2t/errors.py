@@ -100,6 +100,10 @@ class ModelInputError(MiniS2TError):
     """Model inputs of the wrong shape or range (feature bins, token ids, masks)."""
 
 
+class LabelError(ModelInputError):
+    """Training labels that are not ``[B, L]`` integers in the vocabulary (or -100)."""
+
+
 class InputTooLongError(ModelInputError):
     """More encoder or decoder positions than the model has (``max_source_positions``,
     ``max_target_positions``): split the audio or ask for fewer tokens."""

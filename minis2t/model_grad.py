@@ -1,0 +1,185 @@
+"""Backward passes of the blocks in :mod:`minis2t.model`, from the primitives' in
+:mod:`minis2t.grad`.
+
+Each ``*_backward`` takes the gradient at a block's output and the block's *input*, and
+returns the gradient at that input and the gradients of the block's weights, as a dict
+shaped like the block's own weights (``{"fc1": {"weight": ..., "bias": ...}, ...}``).
+The intermediate values a backward needs are recomputed from the input by the very
+forward functions inference uses — activation recomputation, as "gradient
+checkpointing" does on a GPU: memory holds one layer's intermediates at a time, for about
+a third more arithmetic, and there is no second copy of the forward to drift from the
+first. ``tests/test_train.py`` checks the whole chain against transformers' own
+``loss.backward()``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from minis2t.config import ModelConfig
+from minis2t.grad import (
+    ACTIVATION_BACKWARDS,
+    attention_backward,
+    conv1d_backward,
+    embedding_backward,
+    glu_backward,
+    layer_norm_backward,
+    linear_backward,
+    merge_heads_backward,
+    split_heads_backward,
+)
+from minis2t.model import (
+    causal_bias,
+    conv_subsampler,
+    cross_attention_block,
+    decode,
+    encode,
+    init_cache,
+    key_padding_bias,
+    self_attention_block,
+)
+from minis2t.nn import ACTIVATIONS, attention, conv1d, layer_norm, linear, merge_heads, split_heads
+
+
+def _linear(dy, x, p) -> tuple[np.ndarray, dict]:
+    dx, d_weight, d_bias = linear_backward(dy, x, p["weight"], has_bias="bias" in p)
+    return dx, ({"weight": d_weight, "bias": d_bias} if "bias" in p else {"weight": d_weight})
+
+
+def _layer_norm(dy, x, p) -> tuple[np.ndarray, dict]:
+    dx, d_weight, d_bias = layer_norm_backward(dy, x, p["weight"])
+    return dx, {"weight": d_weight, "bias": d_bias}
+
+
+def _attention_backward(dy, h, kv_source, p, n_head, bias):
+    """Through ``out_proj(merge(attention(split(q(h)), split(k(src)), split(v(src)))))``.
+    Returns ``(dh from the query, d kv_source, grads)``."""
+    q = split_heads(linear(h, **p["q_proj"]), n_head)
+    k = split_heads(linear(kv_source, **p["k_proj"]), n_head)
+    v = split_heads(linear(kv_source, **p["v_proj"]), n_head)
+    out, weights = attention(q, k, v, bias)
+    grads = {}
+    d_merged, grads["out_proj"] = _linear(dy, merge_heads(out), p["out_proj"])
+    d_q, d_k, d_v = attention_backward(merge_heads_backward(d_merged, n_head), q, k, v, weights)
+    dh, grads["q_proj"] = _linear(split_heads_backward(d_q), h, p["q_proj"])
+    d_src_k, grads["k_proj"] = _linear(split_heads_backward(d_k), kv_source, p["k_proj"])
+    d_src_v, grads["v_proj"] = _linear(split_heads_backward(d_v), kv_source, p["v_proj"])
+    return dh, d_src_k + d_src_v, grads
+
+
+def self_attention_block_backward(dy, x, layer: dict, n_head: int, bias):
+    """``y = x + SelfAttn(LN(x))``: the residual passes ``dy`` through unchanged."""
+    h = layer_norm(x, **layer["self_attn_layer_norm"])
+    dh, d_src, attn = _attention_backward(dy, h, h, layer["self_attn"], n_head, bias)
+    dx, ln = _layer_norm(dh + d_src, x, layer["self_attn_layer_norm"])  # h is query and source
+    return dy + dx, {"self_attn": attn, "self_attn_layer_norm": ln}
+
+
+def cross_attention_block_backward(dy, x, layer: dict, n_head: int, encoder_states, bias):
+    """``y = x + CrossAttn(LN(x), encoder states)``. Also returns the gradient reaching the
+    encoder states through this layer's key and value projections."""
+    h = layer_norm(x, **layer["encoder_attn_layer_norm"])
+    dh, d_states, attn = _attention_backward(dy, h, encoder_states, layer["encoder_attn"], n_head, bias)
+    dx, ln = _layer_norm(dh, x, layer["encoder_attn_layer_norm"])
+    return dy + dx, d_states, {"encoder_attn": attn, "encoder_attn_layer_norm": ln}
+
+
+def feed_forward_block_backward(dy, x, layer: dict, activation: str):
+    """``y = x + W_2 act(W_1 LN(x) + b_1) + b_2``."""
+    h = layer_norm(x, **layer["final_layer_norm"])
+    pre = linear(h, **layer["fc1"])
+    grads = {}
+    d_act, grads["fc2"] = _linear(dy, ACTIVATIONS[activation](pre), layer["fc2"])
+    dh, grads["fc1"] = _linear(ACTIVATION_BACKWARDS[activation](d_act, pre), h, layer["fc1"])
+    dx, grads["final_layer_norm"] = _layer_norm(dh, x, layer["final_layer_norm"])
+    return dy + dx, grads
+
+
+def encoder_layer_backward(dy, x, layer: dict, n_head: int, bias, activation: str):
+    mid = self_attention_block(x, layer, n_head, bias)[0]
+    d_mid, ff = feed_forward_block_backward(dy, mid, layer, activation)
+    dx, sa = self_attention_block_backward(d_mid, x, layer, n_head, bias)
+    return dx, {**sa, **ff}
+
+
+def decoder_layer_backward(dy, x, layer: dict, n_head: int, self_bias, encoder_states, cross_bias,
+                           activation: str):  # fmt: skip
+    """Returns ``(dx, d encoder states, grads)``; the forward is without a cache (teacher
+    forcing: all positions at once)."""
+    after_self = self_attention_block(x, layer, n_head, self_bias)[0]
+    kv = (split_heads(linear(encoder_states, **layer["encoder_attn"]["k_proj"]), n_head),
+          split_heads(linear(encoder_states, **layer["encoder_attn"]["v_proj"]), n_head))  # fmt: skip
+    after_cross = cross_attention_block(after_self, layer, n_head, kv, cross_bias)[0]
+    d_cross, ff = feed_forward_block_backward(dy, after_cross, layer, activation)
+    d_self, d_states, ca = cross_attention_block_backward(d_cross, after_self, layer, n_head,
+                                                          encoder_states, cross_bias)  # fmt: skip
+    dx, sa = self_attention_block_backward(d_self, x, layer, n_head, self_bias)
+    return dx, d_states, {**sa, **ca, **ff}
+
+
+def conv_subsampler_backward(dy, features, conv_layers: list[dict], kernel_sizes) -> list[dict]:
+    """Back through each stride-2 convolution and its GLU, last layer first."""
+    inputs = [features, *conv_subsampler(features, conv_layers, kernel_sizes)[:-1]]
+    grads = [None] * len(conv_layers)
+    for i in reversed(range(len(conv_layers))):
+        layer, k = conv_layers[i], kernel_sizes[i]
+        pre_glu = conv1d(inputs[i], layer["weight"], layer["bias"], stride=2, padding=k // 2)
+        d_pre = glu_backward(dy, pre_glu, axis=-1)
+        dy, d_weight, d_bias = conv1d_backward(d_pre, inputs[i], layer["weight"], stride=2, padding=k // 2)
+        grads[i] = {"weight": d_weight, "bias": d_bias}
+    return grads
+
+
+def encode_backward(d_states, params: dict, config: ModelConfig, features, attention_mask, positions):
+    """Gradient of the encoder's weights, given the gradient at its output states
+    ``[B, S, D]``. Positions are fixed sinusoids: nothing to learn there."""
+    enc = params["model"]["encoder"]
+    out = encode(params, config, features, attention_mask, positions, output_hidden_states=True)
+    hidden = out["hidden_states"]  # the embedded input, then each layer's output
+    bias = key_padding_bias(out["mask"], features.dtype)
+    grads = {}
+    dx, grads["layer_norm"] = _layer_norm(d_states, hidden[-1], enc["layer_norm"])
+    layers = [None] * len(enc["layers"])
+    for i in reversed(range(len(enc["layers"]))):
+        dx, layers[i] = encoder_layer_backward(dx, hidden[i], enc["layers"][i], config.encoder_attention_heads,
+                                               bias, config.activation_function)  # fmt: skip
+    grads["layers"] = layers
+    if config.scale_embedding:  # x0 = conv * sqrt(d) + positions
+        dx = dx * dx.dtype.type(np.sqrt(config.d_model))
+    conv = conv_subsampler_backward(dx, features, enc["conv"]["conv_layers"], config.conv_kernel_sizes)
+    grads["conv"] = {"conv_layers": conv}
+    return grads
+
+
+def decode_backward(d_logits, params: dict, config: ModelConfig, input_ids, encoder_states,
+                    encoder_mask, positions):  # fmt: skip
+    """Gradients of the decoder's weights and the LM head, and of the encoder states, given
+    the gradient at the logits ``[B, L, V]`` of a teacher-forced pass over ``input_ids``.
+    Returns ``(decoder grads, lm_head grads, d encoder states)``."""
+    dec = params["model"]["decoder"]
+    cache = init_cache(params, config, encoder_states)
+    out = decode(params, config, input_ids, cache, encoder_mask, positions=positions, output_hidden_states=True)
+    hidden = out["hidden_states"]
+    final = layer_norm(hidden[-1], **dec["layer_norm"])
+    grads = {}
+    dx, head = _linear(d_logits, final, params["lm_head"])
+    dx, grads["layer_norm"] = _layer_norm(dx, hidden[-1], dec["layer_norm"])
+    dtype = encoder_states.dtype
+    self_bias = causal_bias(0, input_ids.shape[1], None, dtype)
+    cross_bias = key_padding_bias(encoder_mask, dtype)
+    d_states = np.zeros_like(encoder_states)
+    layers = [None] * len(dec["layers"])
+    for i in reversed(range(len(dec["layers"]))):
+        dx, d_s, layers[i] = decoder_layer_backward(dx, hidden[i], dec["layers"][i], config.decoder_attention_heads,
+                                                    self_bias, encoder_states, cross_bias,
+                                                    config.activation_function)  # fmt: skip
+        d_states += d_s
+    grads["layers"] = layers
+    if config.scale_embedding:  # x0 = E[ids] * sqrt(d) + positions
+        dx = dx * dx.dtype.type(np.sqrt(config.d_model))
+    d_embed = embedding_backward(dx, input_ids, dec["embed_tokens"]["weight"].shape[0])
+    # The padding token's row never learns (``nn.Embedding(padding_idx=...)`` in fairseq
+    # and transformers): teacher forcing feeds pads after each sequence's end.
+    d_embed[config.pad_token_id] = 0
+    grads["embed_tokens"] = {"weight": d_embed}
+    return grads, head, d_states

@@ -1,0 +1,139 @@
+"""minis2t.train against torch: the loss and every gradient against transformers' own
+``loss.backward()``, clipping against ``clip_grad_norm_``, and AdamW against
+``torch.optim.AdamW``.
+
+Random configurations (the strategy of tests/test_model.py: 1-3 layers per side, 1-3 conv
+layers with kernels 3-7, tied or untied heads, four activations, scaled or unscaled
+embeddings, padded batches, ignored labels), float64, transformers' position tables
+handed to minis2t (the float32 tables differ by an ulp, see docs/positions.md).
+
+Bars: gradients 1e-9 relative to each tensor's scale, max(1, max |g|) — float64 rounding
+through a few hundred operations is ~1e-13; a wrong term is O(1). One AdamW step: 1e-12
+(a handful of float64 operations per element).
+"""
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import minis2t
+from minis2t import errors
+from minis2t.checkpoint import prepare_weights
+from minis2t.train import AdamW, clip_grad_norm, loss_and_grads
+from tests.test_model import build, cases, hf_tables
+
+GRAD_BAR = 1e-9
+
+
+def hf_loss_and_grads(hf, features, mask, labels, smoothing=0.0):
+    hf = hf.double().train()
+    for module in hf.modules():  # dropout and LayerDrop off: the same function as inference
+        if isinstance(module, torch.nn.Dropout):
+            module.p = 0.0
+    hf.config.layerdrop = hf.model.encoder.layerdrop = hf.model.decoder.layerdrop = 0.0
+    hf.zero_grad()
+    out = hf(input_features=torch.from_numpy(features).double(), attention_mask=torch.from_numpy(mask),
+             labels=torch.from_numpy(labels))  # fmt: skip
+    out.loss.backward()
+    grads = {}
+    for name, tensor in hf.state_dict(keep_vars=True).items():
+        if tensor.requires_grad:
+            grads[name] = tensor.grad.numpy() if tensor.grad is not None else np.zeros(tuple(tensor.shape))
+    return out.loss.item(), grads
+
+
+def ours(config, weights, hf):
+    model = minis2t.Speech2Text(config, prepare_weights(config, weights, np.float64))
+    enc_pos, dec_pos = hf_tables(hf.double())
+    model.positions = {"encoder": enc_pos, "decoder": dec_pos}
+    return model
+
+
+@settings(max_examples=20, deadline=None)
+@given(cases())
+def test_loss_and_grads_equal_transformers_backward(case):
+    config, features, mask, _, labels = case
+    if (labels == -100).all():
+        labels[0, 0] = 1
+    hf, cfg, weights = build(config)
+    model = ours(cfg, weights, hf)
+    loss, grads = loss_and_grads(model, features.astype(np.float64), mask, labels)
+    hf_loss, hf_grads = hf_loss_and_grads(hf, features, mask, labels)
+    assert abs(loss - hf_loss) <= GRAD_BAR * max(1.0, abs(hf_loss))
+    assert set(grads) == set(model.weights)
+    for name, g in grads.items():
+        assert g.shape == model.weights[name].shape, name
+        theirs = hf_grads[name]
+        assert np.abs(g - theirs).max() <= GRAD_BAR * max(1.0, np.abs(theirs).max()), name
+    if cfg.tie_word_embeddings:
+        assert grads["lm_head.weight"] is grads["model.decoder.embed_tokens.weight"]
+
+
+@settings(max_examples=10, deadline=None)
+@given(cases(), st.sampled_from([0.1, 0.3]))
+def test_label_smoothing_matches_torch_cross_entropy(case, smoothing):
+    """With smoothing, transformers' loss has none: compare with torch's cross_entropy on
+    transformers' logits, differentiated by autograd."""
+    config, features, mask, _, labels = case
+    labels[0, 0] = 2
+    hf, cfg, weights = build(config)
+    model = ours(cfg, weights, hf)
+    loss, grads = loss_and_grads(model, features.astype(np.float64), mask, labels, label_smoothing=smoothing)
+    hf = hf.double()
+    hf.zero_grad()
+    out = hf(input_features=torch.from_numpy(features).double(), attention_mask=torch.from_numpy(mask),
+             decoder_input_ids=torch.from_numpy(minis2t.model.shift_tokens_right(labels, 1, 2)))  # fmt: skip
+    theirs = torch.nn.functional.cross_entropy(out.logits.reshape(-1, cfg.vocab_size),
+                                               torch.from_numpy(labels).reshape(-1), ignore_index=-100,
+                                               label_smoothing=smoothing)  # fmt: skip
+    theirs.backward()
+    assert abs(loss - theirs.item()) <= GRAD_BAR * max(1.0, abs(theirs.item()))
+    for name, tensor in hf.named_parameters():
+        g = tensor.grad.numpy() if tensor.grad is not None else np.zeros(tuple(tensor.shape))
+        assert np.abs(grads[name] - g).max() <= GRAD_BAR * max(1.0, np.abs(g).max()), name
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.integers(0, 2**31 - 1), st.floats(0.01, 10), st.integers(1, 4))
+def test_clipping_and_adamw_step_equal_torch(seed, max_norm, steps):
+    rng = np.random.default_rng(seed)
+    shared = rng.standard_normal((5, 3))
+    weights = {"a": rng.standard_normal((4, 3)), "b": rng.standard_normal(7), "tied1": shared, "tied2": shared}
+    leaves = {"a": torch.tensor(weights["a"]), "b": torch.tensor(weights["b"]), "tied": torch.tensor(shared)}
+    for leaf in leaves.values():
+        leaf.requires_grad_(True)
+    opt = AdamW(weights, lr=3e-3, betas=(0.9, 0.98), eps=1e-8, weight_decay=0.01)
+    torch_opt = torch.optim.AdamW(list(leaves.values()), lr=3e-3, betas=(0.9, 0.98), eps=1e-8, weight_decay=0.01)
+    for _ in range(steps):
+        g_shared = rng.standard_normal((5, 3)) * 5
+        grads = {"a": rng.standard_normal((4, 3)) * 5, "b": rng.standard_normal(7) * 5,
+                 "tied1": g_shared, "tied2": g_shared}  # fmt: skip
+        for name, leaf in leaves.items():
+            leaf.grad = torch.tensor(grads["tied1" if name == "tied" else name])
+        norm = clip_grad_norm(grads, max_norm)
+        torch_norm = torch.nn.utils.clip_grad_norm_(list(leaves.values()), max_norm)
+        assert abs(norm - float(torch_norm)) <= 1e-12 * max(1.0, norm)
+        opt.step(grads)
+        torch_opt.step()
+        for name, leaf in leaves.items():
+            ours_w = weights["tied1" if name == "tied" else name]
+            assert np.abs(ours_w - leaf.detach().numpy()).max() <= 1e-12 * max(1.0, np.abs(ours_w).max())
+    assert weights["tied1"] is weights["tied2"]
+
+
+@pytest.mark.parametrize("labels, message", [
+    (np.array([3, 4]), "[B, L]"),
+    (np.array([[3, 99]]), "outside the vocabulary"),
+    (np.array([[3, -5]]), "outside the vocabulary"),
+    (np.array([[-100, -100]]), "nothing to learn"),
+    (np.array([[1.5, 2.0]]), "integer"),
+    (np.zeros((2, 2), np.int64), "B = 1"),
+])  # fmt: skip
+def test_bad_labels_raise_label_error(labels, message):
+    hf, cfg, weights = build(dict(vocab_size=20))
+    model = minis2t.Speech2Text(cfg, prepare_weights(cfg, weights, np.float64))
+    features = np.zeros((1, 20, cfg.input_feat_per_channel))
+    with pytest.raises(errors.LabelError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        loss_and_grads(model, features, None, labels)
