@@ -19,8 +19,11 @@ import numpy as np
 
 from minis2t import model as m
 from minis2t.errors import LabelError
-from minis2t.grad import cross_entropy
+from minis2t.grad import cross_entropy, ctc_loss, linear_backward, log_softmax
+from minis2t.nn import linear
 from minis2t.model_grad import decode_backward, encode_backward
+
+IGNORE = m.IGNORE_INDEX
 
 
 def flatten(tree, prefix: str = "") -> dict[str, np.ndarray]:
@@ -71,7 +74,22 @@ def loss_and_grads(model, input_features, attention_mask, labels, label_smoothin
     transformers' ``Speech2TextForConditionalGeneration(..., labels=labels).loss`` —
     and ``{name: gradient}`` for every name in ``model.weights``, each of its weight's
     shape; tied weights (the LM head and the embedding) carry their shared total under
-    both names.
+    both names (one array).
+    """
+    loss, grads, _ = training_loss_and_grads(model, input_features, attention_mask, labels, label_smoothing)
+    return loss, grads
+
+
+def training_loss_and_grads(model, input_features, attention_mask, labels, label_smoothing: float = 0.0,
+                            ctc_head: dict | None = None, ctc_weight: float = 0.0):  # fmt: skip
+    """:func:`loss_and_grads`, optionally with the recipe's auxiliary CTC loss on the
+    encoder: ``(1 - w) CE + w CTC``, CTC over ``log_softmax(states W^T + b)`` with blank
+    ``<s>`` (id 0), targets the labels without ``</s>`` and -100, each sequence's loss
+    divided by its target length and averaged over the batch (torch's ``reduction="mean"``),
+    infeasible sequences counted as 0 (``zero_infinity``). ``ctc_head`` is
+    ``{"weight": [V, D], "bias": [V]}``, a training-only projection.
+    Returns ``(loss, grads, parts)``: ``grads`` has ``"ctc_head.weight"`` and
+    ``"ctc_head.bias"`` too when a head is given; ``parts`` the two losses.
     """
     config, params = model.config, model.params
     features = model._features(input_features)
@@ -81,10 +99,19 @@ def loss_and_grads(model, input_features, attention_mask, labels, label_smoothin
     decoder_input = m.shift_tokens_right(labels, config.pad_token_id, config.decoder_start_token_id)
     out = m.decode(params, config, decoder_input, m.init_cache(params, config, states), mask,
                    positions=model.positions["decoder"])  # fmt: skip
-    loss, d_logits = cross_entropy(out["logits"], labels, label_smoothing)
-
+    ce, d_logits = cross_entropy(out["logits"], labels, label_smoothing)
+    use_ctc = ctc_head is not None and ctc_weight > 0
+    if use_ctc:
+        d_logits *= d_logits.dtype.type(1 - ctc_weight)
     decoder, head, d_states = decode_backward(d_logits, params, config, decoder_input, states, mask,
                                               model.positions["decoder"])  # fmt: skip
+    parts = {"ce": ce}
+    extra = {}
+    if use_ctc:
+        ctc, d_ctc_states, extra = _ctc(states, mask, labels, ctc_head, config.eos_token_id)
+        d_states += d_ctc_states * d_states.dtype.type(ctc_weight)
+        extra = {k: v * ctc_weight for k, v in extra.items()}
+        parts["ctc"] = ctc
     encoder = encode_backward(d_states, params, config, features, attention_mask, model.positions["encoder"])
     named = flatten({"model": {"encoder": encoder, "decoder": decoder}, "lm_head": head})
     # Tied weights are one array under two names: their gradient is one array too, the
@@ -92,7 +119,26 @@ def loss_and_grads(model, input_features, attention_mask, labels, label_smoothin
     totals: dict[int, np.ndarray] = {}
     for name, weight in model.weights.items():
         totals[id(weight)] = named[name] if id(weight) not in totals else totals[id(weight)] + named[name]
-    return loss, {name: totals[id(weight)] for name, weight in model.weights.items()}
+    grads = {name: totals[id(weight)] for name, weight in model.weights.items()}
+    grads.update(extra)
+    loss = ce if not use_ctc else (1 - ctc_weight) * ce + ctc_weight * parts["ctc"]
+    return loss, grads, parts
+
+
+def _ctc(states, mask, labels, head, eos_id):
+    """The auxiliary CTC loss and its gradients (states, and the head's weights)."""
+    logits = linear(states, head["weight"], head["bias"])  # [B, S, V]
+    log_probs = log_softmax(logits.astype(np.float64))
+    targets = [[int(t) for t in row if t not in (IGNORE, eos_id)] for row in labels]
+    losses, d_lp = ctc_loss(log_probs, targets, mask.sum(axis=1))
+    finite = np.isfinite(losses)
+    lengths = np.array([max(len(t), 1) for t in targets], dtype=np.float64)
+    batch = len(targets)
+    loss = float(np.sum(np.where(finite, losses / lengths, 0.0)) / batch)
+    d_lp *= (finite / lengths / batch)[:, None, None]
+    d_logits = (d_lp - np.exp(log_probs) * d_lp.sum(axis=-1, keepdims=True)).astype(states.dtype)
+    d_states, d_weight, d_bias = linear_backward(d_logits, states, head["weight"])
+    return loss, d_states, {"ctc_head.weight": d_weight, "ctc_head.bias": d_bias}
 
 
 # --- optimisation ------------------------------------------------------------------------
@@ -147,3 +193,78 @@ def learning_rate(step: int, steps: int, peak: float, warmup: int) -> float:
         return peak * step / warmup
     progress = (step - warmup) / max(1, steps - warmup)
     return peak * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+# --- the loop ----------------------------------------------------------------------------
+
+
+def make_batches(lengths: list[int], max_frames: int, rng) -> list[list[int]]:
+    """Group utterances of similar length so that ``B x T_max <= max_frames``; the batches
+    in random order. ``rng`` is a ``random.Random``."""
+    order = sorted(range(len(lengths)), key=lambda i: lengths[i] + rng.random())
+    batches, current = [], []
+    for i in order:
+        if current and (len(current) + 1) * lengths[i] > max_frames:
+            batches.append(current)
+            current = []
+        current.append(i)
+    if current:
+        batches.append(current)
+    rng.shuffle(batches)
+    return batches
+
+
+def spec_augment(x: np.ndarray, lengths: list[int], rng) -> np.ndarray:
+    """SpecAugment's masks on a padded batch ``[B, T, F]`` (a copy): per utterance two
+    frequency masks of up to 8 bins and two time masks of up to 10 % of its frames."""
+    x = x.copy()
+    for b, t in enumerate(lengths):
+        for _ in range(2):
+            f = rng.randint(0, 8)
+            f0 = rng.randint(0, x.shape[2] - f)
+            x[b, :t, f0 : f0 + f] = 0.0
+            w = rng.randint(0, max(1, t // 10))
+            t0 = rng.randint(0, max(0, t - w))
+            x[b, t0 : t0 + w, :] = 0.0
+    return x
+
+
+def collate(features: list[np.ndarray], targets: list[list[int]], dtype=np.float32):
+    """Padded features ``[B, T, F]``, their mask ``[B, T]``, labels ``[B, L]`` (-100 pad)."""
+    lengths = [f.shape[0] for f in features]
+    x = np.zeros((len(features), max(lengths), features[0].shape[1]), dtype=dtype)
+    mask = np.zeros((len(features), max(lengths)), dtype=np.int64)
+    labels = np.full((len(targets), max(len(t) for t in targets)), IGNORE, dtype=np.int64)
+    for b, (f, t) in enumerate(zip(features, targets)):
+        x[b, : f.shape[0]], mask[b, : f.shape[0]], labels[b, : len(t)] = f, 1, t
+    return x, mask, labels
+
+
+def init_ctc_head(config, rng: np.random.Generator, dtype=np.float32) -> dict[str, np.ndarray]:
+    """A ``d_model -> vocab`` projection, initialised like ``torch.nn.Linear``."""
+    bound = 1 / math.sqrt(config.d_model)
+    return {"weight": rng.uniform(-bound, bound, (config.vocab_size, config.d_model)).astype(dtype),
+            "bias": rng.uniform(-bound, bound, config.vocab_size).astype(dtype)}  # fmt: skip
+
+
+def fit(model, batches, steps: int, peak_lr: float = 2e-3, warmup: int = 400, ctc_head=None,
+        ctc_weight: float = 0.0, smoothing: float = 0.0, clip: float = 5.0, betas=(0.9, 0.98),
+        weight_decay: float = 0.01, on_step=None) -> list[dict]:  # fmt: skip
+    """``steps`` AdamW updates of ``model.weights`` (in place) and of the CTC head, one per
+    batch ``(features, mask, labels)`` drawn from the iterator ``batches``: warm-up and
+    cosine schedule, gradient clipping. Returns each step's losses and learning rate."""
+    trained = dict(model.weights)
+    if ctc_head is not None:
+        trained.update({f"ctc_head.{k}": v for k, v in ctc_head.items()})
+    optimizer = AdamW(trained, lr=peak_lr, betas=betas, weight_decay=weight_decay)
+    history = []
+    for step in range(1, steps + 1):
+        x, mask, labels = next(batches)
+        optimizer.lr = learning_rate(step, steps, peak_lr, warmup)
+        loss, grads, parts = training_loss_and_grads(model, x, mask, labels, smoothing, ctc_head, ctc_weight)
+        norm = clip_grad_norm(grads, clip)
+        optimizer.step(grads)
+        history.append({"step": step, "loss": loss, **parts, "lr": optimizer.lr, "grad_norm": norm})
+        if on_step is not None:
+            on_step(history[-1])
+    return history

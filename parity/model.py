@@ -203,7 +203,9 @@ def decode(params, config: ModelConfig, input_ids, cache: KVCache, encoder_mask=
     past = cache.length
     if past + length > config.max_target_positions:
         raise InputTooLongError(f"{past + length} decoder positions > {config.max_target_positions}")
-    x = embed[input_ids]
+    # An embedding lookup whose padding row gets no gradient, as nn.Embedding(padding_idx)
+    # in fairseq and transformers (the same values as embed[input_ids]).
+    x = torch.nn.functional.embedding(input_ids, embed, padding_idx=config.pad_token_id)
     if config.scale_embedding:
         x = x * float(np.sqrt(config.d_model))
     if positions is None:
