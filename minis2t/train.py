@@ -268,3 +268,70 @@ def fit(model, batches, steps: int, peak_lr: float = 2e-3, warmup: int = 400, ct
         if on_step is not None:
             on_step(history[-1])
     return history
+
+
+def init_weights(config, seed: int, dtype=np.float32) -> dict[str, np.ndarray]:
+    """Fresh weights as transformers initialises Speech2Text: matrices, kernels and
+    embeddings ``N(0, init_std)`` (the padding row of the embedding zero), biases 0,
+    LayerNorms scale 1 and shift 0; a tied head is the embedding itself."""
+    from minis2t.checkpoint import EMBED_TOKENS, TIED_HEAD, expected_shapes
+
+    rng = np.random.default_rng(seed)
+    weights = {}
+    for name, shape in expected_shapes(config).items():
+        if name == TIED_HEAD and config.tie_word_embeddings:
+            continue
+        if "layer_norm" in name:
+            weights[name] = (np.ones if name.endswith("weight") else np.zeros)(shape, dtype=dtype)
+        elif name.endswith("bias"):
+            weights[name] = np.zeros(shape, dtype=dtype)
+        else:
+            weights[name] = rng.normal(0.0, config.init_std, shape).astype(dtype)
+    weights[EMBED_TOKENS][config.pad_token_id] = 0.0
+    if config.tie_word_embeddings:
+        weights[TIED_HEAD] = weights[EMBED_TOKENS]
+    return weights
+
+
+def train(config, features: list[np.ndarray], targets: list[list[int]], steps: int, seed: int = 0,
+          max_frames: int = 12000, peak_lr: float = 2e-3, warmup: int = 400, ctc_weight: float = 0.3,
+          smoothing: float = 0.1, spec_augment_from: int = 1500, log=print, progress: bool = True):  # fmt: skip
+    """Train a model from scratch with NumPy alone — the recipe's settings
+    (``recipes/synthetic_speech/train.py`` is the same loop on the twin). Returns the
+    trained :class:`minis2t.Speech2Text` (float32; the CTC head is not part of it) and
+    the per-step history."""
+    import random
+
+    from tqdm import tqdm
+
+    from minis2t.pipeline import Speech2Text
+
+    rng = random.Random(seed)
+    model = Speech2Text(config, init_weights(config, seed))
+    head = init_ctc_head(config, np.random.default_rng(seed + 1))
+    lengths = [f.shape[0] for f in features]
+
+    def batches():
+        step = 0
+        while True:
+            for batch in make_batches(lengths, max_frames, rng):
+                step += 1
+                x, mask, labels = collate([features[i] for i in batch], [targets[i] for i in batch])
+                if step >= spec_augment_from:
+                    x = spec_augment(x, mask.sum(axis=1).tolist(), rng)
+                yield x, mask, labels
+
+    bar = tqdm(total=steps, unit="step", disable=not progress)
+    running: dict = {}
+
+    def on_step(record):
+        bar.update(1)
+        for key in ("ce", "ctc"):
+            running[key] = record[key] if key not in running else 0.98 * running[key] + 0.02 * record[key]
+        if record["step"] % 100 == 0 or record["step"] == steps:
+            log(f"step {record['step']:5d}/{steps}  lr {record['lr']:.2e}  ce {running['ce']:.3f}  "
+                f"ctc {running['ctc']:.3f}  {bar.format_dict['elapsed']:6.0f} s")  # fmt: skip
+
+    history = fit(model, batches(), steps, peak_lr, warmup, head, ctc_weight, smoothing, on_step=on_step)
+    bar.close()
+    return model, history

@@ -177,3 +177,34 @@ def test_hundred_training_steps_equal_the_twins():
         for key in ("loss", "ce", "ctc"):
             assert abs(a[key] - b[key]) <= 1e-8 * max(1.0, abs(b[key])), (a["step"], key, a[key], b[key])
     assert ours_history[-1]["ce"] < 0.9 * ours_history[0]["ce"]  # and it learns (random targets: their unigram)
+
+
+def test_numpy_training_from_scratch_saves_a_checkpoint_transformers_loads(tmp_path):
+    """minis2t.train.train: fresh weights, a few steps, saved in the Hugging Face layout;
+    transformers loads the directory and computes the same logits."""
+    from transformers import Speech2TextForConditionalGeneration
+
+    from minis2t import train as nt
+
+    cfg = minis2t.ModelConfig(d_model=8, encoder_attention_heads=2, decoder_attention_heads=2, encoder_layers=1,
+                              decoder_layers=1, encoder_ffn_dim=12, decoder_ffn_dim=12, conv_channels=8,
+                              input_feat_per_channel=8, vocab_size=12, max_source_positions=64,
+                              max_target_positions=16)  # fmt: skip
+    rng = np.random.default_rng(0)
+    feats = [rng.standard_normal((int(t), 8)).astype(np.float32) for t in rng.integers(12, 40, 8)]
+    targets = [rng.integers(4, 12, 3).tolist() + [2] for _ in range(8)]
+    fresh = nt.init_weights(cfg, seed=0)
+    model, history = nt.train(cfg, feats, targets, steps=6, max_frames=100, warmup=2, spec_augment_from=3,
+                              log=lambda *a: None, progress=False)  # fmt: skip
+    assert len(history) == 6 and all(np.isfinite(h["loss"]) for h in history)
+    assert any(not np.array_equal(fresh[k], model.weights[k]) for k in fresh)
+    assert model.weights["lm_head.weight"] is model.weights["model.decoder.embed_tokens.weight"]
+    minis2t.save_checkpoint(tmp_path, cfg, model.weights)
+    hf = Speech2TextForConditionalGeneration.from_pretrained(tmp_path).eval()
+    x, mask, labels = nt.collate(feats[:2], targets[:2])
+    ids = minis2t.model.shift_tokens_right(labels, 1, 2)
+    ours_logits = model.forward(x, mask, decoder_input_ids=ids)
+    with torch.no_grad():
+        theirs = hf(input_features=torch.from_numpy(x), attention_mask=torch.from_numpy(mask),
+                    decoder_input_ids=torch.from_numpy(ids)).logits.numpy()  # fmt: skip
+    assert np.abs(ours_logits - theirs).max() <= 1e-4 * max(1.0, np.abs(theirs).max())

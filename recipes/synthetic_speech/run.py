@@ -4,6 +4,7 @@
     python recipes/synthetic_speech/run.py --leave-out festival    # train without an engine
     python recipes/synthetic_speech/run.py --leave-out flite --no-augment
     python recipes/synthetic_speech/run.py --leave-out flite --without reverberate  # ablation
+    python recipes/synthetic_speech/run.py --engine numpy        # trained by NumPy alone
 
 Seeded throughout. Speech comes from three synthesisers (:mod:`engines`: espeak-ng,
 festival, flite) in equal shares, each training utterance through a random augmentation
@@ -144,6 +145,9 @@ def main() -> None:
     parser.add_argument("--without", type=lambda v: tuple(sorted(v.split(","))), default=(),
                         help="augmentation steps to leave out, comma-separated "
                              f"({', '.join(AUGMENTATION_STEPS)}): an ablation run")
+    parser.add_argument("--engine", choices=["twin", "numpy"], default="twin",
+                        help="train with the PyTorch twin (the bundled model) or NumPy alone "
+                             "(minis2t.train; no torch in the training step)")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     unknown = set(args.without) - set(AUGMENTATION_STEPS)
@@ -154,6 +158,7 @@ def main() -> None:
     tag = "full" if args.leave_out is None else f"leave_out_{args.leave_out}"
     tag += "_no_augment" if args.no_augment else ""
     tag += "_without_" + "+".join(args.without) if args.without else ""
+    tag = tag if args.engine == "twin" else f"numpy_{tag}"
     out = args.out or (ROOT / "minis2t" / "assets" / "model" if tag == "full" else WORK / tag / "model")
 
     train_text, test_text = split_sentences(args.train_sentences, args.test_sentences, args.seed)
@@ -182,11 +187,18 @@ def main() -> None:
     tests = cached(f"test_{args.seed}_{len(test_text)}", lambda: test_speech(test_text, args.seed + 2))
     log("test speech ready")
 
-    import train  # noqa: E402 (imports torch)
-
     config = minis2t.ModelConfig(**{**ARCHITECTURE, "vocab_size": sp.get_piece_size()})
-    weights = train.train(config, feats, targets, args.steps, seed=args.seed, max_frames=args.max_frames,
-                          log=log)  # fmt: skip
+    if args.engine == "numpy":
+        from minis2t.train import train as numpy_train
+
+        trained, _ = numpy_train(config, feats, targets, args.steps, seed=args.seed, max_frames=args.max_frames,
+                                 log=log, progress=False)  # fmt: skip
+        weights = trained.weights
+    else:
+        import train  # noqa: E402 (imports torch)
+
+        weights = train.train(config, feats, targets, args.steps, seed=args.seed, max_frames=args.max_frames,
+                              log=log)  # fmt: skip
     write_model_dir(out, config, weights, proto)
     log(f"model written to {out}")
 
