@@ -6,9 +6,11 @@ returns the gradient at that input and the gradients of the block's weights, as 
 shaped like the block's own weights (``{"fc1": {"weight": ..., "bias": ...}, ...}``).
 The intermediate values a backward needs are recomputed from the input by the very
 forward functions inference uses — activation recomputation, as "gradient
-checkpointing" does on a GPU: memory holds one layer's intermediates at a time, for about
-a third more arithmetic, and there is no second copy of the forward to drift from the
-first. ``tests/test_train.py`` checks the whole chain against transformers' own
+checkpointing" does on a GPU: memory holds one layer's intermediates at a time, and there
+is no second copy of the forward to drift from the first. Within a layer, the attention
+blocks' keys, values and weights (which the forward functions return anyway) are kept
+while the layer's backward runs, so only the queries and the weighted sums are computed
+a second time. ``tests/test_train.py`` checks the whole chain against transformers' own
 ``loss.backward()``.
 """
 
@@ -51,13 +53,19 @@ def _layer_norm(dy, x, p) -> tuple[np.ndarray, dict]:
     return dx, {"weight": d_weight, "bias": d_bias}
 
 
-def _attention_backward(dy, h, kv_source, p, n_head, bias):
+def _attention_backward(dy, h, kv_source, p, n_head, bias, saved=None):
     """Through ``out_proj(merge(attention(split(q(h)), split(k(src)), split(v(src)))))``.
-    Returns ``(dh from the query, d kv_source, grads)``."""
+    ``saved`` is ``((k, v), weights)`` as the forward block returned them, if at hand:
+    then only the query and the weighted sum are recomputed. Returns
+    ``(dh from the query, d kv_source, grads)``."""
     q = split_heads(linear(h, **p["q_proj"]), n_head)
-    k = split_heads(linear(kv_source, **p["k_proj"]), n_head)
-    v = split_heads(linear(kv_source, **p["v_proj"]), n_head)
-    out, weights = attention(q, k, v, bias)
+    if saved is None:
+        k = split_heads(linear(kv_source, **p["k_proj"]), n_head)
+        v = split_heads(linear(kv_source, **p["v_proj"]), n_head)
+        out, weights = attention(q, k, v, bias)
+    else:
+        (k, v), weights = saved
+        out = weights @ v
     grads = {}
     d_merged, grads["out_proj"] = _linear(dy, merge_heads(out), p["out_proj"])
     d_q, d_k, d_v = attention_backward(merge_heads_backward(d_merged, n_head), q, k, v, weights)
@@ -67,19 +75,19 @@ def _attention_backward(dy, h, kv_source, p, n_head, bias):
     return dh, d_src_k + d_src_v, grads
 
 
-def self_attention_block_backward(dy, x, layer: dict, n_head: int, bias):
+def self_attention_block_backward(dy, x, layer: dict, n_head: int, bias, saved=None):
     """``y = x + SelfAttn(LN(x))``: the residual passes ``dy`` through unchanged."""
     h = layer_norm(x, **layer["self_attn_layer_norm"])
-    dh, d_src, attn = _attention_backward(dy, h, h, layer["self_attn"], n_head, bias)
+    dh, d_src, attn = _attention_backward(dy, h, h, layer["self_attn"], n_head, bias, saved)
     dx, ln = _layer_norm(dh + d_src, x, layer["self_attn_layer_norm"])  # h is query and source
     return dy + dx, {"self_attn": attn, "self_attn_layer_norm": ln}
 
 
-def cross_attention_block_backward(dy, x, layer: dict, n_head: int, encoder_states, bias):
+def cross_attention_block_backward(dy, x, layer: dict, n_head: int, encoder_states, bias, saved=None):
     """``y = x + CrossAttn(LN(x), encoder states)``. Also returns the gradient reaching the
     encoder states through this layer's key and value projections."""
     h = layer_norm(x, **layer["encoder_attn_layer_norm"])
-    dh, d_states, attn = _attention_backward(dy, h, encoder_states, layer["encoder_attn"], n_head, bias)
+    dh, d_states, attn = _attention_backward(dy, h, encoder_states, layer["encoder_attn"], n_head, bias, saved)
     dx, ln = _layer_norm(dh, x, layer["encoder_attn_layer_norm"])
     return dy + dx, d_states, {"encoder_attn": attn, "encoder_attn_layer_norm": ln}
 
@@ -96,9 +104,9 @@ def feed_forward_block_backward(dy, x, layer: dict, activation: str):
 
 
 def encoder_layer_backward(dy, x, layer: dict, n_head: int, bias, activation: str):
-    mid = self_attention_block(x, layer, n_head, bias)[0]
+    mid, kv, weights = self_attention_block(x, layer, n_head, bias)
     d_mid, ff = feed_forward_block_backward(dy, mid, layer, activation)
-    dx, sa = self_attention_block_backward(d_mid, x, layer, n_head, bias)
+    dx, sa = self_attention_block_backward(d_mid, x, layer, n_head, bias, (kv, weights))
     return dx, {**sa, **ff}
 
 
@@ -106,14 +114,14 @@ def decoder_layer_backward(dy, x, layer: dict, n_head: int, self_bias, encoder_s
                            activation: str):  # fmt: skip
     """Returns ``(dx, d encoder states, grads)``; the forward is without a cache (teacher
     forcing: all positions at once)."""
-    after_self = self_attention_block(x, layer, n_head, self_bias)[0]
+    after_self, self_kv, self_weights = self_attention_block(x, layer, n_head, self_bias)
     kv = (split_heads(linear(encoder_states, **layer["encoder_attn"]["k_proj"]), n_head),
           split_heads(linear(encoder_states, **layer["encoder_attn"]["v_proj"]), n_head))  # fmt: skip
-    after_cross = cross_attention_block(after_self, layer, n_head, kv, cross_bias)[0]
+    after_cross, cross_weights = cross_attention_block(after_self, layer, n_head, kv, cross_bias)
     d_cross, ff = feed_forward_block_backward(dy, after_cross, layer, activation)
-    d_self, d_states, ca = cross_attention_block_backward(d_cross, after_self, layer, n_head,
-                                                          encoder_states, cross_bias)  # fmt: skip
-    dx, sa = self_attention_block_backward(d_self, x, layer, n_head, self_bias)
+    d_self, d_states, ca = cross_attention_block_backward(d_cross, after_self, layer, n_head, encoder_states,
+                                                          cross_bias, (kv, cross_weights))  # fmt: skip
+    dx, sa = self_attention_block_backward(d_self, x, layer, n_head, self_bias, (self_kv, self_weights))
     return dx, d_states, {**sa, **ca, **ff}
 
 

@@ -59,7 +59,7 @@ def fit(weights, config, positions, batches, steps, peak_lr=2e-3, warmup=400, ct
                                           for k, v in ctc_head.items()}  # fmt: skip
     params = list({id(t): t for t in named.values()}.values()) + ([] if head is None else list(head.values()))
     optimizer = torch.optim.AdamW(params, lr=peak_lr, betas=betas, weight_decay=weight_decay)
-    tables = {k: torch.from_numpy(np.asarray(v)).to(dtype) for k, v in positions.items()}
+    tables = {k: torch.from_numpy(np.array(v)).to(dtype) for k, v in positions.items()}
     history = []
     for step in range(1, steps + 1):
         x, mask, labels = next(batches)
