@@ -223,36 +223,44 @@ def ctc_loss(log_probs: np.ndarray, targets: list, input_lengths, blank: int = 0
     is ``inf`` and its gradient 0 (as torch's ``zero_infinity`` would make it).
     """
     log_probs = np.asarray(log_probs, dtype=np.float64)
-    batch, _, classes = log_probs.shape
-    losses = np.zeros(batch)
+    losses = np.zeros(log_probs.shape[0])
     grads = np.zeros_like(log_probs)
-    for b in range(batch):
-        t_len, target = int(input_lengths[b]), list(targets[b])
-        ext = [blank]
-        for label in target:
-            ext += [label, blank]
-        n = len(ext)
-        y = log_probs[b, :t_len][:, ext]  # [T, 2U + 1]
-        skip = np.array([s >= 2 and ext[s] != blank and ext[s] != ext[s - 2] for s in range(n)])
-        skip_back = _shift(skip, -2, False)  # s -> s + 2 is allowed when s + 2 may skip
-        alpha = np.full((t_len, n), -np.inf)
-        alpha[0, :2] = y[0, :2]
-        for t in range(1, t_len):
-            prev = alpha[t - 1]  # stay at s, come from s - 1, or skip from s - 2
-            came = np.logaddexp(prev, _shift(prev, 1, -np.inf))
-            alpha[t] = y[t] + np.logaddexp(came, np.where(skip, _shift(prev, 2, -np.inf), -np.inf))
-        beta = np.full((t_len, n), -np.inf)
-        beta[-1, -2:] = y[-1, -2:]
-        for t in range(t_len - 2, -1, -1):
-            nxt = beta[t + 1]  # stay at s, go to s + 1, or skip to s + 2
-            goes = np.logaddexp(nxt, _shift(nxt, -1, -np.inf))
-            beta[t] = y[t] + np.logaddexp(goes, np.where(skip_back, _shift(nxt, -2, -np.inf), -np.inf))
-        log_p = np.logaddexp(alpha[-1, -1], alpha[-1, -2]) if n > 1 else alpha[-1, -1]
+    for b in range(log_probs.shape[0]):
+        t_len = int(input_lengths[b])
+        ext, alpha, beta, log_p = ctc_lattice(log_probs[b, :t_len], targets[b], blank)
         if not np.isfinite(log_p):
             losses[b] = np.inf
             continue
         losses[b] = -log_p
+        y = log_probs[b, :t_len][:, ext]
         occupancy = np.exp(alpha + beta - y - log_p)  # [T, 2U + 1]
         for s, c in enumerate(ext):
             grads[b, :t_len, c] -= occupancy[:, s]
     return losses, grads
+
+
+def ctc_lattice(log_probs: np.ndarray, target, blank: int = 0):
+    """The CTC lattice of one sequence: ``log_probs [T, C]`` and a target -> the extended
+    target ``l'`` (blanks around and between the labels), ``α [T, 2U + 1]``,
+    ``β [T, 2U + 1]`` and ``log p(target)`` (see :func:`ctc_loss` for the recursions)."""
+    ext = [blank]
+    for label in target:
+        ext += [int(label), blank]
+    n, t_len = len(ext), log_probs.shape[0]
+    y = log_probs[:, ext]  # [T, 2U + 1]
+    skip = np.array([s >= 2 and ext[s] != blank and ext[s] != ext[s - 2] for s in range(n)])
+    skip_back = _shift(skip, -2, False)  # s -> s + 2 is allowed when s + 2 may skip
+    alpha = np.full((t_len, n), -np.inf)
+    alpha[0, :2] = y[0, :2]
+    for t in range(1, t_len):
+        prev = alpha[t - 1]  # stay at s, come from s - 1, or skip from s - 2
+        came = np.logaddexp(prev, _shift(prev, 1, -np.inf))
+        alpha[t] = y[t] + np.logaddexp(came, np.where(skip, _shift(prev, 2, -np.inf), -np.inf))
+    beta = np.full((t_len, n), -np.inf)
+    beta[-1, -2:] = y[-1, -2:]
+    for t in range(t_len - 2, -1, -1):
+        nxt = beta[t + 1]  # stay at s, go to s + 1, or skip to s + 2
+        goes = np.logaddexp(nxt, _shift(nxt, -1, -np.inf))
+        beta[t] = y[t] + np.logaddexp(goes, np.where(skip_back, _shift(nxt, -2, -np.inf), -np.inf))
+    log_p = np.logaddexp(alpha[-1, -1], alpha[-1, -2]) if n > 1 else alpha[-1, -1]
+    return ext, alpha, beta, log_p

@@ -14,14 +14,14 @@ ROOT = Path(__file__).parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.py"))
 
 
-def test_there_are_five_notebooks():
-    assert [p.name[:2] for p in NOTEBOOKS] == ["01", "02", "03", "04", "05"]
+def test_there_are_six_notebooks():
+    assert [p.name[:2] for p in NOTEBOOKS] == ["01", "02", "03", "04", "05", "06"]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_executes(path):
     notebook = jupytext.read(path)
-    client = NotebookClient(notebook, timeout=120, kernel_name="python3",
+    client = NotebookClient(notebook, timeout=600, kernel_name="python3",
                             resources={"metadata": {"path": str(ROOT)}})  # fmt: skip
     client.execute()
     errors = [o for c in notebook.cells if c.cell_type == "code" for o in c.get("outputs", [])
@@ -30,7 +30,7 @@ def test_notebook_executes(path):
 
 
 STAGE_PAGES = ["audio", "frames", "mel", "cmvn", "subsampling", "positions", "attention",
-               "encoder-decoder", "search", "tokenizer"]  # fmt: skip
+               "encoder-decoder", "search", "tokenizer", "learning"]  # fmt: skip
 
 
 @pytest.mark.parametrize("page", STAGE_PAGES)

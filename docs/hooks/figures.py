@@ -62,7 +62,7 @@ def on_pre_build(config, **kwargs) -> None:
     vendor_mathjax()
     OUT.mkdir(parents=True, exist_ok=True)
     for make in (waveform, frames, filterbank, cmvn, subsampling, positions, attention,
-                 masks, kv_cache, tokenizer_pieces, beam_tree, parity_table, front_end_table, bundled_tables, error_tables):  # fmt: skip
+                 masks, kv_cache, tokenizer_pieces, ctc_lattice, beam_tree, parity_table, front_end_table, bundled_tables, error_tables):  # fmt: skip
         make()
         plt.close("all")
 
@@ -282,6 +282,33 @@ def kv_cache() -> None:
     save(fig, "kv_cache.png")
 
 
+def ctc_lattice() -> None:
+    """The CTC lattice of a short target: α, β and the posterior occupancy α·β/y of each
+    (frame, extended-target position), from :func:`minis2t.grad.ctc_lattice`."""
+    from minis2t import grad
+
+    rng = np.random.default_rng(3)
+    target, frames, classes = [1, 2, 2, 3], 14, 5
+    logits = rng.standard_normal((frames, classes)) * 1.5
+    for t, c in zip((3, 6, 9, 11), target):  # frames that favour the labels in order
+        logits[t, c] += 3
+    log_probs = grad.log_softmax(logits)
+    ext, alpha, beta, log_p = grad.ctc_lattice(log_probs, target)
+    occupancy = np.exp(alpha + beta - log_probs[:, ext] - log_p)
+    names = ["∅" if c == 0 else "abc"[c - 1] for c in ext]
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.4), sharey=True)
+    per_frame = lambda a: np.exp(a - a.max(axis=1, keepdims=True))  # noqa: E731 (each frame's largest = 1)
+    for ax, values, title in ((axes[0], per_frame(alpha), "α (forward), each frame scaled to its max"),
+                              (axes[1], per_frame(beta), "β (backward), each frame scaled to its max"),
+                              (axes[2], occupancy, "occupancy α·β / y: sums to 1 per frame")):  # fmt: skip
+        ax.imshow(values.T, aspect="auto", cmap="Greys", origin="upper")
+        ax.set(title=title, xlabel="frame t")
+    axes[0].set_yticks(range(len(ext)), [f"{s}: {n}" for s, n in enumerate(names)], fontsize=8)
+    fig.suptitle(f"target \"abbc\" (labels 1 2 2 3, blank ∅ = 0) over {frames} frames: "
+                 f"-log p = {-log_p:.3f}; the two b's need the blank between them", fontsize=9)
+    save(fig, "ctc_lattice.png")
+
+
 def tokenizer_pieces() -> None:
     """Sentences cut into the bundled model's pieces (boxes), with their ids."""
     tok = load_bundled().tokenizer
@@ -414,7 +441,8 @@ def bundled_tables() -> None:
                  f"recipe took {r['recipe_seconds'] / 60:.0f} minutes.")  # fmt: skip
     (OUT / "bundled_results.md").write_text("\n".join(lines) + "\n")
 
-    runs = {p.stem: json.loads(p.read_text()) for p in sorted((recipe / "results").glob("leave_out_*.json"))}
+    runs = {p.stem: json.loads(p.read_text()) for p in sorted((recipe / "results").glob("leave_out_*.json"))
+            if "_without_" not in p.stem}  # fmt: skip
     rows = ["| left out | trained on | WER on the left-out engine | of which speakers no engine had | WER on the trained engines | augmentation |",
             "| --- | --- | --: | --: | --: | --- |"]  # fmt: skip
     for name, run in runs.items():
@@ -450,6 +478,8 @@ def bundled_tables() -> None:
         rows = ["*(the condition-by-condition comparison has not been run yet)*"]
     (OUT / "bundled_conditions.md").write_text("\n".join(rows) + "\n")
 
+    (OUT / "bundled_ablations.md").write_text(ablation_table(recipe))
+
     model = load_bundled()
     c = model.config
     (OUT / "bundled_architecture.md").write_text(
@@ -466,6 +496,44 @@ def bundled_tables() -> None:
         hyp = model.transcribe(str(SPEECH / row[0]))[0]
         rows.append(f"| `{row[0]}` | {row[-1]} | {hyp} |")
     (OUT / "bundled_real.md").write_text("\n".join(rows) + "\n")
+
+
+def ablation_table(recipe: Path) -> str:
+    """What each group of augmentation steps buys: flite left out of training, the runs
+    with one group switched off against the run with all of them (and with none)."""
+    results = recipe / "results"
+    base_path = results / "leave_out_flite.json"
+    ablations = sorted(results.glob("leave_out_flite_without_*.json"))
+    if not base_path.is_file() or not ablations:
+        return "*(no ablation run has been recorded yet)*\n"
+    base = json.loads(base_path.read_text())
+    runs = [("all steps (the reference run)", base)]
+    runs += [("without " + ", ".join(json.loads(p.read_text())["augmentation_left_out"]), json.loads(p.read_text()))
+             for p in ablations]  # fmt: skip
+    none = results / "leave_out_flite_no_augment.json"
+    if none.is_file():
+        runs.append(("no augmentation at all", json.loads(none.read_text())))
+    base_unseen = _wer_of(base, "flite")[0]
+    own_path = results / "ablation_conditions.json"
+    own = json.loads(own_path.read_text())["runs"] if own_path.is_file() else {}
+    rows = ["| training augmentation | WER on flite (never heard) | change | WER on espeak-ng and festival, "
+            "seen voices | flite with the left-out steps applied: this run / the reference run |",
+            "| --- | --: | --: | --: | --- |"]  # fmt: skip
+    for (label, run), path in zip(runs, [base_path, *ablations, none]):
+        unseen = _wer_of(run, "flite")[0]
+        seen = [_wer_of(run, e, "seen voices") for e in run["trained_on"]]
+        seen_wer = sum(w * n for w, n in seen) / sum(n for _, n in seen)
+        change = "–" if run is base else f"{100 * (unseen - base_unseen):+.1f} points"
+        conditions = own.get(path.stem, {}).get("wer", {})
+        applied = "; ".join(f"{c.replace('_', ' ')}: {_pct(w['without'])} / {_pct(w['reference'])}"
+                            for c, w in conditions.items() if c != "clean") or "–"  # fmt: skip
+        rows.append(f"| {label} | {_pct(unseen)} | {change} | {_pct(seen_wer)} | {applied} |")
+    steps = sorted({r["steps"] for _, r in runs})
+    rows.append(f"\nEach row is one training run of {', '.join(str(s) for s in steps)} steps on the same "
+                f"espeak-ng and festival sentences; flite's {base['test_sentences']} test sentences "
+                f"with its training-time and held-out voices. One run per row: the spread between two seeds "
+                f"of the same row was not measured, so differences of a point or two are not evidence.")  # fmt: skip
+    return "\n".join(rows) + "\n"
 
 
 def error_tables() -> None:

@@ -425,3 +425,40 @@ def parity_bars() -> str:
         f"| beam-search sequence scores vs transformers (relative) | {sci(bars.SEQUENCE_SCORES)} | – |",
     ]  # fmt: skip
     return "\n".join(rows) + "\n"
+
+
+# --- learning ----------------------------------------------------------------------------
+
+
+def learning() -> str:
+    """The bundled model in float64 on a test recording with its reference as labels: the
+    loss, a few gradients, and a central-difference check of three of them."""
+    from minis2t.train import loss_and_grads
+
+    m = minis2t.Speech2Text.from_pretrained(dtype=np.float64)
+    wave, text, _ = sample()
+    feats = m.feature_extractor(wave)["input_features"].astype(np.float64)
+    labels = np.array([m.tokenizer.encode(text)])
+    loss, grads = loss_and_grads(m, feats, None, labels)
+    lines = [f"labels {shape(labels)}: {labels[0].tolist()}",
+             f"loss (mean cross-entropy over {labels.shape[1]} tokens) = {loss:.6f}",
+             f"gradients: {len(grads)} arrays, one per weight name; for example"]  # fmt: skip
+    for name in ("model.encoder.conv.conv_layers.0.weight", "model.encoder.layers.0.fc1.weight",
+                 "model.decoder.layers.0.encoder_attn.k_proj.weight", "lm_head.weight"):  # fmt: skip
+        g = grads[name]
+        lines.append(f"  {name:52s} {shape(g):14s} |g| = {np.linalg.norm(g):.3e}")
+    rng = np.random.default_rng(0)
+    lines.append("central differences, h = 1e-5: (L(w + h) - L(w - h)) / 2h against the gradient")
+    for name in ("model.encoder.layers.0.fc1.weight", "model.decoder.layers.0.self_attn.q_proj.bias",
+                 "model.encoder.conv.conv_layers.1.weight"):  # fmt: skip
+        w = m.weights[name]
+        index = tuple(int(rng.integers(n)) for n in w.shape)
+        old = w[index]
+        w[index] = old + 1e-5
+        plus = loss_and_grads(m, feats, None, labels)[0]
+        w[index] = old - 1e-5
+        minus = loss_and_grads(m, feats, None, labels)[0]
+        w[index] = old
+        numeric, analytic = (plus - minus) / 2e-5, grads[name][index]
+        lines.append(f"  {name}{list(index)}: {numeric:+.8e} vs {analytic:+.8e}")
+    return example("the bundled model's loss and gradients on one recording", code(lines))

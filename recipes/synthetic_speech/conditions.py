@@ -13,7 +13,10 @@ measures the WER of several models under that condition — clean, and each step
 * the shipped model (all engines, augmented) and the previous espeak-ng-only model, when
   their directories exist.
 
-Writes ``results/conditions.json``.
+Writes ``results/conditions.json``. With ``--ablations``, instead: each ablation run
+(``run.py --leave-out flite --without STEPS``) and the reference run with every step, on
+flite's test utterances with exactly the left-out steps applied — what those steps buy
+where they matter — into ``results/ablation_conditions.json``.
 """
 
 from __future__ import annotations
@@ -58,16 +61,39 @@ def conditioned(waves, condition: str, seed: int):
     return out
 
 
+def ablations(waves, refs, seed: int = 7) -> dict:
+    """For each ablation run: WER of it and of the reference run on the utterances with
+    its left-out steps applied, one at a time (and clean)."""
+    reference = minis2t.Speech2Text.from_pretrained(run.WORK / "leave_out_flite" / "model")
+    out = {}
+    for result in sorted((HERE / "results").glob("leave_out_flite_without_*.json")):
+        left_out = json.loads(result.read_text())["augmentation_left_out"]
+        model = minis2t.Speech2Text.from_pretrained(run.WORK / result.stem / "model")
+        rows = {}
+        for condition in ["clean", *left_out]:
+            feats = conditioned(waves, condition, seed)
+            rows[condition] = {"without": jiwer.wer(refs, evaluate.decode(model, feats)),
+                               "reference": jiwer.wer(refs, evaluate.decode(reference, feats))}  # fmt: skip
+            print(result.stem, condition, {k: f"{100 * v:.1f}" for k, v in rows[condition].items()}, flush=True)
+        out[result.stem] = {"left_out": left_out, "wer": rows}
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--engine", default="flite")
     parser.add_argument("--sentences", type=int, default=150)
+    parser.add_argument("--ablations", action="store_true", help="the ablation runs on their own conditions")
     args = parser.parse_args()
     cache = sorted(run.WORK.glob("test_*.pkl"))[-1]
     tests = pickle.loads(cache.read_bytes())
     texts = (HERE / "test_sentences.txt").read_text().split("\n")[: args.sentences]
     waves = [w for g in ("seen voices", "held-out voices") for w in tests[(args.engine, g)][2][: args.sentences]]
     refs = texts + texts
+    if args.ablations:
+        table = {"engine": args.engine, "utterances": len(refs), "runs": ablations(waves, refs)}
+        (HERE / "results" / "ablation_conditions.json").write_text(json.dumps(table, indent=2) + "\n")
+        return
     models = {name: minis2t.Speech2Text.from_pretrained(path) for name, path in MODELS.items()
               if (path / "config.json").is_file()}  # fmt: skip
     conditions = ["clean", *augment.STEPS, "vtlp"]
