@@ -37,3 +37,4 @@ def test_readme_python_snippets_run(tmp_path, monkeypatch):
     logits, ids = namespace["logits"], namespace["ids"]
     assert logits.shape[:2] == ids.shape and logits.shape[2] == len(namespace["tok"])
     assert np.isfinite(logits).all()
+    assert np.isfinite(namespace["loss"]) and set(namespace["grads"]) == set(namespace["model"].weights)
