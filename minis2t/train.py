@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import time
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -23,6 +24,9 @@ from minis2t.errors import LabelError
 from minis2t.grad import cross_entropy, ctc_loss, linear_backward, log_softmax
 from minis2t.nn import linear
 from minis2t.model_grad import decode_backward, encode_backward
+
+if TYPE_CHECKING:
+    from minis2t.pipeline import Speech2Text
 
 IGNORE = m.IGNORE_INDEX
 
@@ -60,7 +64,8 @@ def check_labels(labels, batch: int, vocab_size: int) -> np.ndarray:
     return array.astype(np.int64)
 
 
-def loss_and_grads(model, input_features, attention_mask, labels, label_smoothing: float = 0.0):
+def loss_and_grads(model: Speech2Text, input_features: np.ndarray, attention_mask: np.ndarray | None,
+                   labels: np.ndarray, label_smoothing: float = 0.0) -> tuple[float, dict[str, np.ndarray]]:  # fmt: skip
     """Mean cross-entropy of ``labels [B, L]`` given the features, and its gradient with
     respect to every weight.
 
