@@ -15,7 +15,7 @@ measures the WER of several models under that condition — clean, and each step
 
 Writes ``results/conditions.json``. With ``--ablations``, instead: each ablation run
 (``run.py --leave-out flite --without STEPS``) and the reference run with every step, on
-flite's test utterances with exactly the left-out steps applied — what those steps buy
+flite's test utterances with each left-out step applied — what those steps buy
 where they matter — into ``results/ablation_conditions.json``.
 """
 
@@ -63,14 +63,14 @@ def conditioned(waves, condition: str, seed: int):
 
 def ablations(waves, refs, seed: int = 7) -> dict:
     """For each ablation run: WER of it and of the reference run on the utterances with
-    its left-out steps applied, one at a time (and clean)."""
+    its left-out steps applied, one at a time (their clean WERs are in the runs' results)."""
     reference = minis2t.Speech2Text.from_pretrained(run.WORK / "leave_out_flite" / "model")
     out = {}
     for result in sorted((HERE / "results").glob("leave_out_flite_without_*.json")):
         left_out = json.loads(result.read_text())["augmentation_left_out"]
         model = minis2t.Speech2Text.from_pretrained(run.WORK / result.stem / "model")
         rows = {}
-        for condition in ["clean", *left_out]:
+        for condition in left_out:
             feats = conditioned(waves, condition, seed)
             rows[condition] = {"without": jiwer.wer(refs, evaluate.decode(model, feats)),
                                "reference": jiwer.wer(refs, evaluate.decode(reference, feats))}  # fmt: skip
