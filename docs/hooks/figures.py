@@ -532,7 +532,10 @@ def ablation_table(recipe: Path) -> str:
     rows.append(f"\nEach row is one training run of {', '.join(str(s) for s in steps)} steps on the same "
                 f"espeak-ng and festival sentences; flite's {base['test_sentences']} test sentences "
                 f"with its training-time and held-out voices. One run per row: the spread between two seeds "
-                f"of the same row was not measured, so differences of a point or two are not evidence.")  # fmt: skip
+                f"of the same row was not measured, so differences of a point or two are not evidence."
+                + (f" The last column: {json.loads(own_path.read_text())['utterances']} flite utterances, "
+                   f"each step applied alone (seeded), decoded by this run and by the reference run."
+                   if own else ""))  # fmt: skip
     return "\n".join(rows) + "\n"
 
 
