@@ -138,11 +138,14 @@ def conv_subsampler_backward(dy, features, conv_layers: list[dict], kernel_sizes
     return grads
 
 
-def encode_backward(d_states, params: dict, config: ModelConfig, features, attention_mask, positions):
+def encode_backward(d_states, params: dict, config: ModelConfig, features, attention_mask, positions,
+                    forward: dict | None = None):  # fmt: skip
     """Gradient of the encoder's weights, given the gradient at its output states
-    ``[B, S, D]``. Positions are fixed sinusoids: nothing to learn there."""
+    ``[B, S, D]``. ``forward`` is the forward pass's ``encode(...,
+    output_hidden_states=True)`` if the caller kept it (else it is recomputed). Positions
+    are fixed sinusoids: nothing to learn there."""
     enc = params["model"]["encoder"]
-    out = encode(params, config, features, attention_mask, positions, output_hidden_states=True)
+    out = forward or encode(params, config, features, attention_mask, positions, output_hidden_states=True)
     hidden = out["hidden_states"]  # the embedded input, then each layer's output
     bias = key_padding_bias(out["mask"], features.dtype)
     grads = {}
@@ -160,13 +163,14 @@ def encode_backward(d_states, params: dict, config: ModelConfig, features, atten
 
 
 def decode_backward(d_logits, params: dict, config: ModelConfig, input_ids, encoder_states,
-                    encoder_mask, positions):  # fmt: skip
+                    encoder_mask, positions, forward: dict | None = None):  # fmt: skip
     """Gradients of the decoder's weights and the LM head, and of the encoder states, given
-    the gradient at the logits ``[B, L, V]`` of a teacher-forced pass over ``input_ids``.
+    the gradient at the logits ``[B, L, V]`` of a teacher-forced pass over ``input_ids``
+    (``forward``: that pass's ``decode(..., output_hidden_states=True)``, if kept).
     Returns ``(decoder grads, lm_head grads, d encoder states)``."""
     dec = params["model"]["decoder"]
-    cache = init_cache(params, config, encoder_states)
-    out = decode(params, config, input_ids, cache, encoder_mask, positions=positions, output_hidden_states=True)
+    out = forward or decode(params, config, input_ids, init_cache(params, config, encoder_states), encoder_mask,
+                            positions=positions, output_hidden_states=True)  # fmt: skip
     hidden = out["hidden_states"]
     final = layer_norm(hidden[-1], **dec["layer_norm"])
     grads = {}

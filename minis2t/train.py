@@ -100,17 +100,19 @@ def training_loss_and_grads(model, input_features, attention_mask, labels, label
     config, params = model.config, model.params
     features = model._features(input_features)
     labels = check_labels(labels, features.shape[0], config.vocab_size)
-    enc = m.encode(params, config, features, attention_mask, model.positions["encoder"])
+    # The forward keeps each layer's input (a [B, S, D] array per layer), which the
+    # backward needs; everything inside a layer is recomputed there.
+    enc = m.encode(params, config, features, attention_mask, model.positions["encoder"], output_hidden_states=True)
     states, mask = enc["last_hidden_state"], enc["mask"]
     decoder_input = m.shift_tokens_right(labels, config.pad_token_id, config.decoder_start_token_id)
     out = m.decode(params, config, decoder_input, m.init_cache(params, config, states), mask,
-                   positions=model.positions["decoder"])  # fmt: skip
+                   positions=model.positions["decoder"], output_hidden_states=True)  # fmt: skip
     ce, d_logits = cross_entropy(out["logits"], labels, label_smoothing)
     use_ctc = ctc_head is not None and ctc_weight > 0
     if use_ctc:
         d_logits *= d_logits.dtype.type(1 - ctc_weight)
     decoder, head, d_states = decode_backward(d_logits, params, config, decoder_input, states, mask,
-                                              model.positions["decoder"])  # fmt: skip
+                                              model.positions["decoder"], forward=out)  # fmt: skip
     parts = {"ce": ce}
     extra = {}
     if use_ctc:
@@ -118,7 +120,8 @@ def training_loss_and_grads(model, input_features, attention_mask, labels, label
         d_states += d_ctc_states * d_states.dtype.type(ctc_weight)
         extra = {k: v * ctc_weight for k, v in extra.items()}
         parts["ctc"] = ctc
-    encoder = encode_backward(d_states, params, config, features, attention_mask, model.positions["encoder"])
+    encoder = encode_backward(d_states, params, config, features, attention_mask, model.positions["encoder"],
+                              forward=enc)  # fmt: skip
     named = flatten({"model": {"encoder": encoder, "decoder": decoder}, "lm_head": head})
     # Tied weights are one array under two names: their gradient is one array too, the
     # sum over every name that shares the weight, given under each of those names.
