@@ -25,6 +25,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .config import GenerationConfig
+from .nn import log_softmax
 
 NEG_INF = np.float32(-np.inf)
 DEAD = np.float32(-1.0e9)  # transformers' "impossible" score: finite, so sums stay ordered
@@ -77,11 +78,6 @@ def banned_ngram_tokens(sequences: np.ndarray, n: int) -> list[list[int]]:
         seen = [gram[-1] for gram in zip(*[row[i:] for i in range(n)]) if gram[:-1] == prefix]
         banned.append(seen)
     return banned
-
-
-def log_softmax(x: np.ndarray) -> np.ndarray:
-    z = x - x.max(axis=-1, keepdims=True)
-    return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
 
 
 def top_k(x: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

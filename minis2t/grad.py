@@ -19,7 +19,7 @@ import math
 import numpy as np
 import scipy.special
 
-from minis2t.nn import LAYER_NORM_EPS, merge_heads, sigmoid, softmax, split_heads
+from minis2t.nn import LAYER_NORM_EPS, log_softmax, merge_heads, sigmoid, softmax, split_heads
 
 
 def _sum_to_last(x: np.ndarray) -> np.ndarray:
@@ -156,11 +156,6 @@ def embedding_backward(dy: np.ndarray, ids: np.ndarray, num_embeddings: int) -> 
     return d_table
 
 
-def log_softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
-    z = x - x.max(axis=axis, keepdims=True)
-    return z - np.log(np.exp(z).sum(axis=axis, keepdims=True))
-
-
 def cross_entropy(logits: np.ndarray, labels: np.ndarray, label_smoothing: float = 0.0,
                   ignore_index: int = -100):  # fmt: skip
     """Mean label-smoothed cross-entropy over the labels that are not ``ignore_index``,
@@ -174,7 +169,7 @@ def cross_entropy(logits: np.ndarray, labels: np.ndarray, label_smoothing: float
     vocab = logits.shape[-1]
     keep = labels != ignore_index  # [B, L]
     count = int(keep.sum())
-    log_p = log_softmax(logits.astype(np.float64) if logits.dtype != np.float64 else logits)
+    log_p = log_softmax(logits.astype(np.float64, copy=False))
     safe = np.where(keep, labels, 0)
     nll = -np.take_along_axis(log_p, safe[..., None], axis=-1)[..., 0]  # [B, L]
     smooth = -log_p.mean(axis=-1)  # [B, L]: -sum over classes of (1/V) log p

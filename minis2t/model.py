@@ -32,6 +32,7 @@ from .nn import (
     glu,
     layer_norm,
     linear,
+    log_softmax,
     mask_bias,
     merge_heads,
     sinusoidal_positions,
@@ -372,8 +373,7 @@ def cross_entropy(logits: np.ndarray, labels: np.ndarray) -> float:
     label skipped the mean is 0 / 0 = NaN there and here)."""
     labels = np.asarray(labels)
     keep = labels != IGNORE_INDEX  # [B, L]
-    z = logits - logits.max(axis=-1, keepdims=True)
-    log_probs = z - np.log(np.exp(z).sum(axis=-1, keepdims=True))  # [B, L, V]
+    log_probs = log_softmax(logits)  # [B, L, V]
     picked = np.take_along_axis(log_probs, np.where(keep, labels, 0)[..., None], axis=-1)[..., 0]
     with np.errstate(invalid="ignore"):
         return float(-(picked * keep).sum() / keep.sum())

@@ -125,9 +125,11 @@ def decoder_layer_backward(dy, x, layer: dict, n_head: int, self_bias, encoder_s
     return dx, d_states, {**sa, **ca, **ff}
 
 
-def conv_subsampler_backward(dy, features, conv_layers: list[dict], kernel_sizes) -> list[dict]:
-    """Back through each stride-2 convolution and its GLU, last layer first."""
-    inputs = [features, *conv_subsampler(features, conv_layers, kernel_sizes)[:-1]]
+def conv_subsampler_backward(dy, features, conv_layers: list[dict], kernel_sizes, outputs=None) -> list[dict]:
+    """Back through each stride-2 convolution and its GLU, last layer first. ``outputs``
+    are the forward's layer outputs (``encode``'s ``conv_outputs``), recomputed if None."""
+    outputs = outputs if outputs is not None else conv_subsampler(features, conv_layers, kernel_sizes)
+    inputs = [features, *outputs[:-1]]
     grads = [None] * len(conv_layers)
     for i in reversed(range(len(conv_layers))):
         layer, k = conv_layers[i], kernel_sizes[i]
@@ -157,7 +159,8 @@ def encode_backward(d_states, params: dict, config: ModelConfig, features, atten
     grads["layers"] = layers
     if config.scale_embedding:  # x0 = conv * sqrt(d) + positions
         dx = dx * dx.dtype.type(np.sqrt(config.d_model))
-    conv = conv_subsampler_backward(dx, features, enc["conv"]["conv_layers"], config.conv_kernel_sizes)
+    conv = conv_subsampler_backward(dx, features, enc["conv"]["conv_layers"], config.conv_kernel_sizes,
+                                    out["conv_outputs"])  # fmt: skip
     grads["conv"] = {"conv_layers": conv}
     return grads
 

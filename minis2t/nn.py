@@ -79,6 +79,12 @@ def softmax(x: np.ndarray, axis: int = -1, overwrite: bool = False) -> np.ndarra
     return e
 
 
+def log_softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
+    """``log(softmax(x))`` without forming the softmax: ``x - max - log(sum(exp(x - max)))``."""
+    z = x - x.max(axis=axis, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=axis, keepdims=True))
+
+
 def conv1d(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, stride: int = 1,
            padding: int = 0) -> np.ndarray:  # fmt: skip
     """1-D convolution over time, channels last: ``[B, T, C_in] -> [B, T', C_out]``.

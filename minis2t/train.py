@@ -21,8 +21,8 @@ import numpy as np
 
 from minis2t import model as m
 from minis2t.errors import LabelError
-from minis2t.grad import cross_entropy, ctc_loss, linear_backward, log_softmax
-from minis2t.nn import linear
+from minis2t.grad import cross_entropy, ctc_loss, linear_backward
+from minis2t.nn import linear, log_softmax
 from minis2t.model_grad import decode_backward, encode_backward
 
 if TYPE_CHECKING:

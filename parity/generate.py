@@ -13,6 +13,8 @@ import torch
 from minis2t.config import GenerationConfig
 from minis2t.generate import max_length_of
 
+from .nn import log_softmax
+
 DEAD = -1.0e9
 
 
@@ -44,10 +46,6 @@ def banned_ngram_tokens(sequences, n: int) -> list[list[int]]:
         prefix = tuple(row[len(row) - n + 1 :]) if n > 1 else ()
         banned.append([gram[-1] for gram in zip(*[row[i:] for i in range(n)]) if gram[:-1] == prefix])
     return banned
-
-
-def log_softmax(x):
-    return torch.log_softmax(x, dim=-1)
 
 
 def top_k(x, k: int):

@@ -55,6 +55,10 @@ def softmax(x, axis: int = -1):
     return e / e.sum(dim=axis, keepdim=True)
 
 
+def log_softmax(x, axis: int = -1):
+    return torch.log_softmax(x, dim=axis)
+
+
 def conv1d(x, weight, bias, stride: int = 1, padding: int = 0):
     """``[B, T, C_in] -> [B, T', C_out]`` as one matrix product over unfolded windows."""
     c_out, c_in, k = weight.shape

@@ -43,7 +43,7 @@ def training_loss(named, config, positions, x, mask, labels, smoothing=0.0, ctc_
                          ignore_index=IGNORE_INDEX, label_smoothing=smoothing)  # fmt: skip
     if ctc_head is None or ctc_weight == 0:
         return ce, {"ce": ce.item()}
-    log_probs = F.log_softmax(tnn.linear(enc["last_hidden_state"], ctc_head["weight"], ctc_head["bias"]), dim=-1)
+    log_probs = tnn.log_softmax(tnn.linear(enc["last_hidden_state"], ctc_head["weight"], ctc_head["bias"]))
     targets = [[int(t) for t in row if t not in (IGNORE_INDEX, config.eos_token_id)] for row in labels.tolist()]
     flat = torch.tensor([t for row in targets for t in row], dtype=torch.long)
     ctc = F.ctc_loss(log_probs.transpose(0, 1), flat, enc["mask"].sum(1), torch.tensor([len(t) for t in targets]),

@@ -178,7 +178,7 @@ def test_ctc_against_torch(seed, batch, t_max, classes):
     for t in lengths:  # feasible targets: room for a blank between repeated labels
         u = int(r.integers(0, (t + 1) // 2 + 1))
         targets.append(r.integers(1, classes, u).tolist())
-    log_probs = grad.log_softmax(logits)
+    log_probs = nn.log_softmax(logits)
     losses, d_lp = grad.ctc_loss(log_probs, targets, lengths)
     # through the log-softmax: dx = g - softmax(x) sum(g)
     d_logits = d_lp - np.exp(log_probs) * d_lp.sum(axis=-1, keepdims=True)
@@ -196,7 +196,7 @@ def test_ctc_against_torch(seed, batch, t_max, classes):
 
 def test_ctc_infeasible_target_is_infinite_with_zero_gradient():
     """Three labels in two frames, or a repeat with no frame for the blank between."""
-    log_probs = grad.log_softmax(np.random.default_rng(0).standard_normal((2, 2, 4)))
+    log_probs = nn.log_softmax(np.random.default_rng(0).standard_normal((2, 2, 4)))
     losses, d_lp = grad.ctc_loss(log_probs, [[1, 2, 3], [2, 2]], [2, 2])
     theirs = F.ctc_loss(torch.from_numpy(log_probs).transpose(0, 1), torch.tensor([1, 2, 3, 2, 2]),
                         torch.tensor([2, 2]), torch.tensor([3, 2]), reduction="none")  # fmt: skip

@@ -292,7 +292,7 @@ def ctc_lattice() -> None:
     logits = rng.standard_normal((frames, classes)) * 1.5
     for t, c in zip((3, 6, 9, 11), target):  # frames that favour the labels in order
         logits[t, c] += 3
-    log_probs = grad.log_softmax(logits)
+    log_probs = minis2t.nn.log_softmax(logits)
     ext, alpha, beta, log_p = grad.ctc_lattice(log_probs, target)
     occupancy = np.exp(alpha + beta - log_probs[:, ext] - log_p)
     names = ["∅" if c == 0 else "abc"[c - 1] for c in ext]

@@ -129,7 +129,8 @@ def _windowed(wave: np.ndarray) -> np.ndarray:
 
 def mel() -> str:
     wave, _, _ = human()
-    power = F.power_spectrum(_windowed(wave))
+    windowed = _windowed(wave)
+    power = F.power_spectrum(windowed)
     banks = F.mel_filterbank(80)  # [257, 80]
     energies = power @ banks
     p = power[FRAME]
@@ -142,7 +143,7 @@ def mel() -> str:
         rows.append(f"| {j} | {bins[0]}–{bins[-1]} ({bins.size} bins) | {centre:.0f} Hz | "
                     f"{(bins[-1] - bins[0] + 1) * 31.25:.0f} Hz | {energies[FRAME, j]:.3g} |")  # fmt: skip
     lines = [
-        f"windowed frames  {shape(_windowed(wave))}",
+        f"windowed frames  {shape(windowed)}",
         f"power spectrum   {shape(power)}   (512-point FFT: 257 bins, 31.25 Hz apart)",
         f"frame {FRAME}: strongest bin {top} = {top * 31.25:.0f} Hz, power {p[top]:.3g}; "
         f"total {p.sum():.3g}",
@@ -270,7 +271,8 @@ def attention() -> str:
     return example("one query, five keys, two of them padding", code(lines))
 
 
-def _alignment() -> dict:
+@functools.lru_cache(maxsize=1)
+def alignment() -> dict:
     """Per decoder layer and head: the median of each step's largest cross-attention
     weight, and how often the peak moves forward; the figure uses the best layer."""
     m = model()
@@ -288,11 +290,6 @@ def _alignment() -> dict:
                           "forward": float(np.mean(np.diff(peaks) > 0)), "weights": a})  # fmt: skip
         result["layers"].append(heads)
     return result
-
-
-@functools.lru_cache(maxsize=1)
-def alignment() -> dict:
-    return _alignment()
 
 
 def best_head() -> tuple[int, int]:
@@ -361,7 +358,7 @@ def search() -> str:
     states = M.encode(m.params, c, feats)["last_hidden_state"]
     first = M.decode(m.params, c, np.array([[c.decoder_start_token_id]]), M.init_cache(m.params, c, states))
     logits = first["logits"][0, -1].astype(np.float64)
-    logp = logits - logits.max() - np.log(np.exp(logits - logits.max()).sum())
+    logp = nn.log_softmax(logits)
     top = np.argsort(-logp)[:5]
     pieces = m.tokenizer.convert_ids_to_tokens(top.tolist())
     lines = ["step 0, the five most likely first pieces: "
@@ -374,9 +371,7 @@ def search() -> str:
         if out.sequences_scores is not None:
             score = float(out.sequences_scores[0])
         else:
-            steps = np.stack([s[0] for s in out.scores]).astype(np.float64)  # [L, V]
-            lp = steps - steps.max(1, keepdims=True)
-            lp -= np.log(np.exp(lp).sum(1, keepdims=True))
+            lp = nn.log_softmax(np.stack([s[0] for s in out.scores]).astype(np.float64))  # [L, V]
             score = float(lp[np.arange(n), seq[1 : n + 1]].sum() / n)
         rows.append(f"| {name} | {m.tokenizer.decode(seq, skip_special_tokens=True)} | {score:.4f} | {n} |")
     lines.append(f"reference: \"{text}\"")
