@@ -30,7 +30,7 @@ def _sum_to_last(x: np.ndarray) -> np.ndarray:
 def linear_backward(dy: np.ndarray, x: np.ndarray, weight: np.ndarray, has_bias: bool = True):
     """``y = x W^T + b``  ->  ``dx = dy W``, ``dW = dy^T x`` (summed over every leading
     axis), ``db = sum dy``. Returns ``(dx, dW, db or None)``."""
-    dx = dy @ weight
+    dx = (dy.reshape(-1, dy.shape[-1]) @ weight).reshape(*dy.shape[:-1], weight.shape[1])
     d_weight = dy.reshape(-1, dy.shape[-1]).T @ x.reshape(-1, x.shape[-1])  # [out, in]
     return dx, d_weight, (_sum_to_last(dy) if has_bias else None)
 

@@ -17,7 +17,10 @@ LAYER_NORM_EPS = 1e-5  # fairseq's and transformers' nn.LayerNorm default
 
 def linear(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None) -> np.ndarray:
     """``y = x W^T + b``, weights stored ``[out, in]`` as in PyTorch: ``[..., in] -> [..., out]``."""
-    y = x @ weight.T  # a fresh array: adding the bias in place saves a copy
+    # One 2-D product over every leading axis: NumPy runs a stacked [B, T, in] @ [in, out]
+    # as B small products (about 3x slower at the bundled size); the result is a fresh
+    # array, so adding the bias in place saves a copy.
+    y = (x.reshape(-1, x.shape[-1]) @ weight.T).reshape(*x.shape[:-1], weight.shape[0])
     if bias is not None:
         y += bias
     return y
