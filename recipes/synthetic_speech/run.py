@@ -188,6 +188,7 @@ def main() -> None:
     log("test speech ready")
 
     config = minis2t.ModelConfig(**{**ARCHITECTURE, "vocab_size": sp.get_piece_size()})
+    t_train = time.time()
     if args.engine == "numpy":
         from minis2t.train import train as numpy_train
 
@@ -199,6 +200,7 @@ def main() -> None:
 
         weights = train.train(config, feats, targets, args.steps, seed=args.seed, max_frames=args.max_frames,
                               log=log)  # fmt: skip
+    training_seconds = round(time.time() - t_train)
     write_model_dir(out, config, weights, proto)
     log(f"model written to {out}")
 
@@ -210,7 +212,8 @@ def main() -> None:
                   augmentation_left_out=list(args.without),
                   steps=args.steps, training_utterances=len(feats),
                   training_hours=round(sum(f.shape[0] for f in feats) / 100 / 3600, 2),
-                  vocabulary_words=len(words), recipe_seconds=round(time.time() - t0))  # fmt: skip
+                  vocabulary_words=len(words), engine=args.engine, training_seconds=training_seconds,
+                  recipe_seconds=round(time.time() - t0))  # fmt: skip
     target = HERE / "results.json" if tag == "full" else HERE / "results" / f"{tag}.json"
     target.parent.mkdir(exist_ok=True)
     target.write_text(json.dumps(result, indent=2) + "\n")
