@@ -406,7 +406,7 @@ def _rebuild_tensor(storage, storage_offset, size, stride, *unused) -> _Tensor:
     The view is checked to stay inside the storage and not to overlap itself (a stride of
     0, or strides that revisit elements, would let a few bytes stand for gigabytes), and
     is copied only after every tensor of the file has been counted
-    (:func:`_unbox_state_dict`)."""
+    (:func:`unbox_state_dict`)."""
     if not isinstance(storage, np.ndarray):
         raise UnsafePickleError("a tensor rebuild got something other than a storage")
     if not (isinstance(storage_offset, int) and isinstance(size, tuple) and isinstance(stride, tuple)):
@@ -488,6 +488,14 @@ class RestrictedUnpickler(pickle.Unpickler):
 
 def read_torch_bin(path: Path) -> dict[str, np.ndarray]:
     """Tensors of a ``torch.save`` zip archive, read by :class:`RestrictedUnpickler`."""
+    result, stored = read_torch_pickle(path, RestrictedUnpickler)
+    return unbox_state_dict(result, path, stored)
+
+
+def read_torch_pickle(path: Path, unpickler: type[RestrictedUnpickler]):
+    """The object a ``torch.save`` zip archive holds, read by ``unpickler`` (a
+    :class:`RestrictedUnpickler`): tensors come back as boxed views of their storages.
+    Returns ``(object, elements stored)``."""
     if not zipfile.is_zipfile(path):
         raise CheckpointError(
             f"{path} is not a torch zip archive (the format torch >= 1.6 writes). It may "
@@ -523,7 +531,7 @@ def read_torch_bin(path: Path) -> dict[str, np.ndarray]:
                 return cache[key]
 
             with archive.open(pickles[0]) as f:
-                result = RestrictedUnpickler(f, load_storage).load()
+                result = unpickler(f, load_storage).load()
             stored = sum(a.shape[0] for a in cache.values())
     except MiniS2TError:
         raise
@@ -531,7 +539,7 @@ def read_torch_bin(path: Path) -> dict[str, np.ndarray]:
         raise CheckpointError(f"cannot read {path}: {e}. Is the file complete?") from None
     except (TypeError, AttributeError, IndexError) as e:  # e.g. REDUCE on a storage marker: not a state dict either
         raise UnsafePickleError(f"{path} is not a plain state dict ({e}); nothing was run.") from None
-    return _unbox_state_dict(result, path, stored)
+    return result, stored
 
 
 def _decode_storage(raw: bytes, dtype: str, big_endian: bool) -> np.ndarray:
@@ -544,7 +552,7 @@ def _decode_storage(raw: bytes, dtype: str, big_endian: bool) -> np.ndarray:
     return np.frombuffer(raw, dtype=np_dtype).astype(np_dtype.newbyteorder("="))
 
 
-def _unbox_state_dict(result, path: Path, stored: int) -> dict[str, np.ndarray]:
+def unbox_state_dict(result, path: Path, stored: int) -> dict[str, np.ndarray]:
     """The named tensors, copied out of their storages once their total size is known to
     be at most ``MAX_VIEW_FACTOR`` times the ``stored`` elements."""
     if isinstance(result, dict) and "state_dict" in result and isinstance(result["state_dict"], dict):

@@ -66,6 +66,11 @@ def main(argv: list[str] | None = None) -> int:
     info = commands.add_parser("info", help="describe a model directory")
     info.add_argument("model", nargs="?", default=None, help="model directory (default: bundled)")
 
+    conv = commands.add_parser("convert", help="write a model (e.g. a fairseq S2T directory) in the "
+                               "Hugging Face layout, which transformers loads")  # fmt: skip
+    conv.add_argument("source", help="model directory: fairseq (*.pt + config.yaml) or Hugging Face")
+    conv.add_argument("target", help="new directory to write (must not exist, or be empty)")
+
     feats = commands.add_parser("features", help="extract log-mel features and summarise them")
     feats.add_argument("files", nargs="*", help="audio files (default: the bundled recording)")
     feats.add_argument("--num-mel-bins", type=int, default=80)
@@ -75,7 +80,8 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as e:  # a usage error (exit 2) or --help (0), already printed
         return int(e.code or 0)
     try:
-        commands = {"transcribe": _transcribe, "demo": _demo, "info": _info, "features": _features}
+        commands = {"transcribe": _transcribe, "demo": _demo, "info": _info, "features": _features,
+                    "convert": _convert}  # fmt: skip
         return commands[args.command](args)
     except MiniS2TError as e:
         print(f"minis2t: error: {e}", file=sys.stderr)
@@ -218,6 +224,24 @@ def _info(args) -> int:
     for f in sorted(directory.iterdir()):
         if f.is_file():
             print(f"    {f.name:32s} {f.stat().st_size:>12,} bytes")
+    return 0
+
+
+def _convert(args) -> int:
+    from .pipeline import Speech2Text
+
+    target = Path(args.target)
+    if target.exists() and (not target.is_dir() or any(target.iterdir())):
+        raise MiniS2TError(f"{target} exists and is not an empty directory; nothing was written.")
+    model = Speech2Text.from_pretrained(args.source)
+    model.save_pretrained(target)
+    print(f"wrote {target}: {model.num_parameters:,} parameters, {model.config.vocab_size} tokens")
+    extractor = model.feature_extractor
+    if extractor is not None and extractor.global_cmvn is not None:
+        print("note: this model normalises features with global CMVN statistics (kept in "
+              "preprocessor_config.json as 'global_cmvn'); minis2t applies them, but "
+              "transformers' feature extractor does not: normalise its features yourself.",
+              file=sys.stderr)  # fmt: skip
     return 0
 
 

@@ -303,6 +303,13 @@ def utterance_cmvn(
     return x
 
 
+def global_cmvn(features: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
+    """fairseq's global CMVN, ``(x - mean) / std`` with corpus statistics ``[F]``;
+    computed in float64 (as fairseq does with its float64 statistics) and returned in
+    the features' dtype."""
+    return ((features - mean) / std).astype(features.dtype)
+
+
 PADDING_STRATEGIES = ("longest", "max_length", "do_not_pad")
 
 
@@ -387,8 +394,13 @@ class FeatureExtractor:
         normalize_vars: bool = True,
         dither: float = 0.0,
         return_attention_mask: bool = True,
+        global_cmvn: dict | None = None,
         **unused,
     ):
+        """``global_cmvn``: ``{"mean": [F], "std": [F]}``, fairseq's global CMVN (features
+        minus a corpus mean, over a corpus standard deviation), used instead of the
+        per-utterance one by models whose ``config.yaml`` asks for it; transformers'
+        extractor has no such option (it keeps the key but does not apply it)."""
         if sampling_rate != SAMPLING_RATE:
             raise SamplingRateError(
                 f"the S2T front end works at {SAMPLING_RATE} Hz, got sampling_rate="
@@ -409,6 +421,7 @@ class FeatureExtractor:
         _check_dither(dither)
         self.dither = dither
         self.return_attention_mask = return_attention_mask
+        self.global_cmvn = None if global_cmvn is None else _check_global_cmvn(global_cmvn, num_mel_bins)
         self.unused = dict(unused)  # keys of the config file we do not need, kept for saving
 
     @classmethod
@@ -434,7 +447,9 @@ class FeatureExtractor:
             "dither": self.dither,
             "return_attention_mask": self.return_attention_mask,
             "padding_side": "right",
-        }
+            **({} if self.global_cmvn is None else
+               {"global_cmvn": {k: v.tolist() for k, v in self.global_cmvn.items()}}),
+        }  # fmt: skip
 
     def save_pretrained(self, directory) -> None:
         """Write ``preprocessor_config.json`` into ``directory``."""
@@ -480,6 +495,8 @@ class FeatureExtractor:
             raw = [x[:max_length] for x in raw]  # before CMVN: statistics use the kept frames
         if self.do_ceptral_normalize:
             raw = [utterance_cmvn(x, self.normalize_means, self.normalize_vars) for x in raw]
+        if self.global_cmvn is not None:
+            raw = [global_cmvn(x, **self.global_cmvn) for x in raw]
         features, mask = pad_batch(
             raw, padding, max_length, False, pad_to_multiple_of, self.padding_value
         )
@@ -495,8 +512,24 @@ class FeatureExtractor:
 
 _INIT_KEYS = (
     "feature_size", "sampling_rate", "num_mel_bins", "padding_value", "do_ceptral_normalize",
-    "normalize_means", "normalize_vars", "dither", "return_attention_mask",
+    "normalize_means", "normalize_vars", "dither", "return_attention_mask", "global_cmvn",
 )  # fmt: skip
+
+
+def _check_global_cmvn(stats, num_mel_bins: int) -> dict[str, np.ndarray]:
+    if not isinstance(stats, dict) or set(stats) != {"mean", "std"}:
+        raise FeatureError("global_cmvn must be {'mean': [F], 'std': [F]}.")
+    out = {}
+    for key in ("mean", "std"):
+        try:
+            out[key] = np.asarray(stats[key], dtype=np.float64)
+        except (TypeError, ValueError):
+            raise FeatureError(f"global_cmvn['{key}'] must be a list of numbers.") from None
+        if out[key].shape != (num_mel_bins,) or not np.all(np.isfinite(out[key])):
+            raise FeatureError(f"global_cmvn['{key}'] must hold {num_mel_bins} finite numbers.")
+    if np.any(out["std"] <= 0):
+        raise FeatureError("global_cmvn['std'] must be positive.")
+    return out
 
 
 def _as_batch(raw_speech) -> list[np.ndarray]:

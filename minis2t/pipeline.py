@@ -16,9 +16,10 @@ import numpy as np
 
 from . import generate as g
 from . import model as m
-from .checkpoint import load_checkpoint, resolve_model_dir
+from .checkpoint import load_checkpoint, resolve_model_dir, save_checkpoint
 from .audio import FRAME_LENGTH, SAMPLING_RATE, AudioInput, is_sample_list, load_audio
 from .config import GenerationConfig, ModelConfig, check_generation_for_model
+from .fairseq import is_fairseq_dir, load_fairseq_dir
 from .errors import (
     ConfigError,
     ModelInputError,
@@ -70,9 +71,13 @@ class Speech2Text:
 
         ``path`` is a model directory (or a hub name, see
         :func:`minis2t.checkpoint.resolve_model_dir`); ``None`` loads the small model
-        bundled with the package. The tokenizer and feature extractor are optional: a
+        bundled with the package, or a fairseq S2T directory (a ``*.pt`` checkpoint with
+        its ``config.yaml``, SentencePiece model and dictionary; see
+        :mod:`minis2t.fairseq`). The tokenizer and feature extractor are optional: a
         directory with only ``config.json`` and weights still encodes and decodes ids."""
         directory = resolve_model_dir(BUNDLED_MODEL if path is None else path)
+        if is_fairseq_dir(directory):  # a checkpoint *.pt with fairseq's config.yaml
+            return cls(*load_fairseq_dir(directory, dtype))
         config, weights = load_checkpoint(directory, dtype=dtype)
         has = lambda *names: any((directory / n).is_file() for n in names)  # noqa: E731
         extractor = (FeatureExtractor.from_pretrained(directory)
@@ -80,6 +85,17 @@ class Speech2Text:
         tokenizer = Tokenizer.from_pretrained(directory) if has("vocab.json") else None
         return cls(config, weights, GenerationConfig.from_pretrained(directory), extractor,
                    tokenizer)  # fmt: skip
+
+    def save_pretrained(self, directory) -> None:
+        """Write the model in the Hugging Face layout — ``config.json``,
+        ``generation_config.json``, ``model.safetensors`` and, when present, the tokenizer
+        files and ``preprocessor_config.json`` — which transformers loads."""
+        save_checkpoint(directory, self.config, self.weights)
+        self.generation_config.save_pretrained(directory)
+        if self.tokenizer is not None:
+            self.tokenizer.save_pretrained(directory)
+        if self.feature_extractor is not None:
+            self.feature_extractor.save_pretrained(directory)
 
     @property
     def num_parameters(self) -> int:

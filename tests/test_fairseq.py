@@ -1,0 +1,275 @@
+"""fairseq itself as the fourth oracle: directories written by fairseq's own trainer are
+read by minis2t without fairseq or torch, converted to the Hugging Face layout, and the
+four implementations — fairseq, transformers, the twin, NumPy — give the same logits.
+
+Tolerances (``parity.bars``): NumPy, twin and transformers agree as in test_model.py.
+fairseq is held to ``FAIRSEQ`` instead, because it differs by construction in one place:
+its cross-attention rounds the attention scores to float32 before the softmax, even in a
+float64 model (``fairseq.utils.softmax``; see ``bars.FAIRSEQ`` for the derivation).
+Decoder positions that hold ``<pad>`` are compared separately: fairseq masks padded
+decoder inputs as keys, transformers does not (documented difference, measured below).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from transformers import Speech2TextForConditionalGeneration
+
+import minis2t
+import minis2t.cli
+import parity.model as pm
+from minis2t import errors
+from minis2t.fairseq import read_fairseq_checkpoint, read_yaml
+from parity import bars
+from parity import fairseq_oracle as fo
+from tests.builders import hf_model, spm_vocab_size, train_sentencepiece
+
+VOCAB = 120
+ARCHES = ["s2t_transformer", "s2t_transformer_s", "s2t_transformer_xs", "s2t_transformer_sp",
+          "s2t_transformer_m", "s2t_transformer_mp", "s2t_transformer_l", "s2t_transformer_lp"]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def proto() -> bytes:
+    return train_sentencepiece(VOCAB)
+
+
+@st.composite
+def fairseq_configs(draw):
+    heads = draw(st.sampled_from([1, 2, 4]))
+    n_conv = draw(st.integers(1, 3))
+    return dict(
+        d_model=heads * draw(st.integers(2, 4)) if heads > 1 else 8,
+        encoder_attention_heads=heads, decoder_attention_heads=heads,
+        encoder_layers=draw(st.integers(1, 2)), decoder_layers=draw(st.integers(1, 2)),
+        encoder_ffn_dim=draw(st.integers(4, 24)), decoder_ffn_dim=draw(st.integers(4, 24)),
+        num_conv_layers=n_conv, conv_kernel_sizes=[draw(st.sampled_from([3, 5])) for _ in range(n_conv)],
+        conv_channels=2 * draw(st.integers(2, 6)), vocab_size=spm_vocab_size(VOCAB),
+        scale_embedding=draw(st.booleans()), tie_word_embeddings=draw(st.booleans()),
+        activation_function=draw(st.sampled_from(["relu", "gelu"])),
+        max_source_positions=64, max_target_positions=32,
+    )  # fmt: skip
+
+
+def batch(rng, t: int, lengths: list[int], vocab: int, length: int = 5):
+    features = rng.standard_normal((len(lengths), t, 80))
+    mask = (np.arange(t)[None] < np.array(lengths)[:, None]).astype(np.int64)
+    features = (features * mask[..., None]).astype(np.float32)
+    ids = rng.integers(4, vocab, (len(lengths), length))
+    ids[:, 0] = 2
+    ids[-1, -2:] = 1  # one row ends in <pad>
+    return features, mask, ids
+
+
+def four_way(directory: Path, features, mask, ids, dtype):
+    """Logits of the four implementations on one fairseq directory."""
+    tdtype = {np.float64: torch.float64, np.float32: torch.float32}[dtype]
+    fs_model, _ = fo.load(directory, dtype=tdtype)
+    ours = minis2t.Speech2Text.from_pretrained(directory, dtype=dtype)
+    if dtype == np.float64:  # the tables fairseq and transformers both compute in float32
+        ours.positions = {"encoder": fs_model.encoder.embed_positions.weights.numpy(),
+                          "decoder": fs_model.decoder.embed_positions.weights.numpy()}  # fmt: skip
+    converted = Path(tempfile.mkdtemp()) / "hf"
+    assert minis2t.cli.main(["convert", str(directory), str(converted)]) == 0
+    hf = Speech2TextForConditionalGeneration.from_pretrained(converted).to(tdtype).eval()
+    with torch.no_grad():
+        hf_logits = hf(input_features=torch.from_numpy(features).to(tdtype), attention_mask=torch.from_numpy(mask),
+                       decoder_input_ids=torch.from_numpy(ids)).logits.numpy()  # fmt: skip
+    tparams = pm.to_torch(ours.weights, tdtype)
+    tenc = pm.encode(tparams, ours.config, torch.from_numpy(features).to(tdtype), torch.from_numpy(mask))
+    tdec = pm.decode(tparams, ours.config, torch.from_numpy(ids), pm.init_cache(tparams, ours.config,
+                     tenc["last_hidden_state"]), tenc["mask"])  # fmt: skip
+    return {
+        "fairseq": fo.logits(fs_model, features.astype(dtype), mask.sum(1), ids),
+        "transformers": hf_logits,
+        "twin": tdec["logits"].numpy(),
+        "numpy": ours.forward(features.astype(dtype), mask, ids),
+    }
+
+
+def rel(a, b, where=None) -> float:
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    if where is not None:
+        a, b = a[where], b[where]
+    return float(np.abs(a - b).max() / max(1.0, np.abs(b).max()))
+
+
+@settings(max_examples=6, deadline=None)
+@given(config=fairseq_configs(), legacy=st.booleans(), seed=st.integers(0, 2**31 - 1),
+       dtype=st.sampled_from([np.float64, np.float32]))  # fmt: skip
+def test_four_implementations_agree(proto, config, legacy, seed, dtype):
+    rng = np.random.default_rng(seed)
+    hf = hf_model(seed=seed % 1000, **config)
+    weights = {k: v.numpy() for k, v in hf.state_dict().items() if "embed_positions" not in k}
+    directory = Path(tempfile.mkdtemp())
+    fo.write_fairseq_dir(directory, minis2t.ModelConfig.from_dict(hf.config.to_dict()), weights, proto,
+                         legacy=legacy)  # fmt: skip
+    t = int(rng.integers(12, 60))
+    features, mask, ids = batch(rng, t, [t, int(rng.integers(8, t + 1))], config["vocab_size"])
+    out = four_way(directory, features, mask, ids, dtype)
+    name = np.dtype(dtype).name
+    real = np.broadcast_to((ids != 1)[..., None], out["numpy"].shape)
+    assert rel(out["numpy"], out["twin"]) <= bars.MODEL_TWIN[name]
+    assert rel(out["numpy"], out["transformers"]) <= bars.MODEL_TRANSFORMERS[name]
+    assert rel(out["fairseq"], out["transformers"], real) <= bars.FAIRSEQ[name]
+    assert rel(out["fairseq"], out["numpy"], real) <= bars.FAIRSEQ[name]
+
+
+def test_padded_decoder_positions_differ_between_fairseq_and_the_port(proto):
+    """fairseq masks ``<pad>`` decoder inputs as keys; transformers (and minis2t, which
+    follows it) attend to them. Only the padded positions' own outputs differ."""
+    hf = hf_model(seed=3, vocab_size=spm_vocab_size(VOCAB))
+    weights = {k: v.numpy() for k, v in hf.state_dict().items() if "embed_positions" not in k}
+    directory = fo.write_fairseq_dir(Path(tempfile.mkdtemp()), minis2t.ModelConfig.from_dict(hf.config.to_dict()),
+                                     weights, proto)  # fmt: skip
+    features, mask, ids = batch(np.random.default_rng(0), 40, [40, 30], hf.config.vocab_size)
+    out = four_way(directory, features, mask, ids, np.float64)
+    padded = np.broadcast_to((ids == 1)[..., None], out["numpy"].shape)
+    assert rel(out["fairseq"], out["numpy"], ~padded) <= bars.FAIRSEQ["float64"]
+    assert rel(out["fairseq"], out["numpy"], padded) > 1e-3  # a real difference, not rounding
+
+
+@pytest.mark.parametrize("arch", ARCHES)
+def test_named_architectures_resolve_as_fairseq_resolves_them(arch):
+    """The architecture defaults minis2t applies are those fairseq's registry applies."""
+    from fairseq.models import ARCH_CONFIG_REGISTRY
+
+    from minis2t.fairseq import fairseq_settings
+
+    class Args:  # what fairseq's architecture functions fill in, from nothing
+        pass
+
+    args = Args()
+    ARCH_CONFIG_REGISTRY[arch](args)
+    ours = fairseq_settings({"arch": arch})
+    for key in ("encoder_embed_dim", "encoder_ffn_embed_dim", "encoder_layers", "encoder_attention_heads",
+                "decoder_embed_dim", "decoder_ffn_embed_dim", "decoder_layers", "decoder_attention_heads",
+                "conv_kernel_sizes", "conv_channels", "share_decoder_input_output_embed",
+                "no_scale_embedding", "activation_fn", "encoder_normalize_before", "decoder_normalize_before"):
+        assert ours[key] == getattr(args, key), key
+
+
+def test_global_cmvn_as_fairseq_applies_it(proto, tmp_path):
+    """A MuST-C style directory: config.yaml names global CMVN statistics by the path of
+    the machine that prepared them; the file beside the checkpoint is used, and the
+    features equal fairseq's GlobalCMVN transform applied to the same filter banks."""
+    from fairseq.data.audio.feature_transforms.global_cmvn import GlobalCMVN
+
+    rng = np.random.default_rng(1)
+    stats = {"mean": rng.normal(10, 2, 80), "std": rng.uniform(1, 4, 80)}
+    hf = hf_model(seed=4, vocab_size=spm_vocab_size(VOCAB))
+    weights = {k: v.numpy() for k, v in hf.state_dict().items() if "embed_positions" not in k}
+    fo.write_fairseq_dir(tmp_path, minis2t.ModelConfig.from_dict(hf.config.to_dict()), weights, proto,
+                         global_cmvn=stats)  # fmt: skip
+    model = minis2t.Speech2Text.from_pretrained(tmp_path)
+    wave = minis2t.load_audio(Path(__file__).parent / "data" / "speech" / "en_librispeech_dev-clean_1272-128104-0000.flac")
+    ours = model.feature_extractor(wave)["input_features"][0]
+    raw = minis2t.FeatureExtractor(do_ceptral_normalize=False)(wave)["input_features"][0]
+    theirs = GlobalCMVN(str(tmp_path / "gcmvn.npz"))(raw)
+    # both subtract and divide in float64; ours rounds the result to float32: half an ulp
+    np.testing.assert_allclose(ours, theirs, rtol=np.finfo(np.float32).eps / 2, atol=0)
+    # transformers' extractor keeps the statistics but does not apply them: say so
+    converted = tmp_path / "hf"
+    result = subprocess.run([sys.executable, "-m", "minis2t", "convert", str(tmp_path), str(converted)],
+                            capture_output=True, text=True)  # fmt: skip
+    assert result.returncode == 0 and "global CMVN" in result.stderr
+    assert minis2t.FeatureExtractor.from_pretrained(converted).global_cmvn is not None
+
+
+def test_yaml_reader_agrees_with_pyyaml():
+    """config.yaml files as fairseq writes them (yaml.dump of dicts), read by minis2t's
+    small reader and by PyYAML itself."""
+    import yaml
+
+    documents = [
+        {"bpe_tokenizer": {"bpe": "sentencepiece", "sentencepiece_model": "spm_unigram10000.model"},
+         "input_channels": 1, "input_feat_per_channel": 80, "vocab_filename": "spm_unigram10000.txt",
+         "specaugment": {"freq_mask_F": 27, "time_mask_p": 1.0, "time_wrap_W": 0},
+         "transforms": {"*": ["utterance_cmvn"], "_train": ["utterance_cmvn", "specaugment"]}},
+        {"global_cmvn": {"stats_npz_path": "/data/must-c/en-de/gcmvn.npz"}, "prepend_tgt_lang_tag": True,
+         "transforms": {"*": ["global_cmvn"]}, "empty": None, "ratio": 1e-5, "name": "it's: quoted",
+         "hub": {"input_type": "fbank80_w_utt_cmvn", "tgt_lang": "de"}, "list_of_maps": [{"a": 1, "b": [2, 3]}], "nested": {"m": {"x": [1, "two"]}, "n": []}},
+    ]  # fmt: skip
+    for doc in documents:
+        for flow in (False, None):  # PyYAML >= 5.1 and older defaults
+            text = yaml.dump(doc, default_flow_style=flow)
+            assert read_yaml(text) == yaml.safe_load(text), text
+
+
+def test_yaml_reader_refuses_what_it_does_not_read():
+    for text in ("a: &anchor 1\nb: *anchor\n", "a: |\n  block\n", "a:\n\t- x\n", "- a\nb: 1\n"):
+        with pytest.raises(errors.ConfigError):
+            read_yaml(text)
+
+
+# --- hostile and broken fairseq files -------------------------------------------------
+
+
+class Evil:
+    def __init__(self, canary: Path):
+        self.canary = canary
+
+    def __reduce__(self):
+        import os
+
+        return (os.system, (f"touch {self.canary}",))
+
+
+def test_payload_in_a_fairseq_configuration_never_runs(proto, tmp_path):
+    """A real fairseq checkpoint whose configuration carries a payload is refused."""
+    hf = hf_model(seed=5, vocab_size=spm_vocab_size(VOCAB))
+    weights = {k: v.numpy() for k, v in hf.state_dict().items() if "embed_positions" not in k}
+    fo.write_fairseq_dir(tmp_path, minis2t.ModelConfig.from_dict(hf.config.to_dict()), weights, proto, legacy=True)
+    path = tmp_path / "checkpoint_best.pt"
+    with fo._trusted_load():
+        state = torch.load(path, map_location="cpu")
+    canary = tmp_path / "canary"
+    state["args"].evil = Evil(canary)
+    torch.save(state, path)
+    with pytest.raises(errors.UnsafePickleError):
+        read_fairseq_checkpoint(path)
+    with pytest.raises(errors.UnsafePickleError):
+        minis2t.Speech2Text.from_pretrained(tmp_path)
+    assert not canary.exists()
+
+
+@pytest.mark.parametrize("payload", [
+    b"cbuiltins\nexec\n(S'open(\"CANARY\", \"w\")'\ntR.",
+    b"cbuiltins\ngetattr\n(cbuiltins\nobject\nS'__subclasses__'\ntR.",
+    b"ccopyreg\n_reconstructor\n(cos\n_wrap_close\ncbuiltins\nobject\nNtR}b.",
+    b"cnumpy\nload\n(S'CANARY'\ntR.",
+])  # fmt: skip
+def test_globals_outside_a_configuration_are_refused_or_inert(tmp_path, payload):
+    path = tmp_path / "model.pt"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("archive/data.pkl", payload.replace(b"CANARY", str(tmp_path / "canary").encode()))
+    with pytest.raises(errors.CheckpointError):
+        read_fairseq_checkpoint(path)
+    assert not (tmp_path / "canary").exists()
+
+
+def test_incomplete_directories_say_what_is_missing(proto, tmp_path):
+    hf = hf_model(seed=6, vocab_size=spm_vocab_size(VOCAB))
+    weights = {k: v.numpy() for k, v in hf.state_dict().items() if "embed_positions" not in k}
+    fo.write_fairseq_dir(tmp_path, minis2t.ModelConfig.from_dict(hf.config.to_dict()), weights, proto)
+    (tmp_path / "spm.txt").rename(tmp_path / "elsewhere.txt")
+    with pytest.raises(errors.CheckpointError, match="spm.txt"):
+        minis2t.Speech2Text.from_pretrained(tmp_path)
+    (tmp_path / "elsewhere.txt").write_text("only three\n")
+    (tmp_path / "elsewhere.txt").rename(tmp_path / "spm.txt")
+    with pytest.raises(errors.TokenizerError):
+        minis2t.Speech2Text.from_pretrained(tmp_path)
+    (tmp_path / "spm.txt").unlink()
+    (tmp_path / "checkpoint_best.pt").write_bytes(b"not a zip")
+    with pytest.raises(errors.CheckpointError):
+        minis2t.Speech2Text.from_pretrained(tmp_path)
