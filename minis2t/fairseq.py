@@ -26,6 +26,7 @@ fairseq checkpoint uses (``os``, ``subprocess``, ...) is refused before anything
 
 from __future__ import annotations
 
+import _compat_pickle
 import re
 from pathlib import Path
 
@@ -74,7 +75,10 @@ class Record:
 # Modules whose classes a fairseq checkpoint may name. Every one becomes a Record; the
 # real classes are never looked up, so naming one runs nothing.
 RECORD_MODULES = ("argparse", "omegaconf", "typing", "fairseq", "numpy", "collections", "enum",
-                  "pathlib", "builtins", "datetime")  # fmt: skip
+                  "pathlib", "datetime")  # fmt: skip
+# From builtins only the types a configuration names (omegaconf records its containers'
+# key and element types); never a function such as eval, exec, getattr or open.
+RECORD_BUILTINS = ("object", "dict", "list", "tuple", "str", "int", "float", "bool", "bytes", "complex")
 # ... except these, which are rebuilt as what they are (they are plain containers).
 CONTAINERS = {("builtins", "set"): set, ("builtins", "frozenset"): frozenset}
 
@@ -84,6 +88,13 @@ class FairseqUnpickler(RestrictedUnpickler):
     fairseq checkpoint, as :class:`Record` objects."""
 
     def find_class(self, module: str, name: str):
+        # Protocol-2 pickles spell names as Python 2 did (__builtin__.long): translate them
+        # as pickle's own find_class does, before looking them up.
+        if (module, name) in _compat_pickle.NAME_MAPPING:
+            module, name = _compat_pickle.NAME_MAPPING[(module, name)]
+        module = _compat_pickle.IMPORT_MAPPING.get(module, module)
+        if module == "builtins" and name in RECORD_BUILTINS:
+            return type(name, (Record,), {"qualname": f"builtins.{name}"})
         if (module, name) in CONTAINERS:
             return CONTAINERS[(module, name)]
         if (module, name) in self.ALLOWED:

@@ -138,10 +138,18 @@ def set_weights(model, weights: dict[str, np.ndarray]) -> None:
             target.copy_(torch.from_numpy(np.asarray(array)).to(target.dtype))
 
 
+LAYOUTS = ("trainer", "legacy", "averaged")
+
+
 def write_fairseq_dir(directory: Path, config, weights, proto: bytes, arch: str = "s2t_transformer",
-                      legacy: bool = False, global_cmvn: dict | None = None,
+                      layout: str = "trainer", global_cmvn: dict | None = None,
                       checkpoint: str = "checkpoint_best.pt") -> Path:  # fmt: skip
-    """A fairseq S2T directory holding ``weights``, saved by fairseq's trainer."""
+    """A fairseq S2T directory holding ``weights``, its checkpoint in one of ``LAYOUTS``:
+    as fairseq 0.12's ``Trainer`` saves it (``cfg`` as plain containers, the model's
+    settings a Namespace); ``legacy``, as fairseq <= 0.10 did (one ``args`` Namespace);
+    ``averaged``, as fairseq's tools re-save a checkpoint they loaded with
+    ``checkpoint_utils.load_checkpoint_to_cpu`` (``average_checkpoints.py`` does, and the
+    released models are averaged): ``cfg`` is then an omegaconf ``DictConfig``."""
     from fairseq.trainer import Trainer
 
     write_data_files(directory, pieces_of(proto), proto, global_cmvn)
@@ -152,10 +160,16 @@ def write_fairseq_dir(directory: Path, config, weights, proto: bytes, arch: str 
     path = directory / checkpoint
     trainer.consolidate_optimizer()  # as fairseq's checkpoint_utils.save_checkpoint does first
     trainer.save_checkpoint(str(path), {"train_iterator": {"epoch": 1}})
-    if legacy:  # fairseq <= 0.10 saved one Namespace as "args" and no "cfg"
+    if layout == "legacy":  # fairseq <= 0.10 saved one Namespace as "args" and no "cfg"
         with _trusted_load():
             state = torch.load(path, map_location="cpu")
         state["args"], state["cfg"] = args, None
+        torch.save(state, path)
+    elif layout == "averaged":
+        from fairseq import checkpoint_utils
+
+        with _trusted_load():
+            state = checkpoint_utils.load_checkpoint_to_cpu(str(path))
         torch.save(state, path)
     return directory
 

@@ -105,15 +105,15 @@ def rel(a, b, where=None) -> float:
 
 
 @settings(max_examples=6, deadline=None)
-@given(config=fairseq_configs(), legacy=st.booleans(), seed=st.integers(0, 2**31 - 1),
+@given(config=fairseq_configs(), layout=st.sampled_from(fo.LAYOUTS), seed=st.integers(0, 2**31 - 1),
        dtype=st.sampled_from([np.float64, np.float32]))  # fmt: skip
-def test_four_implementations_agree(proto, config, legacy, seed, dtype):
+def test_four_implementations_agree(proto, config, layout, seed, dtype):
     rng = np.random.default_rng(seed)
     hf = hf_model(seed=seed % 1000, **config)
     weights = {k: v.numpy() for k, v in hf.state_dict().items() if "embed_positions" not in k}
     directory = Path(tempfile.mkdtemp())
     fo.write_fairseq_dir(directory, minis2t.ModelConfig.from_dict(hf.config.to_dict()), weights, proto,
-                         legacy=legacy)  # fmt: skip
+                         layout=layout)  # fmt: skip
     t = int(rng.integers(12, 60))
     features, mask, ids = batch(rng, t, [t, int(rng.integers(8, t + 1))], config["vocab_size"])
     out = four_way(directory, features, mask, ids, dtype)
@@ -229,7 +229,7 @@ def test_payload_in_a_fairseq_configuration_never_runs(proto, tmp_path):
     """A real fairseq checkpoint whose configuration carries a payload is refused."""
     hf = hf_model(seed=5, vocab_size=spm_vocab_size(VOCAB))
     weights = {k: v.numpy() for k, v in hf.state_dict().items() if "embed_positions" not in k}
-    fo.write_fairseq_dir(tmp_path, minis2t.ModelConfig.from_dict(hf.config.to_dict()), weights, proto, legacy=True)
+    fo.write_fairseq_dir(tmp_path, minis2t.ModelConfig.from_dict(hf.config.to_dict()), weights, proto, layout="legacy")
     path = tmp_path / "checkpoint_best.pt"
     with fo._trusted_load():
         state = torch.load(path, map_location="cpu")
