@@ -57,6 +57,9 @@ def main(argv: list[str] | None = None) -> int:
     tr.add_argument("--beams", type=_positive_int, default=None, help="beam size (default: the model's)")
     tr.add_argument("--max-length", type=_positive_int, default=None, help="longest output in tokens")
     tr.add_argument("--language", default=None, help="target language of a multilingual model")
+    tr.add_argument("--search", choices=["transformers", "fairseq"], default="transformers",
+                    help="beam search rules: transformers' generate (default) or fairseq's "
+                         "SequenceGenerator (as fairseq's published WERs were decoded)")  # fmt: skip
     tr.add_argument("--batch-size", type=_positive_int, default=8)
     tr.add_argument("--output-format", choices=["text", "json", "tsv"], default="text")
     tr.add_argument("--device", default="cpu", help="only cpu: minis2t is NumPy")
@@ -110,6 +113,7 @@ def _transcribe(args) -> int:
         options["num_beams"] = args.beams
     if args.max_length is not None:
         options["max_length"] = args.max_length
+    options["search"] = args.search
     model.transcribe([], language=args.language, **options)  # validate options and language once
     if args.files.count("-") > 1:
         raise MiniS2TError("standard input (-) can be read only once.")

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import fairseq_search
 from . import generate as g
 from . import model as m
 from .checkpoint import load_checkpoint, resolve_model_dir, save_checkpoint
@@ -36,6 +37,9 @@ BUNDLED_MODEL = Path(__file__).parent / "assets" / "model"  # see docs: "The bun
 # 16-bit PCM it would be digital silence (a constant), and a constant gives the same
 # features as zeros (each frame's DC offset is removed). Such input is refused.
 SILENCE_AMPLITUDE = 0.5 / 2**15
+
+
+SEARCHES = ("transformers", "fairseq")  # the two beam searches generate() offers
 
 
 class Output(dict):
@@ -181,7 +185,7 @@ class Speech2Text:
         return opts
 
     def generate(self, input_features, attention_mask=None, output_scores=False,
-                 return_dict=False, trace=None, **options):  # fmt: skip
+                 return_dict=False, trace=None, search: str = "transformers", **options):  # fmt: skip
         """Token ids ``[B, L]`` for a batch of features, as transformers' ``generate``.
 
         ``options`` override the checkpoint's generation config: ``num_beams``,
@@ -191,8 +195,19 @@ class Speech2Text:
         ``pad_token_id``. With ``return_dict`` a :class:`minis2t.generate.GenerateOutput`
         (``sequences``, ``sequences_scores``, ``scores``) is returned instead. ``trace``
         (a list) collects beam search's steps, see :func:`minis2t.generate.beam_search`.
+
+        ``search="fairseq"`` decodes with fairseq's ``SequenceGenerator`` rules instead
+        (:mod:`minis2t.fairseq_search`: the search behind fairseq's published WERs), with
+        ``num_beams`` beams, ``length_penalty`` as its ``lenpen``, at most
+        ``max_length - 2`` tokens before EOS (the longest output is then as long as
+        transformers' would be) and at least ``max(1, min_length - 1)``.
         """
+        if search not in SEARCHES:
+            raise ConfigError(f"search={search!r}: choose one of {', '.join(SEARCHES)}.")
         opts = self.generation_options(**options)
+        if search == "fairseq" and (opts.no_repeat_ngram_size or opts.forced_bos_token_id is not None):
+            raise ConfigError("search='fairseq' does not take no_repeat_ngram_size or a forced first "
+                              "token (language); use search='transformers'.")  # fmt: skip
         features = self._features(input_features)
         enc = self._encode(features, attention_mask)
         batch, k = features.shape[0], opts.num_beams
@@ -209,14 +224,19 @@ class Speech2Text:
             _check_finite(logits, "decoder logits")
             return logits, out["cache"]
 
-        if k == 1:
+        if search == "fairseq":
+            result = fairseq_search.beam_search(
+                step, cache, batch, k, max(1, opts.longest_output() - 2), self.config.vocab_size,
+                min_len=max(1, opts.min_length - 1), len_penalty=opts.length_penalty,
+                eos=opts.eos_token_id, pad=opts.pad_token_id)  # fmt: skip
+        elif k == 1:
             result = g.greedy_search(step, cache, batch, opts, output_scores)
         else:
             result = g.beam_search(step, cache, batch, opts, output_scores, trace)
         return result if return_dict else result.sequences
 
     def transcribe(self, audio: AudioInput | list[AudioInput], sampling_rate: int | None = None,
-                   language: str | None = None, batch_size: int = 8,
+                   language: str | None = None, batch_size: int = 8, search: str = "transformers",
                    **options: object) -> list[str]:  # fmt: skip
         """Text for one or more recordings.
 
@@ -229,6 +249,8 @@ class Speech2Text:
             language: target language code of a multilingual (translation) model, e.g.
                 ``"fr"``; its ``<lang:fr>`` token is forced as the first output token.
             batch_size: utterances per batch; batches are made of similar lengths.
+            search: ``"transformers"`` (transformers' ``generate``) or ``"fairseq"``
+                (fairseq's ``SequenceGenerator``), see :meth:`generate`.
             options: generation options (``num_beams``, ``max_length``, ...).
 
         Returns one string per recording, in the order given. An empty string means the
@@ -243,6 +265,8 @@ class Speech2Text:
             raise ConfigError(f"batch_size must be a positive integer, got {batch_size!r}")
         options = self._language_options(language, options)
         self.generation_options(**options)  # validate before any work
+        if search not in SEARCHES:
+            raise ConfigError(f"search={search!r}: choose one of {', '.join(SEARCHES)}.")
         items = recordings(audio)
         waves = [self.load_waveform(item, sampling_rate, i) for i, item in enumerate(items)]
         order = sorted(range(len(waves)), key=lambda i: -waves[i].shape[0])  # longest first
@@ -250,7 +274,7 @@ class Speech2Text:
         for start in range(0, len(order), batch_size):
             chosen = order[start : start + batch_size]
             batch = self.feature_extractor([waves[i] for i in chosen])
-            ids = self.generate(batch["input_features"], batch["attention_mask"], **options)
+            ids = self.generate(batch["input_features"], batch["attention_mask"], search=search, **options)
             for i, text in zip(chosen, self.tokenizer.batch_decode(ids, skip_special_tokens=True)):
                 texts[i] = text
         return texts

@@ -197,16 +197,34 @@ def load(directory: Path, checkpoint: str = "checkpoint_best.pt", dtype=torch.fl
     return models[0].to(dtype).eval(), task
 
 
-def fairseq_model(config, weights, dtype=torch.float64):
+def fairseq_model(config, weights, dtype=torch.float64, with_task: bool = False):
     """fairseq's ``S2TTransformerModel`` of ``config`` holding ``weights`` (built on a
-    dictionary of ``config.vocab_size`` placeholder pieces: the model only needs its size)."""
+    dictionary of ``config.vocab_size`` placeholder pieces: the model only needs its size);
+    ``(model, task)`` with ``with_task``."""
     import tempfile
 
     with tempfile.TemporaryDirectory() as tmp:
         write_data_files(Path(tmp), [f"piece{i}" for i in range(4, config.vocab_size)])
-        _, _, _, model = build(Path(tmp), config)
+        _, _, task, model = build(Path(tmp), config)
         set_weights(model, weights)
-    return model.to(dtype).eval()
+    model = model.to(dtype).eval()
+    return (model, task) if with_task else model
+
+
+def generate(model, task, features: np.ndarray, lengths: np.ndarray, beam: int = 5, max_len_b: int = 200,
+             min_len: int = 1, lenpen: float = 1.0) -> tuple[list[list[int]], list[float]]:  # fmt: skip
+    """fairseq's ``SequenceGenerator``: each item's best hypothesis (tokens, EOS last) and
+    its score."""
+    from fairseq.sequence_generator import SequenceGenerator
+
+    generator = SequenceGenerator([model], task.target_dictionary, beam_size=beam, max_len_a=0,
+                                  max_len_b=max_len_b, min_len=min_len, len_penalty=lenpen)  # fmt: skip
+    dtype = next(model.parameters()).dtype
+    sample = {"net_input": {"src_tokens": torch.as_tensor(features, dtype=dtype),
+                            "src_lengths": torch.as_tensor(lengths), "prev_output_tokens": None}}  # fmt: skip
+    with torch.no_grad():
+        hypos = generator.generate([model], sample)
+    return [h[0]["tokens"].tolist() for h in hypos], [float(h[0]["score"]) for h in hypos]
 
 
 def encoder_states(model, features: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -226,3 +244,111 @@ def logits(model, features: np.ndarray, lengths: np.ndarray, decoder_input_ids: 
         out, _ = model(torch.as_tensor(features, dtype=dtype), torch.as_tensor(lengths),
                        torch.as_tensor(decoder_input_ids))  # fmt: skip
     return out.numpy()
+
+
+# --- what differs between fairseq and the transformers port, measured ----------------
+
+
+def random_config(rng: np.random.Generator, vocab_size: int = 40):
+    """A small random S2T architecture (as in the tests)."""
+    import minis2t
+
+    heads = int(rng.choice([1, 2, 4]))
+    n_conv = int(rng.integers(1, 4))
+    return minis2t.ModelConfig(
+        vocab_size=vocab_size, d_model=max(8, heads * int(rng.integers(2, 5))), encoder_attention_heads=heads,
+        decoder_attention_heads=heads, encoder_layers=int(rng.integers(1, 3)),
+        decoder_layers=int(rng.integers(1, 3)), encoder_ffn_dim=int(rng.integers(4, 25)),
+        decoder_ffn_dim=int(rng.integers(4, 25)), num_conv_layers=n_conv,
+        conv_kernel_sizes=tuple(int(k) for k in rng.choice([3, 5], n_conv)),
+        conv_channels=2 * int(rng.integers(2, 7)), tie_word_embeddings=bool(rng.integers(2)),
+        scale_embedding=bool(rng.integers(2)), activation_function=str(rng.choice(["relu", "gelu"])),
+        max_source_positions=64, max_target_positions=32, dropout=0.0,
+    )  # fmt: skip
+
+
+def random_weights(config, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Every tensor random (LayerNorm scales near 1), tied head shared, float64."""
+    from minis2t.checkpoint import EMBED_TOKENS, TIED_HEAD, expected_shapes
+
+    weights = {}
+    for name, shape in expected_shapes(config).items():
+        scale = 0.8 / max(1, shape[-1]) ** 0.5
+        weights[name] = (1.0 if name.endswith("layer_norm.weight") else 0.0) + scale * rng.standard_normal(shape)
+    if config.tie_word_embeddings:
+        weights[TIED_HEAD] = weights[EMBED_TOKENS]
+    return weights
+
+
+def transformers_model(config, weights, dtype=torch.float64):
+    from transformers import Speech2TextConfig, Speech2TextForConditionalGeneration
+
+    model = Speech2TextForConditionalGeneration(Speech2TextConfig(**config.to_dict()))
+    state = {k: torch.from_numpy(np.asarray(v)) for k, v in weights.items()}
+    model.load_state_dict(state, strict=False)  # the position tables are computed, not loaded
+    return model.to(dtype).eval()
+
+
+def differences(models: int = 8, seed: int = 0) -> dict:
+    """Max relative differences of fairseq's logits from transformers' over ``models``
+    random architectures (float64, a padded batch): at decoder positions holding a real
+    token and at positions holding ``<pad>``; the sinusoidal tables; and fairseq's
+    utterance CMVN against transformers' on the test recordings."""
+    from transformers import Speech2TextFeatureExtractor
+
+    import minis2t
+
+    rng = np.random.default_rng(seed)
+    real, padded = [], []
+    for _ in range(models):
+        config = random_config(rng)
+        weights = random_weights(config, rng)
+        ours, theirs = fairseq_model(config, weights), transformers_model(config, weights)
+        t = int(rng.integers(16, 60))
+        lengths = np.array([t, int(rng.integers(8, t))])
+        features = rng.standard_normal((2, t, 80)) * (np.arange(t)[None, :, None] < lengths[:, None, None])
+        ids = np.concatenate([[[2], [2]], rng.integers(4, config.vocab_size, (2, 5))], axis=1)
+        ids[1, -2:] = 1
+        a = logits(ours, features, lengths, ids)
+        with torch.no_grad():
+            b = theirs(input_features=torch.from_numpy(features), decoder_input_ids=torch.from_numpy(ids),
+                       attention_mask=torch.from_numpy((np.arange(t)[None] < lengths[:, None]).astype(np.int64))).logits.numpy()  # fmt: skip
+        scale = max(1.0, np.abs(b).max())
+        real.append(np.abs(a - b)[ids != 1].max() / scale)
+        padded.append(np.abs(a - b)[ids == 1].max() / scale)
+    table = {}
+    for n, d in ((1500, 256), (6000, 512)):
+        fs = _fairseq_table(n, d)
+        hf = _transformers_table(n, d)
+        table[f"{n}x{d}"] = float(np.abs(fs - hf).max())
+    cmvn = _cmvn_difference(minis2t, Speech2TextFeatureExtractor)
+    return {"models": models, "logits_real_max": float(max(real)), "logits_real_median": float(np.median(real)),
+            "logits_padded_max": float(max(padded)), "logits_padded_min": float(min(padded)),
+            "position_tables_max_abs": table, **cmvn}  # fmt: skip
+
+
+def _fairseq_table(n: int, d: int) -> np.ndarray:
+    from fairseq.modules.sinusoidal_positional_embedding import SinusoidalPositionalEmbedding
+
+    return SinusoidalPositionalEmbedding.get_embedding(n + 2, d, padding_idx=1).numpy()
+
+
+def _transformers_table(n: int, d: int) -> np.ndarray:
+    from transformers.models.speech_to_text.modeling_speech_to_text import Speech2TextSinusoidalPositionalEmbedding
+
+    return Speech2TextSinusoidalPositionalEmbedding(n, d, padding_idx=1).weights.numpy()
+
+
+def _cmvn_difference(minis2t, extractor_class) -> dict:
+    """fairseq's UtteranceCMVN (variance as E[x^2] - mean^2, in float32) against
+    transformers' (mean subtracted first), on the same float32 filter banks."""
+    from fairseq.data.audio.feature_transforms.utterance_cmvn import UtteranceCMVN
+
+    speech = Path(__file__).resolve().parents[1] / "tests" / "data" / "speech"
+    worst, files = 0.0, sorted(speech.glob("*.wav")) + sorted(speech.glob("*.flac"))
+    raw_extractor = minis2t.FeatureExtractor(do_ceptral_normalize=False)
+    for path in files:
+        raw = raw_extractor(minis2t.load_audio(path))["input_features"][0]
+        theirs = extractor_class().utterance_cmvn(raw, raw.shape[0])
+        worst = max(worst, float(np.abs(UtteranceCMVN()(raw) - theirs).max()))
+    return {"cmvn_recordings": len(files), "cmvn_max_abs": worst}

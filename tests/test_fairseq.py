@@ -273,3 +273,48 @@ def test_incomplete_directories_say_what_is_missing(proto, tmp_path):
     (tmp_path / "checkpoint_best.pt").write_bytes(b"not a zip")
     with pytest.raises(errors.CheckpointError):
         minis2t.Speech2Text.from_pretrained(tmp_path)
+
+
+# --- fairseq's search ---------------------------------------------------------------------
+
+
+@settings(max_examples=8, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), beam=st.integers(1, 5), lenpen=st.sampled_from([0.0, 0.5, 1.0, 2.0]),
+       min_len=st.integers(1, 3), max_len=st.integers(3, 12), sharp=st.sampled_from([1.0, 8.0]))  # fmt: skip
+def test_fairseq_search_is_token_identical_to_sequence_generator(seed, beam, lenpen, min_len, max_len, sharp):
+    """``search="fairseq"`` gives fairseq's ``SequenceGenerator`` tokens and scores on random
+    models (flat and peaked output distributions, a padded batch)."""
+    rng = np.random.default_rng(seed)
+    config = fo.random_config(rng, vocab_size=int(rng.integers(8, 40)))
+    weights = fo.random_weights(config, rng)
+    for name in ("lm_head.weight", "model.decoder.embed_tokens.weight"):
+        weights[name] = weights[name] * sharp  # a tied head is scaled once, through either name
+    model, task = fo.fairseq_model(config, weights, with_task=True)
+    t = int(rng.integers(12, 50))
+    lengths = np.array([t, int(rng.integers(8, t + 1)), int(rng.integers(8, t + 1))])
+    features = rng.standard_normal((3, t, 80)) * (np.arange(t)[None, :, None] < lengths[:, None, None])
+    theirs, their_scores = fo.generate(model, task, features, lengths, beam, max_len, min_len, lenpen)
+    ours = minis2t.Speech2Text(config, weights)
+    ours.positions = {"encoder": model.encoder.embed_positions.weights.numpy(),
+                      "decoder": model.decoder.embed_positions.weights.numpy()}  # fmt: skip
+    mask = (np.arange(t)[None] < lengths[:, None]).astype(np.int64)
+    out = ours.generate(features, mask, search="fairseq", num_beams=beam, max_length=max_len + 2,
+                        min_length=min_len + 1, length_penalty=lenpen, return_dict=True)  # fmt: skip
+    for row, (tokens, score) in enumerate(zip(theirs, their_scores)):
+        mine = out.sequences[row, 1:].tolist()
+        assert mine[: len(tokens)] == tokens and set(mine[len(tokens):]) <= {1}
+        # both sum float32 log-probabilities; the log-softmaxes differ by an ulp or two per step
+        assert abs(out.sequences_scores[row] - score) <= 1e-5 * max(1.0, abs(score))
+
+
+def test_search_option_is_validated(tmp_path):
+    model = minis2t.Speech2Text.from_pretrained()
+    wave = minis2t.load_audio(minis2t.cli.BUNDLED_RECORDING)
+    with pytest.raises(errors.ConfigError, match="search"):
+        model.transcribe(wave, search="google")
+    with pytest.raises(errors.ConfigError, match="fairseq"):
+        model.transcribe(wave, search="fairseq", no_repeat_ngram_size=2)
+    assert model.transcribe(wave, search="fairseq") == model.transcribe(wave)  # a clear recording
+    result = subprocess.run([sys.executable, "-m", "minis2t", "transcribe", "--search", "fairseq",
+                             str(minis2t.cli.BUNDLED_RECORDING)], capture_output=True, text=True)  # fmt: skip
+    assert result.returncode == 0 and result.stdout.strip()
