@@ -527,6 +527,7 @@ def load_fairseq_dir(directory, dtype=np.float32):
     config = model_config(settings, vocab_size=embed.shape[0])
     weights = prepare_weights(config, weights, dtype)
     # fairseq's generator: beam 5, at most 200 tokens before EOS (max_len_a 0, max_len_b
-    # 200): 202 with the start token and EOS, in transformers' counting.
-    generation = GenerationConfig(num_beams=5, max_length=202)
+    # 200): 202 with the start token and EOS, in transformers' counting — or what the
+    # decoder's positions allow (fairseq would allow one token more there).
+    generation = GenerationConfig(num_beams=5, max_length=min(202, config.max_target_positions))
     return config, weights, generation, feature_extractor(directory, data), tok

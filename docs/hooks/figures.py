@@ -62,7 +62,7 @@ def on_pre_build(config, **kwargs) -> None:
     vendor_mathjax()
     OUT.mkdir(parents=True, exist_ok=True)
     for make in (waveform, frames, filterbank, cmvn, subsampling, positions, attention,
-                 masks, kv_cache, tokenizer_pieces, ctc_lattice, beam_tree, parity_table, front_end_table, bundled_tables, error_tables):  # fmt: skip
+                 masks, kv_cache, tokenizer_pieces, ctc_lattice, beam_tree, parity_table, front_end_table, bundled_tables, numpy_training, fairseq_differences, fairseq_searches, error_tables):  # fmt: skip
         make()
         plt.close("all")
 
@@ -496,6 +496,96 @@ def bundled_tables() -> None:
         hyp = model.transcribe(str(SPEECH / row[0]))[0]
         rows.append(f"| `{row[0]}` | {row[-1]} | {hyp} |")
     (OUT / "bundled_real.md").write_text("\n".join(rows) + "\n")
+
+
+STEP_LINE = r"step\s+(\d+)/\d+\s+lr \S+\s+ce ([\d.]+)\s+ctc ([\d.]+)\s+(\d+) s"
+
+
+def training_curve(log: Path) -> np.ndarray:
+    """``[step, ce, ctc, seconds]`` rows from a recipe log (smoothed losses every 100 steps;
+    seconds since training began)."""
+    import re
+
+    return np.array([[float(v) for v in m.groups()] for m in re.finditer(STEP_LINE, log.read_text())])
+
+
+def numpy_training() -> None:
+    """The bundled architecture trained twice, by the twin (the shipped model) and by NumPy
+    alone: the two loss curves over steps and over time, and the two test results."""
+    recipe = ROOT / "recipes" / "synthetic_speech"
+    runs = [("twin (torch autograd)", recipe / "train_log.txt", recipe / "results.json"),
+            ("NumPy (minis2t.train)", recipe / "results" / "numpy_full_log.txt", recipe / "results" / "numpy_full.json")]
+    runs = [(label, training_curve(log), json.loads(res.read_text())) for label, log, res in runs
+            if log.is_file() and res.is_file()]  # fmt: skip
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.2))
+    for label, curve, _ in runs:
+        for ax, x in zip(axes, (curve[:, 0], curve[:, 3] / 60)):
+            line, = ax.plot(x, curve[:, 1], label=f"{label}: cross-entropy")
+            ax.plot(x, curve[:, 2], "--", color=line.get_color(), label=f"{label}: CTC")
+    axes[0].set(xlabel="step", ylabel="loss (running mean)", yscale="log", title="loss by step")
+    axes[1].set(xlabel="minutes of training on 2 cores", yscale="log", title="loss by time")
+    axes[0].legend(fontsize=7)
+    save(fig, "training_curves.png")
+    rows = ["| trained by | steps | training time | WER, all 1 800 test utterances | seen voices | held-out voices |",
+            "| --- | --: | --: | --: | --: | --: |"]  # fmt: skip
+    for label, curve, r in runs:
+        wer = {}
+        for voices in ("seen voices", "held-out voices", None):
+            found = [_wer_of(r, e, voices) for e in r["trained_on"]]
+            wer[voices] = sum(w * n for w, n in found) / sum(n for _, n in found)
+        rows.append(f"| {label} | {r['steps']:,} | {curve[-1, 3] / 60:.0f} min | **{_pct(wer[None])}** | "
+                    f"{_pct(wer['seen voices'])} | {_pct(wer['held-out voices'])} |")  # fmt: skip
+    if len(runs) < 2:
+        rows = ["*(the NumPy training run has not been recorded yet)*"]
+    (OUT / "numpy_training.md").write_text("\n".join(rows) + "\n")
+
+
+def fairseq_differences() -> None:
+    """fairseq against the transformers port, measured now (parity.fairseq_oracle)."""
+    try:
+        from parity import fairseq_oracle
+    except ImportError:  # fairseq is part of the test extra, not the docs one
+        (OUT / "fairseq_differences.md").write_text(
+            "*(fairseq is not installed in this build: `bash scripts/test.sh` installs it.)*\n")
+        return
+    d = fairseq_oracle.differences(models=8)
+    sci = lambda x: f"{x:.1e}"  # noqa: E731
+    rows = ["| what | fairseq vs transformers | why |", "| --- | --: | --- |",
+            f"| logits at real decoder positions, float64, max over {d['models']} random models | "
+            f"{sci(d['logits_real_max'])} (median {sci(d['logits_real_median'])}) | fairseq's cross-attention "
+            "rounds its scores to float32 before the softmax, even in a float64 model |",
+            f"| logits at decoder positions holding `<pad>` | {sci(d['logits_padded_min'])} to "
+            f"{sci(d['logits_padded_max'])} | fairseq masks `<pad>` decoder inputs as keys; the port does "
+            "not (no loss or search ever reads these positions) |",
+            "| sinusoidal position tables (1500×256, 6000×512) | "
+            + ", ".join(sci(v) for v in d["position_tables_max_abs"].values())
+            + " | the same float32 computation |",
+            f"| utterance CMVN on the {d['cmvn_recordings']} test recordings, max abs | {sci(d['cmvn_max_abs'])} | "
+            "fairseq takes the variance as E[x²] − mean² in float32 (cancellation); the port subtracts "
+            "the mean first |"]  # fmt: skip
+    (OUT / "fairseq_differences.md").write_text("\n".join(rows) + "\n")
+
+
+def fairseq_searches() -> None:
+    """The two beam searches on the bundled model's test utterances (recipe results)."""
+    path = ROOT / "recipes" / "synthetic_speech" / "results" / "searches.json"
+    if not path.is_file():
+        (OUT / "fairseq_searches.md").write_text("*(not measured yet: run recipes/synthetic_speech/searches.py)*\n")
+        return
+    r = json.loads(path.read_text())
+    rows = ["| engine | voices | utterances | transcripts that differ | WER, transformers' search | WER, fairseq's search |",
+            "| --- | --- | --: | --: | --: | --: |"]  # fmt: skip
+    for row in r["table"]:
+        rows.append(f"| {row['engine']} | {row['voices']} | {row['n']} | {row['differ']} | "
+                    f"{_pct(row['wer_transformers'])} | {_pct(row['wer_fairseq'])} |")  # fmt: skip
+    rows.append(f"| **all** | | **{r['utterances']}** | **{r['differ']}** ({_pct(r['differ'] / r['utterances'])}) | "
+                f"**{_pct(r['wer_transformers'])}** | **{_pct(r['wer_fairseq'])}** |")  # fmt: skip
+    examples = [e for row in r["table"] for e in row["examples"]][:4]
+    if examples:
+        rows += ["", "Some of the transcripts that differ:", "",
+                 "| reference | transformers' search | fairseq's search |", "| --- | --- | --- |"]
+        rows += [f"| {e['ref']} | {e['transformers']} | {e['fairseq']} |" for e in examples]
+    (OUT / "fairseq_searches.md").write_text("\n".join(rows) + "\n")
 
 
 def ablation_table(recipe: Path) -> str:

@@ -24,15 +24,17 @@ from minis2t.features import pad_batch
 SAMPLES_PER_ENGINE = 2
 
 
-def decode(model: minis2t.Speech2Text, feats, batch_size: int = 16, twin_params=None) -> list[str]:
-    """Transcripts of feature arrays with the NumPy model, or the twin given its params."""
+def decode(model: minis2t.Speech2Text, feats, batch_size: int = 16, twin_params=None,
+           search: str = "transformers") -> list[str]:  # fmt: skip
+    """Transcripts of feature arrays with the NumPy model (with either beam search), or
+    the twin given its params."""
     order = sorted(range(len(feats)), key=lambda i: -feats[i].shape[0])
     texts = [""] * len(feats)
     for start in range(0, len(order), batch_size):
         chosen = order[start : start + batch_size]
         x, mask = pad_batch([feats[i].astype(np.float32) for i in chosen])  # [B, T, 80], [B, T]
         if twin_params is None:
-            ids = model.generate(x, mask)
+            ids = model.generate(x, mask, search=search)
         else:
             ids = tg.generate(twin_params, model.config, torch.from_numpy(x), torch.from_numpy(mask),
                               model.generation_config).sequences.numpy()  # fmt: skip
