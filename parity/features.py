@@ -140,6 +140,13 @@ def utterance_cmvn(
     return x
 
 
+def global_cmvn(features: torch.Tensor, mean, std) -> torch.Tensor:
+    """fairseq's global CMVN, ``(x - mean) / std`` in float64, back in the features' dtype."""
+    mean = torch.as_tensor(mean, dtype=torch.float64, device=features.device)
+    std = torch.as_tensor(std, dtype=torch.float64, device=features.device)
+    return ((features.double() - mean) / std).to(features.dtype)
+
+
 def pad_batch(
     features: list[torch.Tensor],
     padding="longest",
@@ -174,7 +181,8 @@ class FeatureExtractor:
     """fbank (float64 DSP) -> float32 -> CMVN -> padding, on torch tensors."""
 
     def __init__(self, num_mel_bins=80, padding_value=0.0, do_ceptral_normalize=True,
-                 normalize_means=True, normalize_vars=True, dither=0.0, device="cpu", **unused):  # fmt: skip
+                 normalize_means=True, normalize_vars=True, dither=0.0, device="cpu", global_cmvn=None,
+                 **unused):  # fmt: skip
         self.num_mel_bins = num_mel_bins
         self.padding_value = padding_value
         self.do_ceptral_normalize = do_ceptral_normalize
@@ -182,6 +190,7 @@ class FeatureExtractor:
         self.normalize_vars = normalize_vars
         self.dither = dither
         self.device = device
+        self.global_cmvn = global_cmvn  # {"mean": [F], "std": [F]} or None
 
     def __call__(self, raw_speech, padding="longest", max_length=None, truncation=False,
                  pad_to_multiple_of=None, seed=None, **unused) -> dict:  # fmt: skip
@@ -195,6 +204,8 @@ class FeatureExtractor:
             raw = [x[:max_length] for x in raw]
         if self.do_ceptral_normalize:
             raw = [utterance_cmvn(x, self.normalize_means, self.normalize_vars) for x in raw]
+        if self.global_cmvn is not None:
+            raw = [global_cmvn(x, self.global_cmvn["mean"], self.global_cmvn["std"]) for x in raw]
         features, mask = pad_batch(
             raw, padding, max_length, False, pad_to_multiple_of, self.padding_value
         )

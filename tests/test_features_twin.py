@@ -105,3 +105,19 @@ def test_cmvn(dtype, x):
     const = np.full((20, 3), 7.5, dtype)  # the variance floor: zeros, not NaN
     assert np.all(npf.utterance_cmvn(const) == 0)
     assert torch.all(thf.utterance_cmvn(to_torch(const, dtype)) == 0)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@given(seed=st.integers(0, 2**31))
+def test_global_cmvn(dtype, seed):
+    """fairseq's global CMVN (models whose config.yaml asks for it): both compute in
+    float64 and round once to the features' dtype, so they agree to that rounding."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(8, 3, (40, 80)).astype(dtype)
+    mean, std = rng.normal(8, 2, 80), rng.uniform(0.5, 4, 80)
+    assert_twin(npf.global_cmvn(x, mean, std), thf.global_cmvn(to_torch(x, dtype), mean, std), dtype)
+    stats = {"mean": mean.tolist(), "std": std.tolist()}
+    wave = rng.standard_normal(8000).astype(np.float32) * 0.1
+    ours = npf.FeatureExtractor(do_ceptral_normalize=False, global_cmvn=stats)(wave)["input_features"]
+    theirs = thf.FeatureExtractor(do_ceptral_normalize=False, global_cmvn=stats)(wave)["input_features"]
+    assert_twin(ours, theirs, np.float32)
