@@ -27,6 +27,7 @@ import minis2t
 from minis2t import model as m
 
 from . import default_device
+from . import fairseq_oracle
 from . import features as tf
 from . import model as tm
 from .nn import sinusoidal_positions as torch_positions
@@ -93,8 +94,12 @@ def greedy_prefix(model: minis2t.Speech2Text, features, mask, steps: int) -> np.
 
 @torch.no_grad()
 def compare(model_dir, audio_paths, dtypes=("float32", "float64"), device=None,
-            steps: int = 8) -> list[dict]:  # fmt: skip
-    """Rows ``{dtype, stage, shape, pairs: {name: (max, mean)}}`` for every stage."""
+            steps: int = 8, with_fairseq: bool | None = None) -> list[dict]:  # fmt: skip
+    """Rows ``{dtype, stage, shape, pairs: {name: (max, mean)}}`` for every stage.
+
+    ``model_dir`` may be a Hugging Face or a fairseq directory. fairseq joins as a fourth
+    implementation when it is installed (``with_fairseq=None``) or asked for (``True``):
+    loaded by its own code from a fairseq directory, or built around the same weights."""
     from transformers import Speech2TextFeatureExtractor, Speech2TextForConditionalGeneration
 
     device = device or default_device()
@@ -111,7 +116,8 @@ def compare(model_dir, audio_paths, dtypes=("float32", "float64"), device=None,
                                    "transformers": hf_batch["input_features"]})]  # fmt: skip
     features, mask = batch["input_features"], batch["attention_mask"]
     ids = greedy_prefix(ours32, features, mask, steps)
-    hf = Speech2TextForConditionalGeneration.from_pretrained(model_dir).eval().to(device)
+    hf_dir, fairseq = _oracle_dirs(model_dir, with_fairseq)
+    hf = Speech2TextForConditionalGeneration.from_pretrained(hf_dir).eval().to(device)
     cfg = ours32.config
     for dtype in dtypes:
         tdtype = TORCH_DTYPE[dtype]
@@ -139,10 +145,40 @@ def compare(model_dir, audio_paths, dtypes=("float32", "float64"), device=None,
                          tenc["mask"], positions=t_tables.get("dec"), output_hidden_states=True)  # fmt: skip
         ours_stages, twin_stages = stage_dict(enc, dec), stage_dict(tenc, tdec)
         hf_all = hf_stages(hf, tx, torch.from_numpy(mask).to(device), torch.from_numpy(ids).to(device))
+        fs_all = {}
+        if fairseq is not None:
+            fs_model = fairseq(ours, tdtype)
+            if tables:  # the same float32-computed tables as the others
+                fs_model.encoder.embed_positions.weights = torch.from_numpy(tables["enc"])
+                fs_model.decoder.embed_positions.weights = torch.from_numpy(tables["dec"])
+            fs_all = fairseq_oracle.stages(fs_model, x, mask, ids)
         for stage, value in ours_stages.items():
             rows.append(_row(dtype, stage, {"numpy": value, "twin": twin_stages[stage],
-                                            "transformers": hf_all.get(stage)}))  # fmt: skip
+                                            "transformers": hf_all.get(stage), "fairseq": fs_all.get(stage)}))  # fmt: skip
     return rows
+
+
+def _oracle_dirs(model_dir, with_fairseq):
+    """The directory transformers reads (a fairseq one is converted first) and a function
+    making fairseq's model, or None without fairseq."""
+    import importlib.util
+    import tempfile
+
+    from minis2t.fairseq import find_checkpoint, is_fairseq_dir
+
+    model_dir = Path(model_dir)
+    is_fairseq = is_fairseq_dir(model_dir)
+    if with_fairseq is None:
+        with_fairseq = importlib.util.find_spec("fairseq") is not None
+    hf_dir = model_dir
+    if is_fairseq:
+        hf_dir = Path(tempfile.mkdtemp()) / "converted"
+        minis2t.Speech2Text.from_pretrained(model_dir).save_pretrained(hf_dir)
+    if not with_fairseq:
+        return hf_dir, None
+    if is_fairseq:
+        return hf_dir, lambda ours, dtype: fairseq_oracle.load(model_dir, find_checkpoint(model_dir).name, dtype)[0]
+    return hf_dir, lambda ours, dtype: fairseq_oracle.fairseq_model(ours.config, ours.weights, dtype)
 
 
 def _row(dtype: str, stage: str, values: dict) -> dict:
@@ -156,15 +192,16 @@ def _row(dtype: str, stage: str, values: dict) -> dict:
     return {"dtype": dtype, "stage": stage, "shape": tuple(shape), "pairs": pairs}
 
 
-PAIRS = ("numpy-twin", "numpy-transformers", "twin-transformers")
+PAIRS = ("numpy-twin", "numpy-transformers", "twin-transformers", "numpy-fairseq", "transformers-fairseq")
 
 
 def format_table(rows: list[dict]) -> str:
-    head = ["dtype", "stage", "shape"] + [f"{p} max / mean" for p in PAIRS]
+    pairs = [p for p in PAIRS if any(p in r["pairs"] for r in rows)]
+    head = ["dtype", "stage", "shape"] + [f"{p} max / mean" for p in pairs]
     lines = [head]
     for r in rows:
         cells = [r["dtype"], r["stage"], "x".join(map(str, r["shape"]))]
-        for p in PAIRS:
+        for p in pairs:
             cells.append("{:.1e} / {:.1e}".format(*r["pairs"][p]) if p in r["pairs"] else "-")
         lines.append(cells)
     widths = [max(len(line[i]) for line in lines) for i in range(len(head))]
@@ -182,8 +219,11 @@ def main(argv=None) -> int:
     cmp.add_argument("--dtype", nargs="+", default=["float32", "float64"], choices=list(TORCH_DTYPE))
     cmp.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     cmp.add_argument("--steps", type=int, default=8, help="greedy tokens after the start token")
+    cmp.add_argument("--fairseq", dest="fairseq", action="store_true", default=None,
+                     help="include fairseq (default: when it is installed)")
+    cmp.add_argument("--no-fairseq", dest="fairseq", action="store_false")
     args = parser.parse_args(argv)
-    rows = compare(Path(args.model_dir), args.audio, args.dtype, args.device, args.steps)
+    rows = compare(Path(args.model_dir), args.audio, args.dtype, args.device, args.steps, args.fairseq)
     print(f"model {args.model_dir}; audio {', '.join(args.audio)}; device {args.device or default_device()}")
     print(format_table(rows))
     return 0

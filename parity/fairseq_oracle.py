@@ -352,3 +352,39 @@ def _cmvn_difference(minis2t, extractor_class) -> dict:
         theirs = extractor_class().utterance_cmvn(raw, raw.shape[0])
         worst = max(worst, float(np.abs(UtteranceCMVN()(raw) - theirs).max()))
     return {"cmvn_recordings": len(files), "cmvn_max_abs": worst}
+
+
+# --- stage by stage, for python -m parity compare -------------------------------------
+
+
+def stages(model, features: np.ndarray, mask: np.ndarray, ids: np.ndarray) -> dict[str, np.ndarray]:
+    """fairseq's intermediate values, named as ``parity.compare`` names stages: each conv
+    layer (after its GLU), the encoder's input and layers, its output, the decoder's input
+    and layers (before the final layer norm), the logits. Batch-first arrays."""
+    dtype = next(model.parameters()).dtype
+    captured: dict[str, list] = {"conv": [], "enc_in": []}
+    hooks = [conv.register_forward_hook(lambda mod, inp, out: captured["conv"].append(out))
+             for conv in model.encoder.subsample.conv_layers]  # fmt: skip
+    hooks.append(model.encoder.transformer_layers[0].register_forward_hook(
+        lambda mod, inp, out: captured["enc_in"].append(inp[0])))  # fmt: skip
+    try:
+        with torch.no_grad():
+            x = torch.as_tensor(features, dtype=dtype)
+            enc = model.encoder(x, torch.as_tensor(mask.sum(axis=1)), return_all_hiddens=True)
+            feats, extra = model.decoder.extract_features(torch.as_tensor(ids), enc)
+            logits = model.decoder.output_layer(feats)
+            inner = model.decoder.extract_features_scriptable(torch.as_tensor(ids), enc)[1]["inner_states"]
+    finally:
+        for h in hooks:
+            h.remove()
+    out = {}
+    for i, c in enumerate(captured["conv"]):
+        out[f"conv layer {i}"] = torch.nn.functional.glu(c, dim=1).transpose(1, 2).numpy()
+    out["encoder input"] = captured["enc_in"][0].transpose(0, 1).numpy()
+    for i, s in enumerate(enc["encoder_states"]):
+        out[f"encoder layer {i}"] = s.transpose(0, 1).numpy()
+    out["encoder output"] = enc["encoder_out"][0].transpose(0, 1).numpy()
+    for i, s in enumerate(inner):
+        out["decoder input" if i == 0 else f"decoder layer {i - 1}"] = s.transpose(0, 1).numpy()
+    out["logits"] = logits.numpy()
+    return out

@@ -3,6 +3,7 @@
 import subprocess
 import sys
 
+from parity import bars
 from parity.compare import compare, format_table
 from tests.conftest import SPEECH_DIR
 
@@ -22,11 +23,31 @@ def test_compare_reports_every_stage_within_the_bars(multilingual_dir):
             continue  # each library's own float32 table: ulps apart, reported, not a bar
         scale_bar = {"-": 5e-4, "float32": 1e-3, "float64": 1e-10}[r["dtype"]]
         for pair, (worst, mean) in r["pairs"].items():
-            assert worst <= scale_bar, (r["dtype"], r["stage"], pair, worst)
+            # fairseq: its float32 cross-attention softmax (bars.FAIRSEQ), on values of
+            # magnitude up to ~100 here (absolute differences)
+            bar = 100 * bars.FAIRSEQ[r["dtype"]] if "fairseq" in pair and r["dtype"] != "-" else scale_bar
+            assert worst <= bar, (r["dtype"], r["stage"], pair, worst)
             assert mean <= worst
     logits64 = next(r for r in rows if r["dtype"] == "float64" and r["stage"] == "logits")
-    assert set(logits64["pairs"]) == {"numpy-twin", "numpy-transformers", "twin-transformers"}
+    assert set(logits64["pairs"]) == {"numpy-twin", "numpy-transformers", "twin-transformers",
+                                      "numpy-fairseq", "twin-fairseq", "transformers-fairseq"}  # fmt: skip
+    conv64 = next(r for r in rows if r["dtype"] == "float64" and r["stage"] == "conv layer 0")
+    assert conv64["pairs"]["numpy-fairseq"][0] <= 1e-10  # before any attention: float64 throughout
     assert "numpy-transformers max / mean" in format_table(rows)
+    assert "numpy-fairseq max / mean" in format_table(rows)
+
+
+def test_compare_reads_a_fairseq_directory(tmp_path):
+    """A fairseq directory is compared as is: fairseq loads it with its own code,
+    transformers reads its conversion."""
+    import minis2t
+    from parity import fairseq_oracle as fo
+
+    bundled = minis2t.Speech2Text.from_pretrained()
+    fo.write_fairseq_dir(tmp_path, bundled.config, bundled.weights, bundled.tokenizer.sp_model_proto)
+    rows = compare(tmp_path, AUDIO[:1], dtypes=("float32",), steps=3)
+    logits = next(r for r in rows if r["stage"] == "logits")
+    assert logits["pairs"]["numpy-fairseq"][0] <= 1e-3 and logits["pairs"]["numpy-transformers"][0] <= 1e-3
 
 
 def test_command_line(v5_dir):
