@@ -349,3 +349,19 @@ def test_fairseq_hub_interface_and_minis2t_give_the_same_transcripts(tmp_path):
         mine = ours.generate(features, search="fairseq")[0, 1:].tolist()
         assert mine[: len(tokens)] == tokens, path.name
         assert ours.transcribe(wave, search="fairseq") == [theirs], path.name
+
+
+def test_a_fairseq_directory_transcribes_without_torch(tmp_path):
+    """``minis2t transcribe --model DIR`` on a fairseq directory, in a process that never
+    imports torch or fairseq (checked after the work)."""
+    bundled = minis2t.Speech2Text.from_pretrained()
+    fo.write_fairseq_dir(tmp_path, bundled.config, bundled.weights, bundled.tokenizer.sp_model_proto)
+    recording = str(minis2t.cli.BUNDLED_RECORDING)
+    code = ("import sys, minis2t.cli; status = minis2t.cli.main(['transcribe', '--model', sys.argv[1], sys.argv[2]]); "
+            "assert 'torch' not in sys.modules and 'fairseq' not in sys.modules; sys.exit(status)")  # fmt: skip
+    result = subprocess.run([sys.executable, "-c", code, str(tmp_path), recording], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    # the directory's own settings (fairseq's beam 5 and length limit, not the bundled
+    # model's generation config), loaded in this process
+    assert result.stdout.strip() == minis2t.Speech2Text.from_pretrained(tmp_path).transcribe(recording)[0]
+    assert result.stdout.strip()
