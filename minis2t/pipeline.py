@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import fairseq_search
+from . import fairseq_search, longform
 from . import generate as g
 from . import model as m
 from .checkpoint import load_checkpoint, resolve_model_dir, save_checkpoint
@@ -278,6 +278,28 @@ class Speech2Text:
             for i, text in zip(chosen, self.tokenizer.batch_decode(ids, skip_special_tokens=True)):
                 texts[i] = text
         return texts
+
+    def transcribe_long(self, audio: AudioInput, sampling_rate: int | None = None, batch_size: int = 8,
+                        on_segment=None, **options) -> dict:  # fmt: skip
+        """A recording of any length, cut at pauses and decoded segment by segment (files
+        are read in blocks: memory does not grow with their length).
+
+        Returns ``{"text": str, "segments": [{"start": s, "end": s, "text": str,
+        "avg_logprob": float | None}, ...]}`` with times in seconds; ``avg_logprob`` is the
+        beam's length-normalised log-probability (None for greedy search). ``options``
+        are :meth:`generate`'s (``num_beams``, ``search``, ...); ``on_segment`` receives
+        each segment as it is decoded. See :mod:`minis2t.longform`."""
+        if self.feature_extractor is None or self.tokenizer is None:
+            raise ConfigError("this model directory lacks its feature extractor or tokenizer files.")
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ConfigError(f"batch_size must be a positive integer, got {batch_size!r}")
+        search = options.pop("search", "transformers")
+        if search not in SEARCHES:
+            raise ConfigError(f"search={search!r}: choose one of {', '.join(SEARCHES)}.")
+        options = self._language_options(options.pop("language", None), options)
+        self.generation_options(**options)  # validate before any work
+        return longform.transcribe_long(self, audio, sampling_rate, batch_size, on_segment=on_segment,
+                                        search=search, **options)  # fmt: skip
 
     @property
     def max_seconds(self) -> float:

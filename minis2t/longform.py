@@ -1,0 +1,278 @@
+"""Recordings of any length: read in blocks, cut at pauses, decode segment by segment.
+
+A Speech2Text encoder takes at most ``max_source_positions`` subsampled frames (60 s for
+the bundled model, 4 minutes for s2t-small), and the bundled model was trained on one
+sentence at a time. So a long recording is cut where the speaker pauses:
+
+1. **read in blocks** (:func:`blocks`): ``BLOCK_SECONDS`` of audio at a time, mixed to
+   mono and resampled to 16 kHz as it streams, so memory does not grow with the file;
+2. **frame energies** (:func:`frame_energies`): the log energy of every 25 ms frame,
+   10 ms apart — the frames the front end uses;
+3. **speech or pause** (:class:`Segmenter`): a frame is speech when its energy is
+   above a threshold set between the recording's noise floor and its speech level (low
+   and high percentiles of the energies so far); pauses of at least ``min_pause`` seconds
+   end a segment; segments longer than the model allows are cut at their quietest frame;
+4. each segment is decoded like a short clip, and the texts are joined.
+
+Each segment keeps its start and end time in the recording.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.signal
+
+from .audio import SAMPLING_RATE, _to_mono, check_rate
+from .errors import AudioFileError
+
+BLOCK_SECONDS = 30.0  # audio read per step
+HOP, WINDOW = 160, 400  # 10 ms hop, 25 ms frames (as fbank)
+FLOOR_PERCENTILE, SPEECH_PERCENTILE = 10, 95  # of the frame energies (dB)
+THRESHOLD_FRACTION = 0.35  # threshold = floor + this x (speech level - floor)
+MIN_RANGE_DB = 12.0  # below this floor-to-speech range a block is all speech or all silence
+SILENCE_DB = -70.0  # digital silence: never speech, whatever the statistics say
+PAD_SECONDS = 0.15  # kept before and after each speech region (onsets, fading endings)
+
+
+def frame_energies(wave: np.ndarray) -> np.ndarray:
+    """Log energy (dB relative to full scale) of each 25 ms frame, 10 ms apart:
+    ``[N] -> [1 + (N - 400) // 160]`` (as many as fbank gives)."""
+    n = 1 + (wave.shape[0] - WINDOW) // HOP if wave.shape[0] >= WINDOW else 0
+    squares = np.concatenate([[0.0], np.cumsum(wave.astype(np.float64) ** 2)])
+    starts = np.arange(n) * HOP
+    power = (squares[starts + WINDOW] - squares[starts]) / WINDOW
+    return 10 * np.log10(np.maximum(power, 1e-12))
+
+
+class _Resampler:
+    """:func:`minis2t.resample` of a stream, block by block, equal to resampling the whole.
+
+    Polyphase resampling by ``up/down`` is shift-invariant for input shifts of ``down``
+    samples (the output shifts by ``up``). So the stream is resampled in pieces that
+    start at multiples of ``down`` and carry ``reach`` samples of context on each side,
+    the filter's half-length; only outputs whose whole filter support lies inside the
+    piece (or beyond the stream's ends, where both see zeros) are kept."""
+
+    def __init__(self, rate: int):
+        g = math.gcd(rate, SAMPLING_RATE)
+        self.up, self.down = SAMPLING_RATE // g, rate // g
+        self.reach = 10 * max(self.up, self.down) // self.up + 2  # input samples (resample_poly's half-length)
+        self.buffer = np.zeros(0, np.float32)
+        self.base = 0  # global index of buffer[0], a multiple of down
+        self.emitted = 0  # output samples given so far
+
+    def __call__(self, block: np.ndarray, last: bool = False) -> np.ndarray:
+        self.buffer = np.concatenate([self.buffer, block])
+        end_in = self.base + self.buffer.shape[0]
+        total_out = -(-end_in * self.up // self.down)  # ceil: resample_poly's length
+        # outputs j whose input support (j * down / up +- reach) ends inside the buffer
+        ready = total_out if last else max(0, ((end_in - self.reach) * self.up) // self.down)
+        if ready <= self.emitted:
+            return np.zeros(0, np.float32)
+        out = scipy.signal.resample_poly(self.buffer, self.up, self.down)
+        first = self.base * self.up // self.down  # global index of out[0]
+        samples = out[self.emitted - first : ready - first]
+        self.emitted = ready
+        drop = max(0, (self.emitted * self.down) // self.up - self.reach - self.base)
+        drop -= drop % self.down
+        self.buffer, self.base = self.buffer[drop:], self.base + drop
+        return samples.astype(np.float32)
+
+
+def blocks(path, block_seconds: float = BLOCK_SECONDS):
+    """``(16 kHz mono float32 block, rate of the file)`` for each block of a file, read
+    with soundfile as it streams."""
+    import soundfile
+
+    try:
+        decoder = soundfile.SoundFile(str(path))
+    except (soundfile.LibsndfileError, RuntimeError, OSError) as e:
+        raise AudioFileError(f"cannot decode {path}: {e}.") from None
+    with decoder:
+        rate = decoder.samplerate
+        check_rate(rate, str(path))
+        resampler = None if rate == SAMPLING_RATE else _Resampler(rate)
+        size = max(WINDOW, int(block_seconds * rate))
+        while True:
+            data = decoder.read(size, dtype="float32", always_2d=True)
+            last = data.shape[0] < size
+            mono = _to_mono(data, str(path)) if data.shape[0] else np.zeros(0, np.float32)
+            if resampler is not None:
+                mono = resampler(mono, last)
+            if mono.shape[0]:
+                yield mono
+            if last:
+                return
+
+
+@dataclass
+class Segment:
+    """A stretch of the recording decoded on its own: times in seconds."""
+
+    start: float
+    end: float
+    audio: np.ndarray = field(repr=False)
+    text: str = ""
+    avg_logprob: float | None = None
+
+    def to_dict(self) -> dict:
+        return {"start": round(self.start, 3), "end": round(self.end, 3), "text": self.text,
+                "avg_logprob": self.avg_logprob}  # fmt: skip
+
+
+class Segmenter:
+    """Cuts a stream of 16 kHz blocks into segments at pauses (see the module's steps).
+
+    ``feed(block)`` returns the segments the block completes; ``finish()`` the rest.
+    Audio is kept only from the start of the current speech region, so memory is one
+    block plus one segment."""
+
+    def __init__(self, max_seconds: float, min_pause: float = 0.3, min_speech: float = 0.15):
+        self.max_frames = int(max_seconds * SAMPLING_RATE / HOP)
+        self.min_pause = max(1, int(round(min_pause * SAMPLING_RATE / HOP)))
+        self.min_speech = max(1, int(round(min_speech * SAMPLING_RATE / HOP)))
+        self.pad = int(PAD_SECONDS * SAMPLING_RATE / HOP)
+        self.buffer = np.zeros(0, np.float32)  # audio from sample self.offset on
+        self.offset = 0
+        self.history: list[np.ndarray] = []  # energies seen, for the threshold
+        self.cut_scores = []
+
+    def threshold(self, energies: np.ndarray) -> float:
+        seen = np.concatenate(self.history[-20:] + [energies]) if energies.size else np.concatenate(self.history[-20:])
+        floor, level = np.percentile(seen, FLOOR_PERCENTILE), np.percentile(seen, SPEECH_PERCENTILE)
+        if level - floor < MIN_RANGE_DB:  # one kind of sound throughout: speech unless silent
+            return SILENCE_DB if level > SILENCE_DB else level + 1.0
+        return max(SILENCE_DB, floor + THRESHOLD_FRACTION * (level - floor))
+
+    def feed(self, block: np.ndarray) -> list[Segment]:
+        self.buffer = np.concatenate([self.buffer, block])
+        return self._cut(final=False)
+
+    def finish(self) -> list[Segment]:
+        return self._cut(final=True)
+
+    def _cut(self, final: bool) -> list[Segment]:
+        energies = frame_energies(self.buffer)
+        if energies.size == 0:
+            if final:
+                self.buffer = np.zeros(0, np.float32)
+            return []
+        self.history.append(energies[-int(BLOCK_SECONDS * 100):])
+        speech = energies > self.threshold(energies)
+        regions = _regions(speech, self.min_pause, self.min_speech)
+        out, consumed = [], 0
+        for i, (a, b) in enumerate(regions):
+            closed = final or energies.shape[0] - b >= self.min_pause
+            if not closed:
+                break
+            for s, e in self._split(energies, a, b):
+                lo = max(s - self.pad, consumed)
+                hi = min(e + self.pad, regions[i + 1][0] if i + 1 < len(regions) else energies.shape[0])
+                out.append(self._segment(lo, hi))
+                consumed = hi
+        if final:
+            keep_from = self.buffer.shape[0]
+        else:  # keep the open region (or the last frames of the pause before it)
+            open_start = next((a for a, b in regions if energies.shape[0] - b < self.min_pause),
+                              max(consumed, energies.shape[0] - self.pad - self.min_pause))  # fmt: skip
+            keep_from = max(consumed, open_start - self.pad) * HOP
+            if energies.shape[0] - keep_from // HOP > self.max_frames:  # too long without a pause
+                for s, e in self._split(energies, keep_from // HOP, energies.shape[0] - self.min_pause):
+                    out.append(self._segment(s, e))
+                    keep_from = e * HOP
+        self.offset += keep_from
+        self.buffer = self.buffer[keep_from:]
+        return out
+
+    def _split(self, energies: np.ndarray, a: int, b: int) -> list[tuple[int, int]]:
+        """``[a, b)`` cut at its quietest frames into pieces of at most ``max_frames``."""
+        pieces = []
+        while b - a > self.max_frames:
+            window = energies[a + self.max_frames // 2 : a + self.max_frames]
+            cut = a + self.max_frames // 2 + int(np.argmin(window))
+            pieces.append((a, cut))
+            a = cut
+        pieces.append((a, b))
+        return pieces
+
+    def _segment(self, lo: int, hi: int) -> Segment:
+        """Frames ``[lo, hi)`` of the buffer: times from the frames' hops (so neighbouring
+        segments do not overlap), audio to the last frame's end."""
+        start, end = lo * HOP, min(self.buffer.shape[0], hi * HOP)
+        audio = self.buffer[start : min(self.buffer.shape[0], hi * HOP + WINDOW - HOP)].copy()
+        return Segment((self.offset + start) / SAMPLING_RATE, (self.offset + end) / SAMPLING_RATE, audio)
+
+
+def _regions(speech: np.ndarray, min_pause: int, min_speech: int) -> list[tuple[int, int]]:
+    """Runs of speech frames ``[start, end)``, gaps shorter than ``min_pause`` bridged,
+    runs shorter than ``min_speech`` dropped."""
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], speech.astype(np.int8), [0]])))
+    runs = list(zip(edges[::2].tolist(), edges[1::2].tolist()))
+    merged: list[list[int]] = []
+    for a, b in runs:
+        if merged and a - merged[-1][1] < min_pause:
+            merged[-1][1] = b
+        else:
+            merged.append([a, b])
+    return [(a, b) for a, b in merged if b - a >= min_speech]
+
+
+def _sources(model, audio, sampling_rate, block_seconds: float):
+    """16 kHz blocks of one recording: files stream; arrays, bytes and file objects are
+    loaded whole (they are in memory already) and cut into blocks."""
+    import os
+
+    if isinstance(audio, (str, os.PathLike)) and sampling_rate is None:
+        from .audio import load_audio  # the same checks as a short file: exists, not a URL...
+
+        if "://" in str(audio):
+            load_audio(audio)  # raises the URL error
+        yield from blocks(audio, block_seconds)
+        return
+    wave = model.load_waveform(audio, sampling_rate)
+    size = int(block_seconds * SAMPLING_RATE)
+    for start in range(0, wave.shape[0], size):
+        yield wave[start : start + size]
+
+
+def transcribe_long(model, audio, sampling_rate: int | None = None, batch_size: int = 8,
+                    block_seconds: float = BLOCK_SECONDS, on_segment=None, min_pause: float = 0.3,
+                    **options) -> dict:  # fmt: skip
+    """``{"text", "segments": [{"start", "end", "text", "avg_logprob"}]}`` for a
+    recording of any length (see the module's steps). ``model`` is a
+    :class:`minis2t.Speech2Text`; ``options`` go to its ``generate`` (``num_beams``,
+    ``search``, ...). ``on_segment(dict)`` is called for each segment as it is decoded.
+    Segments in which the model finds no words are left out."""
+    search = options.pop("search", "transformers")
+    max_seconds = 0.95 * model.max_seconds  # headroom below the encoder's limit
+    segmenter = Segmenter(max_seconds, min_pause=min_pause)
+    done: list[Segment] = []
+
+    def decode(segments: list[Segment]) -> None:
+        for start in range(0, len(segments), batch_size):
+            chunk = segments[start : start + batch_size]
+            batch = model.feature_extractor([s.audio for s in chunk])
+            out = model.generate(batch["input_features"], batch["attention_mask"], search=search,
+                                 return_dict=True, **options)  # fmt: skip
+            texts = model.tokenizer.batch_decode(out.sequences, skip_special_tokens=True)
+            for i, (segment, text) in enumerate(zip(chunk, texts)):
+                segment.text, segment.audio = text.strip(), None  # the audio is not kept
+                if out.sequences_scores is not None:
+                    segment.avg_logprob = round(float(out.sequences_scores[i]), 4)
+                if segment.text:
+                    done.append(segment)
+                    if on_segment is not None:
+                        on_segment(segment.to_dict())
+
+    pending: list[Segment] = []
+    for block in _sources(model, audio, sampling_rate, block_seconds):
+        pending += segmenter.feed(block)
+        if len(pending) >= batch_size:
+            decode(pending)
+            pending = []
+    decode(pending + segmenter.finish())
+    segments = [s.to_dict() for s in done]
+    return {"text": " ".join(s["text"] for s in segments), "segments": segments}

@@ -1,0 +1,100 @@
+"""Recordings of any length (minis2t.longform): streamed reading, pauses, segments."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import soundfile
+
+import minis2t
+from minis2t.cli import BUNDLED_MODEL
+from minis2t.longform import Segmenter, _Resampler
+
+SAMPLES = BUNDLED_MODEL.parent / "samples"
+
+
+@pytest.mark.parametrize("rate", [8000, 11025, 22050, 44100, 48000])
+def test_streamed_resampling_equals_resampling_the_whole(rate):
+    """Block by block (blocks of any size) gives exactly minis2t.resample's samples."""
+    x = np.random.default_rng(rate).standard_normal(int(rate * 7.3)).astype(np.float32)
+    whole = minis2t.resample(x, rate, 16000)
+    for block in (int(rate * 1.7), 997, int(rate * 30)):
+        resampler, parts = _Resampler(rate), []
+        for i in range(0, len(x), block):
+            parts.append(resampler(x[i : i + block], last=i + block >= len(x)))
+        np.testing.assert_array_equal(np.concatenate(parts), whole)
+
+
+def long_recording(repeats: int, noise: float, seed: int = 0):
+    """The bundled test recordings one after another with random pauses of 0.3-2 s:
+    ``(wave, [(start, end, text)])`` with each recording's place in it."""
+    refs = json.loads((SAMPLES / "references.json").read_text())
+    rng = np.random.default_rng(seed)
+    parts, truth, t = [], [], 0
+    for _ in range(repeats):
+        for r in refs:
+            pause = np.zeros(int(rng.uniform(0.3, 2.0) * 16000), np.float32)
+            wave = minis2t.load_audio(SAMPLES / r["file"])
+            parts += [pause, wave]
+            truth.append(((t + len(pause)) / 16000, (t + len(pause) + len(wave)) / 16000, r["text"]))
+            t += len(pause) + len(wave)
+    wave = np.concatenate(parts + [np.zeros(16000, np.float32)])
+    return wave + noise * rng.standard_normal(wave.shape[0]).astype(np.float32), truth
+
+
+@pytest.mark.parametrize("noise", [0.0, 0.01])
+def test_one_segment_per_utterance_at_its_place(noise):
+    wave, truth = long_recording(2, noise)
+    segmenter, segments = Segmenter(max_seconds=20), []
+    for i in range(0, len(wave), 16000 * 7):
+        segments += segmenter.feed(wave[i : i + 16000 * 7])
+    segments += segmenter.finish()
+    assert len(segments) == len(truth)
+    for segment, (start, end, _) in zip(segments, truth):
+        # each segment covers its recording's speech (the files' own leading and
+        # trailing silence may be cut) and nothing of its neighbours
+        assert start - 0.3 <= segment.start and segment.end <= end + 0.3
+    assert all(a.end <= b.start for a, b in zip(segments, segments[1:]))
+
+
+def test_a_long_file_is_transcribed_in_segments(tmp_path):
+    """A 44.1 kHz file of the bundled recordings twice over, with pauses: read in blocks,
+    every utterance found and transcribed as when it is alone."""
+    wave, truth = long_recording(2, 0.0, seed=1)
+    path = tmp_path / "long.wav"
+    soundfile.write(path, minis2t.resample(wave, 16000, 44100), 44100)
+    model = minis2t.Speech2Text.from_pretrained()
+    seen = []
+    result = model.transcribe_long(path, on_segment=seen.append, batch_size=4)
+    alone = model.transcribe([minis2t.load_audio(SAMPLES / f) for f in sorted(p.name for p in SAMPLES.glob("*.wav"))])
+    assert [s["text"] for s in result["segments"]] == alone * 2
+    assert result["text"] == " ".join(alone * 2)
+    assert seen == result["segments"]
+    for segment, (start, end, _) in zip(result["segments"], truth):
+        assert start - 0.3 <= segment["start"] < segment["end"] <= end + 0.3
+        assert segment["avg_logprob"] < 0
+
+
+def test_silence_gives_no_segments_and_no_text(tmp_path):
+    model = minis2t.Speech2Text.from_pretrained()
+    path = tmp_path / "quiet.wav"
+    soundfile.write(path, np.zeros(16000 * 20, np.float32), 16000)
+    assert model.transcribe_long(path) == {"text": "", "segments": []}
+
+
+def test_speech_without_pauses_is_cut_below_the_model_limit():
+    """Noise-like sound with no pause for 3x the segment limit is still cut, at its
+    quietest frames, into pieces the model can take."""
+    rng = np.random.default_rng(0)
+    t = np.arange(16000 * 45) / 16000
+    wave = (0.1 * (1.2 + np.sin(2 * np.pi * 0.7 * t)) * rng.standard_normal(t.shape[0])).astype(np.float32)
+    segmenter = Segmenter(max_seconds=15)
+    segments = []
+    for i in range(0, len(wave), 16000 * 10):
+        segments += segmenter.feed(wave[i : i + 16000 * 10])
+    segments += segmenter.finish()
+    assert len(segments) >= 3
+    assert all(s.end - s.start <= 15.0 for s in segments)
+    assert segments[0].start < 0.5 and segments[-1].end > 44.5
