@@ -147,7 +147,8 @@ def check_duration(frames: int, rate: int, max_seconds: float | None, source: st
         raise AudioTooLongError(
             f"{source} lasts {frames / rate:.1f} s, longer than the {max_seconds:.1f} s "
             f"allowed (the model's input limit, or load_audio's max_seconds). Split the audio "
-            f"into pieces shorter than {max_seconds:.1f} s."
+            f"into pieces shorter than {max_seconds:.1f} s, or use Speech2Text.transcribe_long "
+            f"(or the minis2t command), which cuts recordings of any length at pauses."
         )
 
 

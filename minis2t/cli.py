@@ -60,8 +60,12 @@ def main(argv: list[str] | None = None) -> int:
     tr.add_argument("--search", choices=["transformers", "fairseq"], default="transformers",
                     help="beam search rules: transformers' generate (default) or fairseq's "
                          "SequenceGenerator (as fairseq's published WERs were decoded)")  # fmt: skip
-    tr.add_argument("--batch-size", type=_positive_int, default=8)
-    tr.add_argument("--output-format", choices=["text", "json", "tsv"], default="text")
+    tr.add_argument("--batch-size", type=_positive_int, default=8, help="segments decoded together")
+    tr.add_argument("--output-format", choices=["text", "txt", "json", "srt", "vtt", "tsv", "all"], default="text",
+                    help="text (= txt), json, srt, vtt, tsv (whisper's columns), or all of them (with --output-dir)")
+    tr.add_argument("--output-dir", default=None, help="write DIR/<name>.<format> per recording instead of stdout")
+    tr.add_argument("--threads", type=_positive_int, default=None, help="BLAS threads (default: all cores)")
+    tr.add_argument("--quiet", action="store_true", help="no progress, no segments as they are decoded")
     tr.add_argument("--device", default="cpu", help="only cpu: minis2t is NumPy")
 
     commands.add_parser("demo", help="transcribe the bundled recordings with the bundled model")
@@ -107,6 +111,7 @@ def _transcribe(args) -> int:
             f"--device {args.device}: minis2t runs on the CPU (NumPy). The PyTorch twin in "
             f"parity/ runs on CUDA."
         )
+    formats = _formats(args)
     model = Speech2Text.from_pretrained(_model_dir(args.model))
     options = {}
     if args.beams is not None:
@@ -118,49 +123,77 @@ def _transcribe(args) -> int:
     if args.files.count("-") > 1:
         raise MiniS2TError("standard input (-) can be read only once.")
     results = {}
-    for path, text, error in _run_files(model, args, options):
-        results[path] = (text, error)
-        if error:
-            print(f"{path}: error: {error}", file=sys.stderr)
-        elif not text:
-            print(f"{path}: warning: the model produced no words for this recording.", file=sys.stderr)
-    _print_results(args.files, results, args.output_format)
+    with _threads(args.threads):
+        for path, result, error in _run_files(model, args, options):
+            results[path] = (result, error)
+            if error:
+                print(f"{path}: error: {error}", file=sys.stderr)
+            elif not result["text"]:
+                print(f"{path}: warning: the model produced no words for this recording.", file=sys.stderr)
+            elif args.output_dir is not None:
+                _write_outputs(Path(args.output_dir), path, result, formats)
+    if args.output_dir is None:
+        _print_results(args.files, results, formats[0])
     return 1 if any(error for _, error in results.values()) else 0
 
 
+def _formats(args) -> list[str]:
+    """The file formats asked for (``text`` is ``txt``; ``all`` is every one)."""
+    from .formats import FORMATS
+
+    fmt = {"text": "txt"}.get(args.output_format, args.output_format)
+    formats = list(FORMATS) if fmt == "all" else [fmt]
+    if args.output_dir is None and (fmt == "all" or (fmt in ("srt", "vtt") and len(args.files) > 1)):
+        raise MiniS2TError(f"--output-format {args.output_format} writes one file per recording: "
+                           f"give --output-dir DIR.")  # fmt: skip
+    return formats
+
+
+def _threads(n: int | None):
+    """A context limiting the BLAS threads to ``n`` (threadpoolctl), or doing nothing."""
+    import contextlib
+
+    if n is None:
+        return contextlib.nullcontext()
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=n)
+
+
 def _run_files(model, args, options):
-    """Yield ``(path, text, error)`` for every file. Files are read a batch at a time (so
-    memory holds one batch of audio); a file that fails to load or transcribe reports its
-    error and the others go on. A progress bar shows when stderr is a terminal."""
+    """Yield ``(path, result, error)`` for every file, ``result`` as
+    :meth:`~minis2t.Speech2Text.transcribe_long` returns it. Each file is read in blocks
+    and cut at pauses, so files of any length work; a file that fails reports its error
+    and the others go on. A progress bar counts files; with one file, its segments are
+    printed to stderr as they are decoded (unless --quiet)."""
     from tqdm import tqdm
 
-    bar = tqdm(total=len(args.files), unit="file", disable=not sys.stderr.isatty() or len(args.files) < 2)
-    for start in range(0, len(args.files), args.batch_size):
-        loaded = []  # (path, waveform): each file is read once
-        for path in args.files[start : start + args.batch_size]:
-            wave, error = _guarded(model.load_waveform, sys.stdin.buffer if path == "-" else path)
-            if error is not None:
-                bar.update(1)
-                yield path, None, error
-            else:
-                loaded.append((path, wave))
-        if not loaded:
-            continue
-        texts, error = _guarded(model.transcribe, [w for _, w in loaded], language=args.language,
-                                batch_size=args.batch_size, **options)  # fmt: skip
-        if error is None:
-            yield from ((p, t, None) for (p, _), t in zip(loaded, texts))
-        else:  # one bad file (e.g. damaged weights meet a rare input): retry one by one
-            for p, w in loaded:
-                texts, error = _guarded(model.transcribe, [w], language=args.language, **options)
-                yield p, (texts[0] if error is None else None), error
-        bar.update(len(loaded))
+    show = not args.quiet and sys.stderr.isatty()
+    bar = tqdm(total=len(args.files), unit="file", disable=not show or len(args.files) < 2)
+    for path in args.files:
+        on_segment = None
+        if show and len(args.files) == 1:
+            on_segment = lambda s: print(f"[{s['start']:8.2f} -> {s['end']:8.2f}] {s['text']}",  # noqa: E731
+                                         file=sys.stderr, flush=True)  # fmt: skip
+        source = sys.stdin.buffer if path == "-" else path
+        result, error = _guarded(model.transcribe_long, source, batch_size=args.batch_size,
+                                 language=args.language, on_segment=on_segment, **options)  # fmt: skip
+        bar.update(1)
+        yield path, result, error
     bar.close()
 
 
+def _write_outputs(directory: Path, path: str, result: dict, formats: list[str]) -> None:
+    from .formats import WRITERS
+
+    directory.mkdir(parents=True, exist_ok=True)
+    stem = "stdin" if path == "-" else Path(path).stem
+    for fmt in formats:
+        (directory / f"{stem}.{fmt}").write_text(WRITERS[fmt](result), encoding="utf-8")
+
+
 def _guarded(function, *args, **kwargs):
-    """``(result, None)``, or ``(None, message)`` for any failure: one file's problem, even
-    an unexpected one, never costs the other files their output."""
+    """``(result, None)``, or ``(None, message)`` for an error that concerns this input."""
     try:
         return function(*args, **kwargs), None
     except MiniS2TError as e:
@@ -172,19 +205,24 @@ def _guarded(function, *args, **kwargs):
 
 
 def _print_results(files, results, fmt: str) -> None:
+    from .formats import WRITERS
+
     if fmt == "json":
-        rows = [{"file": f, **({"text": results[f][0]} if results[f][1] is None else {"error": results[f][1]})}
+        rows = [{"file": f, **(results[f][0] if results[f][1] is None else {"error": results[f][1]})}
                 for f in files]  # fmt: skip
         print(json.dumps(rows, indent=2, ensure_ascii=False))
         return
     for f in files:
-        text, error = results[f]
+        result, error = results[f]
         if error is not None:
             continue
-        if fmt == "tsv":
-            print(f"{f}\t{text}")
+        if fmt == "tsv":  # whisper's columns, after the file's name
+            for s in result["segments"]:
+                print(f"{f}\t{int(round(1000 * s['start']))}\t{int(round(1000 * s['end']))}\t{s['text']}")
+        elif fmt in ("srt", "vtt"):
+            print(WRITERS[fmt](result), end="")
         else:
-            print(text if len(files) == 1 else f"{f}: {text}")
+            print(result["text"] if len(files) == 1 else f"{f}: {result['text']}")
 
 
 def _demo(args) -> int:

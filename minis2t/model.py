@@ -214,7 +214,8 @@ def encode(params: dict, config: ModelConfig, features: np.ndarray,
         raise InputTooLongError(
             f"{t} feature frames ({t / 100:.1f} s) give {s} encoder positions, more than the "
             f"model's max_source_positions ({config.max_source_positions}). Split the audio "
-            f"into pieces shorter than {seconds:.0f} s."
+            f"into pieces shorter than {seconds:.0f} s, or use Speech2Text.transcribe_long "
+            f"(or the minis2t command), which cuts recordings of any length at pauses."
         )
     dtype = features.dtype
     conv_outputs = conv_subsampler(features, enc["conv"]["conv_layers"], config.conv_kernel_sizes)

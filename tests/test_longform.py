@@ -9,6 +9,7 @@ import pytest
 import soundfile
 
 import minis2t
+import minis2t.cli
 from minis2t.cli import BUNDLED_MODEL
 from minis2t.longform import Segmenter, _Resampler
 
@@ -98,3 +99,43 @@ def test_speech_without_pauses_is_cut_below_the_model_limit():
     assert len(segments) >= 3
     assert all(s.end - s.start <= 15.0 for s in segments)
     assert segments[0].start < 0.5 and segments[-1].end > 44.5
+
+
+# --- output formats and the command ------------------------------------------------------
+
+
+def test_every_format_parses_with_its_own_library(tmp_path):
+    """``minis2t transcribe --output-format all --output-dir``: SRT read by ``srt``,
+    WebVTT by ``webvtt-py``, JSON and TSV by the standard library; all say the same."""
+    import csv
+    import io
+
+    import srt
+    import webvtt
+
+    wave, truth = long_recording(1, 0.0, seed=2)
+    path = tmp_path / "session.wav"
+    soundfile.write(path, wave, 16000)
+    out = tmp_path / "out"
+    assert minis2t.cli.main(["transcribe", str(path), "--output-format", "all", "--output-dir", str(out)]) == 0
+    assert sorted(p.name for p in out.iterdir()) == [f"session.{x}" for x in ("json", "srt", "tsv", "txt", "vtt")]
+    result = json.loads((out / "session.json").read_text())
+    segments = result["segments"]
+    assert len(segments) == len(truth) and result["text"] == " ".join(s["text"] for s in segments)
+    subs = list(srt.parse((out / "session.srt").read_text()))
+    assert [s.content for s in subs] == [s["text"] for s in segments]
+    assert [round(s.start.total_seconds(), 3) for s in subs] == [s["start"] for s in segments]
+    cues = webvtt.from_string((out / "session.vtt").read_text()) if hasattr(webvtt, "from_string") else \
+        webvtt.read(str(out / "session.vtt"))  # fmt: skip
+    assert [c.text for c in cues] == [s["text"] for s in segments]
+    seconds = [sum(float(x) * 60**i for i, x in enumerate(reversed(c.end.split(":")))) for c in cues]
+    assert seconds == [pytest.approx(s["end"], abs=1e-6) for s in segments]
+    rows = list(csv.DictReader(io.StringIO((out / "session.tsv").read_text()), delimiter="\t"))
+    assert [(int(r["start"]), int(r["end"]), r["text"]) for r in rows] == [
+        (round(1000 * s["start"]), round(1000 * s["end"]), s["text"]) for s in segments]
+    assert (out / "session.txt").read_text().splitlines() == [s["text"] for s in segments]
+
+
+def test_formats_that_need_a_directory_say_so(tmp_path, capsys):
+    assert minis2t.cli.main(["transcribe", str(SAMPLES / "test_00.wav"), "--output-format", "all"]) == 2
+    assert "--output-dir" in capsys.readouterr().err
