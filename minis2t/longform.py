@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.signal
 
-from .audio import SAMPLING_RATE, _to_mono, check_rate
-from .errors import AudioFileError
+from .audio import SAMPLING_RATE, _clean_reason, _declared_frames, _to_mono, check_rate
+from .errors import AudioFileError, EmptyAudioError
 
 BLOCK_SECONDS = 30.0  # audio read per step
 HOP, WINDOW = 160, 400  # 10 ms hop, 25 ms frames (as fbank)
@@ -88,12 +88,23 @@ def blocks(path, block_seconds: float = BLOCK_SECONDS):
     import soundfile
 
     try:
+        declared = _declared_frames(str(path))
         decoder = soundfile.SoundFile(str(path))
     except (soundfile.LibsndfileError, RuntimeError, OSError) as e:
-        raise AudioFileError(f"cannot decode {path}: {e}.") from None
+        raise AudioFileError(
+            f"cannot decode {path}: {_clean_reason(e)}. minis2t reads what libsndfile reads (WAV, "
+            f"FLAC, OGG, MP3 and more); convert other formats first, e.g. `ffmpeg -i in.m4a out.wav`."
+        ) from None
     with decoder:
         rate = decoder.samplerate
         check_rate(rate, str(path))
+        if declared is not None and decoder.frames < declared:
+            raise AudioFileError(
+                f"{path} is truncated: its header declares {declared / rate:.2f} s of audio but only "
+                f"{decoder.frames / rate:.2f} s are there. Re-copy or re-export the file."
+            )
+        if decoder.frames == 0:
+            raise EmptyAudioError(f"{path} holds no audio samples.")
         resampler = None if rate == SAMPLING_RATE else _Resampler(rate)
         size = max(WINDOW, int(block_seconds * rate))
         while True:

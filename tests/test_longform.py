@@ -139,3 +139,27 @@ def test_every_format_parses_with_its_own_library(tmp_path):
 def test_formats_that_need_a_directory_say_so(tmp_path, capsys):
     assert minis2t.cli.main(["transcribe", str(SAMPLES / "test_00.wav"), "--output-format", "all"]) == 2
     assert "--output-dir" in capsys.readouterr().err
+
+
+def test_damaged_and_empty_files_get_typed_errors_and_the_others_go_on(tmp_path, capsys):
+    from minis2t import errors
+
+    model = minis2t.Speech2Text.from_pretrained()
+    good = SAMPLES / "test_00.wav"
+    truncated = tmp_path / "truncated.wav"
+    truncated.write_bytes(good.read_bytes()[: len(good.read_bytes()) // 2])  # header promises more
+    empty = tmp_path / "empty.wav"
+    soundfile.write(empty, np.zeros(0, np.float32), 16000)
+    text = tmp_path / "notes.wav"
+    text.write_text("not audio at all")
+    with pytest.raises(errors.AudioFileError, match="truncated"):
+        model.transcribe_long(truncated)
+    with pytest.raises(errors.EmptyAudioError):
+        model.transcribe_long(empty)
+    with pytest.raises(errors.AudioFileError, match="cannot decode"):
+        model.transcribe_long(text)
+    files = [str(truncated), str(good), str(empty), str(text)]
+    assert minis2t.cli.main(["transcribe", *files, "--output-format", "json"]) == 1
+    rows = json.loads(capsys.readouterr().out)
+    assert [("error" in r) for r in rows] == [True, False, True, True]
+    assert rows[1]["text"] == model.transcribe(good)[0]
