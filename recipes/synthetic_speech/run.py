@@ -149,6 +149,9 @@ def main() -> None:
                         help="train with the PyTorch twin (the bundled model) or NumPy alone "
                              "(minis2t.train; no torch in the training step)")
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--evaluate-only", action="store_true",
+                        help="evaluate the model an earlier run wrote (its training time is read "
+                             "from that run's log, results/<run>_log.txt)")  # fmt: skip
     args = parser.parse_args()
     unknown = set(args.without) - set(AUGMENTATION_STEPS)
     if unknown or (args.without and args.no_augment):
@@ -189,7 +192,13 @@ def main() -> None:
 
     config = minis2t.ModelConfig(**{**ARCHITECTURE, "vocab_size": sp.get_piece_size()})
     t_train = time.time()
-    if args.engine == "numpy":
+    if args.evaluate_only:
+        import re
+
+        steps = re.findall(r"step\s+(\d+)/\d+ .* (\d+) s$", (HERE / "results" / f"{tag}_log.txt").read_text(), re.M)
+        assert steps and int(steps[-1][0]) == args.steps, "the log does not show a finished run"
+        training_seconds = int(steps[-1][1])
+    elif args.engine == "numpy":
         from minis2t.train import train as numpy_train
 
         trained, _ = numpy_train(config, feats, targets, args.steps, seed=args.seed, max_frames=args.max_frames,
@@ -200,9 +209,10 @@ def main() -> None:
 
         weights = train.train(config, feats, targets, args.steps, seed=args.seed, max_frames=args.max_frames,
                               log=log)  # fmt: skip
-    training_seconds = round(time.time() - t_train)
-    write_model_dir(out, config, weights, proto)
-    log(f"model written to {out}")
+    if not args.evaluate_only:
+        training_seconds = round(time.time() - t_train)
+        write_model_dir(out, config, weights, proto)
+        log(f"model written to {out}")
 
     import evaluate  # noqa: E402
 
@@ -213,6 +223,7 @@ def main() -> None:
                   steps=args.steps, training_utterances=len(feats),
                   training_hours=round(sum(f.shape[0] for f in feats) / 100 / 3600, 2),
                   vocabulary_words=len(words), engine=args.engine, training_seconds=training_seconds,
+                  evaluated_separately=args.evaluate_only,
                   recipe_seconds=round(time.time() - t0))  # fmt: skip
     target = HERE / "results.json" if tag == "full" else HERE / "results" / f"{tag}.json"
     target.parent.mkdir(exist_ok=True)
