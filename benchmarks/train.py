@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +21,7 @@ import numpy as np
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
-from common import best_time, note, print_table, save  # noqa: E402
+from common import note, print_table, save  # noqa: E402
 
 BATCH, FRAMES, TOKENS = 16, 600, 14
 
@@ -72,11 +73,24 @@ def peak_memory(which: str) -> float:
     return int(out.stdout.strip().splitlines()[-1]) / 1024
 
 
+REPEATS = 7
+
+
 def main() -> None:
-    t_np = best_time(numpy_step(), repeats=3)
-    t_twin = best_time(twin_step(), repeats=3)
+    # Interleaved (numpy, twin, numpy, twin, ...), best of each: a shared machine's load
+    # changes over seconds, and must not land on one side of the ratio only.
+    steps = {"numpy": numpy_step(), "twin": twin_step()}
+    times: dict[str, list[float]] = {name: [] for name in steps}
+    for name, step in steps.items():
+        step()  # warm-up
+    for _ in range(REPEATS):
+        for name, step in steps.items():
+            start = time.perf_counter()
+            step()
+            times[name].append(time.perf_counter() - start)
+    t_np, t_twin = min(times["numpy"]), min(times["twin"])
     memory = {w: peak_memory(w) for w in ("numpy", "twin")}
-    print_table(f"one training step, {BATCH} x {FRAMES} frames, {TOKENS} tokens, best of 3",
+    print_table(f"one training step, {BATCH} x {FRAMES} frames, {TOKENS} tokens, best of {REPEATS} (interleaved)",
                 ["", "seconds", "peak memory (MB)"],
                 [["numpy (minis2t.train)", f"{t_np:.2f}", f"{memory['numpy']:.0f}"],
                  ["twin (torch autograd)", f"{t_twin:.2f}", f"{memory['twin']:.0f}"],
