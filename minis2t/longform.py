@@ -148,11 +148,10 @@ class Segmenter:
         self.pad = int(PAD_SECONDS * SAMPLING_RATE / HOP)
         self.buffer = np.zeros(0, np.float32)  # audio from sample self.offset on
         self.offset = 0
-        self.history: list[np.ndarray] = []  # energies seen, for the threshold
-        self.cut_scores = []
+        self.history: list[np.ndarray] = []  # recent energies (last 20 passes), for the threshold
 
     def threshold(self, energies: np.ndarray) -> float:
-        seen = np.concatenate(self.history[-20:] + [energies]) if energies.size else np.concatenate(self.history[-20:])
+        seen = np.concatenate(self.history + [energies])
         floor, level = np.percentile(seen, FLOOR_PERCENTILE), np.percentile(seen, SPEECH_PERCENTILE)
         if level - floor < MIN_RANGE_DB:  # one kind of sound throughout: speech unless silent
             return SILENCE_DB if level > SILENCE_DB else level + 1.0
@@ -171,7 +170,7 @@ class Segmenter:
             if final:
                 self.buffer = np.zeros(0, np.float32)
             return []
-        self.history.append(energies[-int(BLOCK_SECONDS * 100):])
+        self.history = self.history[-19:] + [energies[-int(BLOCK_SECONDS * 100) :]]  # flat memory
         speech = energies > self.threshold(energies)
         regions = _regions(speech, self.min_pause, self.min_speech)
         out, consumed = [], 0
