@@ -35,6 +35,10 @@ THRESHOLD_FRACTION = 0.35  # threshold = floor + this x (speech level - floor)
 MIN_RANGE_DB = 12.0  # below this floor-to-speech range a block is all speech or all silence
 SILENCE_DB = -70.0  # digital silence: never speech, whatever the statistics say
 PAD_SECONDS = 0.15  # kept before and after each speech region (onsets, fading endings)
+# The threshold follows the recording: statistics of the last HISTORY blocks only (about a
+# minute), so that a noisy stretch is judged against its own noise floor, not against the
+# digital silence of a clean stretch minutes earlier.
+HISTORY = 2
 
 
 def frame_energies(wave: np.ndarray) -> np.ndarray:
@@ -148,7 +152,7 @@ class Segmenter:
         self.pad = int(PAD_SECONDS * SAMPLING_RATE / HOP)
         self.buffer = np.zeros(0, np.float32)  # audio from sample self.offset on
         self.offset = 0
-        self.history: list[np.ndarray] = []  # recent energies (last 20 passes), for the threshold
+        self.history: list[np.ndarray] = []  # recent energies (last HISTORY passes), for the threshold
 
     def threshold(self, energies: np.ndarray) -> float:
         seen = np.concatenate(self.history + [energies])
@@ -170,7 +174,7 @@ class Segmenter:
             if final:
                 self.buffer = np.zeros(0, np.float32)
             return []
-        self.history = self.history[-19:] + [energies[-int(BLOCK_SECONDS * 100) :]]  # flat memory
+        self.history = self.history[-(HISTORY - 1) :] + [energies[-int(BLOCK_SECONDS * 100) :]]
         speech = energies > self.threshold(energies)
         regions = _regions(speech, self.min_pause, self.min_speech)
         out, consumed = [], 0

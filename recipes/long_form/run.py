@@ -1,0 +1,124 @@
+"""Long recordings with known utterance times, and how minis2t's long-form transcription
+does on them (issue 15's measurements).
+
+    .venv/bin/python recipes/long_form/run.py --minutes 30 60
+
+Each recording strings together held-out test sentences of the synthetic-speech recipe
+(every engine, the training voices and the held-out ones — the speech the recipe cached
+in ``recipes/synthetic_speech/work/``; run that recipe first), each trimmed to its speech
+(frames within 40 dB of its loudest), with random pauses of 0.3-2 s; every other
+10-minute stretch has coloured noise at 20 dB SNR under it. The true start and end of
+every utterance are known by construction. For each recording it measures:
+
+* WER of ``minis2t transcribe`` (segments cut at pauses) against the same utterances
+  transcribed one by one;
+* the share of true utterance starts and ends within 0.25 s of a segment boundary;
+* peak resident memory of the command (a fresh process) and its real-time factor.
+
+Writes ``work/long_<minutes>.wav`` (+ ``.json`` with the truth) and ``results/long_form.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pickle
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import jiwer
+import numpy as np
+import soundfile
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+sys.path.insert(0, str(ROOT))
+
+import minis2t  # noqa: E402
+from minis2t.longform import frame_energies  # noqa: E402
+
+CACHE = ROOT / "recipes" / "synthetic_speech" / "work" / "test_0_300.pkl"
+TEXTS = ROOT / "recipes" / "synthetic_speech" / "test_sentences.txt"
+
+
+def trimmed(wave: np.ndarray) -> np.ndarray:
+    """The wave from its first to its last frame within 40 dB of its loudest frame."""
+    energy = frame_energies(wave)
+    loud = np.flatnonzero(energy > energy.max() - 40)
+    return wave[loud[0] * 160 : loud[-1] * 160 + 400]
+
+
+def build(minutes: float, seed: int) -> tuple[np.ndarray, list[dict]]:
+    tests = pickle.loads(CACHE.read_bytes())
+    texts = TEXTS.read_text().splitlines()
+    pool = [(trimmed(w), texts[i]) for (_, _, waves) in tests.values() for i, w in enumerate(waves)]
+    rng = np.random.default_rng(seed)
+    parts, truth, t = [], [], 0
+    while t < minutes * 60 * 16000:
+        wave, text = pool[int(rng.integers(len(pool)))]
+        pause = np.zeros(int(rng.uniform(0.3, 2.0) * 16000), np.float32)
+        parts += [pause, wave.astype(np.float32)]
+        truth.append({"start": (t + len(pause)) / 16000, "end": (t + len(pause) + len(wave)) / 16000, "text": text})
+        t += len(pause) + len(wave)
+    audio = np.concatenate(parts + [np.zeros(16000, np.float32)])
+    noise = np.cumsum(rng.standard_normal(audio.shape[0])).astype(np.float32)  # brown noise ...
+    noise -= np.convolve(noise, np.ones(1601) / 1601, mode="same").astype(np.float32)  # ... high-passed
+    stretch = 600 * 16000
+    noisy = (np.arange(audio.shape[0]) // stretch) % 2 == 1
+    speech_power = np.mean(np.concatenate([p for p in parts if p.any()]) ** 2)
+    noise *= np.sqrt(speech_power / 10 ** (20 / 10) / np.mean(noise**2))
+    audio = audio + np.where(noisy, noise, 0).astype(np.float32)
+    return np.clip(audio, -1, 1), truth
+
+
+def command(path: Path) -> tuple[dict, float, float]:
+    """``minis2t transcribe --output-format json`` in a fresh process: (result, seconds,
+    peak resident MB)."""
+    # VmHWM, not getrusage's ru_maxrss: the latter carries the parent's peak across fork/exec
+    code = ("import sys, json, io, contextlib, minis2t.cli\n"
+            "out = io.StringIO()\n"
+            "with contextlib.redirect_stdout(out):\n"
+            "    status = minis2t.cli.main(['transcribe', sys.argv[1], '--output-format', 'json', '--quiet'])\n"
+            "print(json.dumps({'status': status, 'rows': json.loads(out.getvalue()),\n"
+            "                  'peak_mb': int(next(l for l in open('/proc/self/status') if l.startswith('VmHWM')).split()[1]) / 1024}))\n")  # fmt: skip
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=True)
+    seconds = time.perf_counter() - start
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    return report["rows"][0], seconds, report["peak_mb"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--minutes", type=float, nargs="+", default=[30, 60])
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    (HERE / "work").mkdir(exist_ok=True)
+    (HERE / "results").mkdir(exist_ok=True)
+    model = minis2t.Speech2Text.from_pretrained()
+    runs = []
+    for minutes in args.minutes:
+        audio, truth = build(minutes, args.seed + int(minutes))
+        path = HERE / "work" / f"long_{minutes:g}.wav"
+        soundfile.write(path, audio, 16000)
+        (path.with_suffix(".json")).write_text(json.dumps(truth))
+        result, seconds, peak = command(path)
+        refs = " ".join(u["text"] for u in truth)
+        one_by_one = model.transcribe([audio[int(u["start"] * 16000) : int(u["end"] * 16000)] for u in truth])
+        bounds = np.array(sorted([s["start"] for s in result["segments"]] + [s["end"] for s in result["segments"]]))
+        edges = np.array([x for u in truth for x in (u["start"], u["end"])])
+        near = np.abs(edges[:, None] - bounds[None, :]).min(axis=1) <= 0.25 if bounds.size else np.zeros(len(edges), bool)
+        run = {"minutes": minutes, "seconds_of_audio": audio.shape[0] / 16000, "utterances": len(truth),
+               "segments": len(result["segments"]), "wer_long_form": jiwer.wer(refs, result["text"]),
+               "wer_one_by_one": jiwer.wer(refs, " ".join(one_by_one)),
+               "boundaries_within_0.25_s": float(near.mean()), "command_seconds": seconds,
+               "real_time_factor": seconds / (audio.shape[0] / 16000), "peak_resident_mb": peak}  # fmt: skip
+        print(json.dumps(run), flush=True)
+        runs.append(run)
+    (HERE / "results" / "long_form.json").write_text(json.dumps({"runs": runs}, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
