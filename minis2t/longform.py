@@ -39,6 +39,9 @@ PAD_SECONDS = 0.15  # kept before and after each speech region (onsets, fading e
 # minute), so that a noisy stretch is judged against its own noise floor, not against the
 # digital silence of a clean stretch minutes earlier.
 HISTORY = 2
+# Sentences have pauses inside them too; a stretch of speech shorter than this is taken
+# for a fragment of its neighbour when the pause between them is shorter than BRIDGE.
+FRAGMENT_SECONDS, BRIDGE_SECONDS = 1.2, 0.7
 
 
 def frame_energies(wave: np.ndarray) -> np.ndarray:
@@ -150,6 +153,8 @@ class Segmenter:
         self.min_pause = max(1, int(round(min_pause * SAMPLING_RATE / HOP)))
         self.min_speech = max(1, int(round(min_speech * SAMPLING_RATE / HOP)))
         self.pad = int(PAD_SECONDS * SAMPLING_RATE / HOP)
+        self.fragment = int(FRAGMENT_SECONDS * SAMPLING_RATE / HOP)
+        self.bridge = int(BRIDGE_SECONDS * SAMPLING_RATE / HOP)
         self.buffer = np.zeros(0, np.float32)  # audio from sample self.offset on
         self.offset = 0
         self.history: list[np.ndarray] = []  # recent energies (last HISTORY passes), for the threshold
@@ -176,11 +181,14 @@ class Segmenter:
             return []
         self.history = self.history[-(HISTORY - 1) :] + [energies[-int(BLOCK_SECONDS * 100) :]]
         speech = energies > self.threshold(energies)
-        regions = _regions(speech, self.min_pause, self.min_speech)
+        regions = _regions(speech, self.min_pause, self.min_speech, self.fragment, self.bridge)
         out, consumed = [], 0
+
+        def is_open(a: int, b: int) -> bool:  # the pause after it may still be too short to end it
+            return energies.shape[0] - b < (self.bridge if b - a < self.fragment else self.min_pause)
+
         for i, (a, b) in enumerate(regions):
-            closed = final or energies.shape[0] - b >= self.min_pause
-            if not closed:
+            if not final and is_open(a, b):
                 break
             for s, e in self._split(energies, a, b):
                 lo = max(s - self.pad, consumed)
@@ -190,7 +198,7 @@ class Segmenter:
         if final:
             keep_from = self.buffer.shape[0]
         else:  # keep the open region (or the last frames of the pause before it)
-            open_start = next((a for a, b in regions if energies.shape[0] - b < self.min_pause),
+            open_start = next((a for a, b in regions if is_open(a, b)),
                               max(consumed, energies.shape[0] - self.pad - self.min_pause))  # fmt: skip
             keep_from = max(consumed, open_start - self.pad) * HOP
             if energies.shape[0] - keep_from // HOP > self.max_frames:  # too long without a pause
@@ -220,9 +228,12 @@ class Segmenter:
         return Segment((self.offset + start) / SAMPLING_RATE, (self.offset + end) / SAMPLING_RATE, audio)
 
 
-def _regions(speech: np.ndarray, min_pause: int, min_speech: int) -> list[tuple[int, int]]:
+def _regions(speech: np.ndarray, min_pause: int, min_speech: int, fragment: int = 0,
+             bridge: int = 0) -> list[tuple[int, int]]:  # fmt: skip
     """Runs of speech frames ``[start, end)``, gaps shorter than ``min_pause`` bridged,
-    runs shorter than ``min_speech`` dropped."""
+    runs shorter than ``min_speech`` dropped; a run shorter than ``fragment`` (a few words
+    cut off by a pause inside a sentence) joins its nearer neighbour when the gap between
+    them is under ``bridge``."""
     edges = np.flatnonzero(np.diff(np.concatenate([[0], speech.astype(np.int8), [0]])))
     runs = list(zip(edges[::2].tolist(), edges[1::2].tolist()))
     merged: list[list[int]] = []
@@ -231,7 +242,21 @@ def _regions(speech: np.ndarray, min_pause: int, min_speech: int) -> list[tuple[
             merged[-1][1] = b
         else:
             merged.append([a, b])
-    return [(a, b) for a, b in merged if b - a >= min_speech]
+    runs = [(a, b) for a, b in merged if b - a >= min_speech]
+    i = 0
+    while i < len(runs):
+        a, b = runs[i]
+        gaps = [(runs[i][0] - runs[i - 1][1], i - 1) if i > 0 else (None, None),
+                (runs[i + 1][0] - b, i + 1) if i + 1 < len(runs) else (None, None)]
+        gaps = [(g, j) for g, j in gaps if g is not None and g < bridge]
+        if b - a < fragment and gaps:
+            _, j = min(gaps)
+            lo, hi = min(i, j), max(i, j)
+            runs[lo : hi + 1] = [(runs[lo][0], runs[hi][1])]
+            i = max(0, lo - 1)  # the merged run may now be long enough, or still short
+            continue
+        i += 1
+    return runs
 
 
 def _sources(model, audio, sampling_rate, block_seconds: float):
