@@ -62,7 +62,7 @@ def on_pre_build(config, **kwargs) -> None:
     vendor_mathjax()
     OUT.mkdir(parents=True, exist_ok=True)
     for make in (waveform, frames, filterbank, cmvn, subsampling, positions, attention,
-                 masks, kv_cache, tokenizer_pieces, ctc_lattice, beam_tree, parity_table, front_end_table, bundled_tables, numpy_training, fairseq_differences, fairseq_searches, error_tables):  # fmt: skip
+                 masks, kv_cache, tokenizer_pieces, ctc_lattice, beam_tree, parity_table, front_end_table, bundled_tables, numpy_training, fairseq_differences, fairseq_searches, long_form, error_tables):  # fmt: skip
         make()
         plt.close("all")
 
@@ -586,6 +586,47 @@ def fairseq_searches() -> None:
                  "| reference | transformers' search | fairseq's search |", "| --- | --- | --- |"]
         rows += [f"| {e['ref']} | {e['transformers']} | {e['fairseq']} |" for e in examples]
     (OUT / "fairseq_searches.md").write_text("\n".join(rows) + "\n")
+
+
+def long_form() -> None:
+    """Pause finding on the bundled recordings strung together with pauses and some
+    noise: frame energies, the threshold, the segments; and the measured table."""
+    from minis2t.longform import Segmenter, frame_energies
+
+    samples = BUNDLED_MODEL.parent / "samples"
+    refs = json.loads((samples / "references.json").read_text())
+    rng = np.random.default_rng(0)
+    parts = []
+    for r in refs:
+        parts += [np.zeros(int(rng.uniform(0.3, 2.0) * 16000), np.float32), minis2t.load_audio(samples / r["file"])]
+    wave = np.concatenate(parts + [np.zeros(16000, np.float32)])
+    wave = wave + 0.003 * rng.standard_normal(wave.shape[0]).astype(np.float32)
+    segmenter = Segmenter(max_seconds=20)
+    segments = segmenter.feed(wave) + segmenter.finish()
+    energy = frame_energies(wave)
+    threshold = Segmenter(max_seconds=20).threshold(energy)
+    t = np.arange(energy.shape[0]) / 100
+    fig, ax = plt.subplots(figsize=(11, 3))
+    ax.plot(t, energy, lw=0.6, label="frame energy (dB)")
+    ax.axhline(threshold, color="C3", lw=0.8, ls="--", label="speech threshold")
+    for k, seg in enumerate(segments):
+        ax.axvspan(seg.start, seg.end, color="C2", alpha=0.15, label="segment" if k == 0 else None)
+    ax.set(xlabel="seconds", ylabel="dB", title=f"{len(refs)} recordings with pauses: {len(segments)} segments found")
+    ax.legend(fontsize=7, loc="lower right")
+    save(fig, "long_form.png")
+    path = ROOT / "recipes" / "long_form" / "results" / "long_form.json"
+    if not path.is_file():
+        (OUT / "long_form.md").write_text("*(not measured yet: run recipes/long_form/run.py)*\n")
+        return
+    runs = json.loads(path.read_text())["runs"]
+    rows = ["| recording | utterances | segments | WER, cut at pauses | WER, one by one | "
+            "true starts/ends within 0.25 s of a boundary | real-time factor | peak memory |",
+            "| --- | --: | --: | --: | --: | --: | --: | --: |"]  # fmt: skip
+    for r in runs:
+        rows.append(f"| {r['minutes']:g} min | {r['utterances']} | {r['segments']} | {_pct(r['wer_long_form'])} | "
+                    f"{_pct(r['wer_one_by_one'])} | {_pct(r['boundaries_within_0.25_s'])} | "
+                    f"{r['real_time_factor']:.4f} | {r['peak_resident_mb']:.0f} MB |")  # fmt: skip
+    (OUT / "long_form.md").write_text("\n".join(rows) + "\n")
 
 
 def ablation_table(recipe: Path) -> str:
