@@ -620,12 +620,16 @@ def long_form() -> None:
         return
     runs = json.loads(path.read_text())["runs"]
     rows = ["| recording | utterances | segments | WER, cut at pauses | WER, one by one | "
-            "true starts/ends within 0.25 s of a boundary | real-time factor | peak memory |",
-            "| --- | --: | --: | --: | --: | --: | --: | --: |"]  # fmt: skip
+            "true starts/ends within 0.25 s of a boundary | real-time factor | peak memory | "
+            "transformers' pipeline, 20 s chunks: WER / seconds |",
+            "| --- | --: | --: | --: | --: | --: | --: | --: | --: |"]  # fmt: skip
     for r in runs:
+        theirs = (f"{_pct(r['wer_transformers_chunked'])} / {r['transformers_chunked_seconds']:.0f} s"
+                  if "wer_transformers_chunked" in r else "–")  # fmt: skip
         rows.append(f"| {r['minutes']:g} min | {r['utterances']} | {r['segments']} | {_pct(r['wer_long_form'])} | "
                     f"{_pct(r['wer_one_by_one'])} | {_pct(r['boundaries_within_0.25_s'])} | "
-                    f"{r['real_time_factor']:.4f} | {r['peak_resident_mb']:.0f} MB |")  # fmt: skip
+                    f"{r['real_time_factor']:.4f} ({r['command_seconds']:.0f} s) | {r['peak_resident_mb']:.0f} MB | "
+                    f"{theirs} |")  # fmt: skip
     (OUT / "long_form.md").write_text("\n".join(rows) + "\n")
 
 

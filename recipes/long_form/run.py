@@ -13,7 +13,8 @@ every utterance are known by construction. For each recording it measures:
 * WER of ``minis2t transcribe`` (segments cut at pauses) against the same utterances
   transcribed one by one;
 * the share of true utterance starts and ends within 0.25 s of a segment boundary;
-* peak resident memory of the command (a fresh process) and its real-time factor.
+* peak resident memory of the command (a fresh process) and its real-time factor;
+* side by side, transformers' ASR pipeline with ``chunk_length_s`` on the same file.
 
 Writes ``work/long_<minutes>.wav`` (+ ``.json`` with the truth) and ``results/long_form.json``.
 """
@@ -90,6 +91,22 @@ def command(path: Path) -> tuple[dict, float, float]:
     return report["rows"][0], seconds, report["peak_mb"]
 
 
+def transformers_pipeline(path: Path) -> tuple[str, float]:
+    """transformers' own long-form answer, side by side: its ASR pipeline on the bundled
+    model with ``chunk_length_s`` (fixed 20 s chunks, 4 s strides — it calls this
+    "very experimental" for models other than whisper). ``(text, seconds)``."""
+    import warnings
+
+    from transformers import pipeline
+
+    warnings.filterwarnings("ignore")
+    asr = pipeline("automatic-speech-recognition", model=str(ROOT / "minis2t" / "assets" / "model"), device="cpu")
+    audio, rate = soundfile.read(path, dtype="float32")
+    start = time.perf_counter()
+    out = asr({"raw": audio, "sampling_rate": rate}, chunk_length_s=20, stride_length_s=4)
+    return out["text"], time.perf_counter() - start
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--minutes", type=float, nargs="+", default=[30, 60])
@@ -115,6 +132,8 @@ def main() -> None:
                "wer_one_by_one": jiwer.wer(refs, " ".join(one_by_one)),
                "boundaries_within_0.25_s": float(near.mean()), "command_seconds": seconds,
                "real_time_factor": seconds / (audio.shape[0] / 16000), "peak_resident_mb": peak}  # fmt: skip
+        hf_text, hf_seconds = transformers_pipeline(path)
+        run.update(wer_transformers_chunked=jiwer.wer(refs, hf_text), transformers_chunked_seconds=hf_seconds)
         print(json.dumps(run), flush=True)
         runs.append(run)
     (HERE / "results" / "long_form.json").write_text(json.dumps({"runs": runs}, indent=2) + "\n")
