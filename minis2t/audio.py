@@ -184,17 +184,7 @@ def _describe(source) -> str:
 def _read_encoded(source, name: str, sampling_rate, max_seconds) -> tuple[np.ndarray, int]:
     """Decode a file, bytes or a file object into float32 ``[N, C]`` and its rate."""
     if isinstance(source, (str, os.PathLike)):
-        path = Path(source)
-        if "://" in str(source):
-            raise AudioFileError(
-                f"{source} is a URL; minis2t does not download. Download the file first "
-                f"(e.g. `curl -O {source}`) and pass its path."
-            )
-        if not path.exists():
-            raise AudioFileError(f"audio file not found: {path}. Check the path.")
-        if path.is_dir():
-            raise AudioFileError(f"{path} is a directory, not an audio file.")
-        opened = str(path)
+        opened = check_path(source)
     elif isinstance(source, (bytes, bytearray, memoryview)):
         opened = io.BytesIO(bytes(source))
     else:
@@ -212,21 +202,51 @@ def _read_encoded(source, name: str, sampling_rate, max_seconds) -> tuple[np.nda
             check_duration(decoder.frames, rate, max_seconds, name)
             # dtype float32 makes libsndfile scale integer PCM to [-1, 1] for us.
             samples = decoder.read(dtype="float32", always_2d=True)
-    except (soundfile.LibsndfileError, RuntimeError, TypeError, EOFError, OSError) as e:
-        reason = _clean_reason(e)
+    except DECODE_ERRORS as e:
+        hint = ""
         if isinstance(source, (bytes, bytearray)) and len(source) < 4096 and _looks_like_path(source):
-            reason += "; if these bytes are a path, pass it as str"
-        raise AudioFileError(
-            f"cannot decode {name}: {reason}. minis2t reads what libsndfile reads (WAV, "
-            f"FLAC, OGG, MP3 and more); convert other formats (AAC/M4A, WMA and others) "
-            f"first, e.g. `ffmpeg -i in.m4a -ar 16000 out.wav`."
-        ) from None
+            hint = "; if these bytes are a path, pass it as str"
+        raise undecodable(name, e, hint) from None
     if declared is not None and samples.shape[0] < declared:
-        raise AudioFileError(
-            f"{name} is truncated: its header declares {declared / rate:.2f} s of audio but "
-            f"only {samples.shape[0] / rate:.2f} s are there. Re-copy or re-export the file."
-        )
+        raise truncated(name, declared, samples.shape[0], rate)
     return samples, rate
+
+
+# What libsndfile (through soundfile) raises for a file it cannot read.
+DECODE_ERRORS = (soundfile.LibsndfileError, RuntimeError, TypeError, EOFError, OSError)
+
+
+def check_path(source) -> str:
+    """An audio file's path as ``str``, after the checks that need no decoding: not a URL,
+    present, not a directory."""
+    path = Path(source)
+    if "://" in str(source):
+        raise AudioFileError(
+            f"{source} is a URL; minis2t does not download. Download the file first "
+            f"(e.g. `curl -O {source}`) and pass its path."
+        )
+    if not path.exists():
+        raise AudioFileError(f"audio file not found: {path}. Check the path.")
+    if path.is_dir():
+        raise AudioFileError(f"{path} is a directory, not an audio file.")
+    return str(path)
+
+
+def undecodable(name: str, error: Exception, hint: str = "") -> AudioFileError:
+    """The error for a file libsndfile cannot decode (``error``), saying what to do."""
+    return AudioFileError(
+        f"cannot decode {name}: {_clean_reason(error)}{hint}. minis2t reads what libsndfile "
+        f"reads (WAV, FLAC, OGG, MP3 and more); convert other formats (AAC/M4A, WMA and "
+        f"others) first, e.g. `ffmpeg -i in.m4a -ar 16000 out.wav`."
+    )
+
+
+def truncated(name: str, declared: int, present: int, rate: int) -> AudioFileError:
+    """The error for a WAV whose header promises more frames than it holds."""
+    return AudioFileError(
+        f"{name} is truncated: its header declares {declared / rate:.2f} s of audio but "
+        f"only {present / rate:.2f} s are there. Re-copy or re-export the file."
+    )
 
 
 def _clean_reason(error: Exception) -> str:

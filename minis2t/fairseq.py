@@ -41,7 +41,7 @@ from .checkpoint import (
     unbox_state_dict,
 )
 from .config import ACTIVATIONS, GenerationConfig, ModelConfig
-from .errors import CheckpointError, ConfigError, TokenizerError
+from .errors import CheckpointError, ConfigError, FeatureError, TokenizerError
 from .tokenizer import SPECIAL_IDS, Tokenizer
 
 # --- the checkpoint's pickle, as plain data ------------------------------------------
@@ -422,7 +422,7 @@ def read_dictionary(path: Path) -> dict[str, int]:
     """fairseq's ``Dictionary``: ``<s> <pad> </s> <unk>`` as 0-3, then one piece per line
     of ``path`` (``piece count``, optionally ``#fairseq:overwrite``) in file order."""
     vocab = dict(SPECIAL_IDS)
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for number, line in enumerate(_text(path, TokenizerError).splitlines(), 1):
         if not line.strip():
             continue
         fields = line.rstrip().rsplit(" ", 1)
@@ -468,10 +468,42 @@ def _local(directory: Path, name: str, what: str) -> Path:
     raise CheckpointError(f"{directory} lacks {Path(name).name}, the {what} its config.yaml names.")
 
 
+def _text(path: Path, error: type[Exception]) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise error(f"{path} is not UTF-8 text ({e.reason} at byte {e.start}).") from None
+
+
+# The statistics are two vectors of a few hundred numbers; a member inflating beyond this
+# is not CMVN statistics (and would be a zip bomb).
+MAX_STATS_BYTES = 2**20
+
+
+def read_global_cmvn(path: Path) -> dict[str, np.ndarray]:
+    """``{"mean", "std"}`` of fairseq's global CMVN ``.npz``, without unpickling anything."""
+    import zipfile
+
+    damaged = lambda e: FeatureError(  # noqa: E731
+        f"{path} is not an .npz of global CMVN statistics with 'mean' and 'std' ({e}).")  # fmt: skip
+    try:
+        with zipfile.ZipFile(path) as archive:
+            big = [i.filename for i in archive.infolist() if i.file_size > MAX_STATS_BYTES]
+    except (zipfile.BadZipFile, OSError) as e:
+        raise damaged(e) from None
+    if big:
+        raise FeatureError(f"{path}: {big[0]} is too large for CMVN statistics.")
+    try:
+        with np.load(path, allow_pickle=False) as stats:
+            return {key: np.asarray(stats[key], np.float64) for key in ("mean", "std")}
+    except (zipfile.BadZipFile, OSError, ValueError, KeyError, EOFError) as e:
+        raise damaged(e) from None
+
+
 def read_data_config(directory: Path, settings: dict) -> dict:
     name = settings.get("config_yaml") or "config.yaml"
     path = _local(directory, str(name), "data configuration")
-    config = read_yaml(path.read_text(encoding="utf-8"), str(path))
+    config = read_yaml(_text(path, ConfigError), str(path))
     if not isinstance(config, dict):
         raise ConfigError(f"{path} is not a mapping.")
     return config
@@ -491,10 +523,8 @@ def feature_extractor(directory: Path, data: dict):
     if "global_cmvn" in transforms:
         stats_path = _local(directory, str((data.get("global_cmvn") or {}).get("stats_npz_path", "")),
                             "global CMVN statistics")  # fmt: skip
-        with np.load(stats_path, allow_pickle=False) as stats:
-            mean, std = np.asarray(stats["mean"], np.float64), np.asarray(stats["std"], np.float64)
         return FeatureExtractor(feature_size=mel_bins, num_mel_bins=mel_bins, do_ceptral_normalize=False,
-                                global_cmvn={"mean": mean.tolist(), "std": std.tolist()})  # fmt: skip
+                                global_cmvn=read_global_cmvn(stats_path))  # fmt: skip
     cmvn = "utterance_cmvn" in transforms
     return FeatureExtractor(feature_size=mel_bins, num_mel_bins=mel_bins, do_ceptral_normalize=cmvn)
 

@@ -23,10 +23,19 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-import scipy.signal
 
-from .audio import SAMPLING_RATE, _clean_reason, _declared_frames, _to_mono, check_rate
-from .errors import AudioFileError, EmptyAudioError
+from .audio import (
+    DECODE_ERRORS,
+    SAMPLING_RATE,
+    _declared_frames,
+    _to_mono,
+    check_path,
+    check_rate,
+    resample,
+    truncated,
+    undecodable,
+)
+from .errors import EmptyAudioError
 
 BLOCK_SECONDS = 30.0  # audio read per step
 HOP, WINDOW = 160, 400  # 10 ms hop, 25 ms frames (as fbank)
@@ -65,7 +74,7 @@ class _Resampler:
 
     def __init__(self, rate: int):
         g = math.gcd(rate, SAMPLING_RATE)
-        self.up, self.down = SAMPLING_RATE // g, rate // g
+        self.rate, self.up, self.down = rate, SAMPLING_RATE // g, rate // g
         self.reach = 10 * max(self.up, self.down) // self.up + 2  # input samples (resample_poly's half-length)
         self.buffer = np.zeros(0, np.float32)
         self.base = 0  # global index of buffer[0], a multiple of down
@@ -79,7 +88,7 @@ class _Resampler:
         ready = total_out if last else max(0, ((end_in - self.reach) * self.up) // self.down)
         if ready <= self.emitted:
             return np.zeros(0, np.float32)
-        out = scipy.signal.resample_poly(self.buffer, self.up, self.down)
+        out = resample(self.buffer, self.rate, SAMPLING_RATE)
         first = self.base * self.up // self.down  # global index of out[0]
         samples = out[self.emitted - first : ready - first]
         self.emitted = ready
@@ -90,40 +99,35 @@ class _Resampler:
 
 
 def blocks(path, block_seconds: float = BLOCK_SECONDS):
-    """``(16 kHz mono float32 block, rate of the file)`` for each block of a file, read
-    with soundfile as it streams."""
+    """16 kHz mono float32 blocks of a file, read with soundfile as it streams. The file
+    gets :func:`minis2t.load_audio`'s checks (path, rate, truncated WAV, decoding errors
+    at any point of the stream), as typed errors."""
     import soundfile
 
+    path = check_path(path)
     try:
-        declared = _declared_frames(str(path))
-        decoder = soundfile.SoundFile(str(path))
-    except (soundfile.LibsndfileError, RuntimeError, OSError) as e:
-        raise AudioFileError(
-            f"cannot decode {path}: {_clean_reason(e)}. minis2t reads what libsndfile reads (WAV, "
-            f"FLAC, OGG, MP3 and more); convert other formats first, e.g. `ffmpeg -i in.m4a out.wav`."
-        ) from None
-    with decoder:
-        rate = decoder.samplerate
-        check_rate(rate, str(path))
-        if declared is not None and decoder.frames < declared:
-            raise AudioFileError(
-                f"{path} is truncated: its header declares {declared / rate:.2f} s of audio but only "
-                f"{decoder.frames / rate:.2f} s are there. Re-copy or re-export the file."
-            )
-        if decoder.frames == 0:
-            raise EmptyAudioError(f"{path} holds no audio samples.")
-        resampler = None if rate == SAMPLING_RATE else _Resampler(rate)
-        size = max(WINDOW, int(block_seconds * rate))
-        while True:
-            data = decoder.read(size, dtype="float32", always_2d=True)
-            last = data.shape[0] < size
-            mono = _to_mono(data, str(path)) if data.shape[0] else np.zeros(0, np.float32)
-            if resampler is not None:
-                mono = resampler(mono, last)
-            if mono.shape[0]:
-                yield mono
-            if last:
-                return
+        declared = _declared_frames(path)
+        with soundfile.SoundFile(path) as decoder:
+            rate = decoder.samplerate
+            check_rate(rate, path)
+            if declared is not None and decoder.frames < declared:
+                raise truncated(path, declared, decoder.frames, rate)
+            if decoder.frames == 0:
+                raise EmptyAudioError(f"{path} holds no audio samples.")
+            resampler = None if rate == SAMPLING_RATE else _Resampler(rate)
+            size = max(WINDOW, int(block_seconds * rate))
+            while True:
+                data = decoder.read(size, dtype="float32", always_2d=True)
+                last = data.shape[0] < size
+                mono = _to_mono(data, path) if data.shape[0] else np.zeros(0, np.float32)
+                if resampler is not None:
+                    mono = resampler(mono, last)
+                if mono.shape[0]:
+                    yield mono
+                if last:
+                    return
+    except DECODE_ERRORS as e:
+        raise undecodable(path, e) from None
 
 
 @dataclass
@@ -265,10 +269,6 @@ def _sources(model, audio, sampling_rate, block_seconds: float):
     import os
 
     if isinstance(audio, (str, os.PathLike)) and sampling_rate is None:
-        from .audio import load_audio  # the same checks as a short file: exists, not a URL...
-
-        if "://" in str(audio):
-            load_audio(audio)  # raises the URL error
         yield from blocks(audio, block_seconds)
         return
     wave = model.load_waveform(audio, sampling_rate)
@@ -279,13 +279,12 @@ def _sources(model, audio, sampling_rate, block_seconds: float):
 
 def transcribe_long(model, audio, sampling_rate: int | None = None, batch_size: int = 8,
                     block_seconds: float = BLOCK_SECONDS, on_segment=None, min_pause: float = 0.3,
-                    **options) -> dict:  # fmt: skip
+                    search: str = "transformers", **options) -> dict:  # fmt: skip
     """``{"text", "segments": [{"start", "end", "text", "avg_logprob"}]}`` for a
     recording of any length (see the module's steps). ``model`` is a
     :class:`minis2t.Speech2Text`; ``options`` go to its ``generate`` (``num_beams``,
     ``search``, ...). ``on_segment(dict)`` is called for each segment as it is decoded.
     Segments in which the model finds no words are left out."""
-    search = options.pop("search", "transformers")
     max_seconds = 0.95 * model.max_seconds  # headroom below the encoder's limit
     segmenter = Segmenter(max_seconds, min_pause=min_pause)
     done: list[Segment] = []

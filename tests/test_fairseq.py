@@ -186,6 +186,16 @@ def test_global_cmvn_as_fairseq_applies_it(proto, tmp_path):
                             capture_output=True, text=True)  # fmt: skip
     assert result.returncode == 0 and "global CMVN" in result.stderr
     assert minis2t.FeatureExtractor.from_pretrained(converted).global_cmvn is not None
+    # damaged statistics: typed errors, whatever is wrong with the file
+    np.savez(tmp_path / "gcmvn.npz", mean=stats["mean"])  # no std
+    with pytest.raises(errors.FeatureError, match="'std'"):
+        minis2t.Speech2Text.from_pretrained(tmp_path)
+    (tmp_path / "gcmvn.npz").write_bytes(b"not a zip at all")
+    with pytest.raises(errors.FeatureError):
+        minis2t.Speech2Text.from_pretrained(tmp_path)
+    np.savez_compressed(tmp_path / "gcmvn.npz", mean=np.zeros(2**19), std=np.ones(80))  # inflates to 4 MB
+    with pytest.raises(errors.FeatureError, match="too large"):
+        minis2t.Speech2Text.from_pretrained(tmp_path)
 
 
 def test_yaml_reader_agrees_with_pyyaml():
@@ -271,7 +281,15 @@ def test_incomplete_directories_say_what_is_missing(proto, tmp_path):
     (tmp_path / "elsewhere.txt").rename(tmp_path / "spm.txt")
     with pytest.raises(errors.TokenizerError):
         minis2t.Speech2Text.from_pretrained(tmp_path)
+    (tmp_path / "spm.txt").write_bytes(b"\xff\xfe binary \x00 junk 1\n")
+    with pytest.raises(errors.TokenizerError, match="UTF-8"):
+        minis2t.Speech2Text.from_pretrained(tmp_path)
     (tmp_path / "spm.txt").unlink()
+    config = (tmp_path / "config.yaml").read_text()
+    (tmp_path / "config.yaml").write_bytes(b"\x89PNG\x00\xff")
+    with pytest.raises(errors.ConfigError, match="UTF-8"):
+        minis2t.Speech2Text.from_pretrained(tmp_path)
+    (tmp_path / "config.yaml").write_text(config)
     (tmp_path / "checkpoint_best.pt").write_bytes(b"not a zip")
     with pytest.raises(errors.CheckpointError):
         minis2t.Speech2Text.from_pretrained(tmp_path)

@@ -158,8 +158,14 @@ def test_damaged_and_empty_files_get_typed_errors_and_the_others_go_on(tmp_path,
         model.transcribe_long(empty)
     with pytest.raises(errors.AudioFileError, match="cannot decode"):
         model.transcribe_long(text)
-    files = [str(truncated), str(good), str(empty), str(text)]
+    cut_flac = tmp_path / "cut.flac"  # decodes for a while, then the stream breaks
+    soundfile.write(cut_flac, np.tile(minis2t.load_audio(good), 20), 16000)
+    cut_flac.write_bytes(cut_flac.read_bytes()[: cut_flac.stat().st_size // 2])
+    with pytest.raises(errors.AudioFileError, match="cannot decode"):
+        model.transcribe_long(cut_flac)
+    files = [str(truncated), str(good), str(empty), str(text), str(cut_flac)]
     assert minis2t.cli.main(["transcribe", *files, "--output-format", "json"]) == 1
     rows = json.loads(capsys.readouterr().out)
-    assert [("error" in r) for r in rows] == [True, False, True, True]
+    assert [("error" in r) for r in rows] == [True, False, True, True, True]
+    assert "internal error" not in rows[4]["error"]
     assert rows[1]["text"] == model.transcribe(good)[0]
