@@ -193,7 +193,8 @@ def _write_outputs(directory: Path, path: str, result: dict, formats: list[str])
 
 
 def _guarded(function, *args, **kwargs):
-    """``(result, None)``, or ``(None, message)`` for an error that concerns this input."""
+    """``(result, None)``, or ``(None, message)`` for any failure: one file's problem, even
+    an unexpected one, never costs the other files their output."""
     try:
         return function(*args, **kwargs), None
     except MiniS2TError as e:
@@ -205,7 +206,7 @@ def _guarded(function, *args, **kwargs):
 
 
 def _print_results(files, results, fmt: str) -> None:
-    from .formats import WRITERS
+    from .formats import WRITERS, tsv_row
 
     if fmt == "json":
         rows = [{"file": f, **(results[f][0] if results[f][1] is None else {"error": results[f][1]})}
@@ -218,7 +219,7 @@ def _print_results(files, results, fmt: str) -> None:
             continue
         if fmt == "tsv":  # whisper's columns, after the file's name
             for s in result["segments"]:
-                print(f"{f}\t{int(round(1000 * s['start']))}\t{int(round(1000 * s['end']))}\t{s['text']}")
+                print(f"{f}\t{tsv_row(s)}")
         elif fmt in ("srt", "vtt"):
             print(WRITERS[fmt](result), end="")
         else:

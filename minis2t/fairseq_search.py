@@ -33,11 +33,6 @@ from .nn import log_softmax
 NEG_INF = np.float32(-np.inf)
 
 
-def max_len_for(src_len: int, max_target_positions: int, max_len_a: float = 0.0, max_len_b: int = 200) -> int:
-    """fairseq's longest hypothesis before EOS for an input of ``src_len`` frames."""
-    return min(int(max_len_a * src_len + max_len_b), max_target_positions - 1)
-
-
 def beam_search(step, cache, batch: int, beam: int, max_len: int, vocab_size: int, min_len: int = 1,
                 len_penalty: float = 1.0, unk_penalty: float = 0.0, eos: int = 2, pad: int = 1,
                 unk: int = 3) -> GenerateOutput:  # fmt: skip
@@ -102,15 +97,15 @@ def beam_search(step, cache, batch: int, beam: int, max_len: int, vocab_size: in
         scores[:, :t] = scores[rows, :t]
         scores[:, t] = np.take_along_axis(cand_scores, active, axis=1).reshape(-1)
         cache = cache.reorder(rows)
-    return _output(finalized, pad)
+    return _output(finalized, eos, pad)
 
 
-def _output(finalized, pad: int) -> GenerateOutput:
+def _output(finalized, eos: int, pad: int) -> GenerateOutput:
     """Each item's best finalised hypothesis (the first of equal scores), start token first."""
     best = [max(enumerate(hyps), key=lambda x: (x[1][0], -x[0]))[1] for hyps in finalized]
     length = 1 + max(len(tokens) for _, tokens in best)
     sequences = np.full((len(best), length), pad, dtype=np.int64)
     for row, (_, tokens) in enumerate(best):
-        sequences[row, 0] = tokens[-1]  # the start token is EOS
+        sequences[row, 0] = eos  # fairseq's decoder starts from EOS
         sequences[row, 1 : 1 + len(tokens)] = tokens
     return GenerateOutput(sequences, np.array([s for s, _ in best], dtype=np.float32))

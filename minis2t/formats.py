@@ -44,10 +44,13 @@ def to_vtt(result: dict) -> str:
     return "WEBVTT\n\n" + "\n".join(cues)
 
 
+def tsv_row(segment: dict) -> str:
+    """``start<TAB>end<TAB>text``, times in integer milliseconds (whisper's columns)."""
+    return f"{int(round(1000 * segment['start']))}\t{int(round(1000 * segment['end']))}\t{_line(segment['text'])}"
+
+
 def to_tsv(result: dict) -> str:
-    rows = [f"{int(round(1000 * s['start']))}\t{int(round(1000 * s['end']))}\t{_line(s['text'])}"
-            for s in result["segments"]]  # fmt: skip
-    return "start\tend\ttext\n" + "".join(r + "\n" for r in rows)
+    return "start\tend\ttext\n" + "".join(tsv_row(s) + "\n" for s in result["segments"])
 
 
 def to_json(result: dict) -> str:

@@ -42,6 +42,14 @@ SILENCE_AMPLITUDE = 0.5 / 2**15
 SEARCHES = ("transformers", "fairseq")  # the two beam searches generate() offers
 
 
+def _check_search(search: str, opts: GenerationConfig) -> None:
+    if search not in SEARCHES:
+        raise ConfigError(f"search={search!r}: choose one of {', '.join(SEARCHES)}.")
+    if search == "fairseq" and (opts.no_repeat_ngram_size or opts.forced_bos_token_id is not None):
+        raise ConfigError("search='fairseq' does not take no_repeat_ngram_size or a forced first "
+                          "token (language); use search='transformers'.")  # fmt: skip
+
+
 class Output(dict):
     """A dict whose keys are also attributes: ``out.logits is out["logits"]``."""
 
@@ -202,12 +210,8 @@ class Speech2Text:
         ``max_length - 2`` tokens before EOS (the longest output is then as long as
         transformers' would be) and at least ``max(1, min_length - 1)``.
         """
-        if search not in SEARCHES:
-            raise ConfigError(f"search={search!r}: choose one of {', '.join(SEARCHES)}.")
         opts = self.generation_options(**options)
-        if search == "fairseq" and (opts.no_repeat_ngram_size or opts.forced_bos_token_id is not None):
-            raise ConfigError("search='fairseq' does not take no_repeat_ngram_size or a forced first "
-                              "token (language); use search='transformers'.")  # fmt: skip
+        _check_search(search, opts)
         features = self._features(input_features)
         enc = self._encode(features, attention_mask)
         batch, k = features.shape[0], opts.num_beams
@@ -256,17 +260,7 @@ class Speech2Text:
         Returns one string per recording, in the order given. An empty string means the
         model produced no words (its first token was end-of-sentence).
         """
-        if self.feature_extractor is None or self.tokenizer is None:
-            raise ConfigError(
-                "this model directory lacks its feature extractor or tokenizer files "
-                "(preprocessor_config.json, vocab.json, sentencepiece.bpe.model)."
-            )
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ConfigError(f"batch_size must be a positive integer, got {batch_size!r}")
-        options = self._language_options(language, options)
-        self.generation_options(**options)  # validate before any work
-        if search not in SEARCHES:
-            raise ConfigError(f"search={search!r}: choose one of {', '.join(SEARCHES)}.")
+        options = self._decoding_options(language, batch_size, search, options)
         items = recordings(audio)
         waves = [self.load_waveform(item, sampling_rate, i) for i, item in enumerate(items)]
         order = sorted(range(len(waves)), key=lambda i: -waves[i].shape[0])  # longest first
@@ -279,25 +273,19 @@ class Speech2Text:
                 texts[i] = text
         return texts
 
-    def transcribe_long(self, audio: AudioInput, sampling_rate: int | None = None, batch_size: int = 8,
-                        on_segment=None, **options) -> dict:  # fmt: skip
+    def transcribe_long(self, audio: AudioInput, sampling_rate: int | None = None, language: str | None = None,
+                        batch_size: int = 8, search: str = "transformers", on_segment=None,
+                        **options) -> dict:  # fmt: skip
         """A recording of any length, cut at pauses and decoded segment by segment (files
         are read in blocks: memory does not grow with their length).
 
         Returns ``{"text": str, "segments": [{"start": s, "end": s, "text": str,
         "avg_logprob": float | None}, ...]}`` with times in seconds; ``avg_logprob`` is the
-        beam's length-normalised log-probability (None for greedy search). ``options``
-        are :meth:`generate`'s (``num_beams``, ``search``, ...); ``on_segment`` receives
-        each segment as it is decoded. See :mod:`minis2t.longform`."""
-        if self.feature_extractor is None or self.tokenizer is None:
-            raise ConfigError("this model directory lacks its feature extractor or tokenizer files.")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ConfigError(f"batch_size must be a positive integer, got {batch_size!r}")
-        search = options.pop("search", "transformers")
-        if search not in SEARCHES:
-            raise ConfigError(f"search={search!r}: choose one of {', '.join(SEARCHES)}.")
-        options = self._language_options(options.pop("language", None), options)
-        self.generation_options(**options)  # validate before any work
+        beam's length-normalised log-probability (None for greedy search). ``language``,
+        ``batch_size`` (segments per batch), ``search`` and ``options`` are as for
+        :meth:`transcribe`; ``on_segment`` receives each segment as it is decoded. See
+        :mod:`minis2t.longform`."""
+        options = self._decoding_options(language, batch_size, search, options)
         return longform.transcribe_long(self, audio, sampling_rate, batch_size, on_segment=on_segment,
                                         search=search, **options)  # fmt: skip
 
@@ -309,6 +297,20 @@ class Speech2Text:
         c = self.config
         frames = 2**c.num_conv_layers * c.max_source_positions  # T with subsampled(T) <= max
         return (FRAME_LENGTH + 160 * (frames - 1)) / SAMPLING_RATE
+
+    def _decoding_options(self, language, batch_size, search: str, options: dict) -> dict:
+        """``options`` with the language's forced token, everything checked before any
+        audio is read: the files decoding needs, the batch size, the options, the search."""
+        if self.feature_extractor is None or self.tokenizer is None:
+            raise ConfigError(
+                "this model directory lacks its feature extractor or tokenizer files "
+                "(preprocessor_config.json, vocab.json, sentencepiece.bpe.model)."
+            )
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ConfigError(f"batch_size must be a positive integer, got {batch_size!r}")
+        options = self._language_options(language, options)
+        _check_search(search, self.generation_options(**options))
+        return options
 
     def _language_options(self, language, options: dict) -> dict:
         langs = self.tokenizer.langs

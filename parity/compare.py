@@ -116,7 +116,7 @@ def compare(model_dir, audio_paths, dtypes=("float32", "float64"), device=None,
                                    "transformers": hf_batch["input_features"]})]  # fmt: skip
     features, mask = batch["input_features"], batch["attention_mask"]
     ids = greedy_prefix(ours32, features, mask, steps)
-    hf_dir, fairseq = _oracle_dirs(model_dir, with_fairseq)
+    hf_dir, fairseq = _oracle_dirs(model_dir, ours32, with_fairseq)
     hf = Speech2TextForConditionalGeneration.from_pretrained(hf_dir).eval().to(device)
     cfg = ours32.config
     for dtype in dtypes:
@@ -158,9 +158,9 @@ def compare(model_dir, audio_paths, dtypes=("float32", "float64"), device=None,
     return rows
 
 
-def _oracle_dirs(model_dir, with_fairseq):
-    """The directory transformers reads (a fairseq one is converted first) and a function
-    making fairseq's model, or None without fairseq."""
+def _oracle_dirs(model_dir, loaded: minis2t.Speech2Text, with_fairseq):
+    """The directory transformers reads (a fairseq one: ``loaded``, converted) and a
+    function making fairseq's model, or None without fairseq."""
     import importlib.util
     import tempfile
 
@@ -173,7 +173,7 @@ def _oracle_dirs(model_dir, with_fairseq):
     hf_dir = model_dir
     if is_fairseq:
         hf_dir = Path(tempfile.mkdtemp()) / "converted"
-        minis2t.Speech2Text.from_pretrained(model_dir).save_pretrained(hf_dir)
+        loaded.save_pretrained(hf_dir)
     if not with_fairseq:
         return hf_dir, None
     if is_fairseq:

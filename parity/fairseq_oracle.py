@@ -11,7 +11,7 @@ the options parser, ``SpeechToTextTask``, ``S2TTransformerModel``, ``Trainer``,
   its ``dict.txt``;
 * :func:`load` reads such a directory back with fairseq's own loader;
 * :func:`fairseq_model` builds fairseq's model around any minis2t config and weights;
-* :func:`logits`, :func:`encoder_states` run its forward pass.
+* :func:`logits` and :func:`stages` run its forward pass.
 
 fairseq's loader calls ``torch.load`` without ``weights_only``, which torch >= 2.6
 refuses for its pickles; as the oracle is trusted code on files we made, it runs with
@@ -227,16 +227,6 @@ def generate(model, task, features: np.ndarray, lengths: np.ndarray, beam: int =
     return [h[0]["tokens"].tolist() for h in hypos], [float(h[0]["score"]) for h in hypos]
 
 
-def encoder_states(model, features: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """fairseq's encoder output ``[B, S, D]`` and its padding mask (True = padding)."""
-    dtype = next(model.parameters()).dtype
-    with torch.no_grad():
-        out = model.encoder(torch.as_tensor(features, dtype=dtype), torch.as_tensor(lengths))
-    states = out["encoder_out"][0].transpose(0, 1).numpy()
-    pad = out["encoder_padding_mask"][0].numpy() if out["encoder_padding_mask"] else np.zeros(states.shape[:2], bool)
-    return states, pad
-
-
 def logits(model, features: np.ndarray, lengths: np.ndarray, decoder_input_ids: np.ndarray) -> np.ndarray:
     """fairseq's decoder logits ``[B, L, V]`` (teacher forcing)."""
     dtype = next(model.parameters()).dtype
@@ -371,9 +361,8 @@ def stages(model, features: np.ndarray, mask: np.ndarray, ids: np.ndarray) -> di
         with torch.no_grad():
             x = torch.as_tensor(features, dtype=dtype)
             enc = model.encoder(x, torch.as_tensor(mask.sum(axis=1)), return_all_hiddens=True)
-            feats, extra = model.decoder.extract_features(torch.as_tensor(ids), enc)
-            logits = model.decoder.output_layer(feats)
-            inner = model.decoder.extract_features_scriptable(torch.as_tensor(ids), enc)[1]["inner_states"]
+            feats, extra = model.decoder.extract_features_scriptable(torch.as_tensor(ids), enc)
+            logits, inner = model.decoder.output_layer(feats), extra["inner_states"]
     finally:
         for h in hooks:
             h.remove()
