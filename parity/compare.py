@@ -95,7 +95,8 @@ def greedy_prefix(model: minis2t.Speech2Text, features, mask, steps: int) -> np.
 @torch.no_grad()
 def compare(model_dir, audio_paths, dtypes=("float32", "float64"), device=None,
             steps: int = 8, with_fairseq: bool | None = None) -> list[dict]:  # fmt: skip
-    """Rows ``{dtype, stage, shape, pairs: {name: (max, mean)}}`` for every stage.
+    """Rows ``{dtype, stage, shape, pairs: {name: (max, mean)}, scale}`` for every stage
+    (``scale``: the largest magnitude among the values compared).
 
     ``model_dir`` may be a Hugging Face or a fairseq directory. fairseq joins as a fourth
     implementation when it is installed (``with_fairseq=None``) or asked for (``True``):
@@ -189,7 +190,8 @@ def _row(dtype: str, stage: str, values: dict) -> dict:
             d = np.abs(values[a].astype(np.float64) - values[b].astype(np.float64))
             pairs[f"{a}-{b}"] = (float(d.max()), float(d.mean()))
     shape = next(v.shape for v in values.values() if v is not None)
-    return {"dtype": dtype, "stage": stage, "shape": tuple(shape), "pairs": pairs}
+    scale = max(float(np.abs(values[n]).max()) for n in names) if names else 0.0  # for relative bars
+    return {"dtype": dtype, "stage": stage, "shape": tuple(shape), "pairs": pairs, "scale": scale}
 
 
 PAIRS = ("numpy-twin", "numpy-transformers", "twin-transformers", "numpy-fairseq", "transformers-fairseq")
