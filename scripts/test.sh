@@ -12,7 +12,7 @@ python3 -m venv .venv
 # the torch above (an isolated build would fetch another torch) and without its torchaudio
 # dependency, whose compiled part does not load with torch 2.13 and whose mere presence
 # breaks transformers' feature extractor. Its other dependencies are in the test extra.
-# About 10 minutes of compiling on 2 cores the first time; pip caches the wheel after.
+# Minutes of compiling the first time; pip caches the wheel after.
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-build-isolation --no-deps \
   fairseq-fixed==0.12.3.1
 set +e

@@ -111,3 +111,61 @@ def test_search_and_cache_answers():
     for alpha, short, long in ((0, -3.0, -3.6), (1, -0.300, -0.257), (2, -0.030, -0.018)):
         assert round(-3.0 / 10**alpha, 3) == short and round(-3.6 / 14**alpha, 3) == long
     assert "\\(-0.300\\) vs \\(-0.257\\)" in page("search")
+
+
+def test_long_form_page_states_the_segmenter_settings():
+    """The numbers in the long-form page's description are the module's own settings."""
+    import inspect
+
+    from minis2t import longform as L
+
+    text = page("long-form")
+    assert L.BLOCK_SECONDS == 30 and "read 30 s at a time" in text
+    assert L.HISTORY * L.BLOCK_SECONDS == 60 and "the last minute of energies" in text
+    assert (L.FLOOR_PERCENTILE, L.SPEECH_PERCENTILE) == (10, 95) and "10th percentile" in text and "the 95th" in text
+    assert L.THRESHOLD_FRACTION == 0.35 and "floor + 0.35 × (level − floor)" in text
+    assert inspect.signature(L.Segmenter).parameters["min_pause"].default == 0.3
+    assert inspect.signature(L.transcribe_long).parameters["min_pause"].default == 0.3
+    assert "separated by less than 0.3 s" in text
+    assert (L.FRAGMENT_SECONDS, L.BRIDGE_SECONDS) == (1.2, 0.7)
+    assert "shorter than 1.2 s joins its nearer neighbour across a pause under\n   0.7 s" in text
+    assert L.PAD_SECONDS == 0.15 and "0.15 s is kept on each side" in text
+    assert L.HOP == 160 and L.WINDOW == 400 and "every 25 ms frame, 10 ms apart" in text
+    from minis2t.config import S2T_SMALL
+
+    assert round(minis2t.Speech2Text.from_pretrained().max_seconds) == 60 and "60 s for the bundled model" in text
+    small = minis2t.ModelConfig(**S2T_SMALL)
+    assert small.max_source_positions * 2**small.num_conv_layers / 100 / 60 == 4 and "about 4 minutes for s2t-small" in text
+
+
+def test_learning_page_states_the_numpy_run_as_it_was_run():
+    """The NumPy training run's settings and data, as the recipe's results and
+    minis2t.train.train's defaults give them."""
+    import inspect
+    import json
+
+    from minis2t.train import train
+
+    text = page("learning")
+    run = json.loads((DOCS.parent / "recipes" / "synthetic_speech" / "results" / "numpy_full.json").read_text())
+    defaults = {k: p.default for k, p in inspect.signature(train).parameters.items()}
+    assert f"{run['training_hours']:.1f} hours" in text
+    assert defaults["ctc_weight"] == 0.3 and "0.3 × CTC" in text
+    assert defaults["max_frames"] == 12000 and "at most\n12 000 frames" in text
+    assert defaults["spec_augment_from"] == 1500 and "SpecAugment from step 1 500" in text
+    assert run["steps"] == 5000 and "5 000 steps" in text
+    n = sum(row["n"] for row in run["table"])
+    assert run["test_sentences"] == 300 and n == 1800 and "300 held-out sentences" in text and "1 800 utterances" in text
+
+
+def test_fairseq_page_states_fairseqs_generation_defaults():
+    """What the page says a fairseq directory is decoded with is what load_fairseq_dir sets:
+    5 beams and 200 tokens before EOS (202 counting the start token and EOS)."""
+    import inspect
+
+    from minis2t.fairseq import load_fairseq_dir
+
+    text = page("fairseq")
+    source = inspect.getsource(load_fairseq_dir)
+    assert "GenerationConfig(num_beams=5, max_length=min(202, config.max_target_positions))" in source
+    assert "(0 × frames + 200)" in text and "5 beams, at most 200\ntokens before EOS" in text
