@@ -91,9 +91,7 @@ def load_audio(path_or_array: AudioInput, sampling_rate: int | None = None,
         AudioRangeError: float samples beyond +-2**32.
         EmptyAudioError, NonFiniteAudioError, AudioTooShortError: see their names.
     """
-    if isinstance(path_or_array, (str, os.PathLike, bytes, bytearray, memoryview)) or hasattr(
-        path_or_array, "read"
-    ):
+    if is_encoded(path_or_array):
         source = _describe(path_or_array)
         samples, rate = _read_encoded(path_or_array, source, sampling_rate, max_seconds)
     else:
@@ -141,6 +139,16 @@ def check_rate(rate, source: str | None = None) -> None:
         )
 
 
+def check_file_rate(rate, given: int | None, name: str) -> None:
+    """The rate a file's header declares: supported, and the one the caller gave, if any."""
+    if given is not None and given != rate:
+        raise SamplingRateError(
+            f"{name} is sampled at {rate} Hz but sampling_rate={given} was "
+            f"given. Leave sampling_rate out for files: the rate is read from the file."
+        )
+    check_rate(rate, name)
+
+
 def check_duration(frames: int, rate: int, max_seconds: float | None, source: str) -> None:
     """Refuse more than ``max_seconds`` of audio, before any of it is processed."""
     if max_seconds is not None and frames > max_seconds * rate:
@@ -181,24 +189,19 @@ def _describe(source) -> str:
     return f"the file object {getattr(source, 'name', type(source).__name__)}"
 
 
+def is_encoded(source) -> bool:
+    """A path, bytes or a file object (audio still to decode), not samples."""
+    return isinstance(source, (str, os.PathLike, bytes, bytearray, memoryview)) or hasattr(source, "read")
+
+
 def _read_encoded(source, name: str, sampling_rate, max_seconds) -> tuple[np.ndarray, int]:
     """Decode a file, bytes or a file object into float32 ``[N, C]`` and its rate."""
-    if isinstance(source, (str, os.PathLike)):
-        opened = check_path(source)
-    elif isinstance(source, (bytes, bytearray, memoryview)):
-        opened = io.BytesIO(bytes(source))
-    else:
-        opened = _seekable(source, name)
+    opened = open_encoded(source, name)
     try:
         declared = _declared_frames(opened)  # read before libsndfile takes the file
         with soundfile.SoundFile(opened) as decoder:  # the header, then the samples
             rate = decoder.samplerate
-            if sampling_rate is not None and sampling_rate != rate:
-                raise SamplingRateError(
-                    f"{name} is sampled at {rate} Hz but sampling_rate={sampling_rate} was "
-                    f"given. Leave sampling_rate out for files: the rate is read from the file."
-                )
-            check_rate(rate, name)
+            check_file_rate(rate, sampling_rate, name)
             check_duration(decoder.frames, rate, max_seconds, name)
             # dtype float32 makes libsndfile scale integer PCM to [-1, 1] for us.
             samples = decoder.read(dtype="float32", always_2d=True)
@@ -210,6 +213,16 @@ def _read_encoded(source, name: str, sampling_rate, max_seconds) -> tuple[np.nda
     if declared is not None and samples.shape[0] < declared:
         raise truncated(name, declared, samples.shape[0], rate)
     return samples, rate
+
+
+def open_encoded(source, name: str):
+    """What libsndfile can open for encoded audio: a checked path (``str``), the bytes
+    given as a file object, or a seekable file object."""
+    if isinstance(source, (str, os.PathLike)):
+        return check_path(source)
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return io.BytesIO(bytes(source))
+    return _seekable(source, name)
 
 
 # What libsndfile (through soundfile) raises for a file it cannot read.

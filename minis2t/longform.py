@@ -28,9 +28,12 @@ from .audio import (
     DECODE_ERRORS,
     SAMPLING_RATE,
     _declared_frames,
+    _describe,
     _to_mono,
-    check_path,
-    check_rate,
+    check_file_rate,
+    is_encoded,
+    load_audio,
+    open_encoded,
     resample,
     truncated,
     undecodable,
@@ -98,28 +101,30 @@ class _Resampler:
         return samples.astype(np.float32)
 
 
-def blocks(path, block_seconds: float = BLOCK_SECONDS):
-    """16 kHz mono float32 blocks of a file, read with soundfile as it streams. The file
-    gets :func:`minis2t.load_audio`'s checks (path, rate, truncated WAV, decoding errors
-    at any point of the stream), as typed errors."""
+def blocks(source, block_seconds: float = BLOCK_SECONDS, sampling_rate: int | None = None):
+    """16 kHz mono float32 blocks of encoded audio — a path, the bytes of a file or a
+    binary file object — read with soundfile as it streams. It gets
+    :func:`minis2t.load_audio`'s checks (path, rate, truncated WAV, decoding errors at any
+    point of the stream), as typed errors. ``sampling_rate``, if given, must be the file's."""
     import soundfile
 
-    path = check_path(path)
+    name = _describe(source)
+    opened = open_encoded(source, name)
     try:
-        declared = _declared_frames(path)
-        with soundfile.SoundFile(path) as decoder:
+        declared = _declared_frames(opened)
+        with soundfile.SoundFile(opened) as decoder:
             rate = decoder.samplerate
-            check_rate(rate, path)
+            check_file_rate(rate, sampling_rate, name)
             if declared is not None and decoder.frames < declared:
-                raise truncated(path, declared, decoder.frames, rate)
+                raise truncated(name, declared, decoder.frames, rate)
             if decoder.frames == 0:
-                raise EmptyAudioError(f"{path} holds no audio samples.")
+                raise EmptyAudioError(f"{name} holds no audio samples.")
             resampler = None if rate == SAMPLING_RATE else _Resampler(rate)
             size = max(WINDOW, int(block_seconds * rate))
             while True:
                 data = decoder.read(size, dtype="float32", always_2d=True)
                 last = data.shape[0] < size
-                mono = _to_mono(data, path) if data.shape[0] else np.zeros(0, np.float32)
+                mono = _to_mono(data, name) if data.shape[0] else np.zeros(0, np.float32)
                 if resampler is not None:
                     mono = resampler(mono, last)
                 if mono.shape[0]:
@@ -127,7 +132,7 @@ def blocks(path, block_seconds: float = BLOCK_SECONDS):
                 if last:
                     return
     except DECODE_ERRORS as e:
-        raise undecodable(path, e) from None
+        raise undecodable(name, e) from None
 
 
 @dataclass
@@ -263,15 +268,14 @@ def _regions(speech: np.ndarray, min_pause: int, min_speech: int, fragment: int 
     return runs
 
 
-def _sources(model, audio, sampling_rate, block_seconds: float):
-    """16 kHz blocks of one recording: files stream; arrays, bytes and file objects are
-    loaded whole (they are in memory already) and cut into blocks."""
-    import os
-
-    if isinstance(audio, (str, os.PathLike)) and sampling_rate is None:
-        yield from blocks(audio, block_seconds)
+def _sources(audio, sampling_rate, block_seconds: float):
+    """16 kHz blocks of one recording: encoded audio (files, bytes, file objects) streams;
+    samples (already in memory) are loaded whole, without a length limit, and cut into
+    blocks."""
+    if is_encoded(audio):
+        yield from blocks(audio, block_seconds, sampling_rate)
         return
-    wave = model.load_waveform(audio, sampling_rate)
+    wave = load_audio(audio, sampling_rate, max_seconds=None)
     size = int(block_seconds * SAMPLING_RATE)
     for start in range(0, wave.shape[0], size):
         yield wave[start : start + size]
@@ -306,7 +310,7 @@ def transcribe_long(model, audio, sampling_rate: int | None = None, batch_size: 
                         on_segment(segment.to_dict())
 
     pending: list[Segment] = []
-    for block in _sources(model, audio, sampling_rate, block_seconds):
+    for block in _sources(audio, sampling_rate, block_seconds):
         pending += segmenter.feed(block)
         if len(pending) >= batch_size:
             decode(pending)

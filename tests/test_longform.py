@@ -78,6 +78,26 @@ def test_a_long_file_is_transcribed_in_segments(tmp_path):
         assert segment["avg_logprob"] < 0
 
 
+def test_arrays_bytes_and_file_objects_of_any_length(tmp_path):
+    """Longer than the model's 60 s: samples (any rate), the file's bytes and an open
+    file give the file's own segments; a rate that contradicts the file is refused."""
+    wave, _ = long_recording(5, 0.0, seed=3)
+    model = minis2t.Speech2Text.from_pretrained()
+    assert wave.shape[0] > 1.5 * model.max_seconds * 16000
+    path = tmp_path / "long.flac"
+    soundfile.write(path, wave, 16000)
+    from_file = model.transcribe_long(path, batch_size=16)
+    assert len(from_file["segments"]) == 30
+    assert model.transcribe_long(path.read_bytes(), batch_size=16) == from_file
+    with open(path, "rb") as f:
+        assert model.transcribe_long(f, batch_size=16) == from_file
+    assert model.transcribe_long(wave, 16000, batch_size=16) == from_file
+    stereo = np.stack([wave, wave], axis=1)  # [N, 2]
+    assert model.transcribe_long(stereo, batch_size=16)["text"] == from_file["text"]
+    with pytest.raises(minis2t.errors.SamplingRateError, match="sampled at 16000 Hz"):
+        model.transcribe_long(path, sampling_rate=8000)
+
+
 def test_silence_gives_no_segments_and_no_text(tmp_path):
     model = minis2t.Speech2Text.from_pretrained()
     path = tmp_path / "quiet.wav"
