@@ -64,6 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     tr.add_argument("--output-format", choices=["text", "txt", "json", "srt", "vtt", "tsv", "all"], default="text",
                     help="text (= txt), json, srt, vtt, tsv (whisper's columns), or all of them (with --output-dir)")
     tr.add_argument("--output-dir", default=None, help="write DIR/<name>.<format> per recording instead of stdout")
+    tr.add_argument("--word-timestamps", action=argparse.BooleanOptionalAction, default=True,
+                    help="time every word (JSON's segments get 'words'; on by default)")
     tr.add_argument("--threads", type=_positive_int, default=None, help="BLAS threads (default: all cores)")
     tr.add_argument("--quiet", action="store_true", help="no progress, no segments as they are decoded")
     tr.add_argument("--device", default="cpu", help="only cpu: minis2t is NumPy")
@@ -169,18 +171,40 @@ def _run_files(model, args, options):
     from tqdm import tqdm
 
     show = not args.quiet and sys.stderr.isatty()
-    bar = tqdm(total=len(args.files), unit="file", disable=not show or len(args.files) < 2)
+    files = tqdm(total=len(args.files), unit="file", disable=not show or len(args.files) < 2)
     for path in args.files:
+        # within the file: a bar over its audio time (its length from the header, when it has one)
+        audio = tqdm(total=_seconds(path), unit="s", leave=False, disable=not show, position=1,
+                     bar_format="{l_bar}{bar}| {n:.0f}/{total_fmt} s of audio [{elapsed}<{remaining}]")  # fmt: skip
+
+        def on_progress(seconds, audio=audio):
+            audio.update(seconds - audio.n)
+
         on_segment = None
         if show and len(args.files) == 1:
-            on_segment = lambda s: print(f"[{s['start']:8.2f} -> {s['end']:8.2f}] {s['text']}",  # noqa: E731
-                                         file=sys.stderr, flush=True)  # fmt: skip
+            on_segment = lambda s: audio.write(f"[{s['start']:8.2f} -> {s['end']:8.2f}] {s['text']}",  # noqa: E731
+                                               file=sys.stderr)  # fmt: skip
         source = sys.stdin.buffer if path == "-" else path
         result, error = _guarded(model.transcribe_long, source, batch_size=args.batch_size,
-                                 language=args.language, on_segment=on_segment, **options)  # fmt: skip
-        bar.update(1)
+                                 language=args.language, on_segment=on_segment, on_progress=on_progress,
+                                 word_timestamps=args.word_timestamps, **options)  # fmt: skip
+        audio.close()
+        files.update(1)
         yield path, result, error
-    bar.close()
+    files.close()
+
+
+def _seconds(path: str) -> float | None:
+    """A file's duration from its header, or None (standard input, an unreadable file)."""
+    import soundfile
+
+    if path == "-":
+        return None
+    try:
+        info = soundfile.info(path)
+        return info.frames / info.samplerate
+    except Exception:  # the transcription reports what is wrong with the file
+        return None
 
 
 def _write_outputs(directory: Path, path: str, result: dict, formats: list[str]) -> None:

@@ -299,6 +299,16 @@ def check_generation_for_model(g: GenerationConfig, c: ModelConfig) -> None:
             raise ConfigError(
                 f"{name} ({value}) is not a token of this model (vocabulary of {c.vocab_size})."
             )
+    heads = g.extra.get("alignment_heads")
+    if heads is not None and not (
+        isinstance(heads, list) and heads
+        and all(isinstance(h, list) and len(h) == 2 and all(type(x) is int for x in h)
+                and 0 <= h[0] < c.decoder_layers and 0 <= h[1] < c.decoder_attention_heads for h in heads)
+    ):  # fmt: skip
+        raise ConfigError(
+            f"alignment_heads must be a non-empty list of [layer, head] pairs of this model's "
+            f"decoder ({c.decoder_layers} layers of {c.decoder_attention_heads} heads), got {heads!r:.80}."
+        )
     longest = g.longest_output()
     if longest > c.max_target_positions:
         raise ConfigError(

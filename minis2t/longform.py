@@ -12,7 +12,10 @@ sentence at a time. So a long recording is cut where the speaker pauses:
    above a threshold set between the recording's noise floor and its speech level (low
    and high percentiles of the energies so far); pauses of at least ``min_pause`` seconds
    end a segment; segments longer than the model allows are cut at their quietest frame;
-4. each segment is decoded like a short clip, and the texts are joined.
+4. each segment is decoded like a short clip; two neighbours apart by a short pause are
+   also decoded as one, and kept as one sentence when the model is clearly surer of that
+   reading (``JOIN_MARGIN``); the texts are joined;
+5. each word gets its times from cross-attention (:mod:`minis2t.timing`).
 
 Each segment keeps its start and end time in the recording.
 """
@@ -38,6 +41,7 @@ from .audio import (
     truncated,
     undecodable,
 )
+from . import timing
 from .errors import EmptyAudioError
 
 BLOCK_SECONDS = 30.0  # audio read per step
@@ -144,10 +148,23 @@ class Segment:
     audio: np.ndarray = field(repr=False)
     text: str = ""
     avg_logprob: float | None = None
+    # seconds from the previous segment's speech to this one's (inf for the first, 0 for
+    # a cut made where there was no pause)
+    pause_before: float = math.inf
+    words: list | None = None
+    ids: np.ndarray | None = field(default=None, repr=False)  # the output tokens, start token first
+
+    @property
+    def tokens(self) -> int:
+        """Output tokens after the start token (end-of-sentence included)."""
+        return 0 if self.ids is None else self.ids.shape[0] - 1
 
     def to_dict(self) -> dict:
-        return {"start": round(self.start, 3), "end": round(self.end, 3), "text": self.text,
-                "avg_logprob": self.avg_logprob}  # fmt: skip
+        out = {"start": round(self.start, 3), "end": round(self.end, 3), "text": self.text,
+               "avg_logprob": self.avg_logprob}  # fmt: skip
+        if self.words is not None:
+            out["words"] = self.words
+        return out
 
 
 class Segmenter:
@@ -167,6 +184,7 @@ class Segmenter:
         self.buffer = np.zeros(0, np.float32)  # audio from sample self.offset on
         self.offset = 0
         self.history: list[np.ndarray] = []  # recent energies (last HISTORY passes), for the threshold
+        self.speech_end: int | None = None  # frame (from the stream's start) where the last speech ended
 
     def threshold(self, energies: np.ndarray) -> float:
         seen = np.concatenate(self.history + [energies])
@@ -196,13 +214,15 @@ class Segmenter:
         def is_open(a: int, b: int) -> bool:  # the pause after it may still be too short to end it
             return energies.shape[0] - b < (self.bridge if b - a < self.fragment else self.min_pause)
 
+        here = self.offset // HOP  # frames before the buffer
         for i, (a, b) in enumerate(regions):
             if not final and is_open(a, b):
                 break
-            for s, e in self._split(energies, a, b):
+            for k, (s, e) in enumerate(self._split(energies, a, b)):
                 lo = max(s - self.pad, consumed)
                 hi = min(e + self.pad, regions[i + 1][0] if i + 1 < len(regions) else energies.shape[0])
-                out.append(self._segment(lo, hi))
+                out.append(self._segment(lo, hi, self._pause(here + s) if k == 0 else 0.0))
+                self.speech_end = here + e
                 consumed = hi
         if final:
             keep_from = self.buffer.shape[0]
@@ -212,7 +232,8 @@ class Segmenter:
             keep_from = max(consumed, open_start - self.pad) * HOP
             if energies.shape[0] - keep_from // HOP > self.max_frames:  # too long without a pause
                 for s, e in self._split(energies, keep_from // HOP, energies.shape[0] - self.min_pause):
-                    out.append(self._segment(s, e))
+                    out.append(self._segment(s, e, 0.0))
+                    self.speech_end = here + e
                     keep_from = e * HOP
         self.offset += keep_from
         self.buffer = self.buffer[keep_from:]
@@ -229,12 +250,17 @@ class Segmenter:
         pieces.append((a, b))
         return pieces
 
-    def _segment(self, lo: int, hi: int) -> Segment:
+    def _pause(self, frame: int) -> float:
+        """Seconds from the end of the last speech to ``frame``."""
+        return math.inf if self.speech_end is None else (frame - self.speech_end) * HOP / SAMPLING_RATE
+
+    def _segment(self, lo: int, hi: int, pause_before: float) -> Segment:
         """Frames ``[lo, hi)`` of the buffer: times from the frames' hops (so neighbouring
         segments do not overlap), audio to the last frame's end."""
         start, end = lo * HOP, min(self.buffer.shape[0], hi * HOP)
         audio = self.buffer[start : min(self.buffer.shape[0], hi * HOP + WINDOW - HOP)].copy()
-        return Segment((self.offset + start) / SAMPLING_RATE, (self.offset + end) / SAMPLING_RATE, audio)
+        return Segment((self.offset + start) / SAMPLING_RATE, (self.offset + end) / SAMPLING_RATE, audio,
+                       pause_before=pause_before)  # fmt: skip
 
 
 def _regions(speech: np.ndarray, min_pause: int, min_speech: int, fragment: int = 0,
@@ -282,39 +308,112 @@ def _sources(audio, sampling_rate, block_seconds: float):
 
 
 def transcribe_long(model, audio, sampling_rate: int | None = None, batch_size: int = 8,
-                    block_seconds: float = BLOCK_SECONDS, on_segment=None, min_pause: float = 0.3,
-                    search: str = "transformers", **options) -> dict:  # fmt: skip
-    """``{"text", "segments": [{"start", "end", "text", "avg_logprob"}]}`` for a
+                    block_seconds: float = BLOCK_SECONDS, on_segment=None, on_progress=None,
+                    min_pause: float = 0.3, search: str = "transformers", word_timestamps: bool = True,
+                    **options) -> dict:  # fmt: skip
+    """``{"text", "segments": [{"start", "end", "text", "avg_logprob"(, "words")}]}`` for a
     recording of any length (see the module's steps). ``model`` is a
-    :class:`minis2t.Speech2Text`; ``options`` go to its ``generate`` (``num_beams``,
-    ``search``, ...). ``on_segment(dict)`` is called for each segment as it is decoded.
-    Segments in which the model finds no words are left out."""
+    :class:`minis2t.Speech2Text`; ``options`` go to its ``generate`` (``num_beams``, ...).
+    ``on_segment(dict)`` is called for each segment as it is decoded,
+    ``on_progress(seconds)`` with the seconds of audio read so far. Segments in which
+    the model finds no words are left out. With ``word_timestamps`` each segment has
+    ``words`` (:mod:`minis2t.timing`)."""
     max_seconds = 0.95 * model.max_seconds  # headroom below the encoder's limit
     segmenter = Segmenter(max_seconds, min_pause=min_pause)
     done: list[Segment] = []
+    held: list[Segment] = []  # the last decoded segment: the next one may continue its sentence
 
-    def decode(segments: list[Segment]) -> None:
-        for start in range(0, len(segments), batch_size):
-            chunk = segments[start : start + batch_size]
-            batch = model.feature_extractor([s.audio for s in chunk])
-            out = model.generate(batch["input_features"], batch["attention_mask"], search=search,
-                                 return_dict=True, **options)  # fmt: skip
-            texts = model.tokenizer.batch_decode(out.sequences, skip_special_tokens=True)
-            for i, (segment, text) in enumerate(zip(chunk, texts)):
-                segment.text, segment.audio = text.strip(), None  # the audio is not kept
-                if out.sequences_scores is not None:
-                    segment.avg_logprob = round(float(out.sequences_scores[i]), 4)
-                if segment.text:
-                    done.append(segment)
-                    if on_segment is not None:
-                        on_segment(segment.to_dict())
+    def generate(waves: list[np.ndarray]) -> list[tuple]:
+        """``(text, score, token ids without padding, words or None)`` for each wave,
+        ``batch_size`` at a time."""
+        out = []
+        for i in range(0, len(waves), batch_size):
+            batch = model.feature_extractor(waves[i : i + batch_size])
+            encoded = model.encode(batch["input_features"], batch["attention_mask"])
+            result = model.generate(batch["input_features"], batch["attention_mask"], search=search,
+                                    return_dict=True, encoder_outputs=encoded, **options)  # fmt: skip
+            texts = model.tokenizer.batch_decode(result.sequences, skip_special_tokens=True)
+            lengths = 1 + (result.sequences[:, 1:] != model.config.pad_token_id).sum(axis=1)
+            scores = result.sequences_scores
+            timed = timing.word_timestamps(model, *encoded, result.sequences) if word_timestamps else None
+            out += [(t.strip(), None if scores is None else round(float(scores[k]), 4),
+                     result.sequences[k, : lengths[k]], None if timed is None else timed[k]["words"])
+                    for k, t in enumerate(texts)]  # fmt: skip
+        return out
+
+    def emit(segments: list[Segment]) -> None:
+        for segment in segments:
+            if not segment.text:
+                continue
+            if segment.words is not None:  # times in the recording, within the segment
+                segment.words = [{**w, "start": round(min(w["start"] + segment.start, segment.end), 3),
+                                  "end": round(min(w["end"] + segment.start, segment.end), 3)}
+                                 for w in segment.words]  # fmt: skip
+            segment.audio = None  # not kept
+            done.append(segment)
+            if on_segment is not None:
+                on_segment(segment.to_dict())
+
+    def decode(segments: list[Segment], final: bool) -> None:
+        for segment, (text, score, ids, words) in zip(segments, generate([s.audio for s in segments])):
+            segment.text, segment.avg_logprob, segment.ids, segment.words = text, score, ids, words
+        run = held + segments
+        held.clear()
+        pairs = [i for i in range(1, len(run)) if _joinable(run[i - 1], run[i], max_seconds)]
+        joined = dict(zip(pairs, generate([_joined_audio(run[i - 1], run[i]) for i in pairs])))
+        out: list[Segment] = []
+        for i, segment in enumerate(run):
+            if i in joined and out and out[-1] is run[i - 1] and _one_sentence(run[i - 1], segment, joined[i]):
+                out[-1] = _merge(run[i - 1], segment, *joined[i])
+            else:
+                out.append(segment)
+        if not final and out:
+            held.append(out.pop())
+        emit(out)
 
     pending: list[Segment] = []
+    read = 0
     for block in _sources(audio, sampling_rate, block_seconds):
         pending += segmenter.feed(block)
         if len(pending) >= batch_size:
-            decode(pending)
+            decode(pending, final=False)
             pending = []
-    decode(pending + segmenter.finish())
+        read += block.shape[0]
+        if on_progress is not None:
+            on_progress(read / SAMPLING_RATE)
+    decode(pending + segmenter.finish(), final=True)
     segments = [s.to_dict() for s in done]
     return {"text": " ".join(s["text"] for s in segments), "segments": segments}
+
+
+# Segments apart by a pause shorter than the segmenter's bridge may be one sentence
+# (speakers pause mid-sentence too): they are also decoded as one, and kept as one when
+# the model finds that reading better by JOIN_MARGIN (mean log-probability per token) —
+# chosen by recipes/long_form/tune.py on recordings of its own, not those it reports.
+JOIN_PAUSE_SECONDS, JOIN_MARGIN = BRIDGE_SECONDS, 0.175
+
+
+def _joinable(first: Segment, second: Segment, max_seconds: float) -> bool:
+    return (0 < second.pause_before < JOIN_PAUSE_SECONDS and first.avg_logprob is not None
+            and second.avg_logprob is not None and bool(first.text) and bool(second.text)
+            and second.end - first.start <= max_seconds)  # fmt: skip
+
+
+def _joined_audio(first: Segment, second: Segment) -> np.ndarray:
+    """The two segments' audio at their places, what lies between them (a pause) as zeros."""
+    gap = int(round((second.start - first.start) * SAMPLING_RATE)) - first.audio.shape[0]
+    if gap >= 0:
+        return np.concatenate([first.audio, np.zeros(gap, np.float32), second.audio])
+    return np.concatenate([first.audio[: first.audio.shape[0] + gap], second.audio])
+
+
+def _one_sentence(first: Segment, second: Segment, joined: tuple) -> bool:
+    """Read as one, is the speech more probable per token than read in two?"""
+    text, score, ids, _ = joined
+    apart = (first.avg_logprob * first.tokens + second.avg_logprob * second.tokens) / (first.tokens + second.tokens)
+    return bool(text) and score is not None and score > apart + JOIN_MARGIN
+
+
+def _merge(first: Segment, second: Segment, text: str, score: float, ids: np.ndarray, words) -> Segment:
+    return Segment(first.start, second.end, _joined_audio(first, second), text, score,
+                   first.pause_before, words, ids)  # fmt: skip

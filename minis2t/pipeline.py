@@ -193,7 +193,8 @@ class Speech2Text:
         return opts
 
     def generate(self, input_features, attention_mask=None, output_scores=False,
-                 return_dict=False, trace=None, search: str = "transformers", **options):  # fmt: skip
+                 return_dict=False, trace=None, search: str = "transformers", encoder_outputs=None,
+                 **options):  # fmt: skip
         """Token ids ``[B, L]`` for a batch of features, as transformers' ``generate``.
 
         ``options`` override the checkpoint's generation config: ``num_beams``,
@@ -209,12 +210,17 @@ class Speech2Text:
         ``num_beams`` beams, ``length_penalty`` as its ``lenpen``, at most
         ``max_length - 2`` tokens before EOS (the longest output is then as long as
         transformers' would be) and at least ``max(1, min_length - 1)``.
+
+        ``encoder_outputs``: ``(states, mask)`` that :meth:`encode` returned for these
+        features, reused instead of encoding them again.
         """
         opts = self.generation_options(**options)
         _check_search(search, opts)
-        features = self._features(input_features)
-        enc = self._encode(features, attention_mask)
-        batch, k = features.shape[0], opts.num_beams
+        if encoder_outputs is None:
+            enc = self._encode(self._features(input_features), attention_mask)
+        else:
+            enc = {"last_hidden_state": encoder_outputs[0], "mask": encoder_outputs[1]}
+        batch, k = enc["last_hidden_state"].shape[0], opts.num_beams
         encoder_mask = np.repeat(enc["mask"], k, axis=0)  # [B*K, S]: each beam sees its item
         cache = m.init_cache(self.params, self.config, enc["last_hidden_state"])  # K/V once per item
         if k > 1:
@@ -274,20 +280,24 @@ class Speech2Text:
         return texts
 
     def transcribe_long(self, audio: AudioInput, sampling_rate: int | None = None, language: str | None = None,
-                        batch_size: int = 8, search: str = "transformers", on_segment=None,
-                        **options) -> dict:  # fmt: skip
+                        batch_size: int = 8, search: str = "transformers", word_timestamps: bool = True,
+                        on_segment=None, on_progress=None, **options) -> dict:  # fmt: skip
         """A recording of any length, cut at pauses and decoded segment by segment (files
         are read in blocks: memory does not grow with their length).
 
         Returns ``{"text": str, "segments": [{"start": s, "end": s, "text": str,
-        "avg_logprob": float | None}, ...]}`` with times in seconds; ``avg_logprob`` is the
-        beam's length-normalised log-probability (None for greedy search). ``language``,
-        ``batch_size`` (segments per batch), ``search`` and ``options`` are as for
-        :meth:`transcribe`; ``on_segment`` receives each segment as it is decoded. See
+        "avg_logprob": float | None, "words": [{"word": str, "start": s, "end": s,
+        "probability": float}, ...]}, ...]}`` with times in seconds; ``avg_logprob`` is the
+        beam's length-normalised log-probability (None for greedy search); word times come
+        from cross-attention (:mod:`minis2t.timing`), ``word_timestamps=False`` leaves
+        ``words`` out and saves the extra decoder pass they cost. ``language``, ``batch_size`` (segments per batch), ``search`` and
+        ``options`` are as for :meth:`transcribe`; ``on_segment`` receives each segment as
+        it is decoded, ``on_progress`` the seconds of audio read so far. See
         :mod:`minis2t.longform`."""
         options = self._decoding_options(language, batch_size, search, options)
         return longform.transcribe_long(self, audio, sampling_rate, batch_size, on_segment=on_segment,
-                                        search=search, **options)  # fmt: skip
+                                        on_progress=on_progress, search=search,
+                                        word_timestamps=word_timestamps, **options)  # fmt: skip
 
     @property
     def max_seconds(self) -> float:

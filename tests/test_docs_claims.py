@@ -169,3 +169,26 @@ def test_fairseq_page_states_fairseqs_generation_defaults():
     source = inspect.getsource(load_fairseq_dir)
     assert "GenerationConfig(num_beams=5, max_length=min(202, config.max_target_positions))" in source
     assert "(0 × frames + 200)" in text and "5 beams, at most 200\ntokens before EOS" in text
+
+
+def test_long_form_page_states_the_stitching_and_timing_settings():
+    """The stitching and word-time numbers in the long-form page's prose are the code's
+    and the recipe's."""
+    import inspect
+    import json
+
+    from minis2t import longform as L
+    from minis2t import timing
+
+    text = " ".join(page("long-form").split())
+    assert inspect.signature(L.transcribe_long).parameters["min_pause"].default == 0.3 and L.JOIN_PAUSE_SECONDS == 0.7
+    assert "A pause of 0.3–0.7 s may end a sentence or split one" in text
+    model = minis2t.Speech2Text.from_pretrained()
+    assert timing.frame_seconds(model.config) == 0.04
+    assert "tokens × 40 ms encoder frames" in text
+    recipe = DOCS.parent / "recipes" / "long_form"
+    dev = json.loads((recipe / "results" / "word_times.json").read_text())["dev"]
+    sentences = (DOCS.parent / "recipes" / "synthetic_speech" / "test_sentences.txt").read_text().splitlines()
+    assert dev["utterances"] == 100 and len(sentences) - 100 == 200
+    assert "100 held-out test sentences" in text and "200 others" in text
+    assert timing.ROW_SHIFT == 1 and "The row that *predicts* a token times it far better" in text

@@ -142,6 +142,10 @@ def test_every_format_parses_with_its_own_library(tmp_path):
     result = json.loads((out / "session.json").read_text())
     segments = result["segments"]
     assert len(segments) == len(truth) and result["text"] == " ".join(s["text"] for s in segments)
+    for s in segments:  # every word timed, inside its segment, in order
+        assert " ".join(w["word"] for w in s["words"]) == s["text"]
+        times = [s["start"]] + [t for w in s["words"] for t in (w["start"], w["end"])] + [s["end"]]
+        assert times == sorted(times)
     subs = list(srt.parse((out / "session.srt").read_text()))
     assert [s.content for s in subs] == [s["text"] for s in segments]
     assert [round(s.start.total_seconds(), 3) for s in subs] == [s["start"] for s in segments]
@@ -154,6 +158,13 @@ def test_every_format_parses_with_its_own_library(tmp_path):
     assert [(int(r["start"]), int(r["end"]), r["text"]) for r in rows] == [
         (round(1000 * s["start"]), round(1000 * s["end"]), s["text"]) for s in segments]
     assert (out / "session.txt").read_text().splitlines() == [s["text"] for s in segments]
+
+
+def test_word_timestamps_can_be_left_out(capsys):
+    assert minis2t.cli.main(["transcribe", str(SAMPLES / "test_00.wav"), "--output-format", "json",
+                             "--no-word-timestamps"]) == 0  # fmt: skip
+    (row,) = json.loads(capsys.readouterr().out)
+    assert row["segments"] and all("words" not in s for s in row["segments"])
 
 
 def test_formats_that_need_a_directory_say_so(tmp_path, capsys):

@@ -62,7 +62,7 @@ def on_pre_build(config, **kwargs) -> None:
     vendor_mathjax()
     OUT.mkdir(parents=True, exist_ok=True)
     for make in (waveform, frames, filterbank, cmvn, subsampling, positions, attention,
-                 masks, kv_cache, tokenizer_pieces, ctc_lattice, beam_tree, parity_table, front_end_table, bundled_tables, numpy_training, fairseq_differences, fairseq_searches, long_form, error_tables):  # fmt: skip
+                 masks, kv_cache, tokenizer_pieces, ctc_lattice, beam_tree, parity_table, front_end_table, bundled_tables, numpy_training, fairseq_differences, fairseq_searches, long_form, word_times, error_tables):  # fmt: skip
         make()
         plt.close("all")
 
@@ -631,6 +631,90 @@ def long_form() -> None:
                     f"{r['real_time_factor']:.4f} ({r['command_seconds']:.0f} s) | {r['peak_resident_mb']:.0f} MB | "
                     f"{theirs} |")  # fmt: skip
     (OUT / "long_form.md").write_text("\n".join(rows) + "\n")
+
+
+def word_times() -> None:
+    """The alignment behind word times on one bundled recording: the heads' standardised
+    cross-attention (tokens x encoder frames), the DTW path through it, and the words on
+    the waveform; the measured tables from recipes/long_form/word_times.py and tune.py."""
+    from minis2t import timing
+
+    model = minis2t.Speech2Text.from_pretrained()
+    samples = BUNDLED_MODEL.parent / "samples"
+    wave = minis2t.load_audio(samples / "test_01.wav")
+    pad = np.zeros(2400, np.float32)  # the segmenter's 0.15 s on each side
+    wave = np.concatenate([pad, wave, pad])
+    batch = model.feature_extractor([wave])
+    states, mask = model.encode(batch["input_features"], batch["attention_mask"])
+    seq = model.generate(None, encoder_outputs=(states, mask))
+    heads = timing.alignment_heads(model)
+    att = timing.cross_attention(model, states, mask, seq, heads)
+    targets = seq[0, 1:]
+    text = np.flatnonzero((targets != model.config.pad_token_id) & ~np.isin(targets, list(model.tokenizer.special_ids)))
+    frames = int(mask[0].sum())
+    matrix = timing.alignment_matrix(att["weights"][0][:, timing.token_rows(text, True), :frames])
+    rows, cols = timing.dtw(-matrix, timing.FREE_START)
+    words = timing.word_timestamps(model, states, mask, seq)[0]["words"]
+    step = timing.frame_seconds(model.config)
+    pieces = model.tokenizer.convert_ids_to_tokens(targets[text]) + ["</s>"]
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(10, 6.5), height_ratios=[3, 1], sharex=True)
+    top.imshow(matrix, aspect="auto", cmap="viridis", origin="upper",
+               extent=(0, frames * step, len(pieces) - 0.5, -0.5))  # fmt: skip
+    top.plot((cols + 0.5) * step, rows, color="w", lw=1.5, label="DTW path")
+    top.set_yticks(range(len(pieces)), pieces, fontsize=7)
+    top.set(ylabel="token", title=f"cross-attention of {len(heads)} heads, standardised and averaged; the DTW path")
+    top.legend(loc="upper right", fontsize=7)
+    t = np.arange(wave.shape[0]) / 16000
+    bottom.plot(t, wave, lw=0.3, color="0.4")
+    for k, w in enumerate(words):
+        bottom.axvspan(w["start"], w["end"], color=f"C{k % 2}", alpha=0.25)
+        bottom.text((w["start"] + w["end"]) / 2, 0.9 * np.abs(wave).max(), w["word"], ha="center", fontsize=7)
+    bottom.set(xlabel="seconds", yticks=[], title="words, from where the path enters each word's first token")
+    save(fig, "word_times.png")
+
+    results = ROOT / "recipes" / "long_form" / "results"
+    path = results / "word_times.json"
+    if not path.is_file():
+        (OUT / "word_times.md").write_text("*(not measured yet: run recipes/long_form/word_times.py)*\n")
+    else:
+        r = json.loads(path.read_text())
+        dev, ev, chosen = r["dev"], r["eval"], r["dev"]["chosen"]
+        best_head, best_mae = next(iter(chosen["single_head_mae"].items()))  # ranked, best first
+        rows = [f"**Choosing** (dev: {dev['timed']} of {dev['utterances']} utterances transcribed exactly; "
+                f"mean absolute error of word starts, each setting with its best number of heads):", "",
+                "| a token's row | median filter (frames) | first token may start late | heads | MAE |",
+                "| --- | --: | --- | --: | --: |"]  # fmt: skip
+        for g in sorted(dev["grid"].values(), key=lambda g: g["mae"]):
+            row = "the position that predicts it" if g["shift"] == 1 else "the position whose input it is"
+            mark = " **(chosen)**" if g == chosen else ""
+            rows.append(f"| {row} | {g['width']} | {'yes' if g['free_start'] else 'no'} | {g['k']} | "
+                        f"{1000 * g['mae']:.0f} ms{mark} |")  # fmt: skip
+        rows += ["", f"With the chosen setting: the best single head (layer.head {best_head}) alone "
+                 f"{1000 * best_mae:.0f} ms; every head of the decoder's upper half (the default for a model "
+                 f"without a measurement) {1000 * dev['upper_half_mae']:.0f} ms; the {chosen['k']} best heads "
+                 f"{1000 * chosen['mae']:.0f} ms."]  # fmt: skip
+        rows += ["", f"**Measured** (eval: {ev['true_words']} words in a {ev['seconds_of_audio'] / 60:.0f}-minute "
+                 f"recording, through `transcribe_long`; {ev['timed_starts']} recognised words matched to true ones "
+                 f"with known times):", "",
+                 "| | mean absolute error | median | within 0.1 s | within 0.2 s |", "| --- | --: | --: | --: | --: |",
+                 f"| word starts | {1000 * ev['start_mae']:.0f} ms | {1000 * ev['start_median']:.0f} ms | "
+                 f"{_pct(ev['start_within_0.1_s'])} | {_pct(ev['start_within_0.2_s'])} |",
+                 f"| word ends | {1000 * ev['end_mae']:.0f} ms | {1000 * ev['end_median']:.0f} ms | "
+                 f"{_pct(ev['end_within_0.1_s'])} | {_pct(ev['end_within_0.2_s'])} |"]  # fmt: skip
+        (OUT / "word_times.md").write_text("\n".join(rows) + "\n")
+    path = results / "join_margin.json"
+    if path.is_file():
+        r = json.loads(path.read_text())
+        sweep = r["sweep"]
+        never = sweep["inf"]
+        picked = sweep[str(r["chosen"])]
+        rows = ["| margin (log-probability per token) | WER | pairs joined |", "| --: | --: | --: |"]
+        rows += [f"| {'never join' if m == 'inf' else m} | {_pct(v['wer'])} | {v['joined']} |" for m, v in sweep.items()
+                 if m in ("0.0", "0.1", str(r["chosen"]), "0.3", "inf")]  # fmt: skip
+        rows += ["", f"On this tuning recording ({r['seconds_of_audio'] / 60:.0f} minutes, {r['utterances']} utterances, "
+                 f"{r['joinable_pairs']} pairs of segments close enough to be one sentence), the chosen margin "
+                 f"{r['chosen']} takes the WER from {_pct(never['wer'])} to {_pct(picked['wer'])}."]  # fmt: skip
+        (OUT / "join_margin.md").write_text("\n".join(rows) + "\n")
 
 
 def ablation_table(recipe: Path) -> str:

@@ -51,10 +51,17 @@ def trimmed(wave: np.ndarray) -> np.ndarray:
     return wave[loud[0] * 160 : loud[-1] * 160 + 400]
 
 
-def build(minutes: float, seed: int) -> tuple[np.ndarray, list[dict]]:
+def test_pool() -> list[tuple[np.ndarray, str]]:
+    """The synthetic recipe's test utterances (every engine, both voice groups), trimmed."""
     tests = pickle.loads(CACHE.read_bytes())
     texts = TEXTS.read_text().splitlines()
-    pool = [(trimmed(w), texts[i]) for (_, _, waves) in tests.values() for i, w in enumerate(waves)]
+    return [(trimmed(w), texts[i]) for (_, _, waves) in tests.values() for i, w in enumerate(waves)]
+
+
+def build(minutes: float, seed: int, pool=None) -> tuple[np.ndarray, list[dict]]:
+    """Utterances drawn from ``pool`` (default :func:`test_pool`) with pauses, noise on
+    every other 10 minutes: ``(audio, [{"start", "end", "text"}])``."""
+    pool = test_pool() if pool is None else pool
     rng = np.random.default_rng(seed)
     parts, truth, t = [], [], 0
     while t < minutes * 60 * 16000:
