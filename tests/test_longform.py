@@ -200,3 +200,20 @@ def test_damaged_and_empty_files_get_typed_errors_and_the_others_go_on(tmp_path,
     assert [("error" in r) for r in rows] == [True, False, True, True, True]
     assert "internal error" not in rows[4]["error"]
     assert rows[1]["text"] == model.transcribe(good)[0]
+
+
+def test_the_measured_recordings_meet_the_targets():
+    """recipes/long_form/run.py's results (the docs' table) against issue 15's targets:
+    WER within 0.5 points of one by one, >= 95 % of true utterance edges within 0.25 s of
+    a boundary, peak memory <= 500 MB and within 10 % from 30 to 60 minutes, real-time
+    factor <= 0.02 with the bundled model."""
+    from pathlib import Path
+
+    runs = json.loads((Path(__file__).parents[1] / "recipes" / "long_form" / "results" / "long_form.json").read_text())["runs"]
+    by_minutes = {r["minutes"]: r for r in runs}
+    assert set(by_minutes) >= {30, 60}
+    for r in runs:
+        assert r["wer_long_form"] - r["wer_one_by_one"] <= 0.005
+        assert r["boundaries_within_0.25_s"] >= 0.95
+        assert r["peak_resident_mb"] <= 500 and r["real_time_factor"] <= 0.02
+    assert by_minutes[60]["peak_resident_mb"] <= 1.1 * by_minutes[30]["peak_resident_mb"]

@@ -630,6 +630,13 @@ def long_form() -> None:
                     f"{_pct(r['wer_one_by_one'])} | {_pct(r['boundaries_within_0.25_s'])} | "
                     f"{r['real_time_factor']:.4f} ({r['command_seconds']:.0f} s) | {r['peak_resident_mb']:.0f} MB | "
                     f"{theirs} |")  # fmt: skip
+    small = next((r["s2t_small_random"] for r in runs if "s2t_small_random" in r), None)
+    if small is not None:
+        minutes = next(r["minutes"] for r in runs if "s2t_small_random" in r)
+        rows += ["", f"At s2t-small's size (29.5 M parameters, random weights, every segment's output forced to "
+                 f"{small['tokens_per_segment']} tokens, about a sentence's worth; word times included), the "
+                 f"{minutes:g}-minute recording takes {small['seconds']:.0f} s: real-time factor "
+                 f"{small['real_time_factor']:.3f}, peak memory {small['peak_resident_mb']:.0f} MB."]  # fmt: skip
     (OUT / "long_form.md").write_text("\n".join(rows) + "\n")
 
 
@@ -641,7 +648,7 @@ def word_times() -> None:
 
     model = minis2t.Speech2Text.from_pretrained()
     samples = BUNDLED_MODEL.parent / "samples"
-    wave = minis2t.load_audio(samples / "test_01.wav")
+    wave = minis2t.load_audio(samples / "test_00.wav")  # one the model transcribes exactly
     pad = np.zeros(2400, np.float32)  # the segmenter's 0.15 s on each side
     wave = np.concatenate([pad, wave, pad])
     batch = model.feature_extractor([wave])
@@ -668,7 +675,8 @@ def word_times() -> None:
     bottom.plot(t, wave, lw=0.3, color="0.4")
     for k, w in enumerate(words):
         bottom.axvspan(w["start"], w["end"], color=f"C{k % 2}", alpha=0.25)
-        bottom.text((w["start"] + w["end"]) / 2, 0.9 * np.abs(wave).max(), w["word"], ha="center", fontsize=7)
+        bottom.text((w["start"] + w["end"]) / 2, (0.85 if k % 2 else -0.95) * np.abs(wave).max(), w["word"],
+                    ha="center", fontsize=7)  # fmt: skip
     bottom.set(xlabel="seconds", yticks=[], title="words, from where the path enters each word's first token")
     save(fig, "word_times.png")
 

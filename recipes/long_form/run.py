@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import pickle
+import shutil
 import subprocess
 import sys
 import time
@@ -98,6 +99,47 @@ def command(path: Path) -> tuple[dict, float, float]:
     return report["rows"][0], seconds, report["peak_mb"]
 
 
+SMALL_TOKENS = 20  # output tokens forced per segment at s2t-small size: a sentence of ~4 s
+
+
+def small_size(path: Path) -> dict:
+    """``Speech2Text.transcribe_long`` (word times included) on ``path`` with a model of
+    s2t-small's size (29.5 M parameters) and random weights, in a fresh process that loads
+    it from disk (so torch, used here to draw the weights, is not in its memory): random
+    weights never say end-of-sentence on their own, so every segment's output is forced
+    to ``SMALL_TOKENS`` tokens (``min_length = max_length``), about what a released model
+    says for a sentence. The bundled tokenizer names what it can (ids beyond its
+    vocabulary read as <unk>); the cost is the model's. Real-time factor and peak memory."""
+    import torch
+    from transformers import Speech2TextConfig, Speech2TextForConditionalGeneration
+
+    from minis2t.config import S2T_SMALL, GenerationConfig
+
+    torch.manual_seed(0)
+    hf = Speech2TextForConditionalGeneration(Speech2TextConfig(**S2T_SMALL)).eval()
+    config = minis2t.ModelConfig.from_dict(hf.config.to_dict())
+    weights = {k: v.detach().numpy().copy() for k, v in hf.state_dict().items()}
+    weights = minis2t.checkpoint.prepare_weights(config, weights, np.float32)
+    bundled = minis2t.Speech2Text.from_pretrained()
+    options = GenerationConfig(num_beams=5, max_length=SMALL_TOKENS + 1, min_length=SMALL_TOKENS + 1,
+                               decoder_start_token_id=2, eos_token_id=2, pad_token_id=1, bos_token_id=0)  # fmt: skip
+    directory = HERE / "work" / "s2t_small_random"
+    shutil.rmtree(directory, ignore_errors=True)
+    minis2t.Speech2Text(config, weights, options, bundled.feature_extractor, bundled.tokenizer).save_pretrained(directory)
+    code = ("import json, sys, time, minis2t\n"
+            "model = minis2t.Speech2Text.from_pretrained(sys.argv[2])\n"
+            "start = time.perf_counter()\n"
+            "result = model.transcribe_long(sys.argv[1])\n"
+            "seconds = time.perf_counter() - start\n"
+            "peak = int(next(l for l in open('/proc/self/status') if l.startswith('VmHWM')).split()[1]) / 1024\n"
+            "print(json.dumps({'seconds': seconds, 'segments': len(result['segments']), 'peak_resident_mb': peak}))\n")  # fmt: skip
+    done = subprocess.run([sys.executable, "-c", code, str(path), str(directory)], capture_output=True, text=True, check=True)
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    audio_seconds = soundfile.info(path).frames / 16000
+    return {"s2t_small_random": {**report, "tokens_per_segment": SMALL_TOKENS,
+                                 "real_time_factor": report["seconds"] / audio_seconds}}  # fmt: skip
+
+
 def transformers_pipeline(path: Path) -> tuple[str, float]:
     """transformers' own long-form answer, side by side: its ASR pipeline on the bundled
     model with ``chunk_length_s`` (fixed 20 s chunks, 4 s strides — it calls this
@@ -118,6 +160,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--minutes", type=float, nargs="+", default=[30, 60])
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--small-size", action="store_true",
+                        help="also time a model of s2t-small's size (random weights) on the shortest recording")
     args = parser.parse_args()
     (HERE / "work").mkdir(exist_ok=True)
     (HERE / "results").mkdir(exist_ok=True)
@@ -141,6 +185,8 @@ def main() -> None:
                "real_time_factor": seconds / (audio.shape[0] / 16000), "peak_resident_mb": peak}  # fmt: skip
         hf_text, hf_seconds = transformers_pipeline(path)
         run.update(wer_transformers_chunked=jiwer.wer(refs, hf_text), transformers_chunked_seconds=hf_seconds)
+        if args.small_size and minutes == min(args.minutes):
+            run.update(small_size(path))
         print(json.dumps(run), flush=True)
         runs.append(run)
     (HERE / "results" / "long_form.json").write_text(json.dumps({"runs": runs}, indent=2) + "\n")
