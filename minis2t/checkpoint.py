@@ -122,8 +122,18 @@ def save_checkpoint(path, config: ModelConfig, weights: dict[str, np.ndarray]) -
     save_file(out, str(directory / SAFETENSORS), metadata=metadata)
 
 
+# The models shipped with the package, by their reserved names.
+BUNDLED_MODELS = {
+    "bundled-asr": Path(__file__).parent / "assets" / "model",  # English speech recognition
+    "bundled-st": Path(__file__).parent / "assets" / "model_st",  # English speech -> fr, de, es text
+}
+
+
 def resolve_model_dir(path) -> Path:
-    """A local model directory, or a hub name fetched through huggingface_hub."""
+    """A reserved name (``bundled-asr``, ``bundled-st``: the models shipped with the
+    package), a local model directory, or a hub name fetched through huggingface_hub."""
+    if isinstance(path, str) and path in BUNDLED_MODELS:
+        return BUNDLED_MODELS[path]
     local = Path(path)
     if local.is_dir():
         return local

@@ -1,6 +1,6 @@
 """The ``minis2t`` command.
 
-    minis2t transcribe FILE... [--model DIR] [--beams N] [--max-length N] [--language xx]
+    minis2t transcribe FILE... [--model DIR|bundled-asr|bundled-st] [--beams N] [--max-length N] [--language xx]
                                [--batch-size N] [--output-format text|json|tsv] [--device cpu]
                                (FILE "-" reads one recording from standard input)
     minis2t demo                transcribe the bundled test recordings, print reference and hypothesis
@@ -53,7 +53,8 @@ def main(argv: list[str] | None = None) -> int:
 
     tr = commands.add_parser("transcribe", help="transcribe (or translate) audio files")
     tr.add_argument("files", nargs="+", help="audio files (WAV, FLAC, OGG, MP3, ...); - reads stdin")
-    tr.add_argument("--model", default=None, help="model directory (default: the bundled model)")
+    tr.add_argument("--model", default=None, help="model directory, or bundled-asr (the default) or "
+                    "bundled-st (English speech -> fr, de, es; with --language)")
     tr.add_argument("--beams", type=_positive_int, default=None, help="beam size (default: the model's)")
     tr.add_argument("--max-length", type=_positive_int, default=None, help="longest output in tokens")
     tr.add_argument("--language", default=None, help="target language of a multilingual model")
@@ -73,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("demo", help="transcribe the bundled recordings with the bundled model")
 
     info = commands.add_parser("info", help="describe a model directory")
-    info.add_argument("model", nargs="?", default=None, help="model directory (default: bundled)")
+    info.add_argument("model", nargs="?", default=None, help="model directory, bundled-asr (default) or bundled-st")
 
     conv = commands.add_parser("convert", help="write a model (e.g. a fairseq S2T directory) in the "
                                "Hugging Face layout, which transformers loads")  # fmt: skip
@@ -266,13 +267,35 @@ def _demo(args) -> int:
         print(f"  reference:  {r['text']}")
         print(f"  hypothesis: {hyp}")
     print(f"\n{correct} of {len(refs)} transcribed exactly. Try: minis2t transcribe YOUR.wav")
-    return 0 if correct == len(refs) else 1
+    translated = _demo_translation()
+    return 0 if correct == len(refs) and translated else 1
+
+
+def _demo_translation() -> bool:
+    """One bundled recording translated by the bundled translation model (into German)."""
+    from .checkpoint import BUNDLED_MODELS
+    from .pipeline import Speech2Text
+
+    directory = BUNDLED_MODELS["bundled-st"]
+    samples = directory.parent / "samples_st"
+    if not (directory / "config.json").is_file():
+        return True  # an installation without it
+    model = Speech2Text.from_pretrained("bundled-st")
+    ref = json.loads((samples / "references.json").read_text())[0]
+    hyp = model.transcribe(str(samples / ref["file"]), language="de")[0]
+    print(f"\ntranslation: {model}, --model bundled-st --language de (also fr, es)")
+    print(f"  {ref['file']}  (English: {ref['text']})")
+    print(f"  reference (de): {ref['translations']['de']}")
+    print(f"  translation:    {hyp}")
+    return hyp == ref["translations"]["de"]
 
 
 def _info(args) -> int:
     from .pipeline import Speech2Text
 
-    directory = Path(_model_dir(args.model))
+    from .checkpoint import resolve_model_dir
+
+    directory = resolve_model_dir(_model_dir(args.model))
     model = Speech2Text.from_pretrained(directory)
     c, g = model.config, model.generation_config
     print(f"model directory {directory}")

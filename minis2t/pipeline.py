@@ -17,7 +17,7 @@ import numpy as np
 from . import fairseq_search, longform
 from . import generate as g
 from . import model as m
-from .checkpoint import load_checkpoint, resolve_model_dir, save_checkpoint
+from .checkpoint import BUNDLED_MODELS, load_checkpoint, resolve_model_dir, save_checkpoint
 from .audio import FRAME_LENGTH, SAMPLING_RATE, AudioInput, is_sample_list, load_audio
 from .config import GenerationConfig, ModelConfig, check_generation_for_model
 from .fairseq import is_fairseq_dir, load_fairseq_dir
@@ -32,7 +32,7 @@ from .features import FeatureExtractor
 from .tokenizer import Tokenizer
 
 
-BUNDLED_MODEL = Path(__file__).parent / "assets" / "model"  # see docs: "The bundled model"
+BUNDLED_MODEL = BUNDLED_MODELS["bundled-asr"]  # see docs: "The bundled model"
 # Audio whose every sample lies within half a 16-bit step of its mean is silence: stored as
 # 16-bit PCM it would be digital silence (a constant), and a constant gives the same
 # features as zeros (each frame's DC offset is removed). Such input is refused.
@@ -82,8 +82,9 @@ class Speech2Text:
         """Load config, weights, generation config, feature extractor and tokenizer.
 
         ``path`` is a model directory (or a hub name, see
-        :func:`minis2t.checkpoint.resolve_model_dir`); ``None`` loads the small model
-        bundled with the package, or a fairseq S2T directory (a ``*.pt`` checkpoint with
+        :func:`minis2t.checkpoint.resolve_model_dir`); ``None`` or ``"bundled-asr"`` loads
+        the small recogniser bundled with the package, ``"bundled-st"`` the bundled
+        translation model (English speech into French, German and Spanish), or a fairseq S2T directory (a ``*.pt`` checkpoint with
         its ``config.yaml``, SentencePiece model and dictionary; see
         :mod:`minis2t.fairseq`). The tokenizer and feature extractor are optional: a
         directory with only ``config.json`` and weights still encodes and decodes ids."""
@@ -322,15 +323,29 @@ class Speech2Text:
         _check_search(search, self.generation_options(**options))
         return options
 
+    @property
+    def languages(self) -> list[str]:
+        """The target languages: those the model was trained for, when its
+        ``generation_config.json`` names them (``languages``; a vocabulary in MuST-C's
+        layout has codes for eight), else every code of its vocabulary; [] when monolingual."""
+        langs = self.tokenizer.langs if self.tokenizer is not None else []
+        trained = self.generation_config.extra.get("languages")
+        return [x for x in langs if x in trained] if langs and isinstance(trained, list) else list(langs)
+
     def _language_options(self, language, options: dict) -> dict:
-        langs = self.tokenizer.langs
+        langs = self.languages
         if language is None:
             if langs and "forced_bos_token_id" not in options:
                 raise UnknownLanguageError(
                     f"this is a multilingual model: choose the target language, one of "
-                    f"{', '.join(langs)} (language=...)."
+                    f"{', '.join(langs)} (language=..., or --language in the command)."
                 )
             return options
+        if langs and language not in langs and language in self.tokenizer.langs:
+            raise UnknownLanguageError(
+                f"this model was not trained to produce {language!r} (its vocabulary has the "
+                f"code, as MuST-C's layout requires); it translates into {', '.join(langs)}."
+            )
         return {**options, "forced_bos_token_id": self.tokenizer.language_id(language)}
 
     def load_waveform(self, item, sampling_rate: int | None = None, index: int = 0) -> np.ndarray:

@@ -192,3 +192,15 @@ def test_long_form_page_states_the_stitching_and_timing_settings():
     assert dev["utterances"] == 100 and len(sentences) - 100 == 200
     assert "100 held-out test sentences" in text and "200 others" in text
     assert timing.ROW_SHIFT == 1 and "The row that *predicts* a token times it far better" in text
+
+
+def test_tokenizer_page_states_the_translation_vocabulary():
+    from minis2t.checkpoint import BUNDLED_MODELS
+
+    text = " ".join(page("tokenizer").split())
+    model = minis2t.Speech2Text.from_pretrained("bundled-st")
+    assert model.config.vocab_size == 1000 and "vocabulary of 1000 pieces" in text
+    ids = sorted(model.tokenizer.lang_code_to_id.values())
+    assert ids == list(range(4, 12)) and len(model.tokenizer.langs) == 8 and "(ids 4–11)" in text
+    assert sorted(model.languages) == ["de", "es", "fr"] and "names the three languages" in text
+    assert (BUNDLED_MODELS["bundled-st"] / "tokenizer_config.json").is_file()

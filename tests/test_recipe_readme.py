@@ -66,3 +66,17 @@ def test_readme_states_the_twin_run_beside_it():
     wer = sum(r["wer"] * r["n"] for r in run["table"]) / sum(r["n"] for r in run["table"])
     line = f"| the twin (torch autograd; the shipped model) | {run['steps']} | {round(seconds / 60)} min | {100 * wer:.1f} % |"
     assert line in (RECIPE / "README.md").read_text()
+
+
+def test_readme_states_the_translation_results():
+    """The translation model's section: results/st.json's scores, and the issue's
+    targets (BLEU >= 80 per language, NumPy = twin, training within the hour)."""
+    result = json.loads((RECIPE / "results" / "st.json").read_text())
+    readme = (RECIPE / "README.md").read_text()
+    names = {"fr": "French", "de": "German", "es": "Spanish"}
+    for lang, scores in result["languages"].items():
+        assert f"| {names[lang]} | {scores['bleu']:.1f} | {scores['chrf']:.1f} | {scores['utterances']} |" in readme
+        assert scores["bleu"] >= 80
+    assert result["numpy_equals_twin"] == result["twin_utterances"]
+    assert f"{result['numpy_equals_twin']} of {result['twin_utterances']} decodes" in readme
+    assert f"**{round(result['training_seconds'] / 60)} minutes**" in readme and result["training_seconds"] <= 60 * 60

@@ -24,6 +24,8 @@ def test_every_sentence_of_the_grammar_is_parsed_and_translated():
         for text in translate.translations(sentence).values():
             assert "{" not in text and "  " not in text and text == text.strip() and text.islower()
     assert seen == {name for name, _ in translate.TEMPLATES}
+    readme = (Path(translate.__file__).parent / "README.md").read_text()
+    assert len(translate.TEMPLATES) == 41 and "the 41 templates written in French" in " ".join(readme.split())
 
 
 def test_the_test_sentences_are_translated():

@@ -62,7 +62,7 @@ def on_pre_build(config, **kwargs) -> None:
     vendor_mathjax()
     OUT.mkdir(parents=True, exist_ok=True)
     for make in (waveform, frames, filterbank, cmvn, subsampling, positions, attention,
-                 masks, kv_cache, tokenizer_pieces, ctc_lattice, beam_tree, parity_table, front_end_table, bundled_tables, numpy_training, fairseq_differences, fairseq_searches, long_form, word_times, error_tables):  # fmt: skip
+                 masks, kv_cache, tokenizer_pieces, ctc_lattice, beam_tree, parity_table, front_end_table, bundled_tables, numpy_training, fairseq_differences, fairseq_searches, long_form, word_times, translation, error_tables):  # fmt: skip
         make()
         plt.close("all")
 
@@ -723,6 +723,65 @@ def word_times() -> None:
                  f"{r['joinable_pairs']} pairs of segments close enough to be one sentence), the chosen margin "
                  f"{r['chosen']} takes the WER from {_pct(never['wer'])} to {_pct(picked['wer'])}."]  # fmt: skip
         (OUT / "join_margin.md").write_text("\n".join(rows) + "\n")
+
+
+def translation() -> None:
+    """The bundled translation model on one of its recordings: the next steps'
+    probabilities and the cross-attention with each language forced; the measured scores."""
+    from minis2t import model as m
+    from minis2t.checkpoint import BUNDLED_MODELS
+
+    directory = BUNDLED_MODELS["bundled-st"]
+    if not (directory / "config.json").is_file():
+        return
+    model = minis2t.Speech2Text.from_pretrained("bundled-st")
+    samples = directory.parent / "samples_st"
+    ref = json.loads((samples / "references.json").read_text())[0]
+    batch = model.feature_extractor([minis2t.load_audio(samples / ref["file"])])
+    states, mask = model.encode(batch["input_features"], batch["attention_mask"])
+    languages, steps = ("fr", "de", "es"), 3
+    runs = {}
+    for lang in languages:
+        ids = model.generate(None, encoder_outputs=(states, mask), forced_bos_token_id=model.tokenizer.language_id(lang))
+        runs[lang] = (ids, m.decode(model.params, model.config, ids, m.init_cache(model.params, model.config, states),
+                                    mask, positions=model.positions["decoder"], output_attentions=True))  # fmt: skip
+    fig, axes = plt.subplots(len(languages), steps, figsize=(10, 6))
+    for row, lang in enumerate(languages):
+        ids, out = runs[lang]
+        for step in range(steps):
+            z = out["logits"][0, step + 1].astype(np.float64)
+            p = np.exp(z - z.max())
+            p /= p.sum()
+            top = np.argsort(-p)[:4]
+            ax = axes[row, step]
+            ax.barh(range(4)[::-1], p[top], color=f"C{row}")
+            ax.set_yticks(range(4)[::-1], model.tokenizer.convert_ids_to_tokens(top), fontsize=8)
+            ax.set_xlim(0, 1)
+            ax.set_title(f"<lang:{lang}>, output {step + 2}", fontsize=9)
+    fig.suptitle(f"English: \"{ref['text']}\" — the next pieces after each forced language token")
+    fig.tight_layout()
+    save(fig, "translation_steps.png")
+    fig, axes = plt.subplots(1, len(languages), figsize=(13, 4.5))
+    for ax, lang in zip(axes, languages):
+        ids, out = runs[lang]
+        ax.imshow(out["cross_attentions"][-1][0].mean(axis=0), aspect="auto", cmap="magma")
+        ax.set_yticks(range(ids.shape[1]), model.tokenizer.convert_ids_to_tokens(ids[0]), fontsize=7)
+        ax.set(xlabel="encoder frame (40 ms)", title=f"{lang}: {model.tokenizer.decode(ids[0], skip_special_tokens=True)}")
+        ax.title.set_fontsize(8)
+    fig.tight_layout()
+    save(fig, "translation_attention.png")
+    path = ROOT / "recipes" / "synthetic_speech" / "results" / "st.json"
+    if not path.is_file():
+        (OUT / "translation_scores.md").write_text("*(not measured yet: run recipes/synthetic_speech/run_st.py)*\n")
+        return
+    r = json.loads(path.read_text())
+    rows = ["| target | BLEU | chrF | utterances |", "| --- | --: | --: | --: |"]
+    names = {"fr": "French", "de": "German", "es": "Spanish"}
+    rows += [f"| {names[lang]} | {v['bleu']:.1f} | {v['chrf']:.1f} | {v['utterances']} |" for lang, v in r["languages"].items()]
+    rows += ["", f"NumPy and the twin: {r['numpy_equals_twin']} of {r['twin_utterances']} outputs identical. "
+             f"Training: {r['steps']} steps in {r['training_seconds'] / 60:.0f} minutes on 2 cores, the encoder "
+             f"starting from the bundled recogniser's."]  # fmt: skip
+    (OUT / "translation_scores.md").write_text("\n".join(rows) + "\n")
 
 
 def ablation_table(recipe: Path) -> str:

@@ -42,12 +42,17 @@ def init_weights(config: minis2t.ModelConfig, seed: int) -> dict[str, np.ndarray
 def train(config: minis2t.ModelConfig, features: list[np.ndarray], targets: list[list[int]],
           steps: int, seed: int = 0, max_frames: int = 12000, peak_lr: float = 2e-3,
           warmup: int = 400, ctc_weight: float = 0.3, smoothing: float = 0.1,
-          spec_augment_from: int = 1500, log=print) -> dict[str, np.ndarray]:  # fmt: skip
-    """Train for ``steps`` updates; returns the weights (NumPy, float32, no CTC head)."""
+          spec_augment_from: int = 1500, log=print, init_from: dict | None = None) -> dict[str, np.ndarray]:  # fmt: skip
+    """Train for ``steps`` updates; returns the weights (NumPy, float32, no CTC head).
+    ``init_from``: weights that replace the random ones of the same name and shape (the
+    encoder of a trained recogniser, for a translation model)."""
     torch.manual_seed(seed)
     rng = random.Random(seed)
     torch.set_num_threads(2)
     weights = init_weights(config, seed)
+    for name, value in (init_from or {}).items():
+        if name in weights and weights[name].shape == value.shape:
+            weights[name] = np.array(value, np.float32)
     named = leaves(weights, torch.float32)  # one leaf per distinct array: the tied head is shared
     ctc_head = torch.nn.Linear(config.d_model, config.vocab_size)  # training only
     head = {"weight": ctc_head.weight, "bias": ctc_head.bias}
@@ -75,6 +80,6 @@ def train(config: minis2t.ModelConfig, features: list[np.ndarray], targets: list
         optimizer.step()
         running = parts if running is None else {k: 0.98 * running[k] + 0.02 * v for k, v in parts.items()}
         if step % 100 == 0 or step == steps:
-            log(f"step {step:5d}/{steps}  lr {lr:.2e}  ce {running['ce']:.3f}  ctc {running['ctc']:.3f}  "
+            log(f"step {step:5d}/{steps}  lr {lr:.2e}  ce {running['ce']:.3f}  ctc {running.get('ctc', float('nan')):.3f}  "
                 f"{time.time() - start:6.0f} s")  # fmt: skip
     return {name: named[name].detach().numpy().copy() for name in weights}

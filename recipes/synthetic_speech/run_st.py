@@ -1,0 +1,127 @@
+"""The bundled translation model: English speech -> French, German or Spanish text.
+
+    .venv/bin/python recipes/synthetic_speech/run.py       # first: the recogniser, and the cached speech
+    .venv/bin/python recipes/synthetic_speech/run_st.py
+
+The same speech as the recogniser's recipe (the cached training utterances, the same
+held-out test sentences), each utterance's target now its translation
+(:mod:`translate`) into each of the three languages, preceded by the language's token —
+MuST-C's multilingual layout (``<lang:xx>`` as SentencePiece user symbols for MuST-C's
+eight languages, ``lang_codes: mustc``), so that transformers and fairseq read it as they
+read ``facebook/s2t-medium-mustc-multilingual-st``. The encoder starts from the bundled
+recogniser's (as fairseq's speech-translation recipes start from an ASR encoder); the
+decoder and its vocabulary are new. Writes ``minis2t/assets/model_st/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import sentencepiece
+
+from run import ARCHITECTURE, HERE, ROOT, cached, split_sentences, synthesised_indices, test_speech, training_speech
+
+import minis2t  # noqa: E402
+import translate  # noqa: E402
+
+MUSTC = ["pt", "fr", "ru", "nl", "ro", "it", "es", "de"]  # the order transformers and fairseq use
+LANGUAGES = ("fr", "de", "es")
+SPM_VOCAB = 1000
+GENERATION = dict(num_beams=5, max_length=96, early_stopping=True)
+OUT = ROOT / "minis2t" / "assets" / "model_st"
+
+
+def train_vocabulary(texts: list[str]) -> bytes:
+    """A unigram SentencePiece model over the three languages' training text, with fairseq's
+    special ids and MuST-C's language tokens as user-defined symbols (ids 4-11)."""
+    model = io.BytesIO()
+    sentencepiece.SentencePieceTrainer.train(
+        sentence_iterator=iter(texts), model_writer=model, vocab_size=SPM_VOCAB, model_type="unigram",
+        character_coverage=1.0, bos_id=0, pad_id=1, eos_id=2, unk_id=3,
+        user_defined_symbols=[f"<lang:{lang}>" for lang in MUSTC], minloglevel=2,
+    )  # fmt: skip
+    return model.getvalue()
+
+
+def write_model_dir(out: Path, config, weights, proto: bytes) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    minis2t.save_checkpoint(out, config, weights)
+    # "languages": the codes it was trained for (its vocabulary has MuST-C's eight)
+    minis2t.GenerationConfig(**GENERATION, extra={"languages": list(LANGUAGES)}).save_pretrained(out)
+    sp = sentencepiece.SentencePieceProcessor(model_proto=proto)
+    vocab = {sp.id_to_piece(i): i for i in range(sp.get_piece_size())}
+    minis2t.Tokenizer(vocab, proto, lang_codes="mustc", tgt_lang="fr").save_pretrained(out)
+    minis2t.FeatureExtractor().save_pretrained(out)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--steps", type=int, default=4000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--no-evaluate", action="store_true", help="train and write the model only")
+    parser.add_argument("--evaluate-only", action="store_true", help="evaluate the model --out holds")
+    parser.add_argument("--twin-groups", type=int, default=None,
+                        help="the twin decodes only the first N test groups (all by default)")
+    args = parser.parse_args()
+    t0 = time.time()
+    log = lambda *a: print(f"[{time.time() - t0:7.0f} s]", *a, flush=True)  # noqa: E731
+    train_text, test_text = split_sentences(16000, 300, args.seed)
+    languages = LANGUAGES
+    train_targets = {lang: [translate.translate(s, lang) for s in train_text] for lang in languages}
+    proto = train_vocabulary([t for lang in languages for t in train_targets[lang]])
+    sp = sentencepiece.SentencePieceProcessor(model_proto=proto)
+    lang_id = {lang: sp.piece_to_id(f"<lang:{lang}>") for lang in languages}
+    feats, meta = cached(f"train_{args.seed}_aug_{len(train_text)}",
+                         lambda: training_speech(train_text, args.seed + 1, True))  # fmt: skip
+    order = synthesised_indices(train_text, args.seed + 1)
+    assert len(order) == len(feats)
+    # every utterance once per language: the same features, three targets
+    pairs_feats, pairs_targets = [], []
+    for lang in languages:
+        encoded = [[lang_id[lang]] + sp.encode(train_targets[lang][i]) + [2] for i in order]
+        pairs_feats += feats
+        pairs_targets += encoded
+    log(f"vocabulary: {sp.get_piece_size()} pieces; {len(pairs_feats)} training pairs; tokens per target "
+        + ", ".join(f"{lang} {np.mean([len(sp.encode(t)) for t in train_targets[lang]]):.1f}" for lang in languages))
+    config = minis2t.ModelConfig(**{**ARCHITECTURE, "vocab_size": sp.get_piece_size()})
+    asr = minis2t.Speech2Text.from_pretrained()
+    encoder = {k: v for k, v in asr.weights.items() if k.startswith("model.encoder.")}
+    import train  # noqa: E402 (imports torch)
+
+    if args.evaluate_only:
+        training_seconds = json.loads((HERE / "results" / "st_training.json").read_text())["training_seconds"]
+    else:
+        t_train = time.time()
+        weights = train.train(config, pairs_feats, pairs_targets, args.steps, seed=args.seed, ctc_weight=0.0,
+                              log=log, init_from=encoder)  # fmt: skip
+        training_seconds = round(time.time() - t_train)
+        write_model_dir(args.out, config, weights, proto)
+        log(f"model written to {args.out} after {training_seconds} s of training")
+        if args.out == OUT:
+            (HERE / "results" / "st_training.json").write_text(json.dumps({"training_seconds": training_seconds}) + "\n")
+    if args.no_evaluate:
+        return
+    tests = cached(f"test_{args.seed}_{len(test_text)}", lambda: test_speech(test_text, args.seed + 2))
+    import evaluate_st  # noqa: E402
+
+    twin_groups = None if args.twin_groups is None else list(tests)[: args.twin_groups]
+    result = evaluate_st.evaluate(args.out, test_text, tests, languages, log=log, twin_groups=twin_groups)
+    if args.out == OUT:
+        rows = evaluate_st.write_samples(args.out, test_text, tests, languages, OUT.parent / "samples_st")
+        log(f"{len(rows)} sample recordings written")
+    result.update(steps=args.steps, training_seconds=training_seconds, recipe_seconds=round(time.time() - t0),
+                  training_pairs=len(pairs_feats), encoder_from="bundled recogniser",
+                  evaluated_separately=args.evaluate_only)  # fmt: skip
+    (HERE / "results").mkdir(exist_ok=True)
+    (HERE / "results" / "st.json").write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
+    log(json.dumps({k: v for k, v in result.items() if k != "examples"}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
