@@ -754,11 +754,12 @@ def translation() -> None:
             p /= p.sum()
             top = np.argsort(-p)[:4]
             ax = axes[row, step]
-            ax.barh(range(4)[::-1], p[top], color=f"C{row}")
+            ax.barh(range(4)[::-1], p[top] - 1e-6, left=1e-6, color=f"C{row}")
             ax.set_yticks(range(4)[::-1], model.tokenizer.convert_ids_to_tokens(top), fontsize=8)
-            ax.set_xlim(0, 1)
+            ax.set_xscale("log")  # the runners-up are orders of magnitude below
+            ax.set_xlim(1e-6, 1)
             ax.set_title(f"<lang:{lang}>, output {step + 2}", fontsize=9)
-    fig.suptitle(f"English: \"{ref['text']}\" — the next pieces after each forced language token")
+    fig.suptitle(f"English: \"{ref['text']}\" — probabilities of the next pieces after each forced language token")
     fig.tight_layout()
     save(fig, "translation_steps.png")
     fig, axes = plt.subplots(1, len(languages), figsize=(13, 4.5))
