@@ -303,7 +303,9 @@ def _info(args) -> int:
           f"decoder layers, {c.encoder_attention_heads} heads, FFN {c.encoder_ffn_dim}, "
           f"conv {c.num_conv_layers} x {list(c.conv_kernel_sizes)} ({c.conv_channels} channels)")  # fmt: skip
     print(f"  vocabulary    {c.vocab_size} tokens" + (
-        f", languages {', '.join(model.tokenizer.langs)}" if model.tokenizer and model.tokenizer.langs else ""))  # fmt: skip
+        f", translates into {', '.join(model.languages)}"
+        + (f" (codes in the vocabulary: {', '.join(model.tokenizer.langs)})" if model.languages != model.tokenizer.langs else "")
+        if model.tokenizer and model.tokenizer.langs else ""))  # fmt: skip
     print(f"  parameters    {model.num_parameters:,} ({'tied' if c.tie_word_embeddings else 'untied'} LM head)")
     print(f"  limits        {c.max_source_positions} encoder positions "
           f"({c.max_source_positions * 2**c.num_conv_layers / 100:.0f} s of audio), "

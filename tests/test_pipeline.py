@@ -123,7 +123,9 @@ def test_cli_argument_errors(v5_dir, capsys):
 def test_cli_info(multilingual_dir, capsys):
     assert main(["info", str(multilingual_dir)]) == 0
     out = capsys.readouterr().out
-    assert "untied LM head" in out and "languages pt, fr" in out and "model.safetensors" in out
+    assert "untied LM head" in out and "translates into pt, fr" in out and "model.safetensors" in out
+    assert main(["info", "bundled-st"]) == 0  # trained for three of its vocabulary's eight codes
+    assert "translates into fr, es, de (codes in the vocabulary: pt, fr, ru" in capsys.readouterr().out
 
 
 def test_command_is_installed():
