@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from .config import ModelConfig, read_json
+from .nn import matmul_layout
 from .errors import (
     CheckpointError,
     ConfigError,
@@ -101,7 +102,7 @@ def load_checkpoint(path: str | Path, dtype: type = np.float32) -> tuple[ModelCo
                 f"weights: {e} Add the missing field(s) to config.json."
             ) from None
         raise
-    return config, _cast_checked(config, weights, dtype)
+    return config, _cast_checked(config, weights, dtype, consume=True)
 
 
 def save_checkpoint(path, config: ModelConfig, weights: dict[str, np.ndarray]) -> None:
@@ -230,14 +231,18 @@ def prepare_weights(config: ModelConfig, weights: dict, dtype) -> dict[str, np.n
     return _cast_checked(config, weights, dtype)
 
 
-def _cast_checked(config: ModelConfig, weights: dict, dtype) -> dict[str, np.ndarray]:
-    """Weights that passed :func:`check_structure`, cast to ``dtype`` and value-checked."""
-    out, checked = {}, set()
-    for name, array in weights.items():
-        out[name] = array if dtype is None else np.asarray(array, dtype=dtype)
-        if id(array) not in checked:  # a tied head is its embedding: checked once
-            check_values(name, out[name])
-            checked.add(id(array))
+def _cast_checked(config: ModelConfig, weights: dict, dtype, consume: bool = False) -> dict[str, np.ndarray]:
+    """Weights that passed :func:`check_structure`, cast to ``dtype``, value-checked and
+    in :func:`minis2t.nn.matmul_layout`. With ``consume`` each array is taken out of
+    ``weights`` as it is converted (the caller's dict is ours to empty), so loading never
+    holds two copies of the model."""
+    out, done = {}, {}  # done: id of an input array -> its converted array (a tied head is its embedding)
+    for name in list(weights):
+        array = weights.pop(name) if consume else weights[name]
+        if id(array) not in done:
+            done[id(array)] = matmul_layout(array, dtype)
+            check_values(name, done[id(array)])
+        out[name] = done[id(array)]
     if config.tie_word_embeddings and dtype is not None:
         out[TIED_HEAD] = out[EMBED_TOKENS]
     return out

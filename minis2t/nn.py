@@ -26,6 +26,18 @@ def linear(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None) ->
     return y
 
 
+def matmul_layout(weight: np.ndarray, dtype=None) -> np.ndarray:
+    """A weight as the model keeps it in memory: cast to ``dtype`` (if given), and a 2-D
+    ``[out, in]`` matrix stored column-major (Fortran order). It is the same matrix to
+    every reader; what changes is that ``weight.T`` in :func:`linear` is then a row-major
+    ``[in, out]`` matrix, the layout BLAS reads fastest when the left operand has few
+    rows — a decoding step has one row per beam. Measured on 2 cores (OpenBLAS, float32):
+    5 rows x 256 -> 2048 from 271 to 136 us, the 10 000-word LM head from 1528 to 638 us;
+    an encoder product of 1250 rows from 1071 to 976 us. One copy, made once at loading."""
+    order = "F" if weight.ndim == 2 else "K"
+    return np.asarray(weight, dtype=weight.dtype if dtype is None else dtype, order=order)
+
+
 def layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: float = LAYER_NORM_EPS):
     """Normalise the last axis to zero mean and unit (biased) variance, then scale and shift."""
     centered = x - x.mean(axis=-1, keepdims=True)  # [..., D]
