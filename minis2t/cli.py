@@ -96,6 +96,11 @@ def main(argv: list[str] | None = None) -> int:
     except MiniS2TError as e:
         print(f"minis2t: error: {e}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the reader went away (`minis2t ... | head`): stop quietly
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return 141  # 128 + SIGPIPE, what a shell reports for a program killed by it
 
 
 def _model_dir(given: str | None) -> str:

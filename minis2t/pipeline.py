@@ -341,10 +341,12 @@ class Speech2Text:
                     f"{', '.join(langs)} (language=..., or --language in the command)."
                 )
             return options
-        if langs and language not in langs and language in self.tokenizer.langs:
+        if langs and language not in langs:
+            vocabulary = (" (its vocabulary has the code, as MuST-C's layout requires)"
+                          if language in self.tokenizer.langs else "")  # fmt: skip
             raise UnknownLanguageError(
-                f"this model was not trained to produce {language!r} (its vocabulary has the "
-                f"code, as MuST-C's layout requires); it translates into {', '.join(langs)}."
+                f"this model was not trained to produce {language!r}{vocabulary}; it "
+                f"translates into {', '.join(langs)}."
             )
         return {**options, "forced_bos_token_id": self.tokenizer.language_id(language)}
 

@@ -83,6 +83,8 @@ def test_the_target_language_must_be_chosen(model, capsys):
         model.transcribe(SAMPLES / REFERENCES[0]["file"])
     with pytest.raises(UnknownLanguageError, match="not trained to produce 'it'"):
         model.transcribe(SAMPLES / REFERENCES[0]["file"], language="it")
+    with pytest.raises(UnknownLanguageError, match="not trained to produce 'xx'; it translates into fr, es, de"):
+        model.transcribe(SAMPLES / REFERENCES[0]["file"], language="xx")
     assert main(["transcribe", str(SAMPLES / REFERENCES[0]["file"]), "--model", "bundled-st"]) == 2
     assert "one of fr, es, de" in capsys.readouterr().err
 

@@ -217,3 +217,16 @@ def test_the_measured_recordings_meet_the_targets():
         assert r["boundaries_within_0.25_s"] >= 0.95
         assert r["peak_resident_mb"] <= 500 and r["real_time_factor"] <= 0.02
     assert by_minutes[60]["peak_resident_mb"] <= 1.1 * by_minutes[30]["peak_resident_mb"]
+
+
+def test_a_reader_that_goes_away_is_no_error():
+    """`minis2t transcribe ... | head`: the pipe closes before the output is written; the
+    command stops quietly (exit 141, as a shell reports SIGPIPE), no traceback."""
+    import subprocess
+    import sys
+
+    process = subprocess.Popen([sys.executable, "-m", "minis2t", "transcribe", str(SAMPLES / "test_00.wav"),
+                                "--output-format", "json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    process.stdout.close()
+    error = process.stderr.read().decode()
+    assert process.wait() == 141 and "Traceback" not in error and error == ""
