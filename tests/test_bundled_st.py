@@ -100,3 +100,13 @@ def test_demo_shows_a_translation(capsys):
     assert main(["demo"]) == 0
     out = capsys.readouterr().out
     assert "translation" in out and REFERENCES[0]["translations"]["de"] in out
+
+
+def test_long_recordings_translate_segment_by_segment(model):
+    """The sample recordings one after another with pauses: each segment is translated
+    (word times included) — translated subtitles for a recording of any length."""
+    pause = np.zeros(12000, np.float32)
+    audio = np.concatenate([x for r in REFERENCES for x in (pause, minis2t.load_audio(SAMPLES / r["file"]))] + [pause])
+    result = model.transcribe_long(audio, language="es")
+    assert [s["text"] for s in result["segments"]] == [r["translations"]["es"] for r in REFERENCES]
+    assert all(" ".join(w["word"] for w in s["words"]) == s["text"] for s in result["segments"])
