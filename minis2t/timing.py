@@ -12,11 +12,12 @@ written for Speech2Text's 40 ms encoder frames):
    times words later, by about one token);
 2. **normalise** (:func:`alignment_matrix`): standardise each head's weights over the
    tokens (a head that attends to the same frames for every token carries no timing),
-   optionally smooth along time with a median filter (measured: no gain at 40 ms frames),
-   and average the heads;
+   smooth along time with a short median filter (measured: its width hardly matters at
+   40 ms frames), and average the heads;
 3. **dynamic time warping** (:func:`dtw`): the cheapest monotonic path through
-   ``-matrix`` from the first token at the first frame to the last token at the last
-   frame — each token gets a run of frames, in order, every frame some token;
+   ``-matrix`` to the last token at the last frame, starting with the first token at any
+   frame (the segment's leading pause belongs to no token) — each token gets a run of
+   frames, in order;
 4. **words** (:func:`words_of`): SentencePiece marks a word's first piece with ``▁``; a
    word starts where the path enters its first token's row and ends where it enters the
    next word's (or the end-of-sentence token's).
@@ -33,6 +34,7 @@ import numpy as np
 import scipy.ndimage
 
 from . import model as m
+from .nn import log_softmax
 
 # Measured (recipes/long_form/word_times.py, results/word_times.json): the row that
 # stands for a token — 0, the position whose input is the token; 1, the position that
@@ -66,12 +68,16 @@ def cross_attention(model, encoder_states, encoder_mask, sequences, heads) -> di
     out = m.decode(model.params, model.config, sequences, cache, encoder_mask,
                    positions=model.positions["decoder"], output_attentions=True)  # fmt: skip
     weights = np.stack([out["cross_attentions"][layer][:, head] for layer, head in heads], axis=1)
-    logits = out["logits"][:, :-1].astype(np.float64)  # [B, L - 1, V]: predicting tokens 1..
-    top = logits.max(axis=-1, keepdims=True)
-    log_z = top[..., 0] + np.log(np.exp(logits - top).sum(axis=-1))
-    targets = sequences[:, 1:, None]
-    logprobs = np.take_along_axis(logits, targets, axis=-1)[..., 0] - log_z
+    log_p = log_softmax(out["logits"][:, :-1].astype(np.float64))  # [B, L - 1, V]: predicting tokens 1..
+    logprobs = np.take_along_axis(log_p, sequences[:, 1:, None], axis=-1)[..., 0]
     return {"weights": weights, "logprobs": logprobs}
+
+
+def text_positions(model, targets: np.ndarray) -> np.ndarray:
+    """Where the ordinary pieces are among the predicted tokens ``targets``
+    (``sequences[b, 1:]``): not padding, end-of-sentence, a language code or another
+    special token."""
+    return np.flatnonzero((targets != model.config.pad_token_id) & ~np.isin(targets, list(model.tokenizer.special_ids)))
 
 
 def token_rows(text: np.ndarray, ended: bool, shift: int = ROW_SHIFT) -> np.ndarray:
@@ -153,14 +159,13 @@ def word_timestamps(model, encoder_states, encoder_mask, sequences,
     for b in range(sequences.shape[0]):
         targets = sequences[b, 1:]
         real = targets != model.config.pad_token_id  # tokens 1.. up to end-of-sentence
-        text = np.flatnonzero(real & ~np.isin(targets, list(tok.special_ids)))  # ordinary pieces
+        text = text_positions(model, targets)
         avg = float(att["logprobs"][b][real].mean()) if real.any() else None
         if text.size == 0:
             out.append({"words": [], "avg_logprob": avg})
             continue
         frames = int(np.asarray(encoder_mask)[b].sum())
-        # rows whose input is a text token (token k of the sequence is targets[k - 1]),
-        # then the end-of-sentence token's, when the search stopped there
+        # the text tokens' rows, then the end-of-sentence token's when the search stopped there
         ended = bool(text[-1] + 1 < real.size and real[text[-1] + 1])
         rows = token_rows(text, ended)
         matrix = alignment_matrix(att["weights"][b][:, rows, :frames])

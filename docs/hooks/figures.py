@@ -657,7 +657,7 @@ def word_times() -> None:
     heads = timing.alignment_heads(model)
     att = timing.cross_attention(model, states, mask, seq, heads)
     targets = seq[0, 1:]
-    text = np.flatnonzero((targets != model.config.pad_token_id) & ~np.isin(targets, list(model.tokenizer.special_ids)))
+    text = timing.text_positions(model, targets)
     frames = int(mask[0].sum())
     matrix = timing.alignment_matrix(att["weights"][0][:, timing.token_rows(text, True), :frames])
     rows, cols = timing.dtw(-matrix, timing.FREE_START)

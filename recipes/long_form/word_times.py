@@ -81,13 +81,13 @@ def choose_heads(model, spoken) -> dict:
     for wave, truth in spoken:
         # as a segment of a long recording: the segmenter's margin of pause on both sides
         batch = model.feature_extractor([np.concatenate([pad, wave, pad])])
-        seq = model.generate(batch["input_features"], batch["attention_mask"])
+        states, mask = model.encode(batch["input_features"], batch["attention_mask"])
+        seq = model.generate(None, encoder_outputs=(states, mask))
         if model.tokenizer.decode(seq[0], skip_special_tokens=True).split() != [w["word"] for w in truth]:
             continue
-        states, mask = model.encode(batch["input_features"], batch["attention_mask"])
         att = timing.cross_attention(model, states, mask, seq, every)
         targets = seq[0, 1:]
-        text = np.flatnonzero((targets != c.pad_token_id) & ~np.isin(targets, list(model.tokenizer.special_ids)))
+        text = timing.text_positions(model, targets)
         pieces = model.tokenizer.convert_ids_to_tokens(targets[text])
         first = [idx[0] for idx in timing.words_of(pieces)]
         frames = int(mask[0].sum())
