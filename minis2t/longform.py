@@ -324,22 +324,7 @@ def transcribe_long(model, audio, sampling_rate: int | None = None, batch_size: 
     held: list[Segment] = []  # the last decoded segment: the next one may continue its sentence
 
     def generate(waves: list[np.ndarray]) -> list[tuple]:
-        """``(text, score, token ids without padding, words or None)`` for each wave,
-        ``batch_size`` at a time."""
-        out = []
-        for i in range(0, len(waves), batch_size):
-            batch = model.feature_extractor(waves[i : i + batch_size])
-            encoded = model.encode(batch["input_features"], batch["attention_mask"])
-            result = model.generate(batch["input_features"], batch["attention_mask"], search=search,
-                                    return_dict=True, encoder_outputs=encoded, **options)  # fmt: skip
-            texts = model.tokenizer.batch_decode(result.sequences, skip_special_tokens=True)
-            lengths = 1 + (result.sequences[:, 1:] != model.config.pad_token_id).sum(axis=1)
-            scores = result.sequences_scores
-            timed = timing.word_timestamps(model, *encoded, result.sequences) if word_timestamps else None
-            out += [(t.strip(), None if scores is None else round(float(scores[k]), 4),
-                     result.sequences[k, : lengths[k]], None if timed is None else timed[k]["words"])
-                    for k, t in enumerate(texts)]  # fmt: skip
-        return out
+        return decode_waves(model, waves, batch_size, search, word_timestamps, **options)
 
     def emit(segments: list[Segment]) -> None:
         for segment in segments:
@@ -359,14 +344,8 @@ def transcribe_long(model, audio, sampling_rate: int | None = None, batch_size: 
             segment.text, segment.avg_logprob, segment.ids, segment.words = text, score, ids, words
         run = held + segments
         held.clear()
-        pairs = [i for i in range(1, len(run)) if _joinable(run[i - 1], run[i], max_seconds)]
-        joined = dict(zip(pairs, generate([_joined_audio(run[i - 1], run[i]) for i in pairs])))
-        out: list[Segment] = []
-        for i, segment in enumerate(run):
-            if i in joined and out and out[-1] is run[i - 1] and _one_sentence(run[i - 1], segment, joined[i]):
-                out[-1] = _merge(run[i - 1], segment, *joined[i])
-            else:
-                out.append(segment)
+        pairs = joinable_pairs(run, max_seconds)
+        out = stitch(run, dict(zip(pairs, generate([_joined_audio(run[i - 1], run[i]) for i in pairs]))))
         if not final and out:
             held.append(out.pop())
         emit(out)
@@ -393,6 +372,46 @@ def transcribe_long(model, audio, sampling_rate: int | None = None, batch_size: 
 JOIN_PAUSE_SECONDS, JOIN_MARGIN = BRIDGE_SECONDS, 0.175
 
 
+def decode_waves(model, waves: list[np.ndarray], batch_size: int, search: str = "transformers",
+                 word_timestamps: bool = False, **options) -> list[tuple]:  # fmt: skip
+    """``(text, score, token ids without padding, words or None)`` for each wave, decoded
+    ``batch_size`` at a time; the batch's encoder output serves the search and the word
+    times alike."""
+    out = []
+    for i in range(0, len(waves), batch_size):
+        batch = model.feature_extractor(waves[i : i + batch_size])
+        encoded = model.encode(batch["input_features"], batch["attention_mask"])
+        result = model.generate(None, search=search, return_dict=True, encoder_outputs=encoded, **options)
+        texts = model.tokenizer.batch_decode(result.sequences, skip_special_tokens=True)
+        lengths = 1 + (result.sequences[:, 1:] != model.config.pad_token_id).sum(axis=1)
+        scores = result.sequences_scores
+        timed = timing.word_timestamps(model, *encoded, result.sequences) if word_timestamps else None
+        out += [(t.strip(), None if scores is None else round(float(scores[k]), 4),
+                 result.sequences[k, : lengths[k]], None if timed is None else timed[k]["words"])
+                for k, t in enumerate(texts)]  # fmt: skip
+    return out
+
+
+def joinable_pairs(run: list[Segment], max_seconds: float) -> list[int]:
+    """Indices ``i`` of the segments of ``run`` that may continue the sentence of segment
+    ``i - 1``: a short pause between them, both scored, together within the model's limit."""
+    return [i for i in range(1, len(run)) if _joinable(run[i - 1], run[i], max_seconds)]
+
+
+def stitch(run: list[Segment], joined: dict[int, tuple], margin: float | None = None) -> list[Segment]:
+    """``run`` with each pair ``(i - 1, i)`` of ``joined`` (its joint reading, as
+    :func:`decode_waves` gives it) merged where the model is surer of one sentence by
+    ``margin`` (default ``JOIN_MARGIN``); a merged segment is not merged again."""
+    margin = JOIN_MARGIN if margin is None else margin
+    out: list[Segment] = []
+    for i, segment in enumerate(run):
+        if i in joined and out and out[-1] is run[i - 1] and _one_sentence(run[i - 1], segment, joined[i], margin):
+            out[-1] = _merge(run[i - 1], segment, *joined[i])
+        else:
+            out.append(segment)
+    return out
+
+
 def _joinable(first: Segment, second: Segment, max_seconds: float) -> bool:
     return (0 < second.pause_before < JOIN_PAUSE_SECONDS and first.avg_logprob is not None
             and second.avg_logprob is not None and bool(first.text) and bool(second.text)
@@ -407,11 +426,11 @@ def _joined_audio(first: Segment, second: Segment) -> np.ndarray:
     return np.concatenate([first.audio[: first.audio.shape[0] + gap], second.audio])
 
 
-def _one_sentence(first: Segment, second: Segment, joined: tuple) -> bool:
-    """Read as one, is the speech more probable per token than read in two?"""
+def _one_sentence(first: Segment, second: Segment, joined: tuple, margin: float) -> bool:
+    """Read as one, is the speech more probable per token, by ``margin``, than read in two?"""
     text, score, ids, _ = joined
     apart = (first.avg_logprob * first.tokens + second.avg_logprob * second.tokens) / (first.tokens + second.tokens)
-    return bool(text) and score is not None and score > apart + JOIN_MARGIN
+    return bool(text) and score is not None and score > apart + margin
 
 
 def _merge(first: Segment, second: Segment, text: str, score: float, ids: np.ndarray, words) -> Segment:

@@ -61,32 +61,17 @@ def main() -> None:
         segments += segmenter.feed(audio[i : i + 30 * 16000])
     segments += segmenter.finish()
 
-    def decode(waves):
-        out = []
-        for i in range(0, len(waves), 8):
-            batch = model.feature_extractor(waves[i : i + 8])
-            r = model.generate(batch["input_features"], batch["attention_mask"], return_dict=True)
-            texts = model.tokenizer.batch_decode(r.sequences, skip_special_tokens=True)
-            lengths = 1 + (r.sequences[:, 1:] != model.config.pad_token_id).sum(axis=1)
-            out += [(t.strip(), float(r.sequences_scores[k]), r.sequences[k, : lengths[k]], None)
-                    for k, t in enumerate(texts)]  # fmt: skip
-        return out
+    def decode(waves):  # as transcribe_long decodes (beam search: the scores joining needs)
+        return lf.decode_waves(model, waves, batch_size=8)
 
     for segment, (text, score, ids, _) in zip(segments, decode([s.audio for s in segments])):
         segment.text, segment.avg_logprob, segment.ids = text, score, ids
-    limit = 0.95 * model.max_seconds
-    pairs = [i for i in range(1, len(segments)) if lf._joinable(segments[i - 1], segments[i], limit)]
+    pairs = lf.joinable_pairs(segments, 0.95 * model.max_seconds)
     joined = dict(zip(pairs, decode([lf._joined_audio(segments[i - 1], segments[i]) for i in pairs])))
     reference = " ".join(u["text"] for u in truth)
     sweep = {}
     for margin in MARGINS:
-        lf.JOIN_MARGIN = margin
-        out = []
-        for i, s in enumerate(segments):
-            if i in joined and out and out[-1] is segments[i - 1] and lf._one_sentence(segments[i - 1], s, joined[i]):
-                out[-1] = lf._merge(segments[i - 1], s, *joined[i])
-            else:
-                out.append(s)
+        out = lf.stitch(segments, joined, margin)
         hypothesis = " ".join(s.text for s in out if s.text)
         sweep[str(margin)] = {"wer": jiwer.wer(reference, hypothesis), "joined": len(segments) - len(out)}
         print(margin, sweep[str(margin)], flush=True)
