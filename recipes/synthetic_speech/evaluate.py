@@ -25,19 +25,20 @@ SAMPLES_PER_ENGINE = 2
 
 
 def decode(model: minis2t.Speech2Text, feats, batch_size: int = 16, twin_params=None,
-           search: str = "transformers") -> list[str]:  # fmt: skip
+           search: str = "transformers", language: str | None = None) -> list[str]:  # fmt: skip
     """Transcripts of feature arrays with the NumPy model (with either beam search), or
-    the twin given its params."""
+    the twin given its params; a translation model's ``language`` token forced first."""
+    forced = None if language is None else model.tokenizer.language_id(language)
     order = sorted(range(len(feats)), key=lambda i: -feats[i].shape[0])
     texts = [""] * len(feats)
     for start in range(0, len(order), batch_size):
         chosen = order[start : start + batch_size]
         x, mask = pad_batch([feats[i].astype(np.float32) for i in chosen])  # [B, T, 80], [B, T]
         if twin_params is None:
-            ids = model.generate(x, mask, search=search)
+            ids = model.generate(x, mask, search=search, forced_bos_token_id=forced)
         else:
             ids = tg.generate(twin_params, model.config, torch.from_numpy(x), torch.from_numpy(mask),
-                              model.generation_config).sequences.numpy()  # fmt: skip
+                              model.generation_config.replace(forced_bos_token_id=forced)).sequences.numpy()  # fmt: skip
         for i, text in zip(chosen, model.tokenizer.batch_decode(ids, skip_special_tokens=True)):
             texts[i] = text
     return texts
@@ -81,8 +82,9 @@ def evaluate(model_dir: Path, test_text: list[str], tests: dict, twin: bool, log
     return result
 
 
-def write_samples(directory: Path, chosen) -> None:
-    """Test utterances the model gets right, a few per engine, as 16-bit WAV files."""
+def write_samples(directory: Path, chosen) -> list[dict]:
+    """Test utterances the model gets right, ``(text, wave, settings)`` each, as 16-bit WAV
+    files and ``references.json`` (text and settings of each); returns its rows."""
     directory.mkdir(parents=True, exist_ok=True)
     for old in directory.glob("*.wav"):
         old.unlink()
@@ -91,4 +93,5 @@ def write_samples(directory: Path, chosen) -> None:
         name = f"test_{n:02d}.wav"
         soundfile.write(directory / name, np.asarray(wave), 16000, subtype="PCM_16")
         rows.append({"file": name, "text": text, **{k: v for k, v in meta.items() if k != "augment"}})
-    (directory / "references.json").write_text(json.dumps(rows, indent=2) + "\n")
+    (directory / "references.json").write_text(json.dumps(rows, indent=2, ensure_ascii=False) + "\n")
+    return rows

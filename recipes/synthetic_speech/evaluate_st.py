@@ -10,28 +10,10 @@ import sacrebleu
 import torch
 
 import minis2t
-import parity.generate as tg
 import parity.model as tm
 import translate
-from minis2t.features import pad_batch
-
-
-def decode(model, feats, language: str, batch_size: int = 16, twin_params=None) -> list[str]:
-    """Translations of feature arrays into ``language`` (its token forced first)."""
-    forced = model.tokenizer.language_id(language)
-    options = model.generation_config.replace(forced_bos_token_id=forced)
-    order = sorted(range(len(feats)), key=lambda i: -feats[i].shape[0])
-    texts = [""] * len(feats)
-    for start in range(0, len(order), batch_size):
-        chosen = order[start : start + batch_size]
-        x, mask = pad_batch([feats[i].astype(np.float32) for i in chosen])
-        if twin_params is None:
-            ids = model.generate(x, mask, forced_bos_token_id=forced)
-        else:
-            ids = tg.generate(twin_params, model.config, torch.from_numpy(x), torch.from_numpy(mask), options).sequences.numpy()
-        for i, text in zip(chosen, model.tokenizer.batch_decode(ids, skip_special_tokens=True)):
-            texts[i] = text
-    return texts
+from evaluate import decode
+from evaluate import write_samples as write_samples_as_wav
 
 
 def evaluate(model_dir: Path, test_text: list[str], tests: dict, languages, log=print, twin_groups=None) -> dict:
@@ -45,9 +27,9 @@ def evaluate(model_dir: Path, test_text: list[str], tests: dict, languages, log=
         refs = [translate.translate(s, lang) for s in test_text]
         all_refs, all_hyps, groups = [], [], []
         for (engine, group), (feats, _, _) in tests.items():
-            hyps = decode(model, feats, lang)
+            hyps = decode(model, feats, language=lang)
             if twin_groups is None or (engine, group) in twin_groups:
-                twin = decode(model, feats, lang, twin_params=twin_params)
+                twin = decode(model, feats, twin_params=twin_params, language=lang)
                 equal, total = equal + sum(a == b for a, b in zip(hyps, twin)), total + len(hyps)
             groups.append({"engine": engine, "voices": group, "bleu": sacrebleu.corpus_bleu(hyps, [refs]).score,
                            "chrf": sacrebleu.corpus_chrf(hyps, [refs]).score})  # fmt: skip
@@ -66,29 +48,18 @@ def evaluate(model_dir: Path, test_text: list[str], tests: dict, languages, log=
 def write_samples(model_dir: Path, test_text: list[str], tests: dict, languages, directory: Path) -> list[dict]:
     """One test recording per engine (training voices), each of another sentence, that the
     model translates right into every language, as it will be read back from a 16-bit WAV
-    file."""
-    import json
-
-    import soundfile
-
+    file; written by :func:`evaluate.write_samples`, the references with their translations."""
     model = minis2t.Speech2Text.from_pretrained(model_dir)
-    directory.mkdir(parents=True, exist_ok=True)
-    for old in directory.glob("*.wav"):
-        old.unlink()
-    rows = []
+    chosen = []  # (text, 16-bit samples, settings with the translations)
     for (engine, group), (_, meta, waves) in tests.items():
         if group != "seen voices":
             continue
         for i, wave in enumerate(waves):
-            if test_text[i] in {r["text"] for r in rows}:
+            if test_text[i] in {text for text, _, _ in chosen}:
                 continue  # a sentence once
             pcm = np.round(np.clip(np.asarray(wave), -1, 32767 / 32768) * 32768).astype(np.int16)
             refs = {lang: translate.translate(test_text[i], lang) for lang in languages}
             if all(model.transcribe(pcm, language=lang)[0] == refs[lang] for lang in languages):
-                name = f"test_{len(rows):02d}.wav"
-                soundfile.write(directory / name, pcm, 16000, subtype="PCM_16")
-                rows.append({"file": name, "text": test_text[i], "translations": refs,
-                             **{k: v for k, v in meta[i].items() if k != "augment"}})  # fmt: skip
+                chosen.append((test_text[i], pcm, {"translations": refs, **meta[i]}))
                 break
-    (directory / "references.json").write_text(json.dumps(rows, indent=2, ensure_ascii=False) + "\n")
-    return rows
+    return write_samples_as_wav(directory, chosen)

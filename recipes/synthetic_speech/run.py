@@ -67,24 +67,27 @@ def split_sentences(n_train: int, n_test: int, seed: int) -> tuple[list[str], li
     return train, test
 
 
-def train_vocabulary(texts: list[str]) -> bytes:
-    """A unigram SentencePiece model with fairseq's special ids, on the training text only."""
+def train_vocabulary(texts: list[str], vocab_size: int = SPM_VOCAB, user_symbols: tuple = ()) -> bytes:
+    """A unigram SentencePiece model with fairseq's special ids, on the training text only;
+    ``user_symbols`` (language codes) get the ids after the special ones."""
     model = io.BytesIO()
     sentencepiece.SentencePieceTrainer.train(
-        sentence_iterator=iter(texts), model_writer=model, vocab_size=SPM_VOCAB,
+        sentence_iterator=iter(texts), model_writer=model, vocab_size=vocab_size,
         model_type="unigram", character_coverage=1.0, bos_id=0, pad_id=1, eos_id=2, unk_id=3,
-        minloglevel=2,
+        user_defined_symbols=list(user_symbols), minloglevel=2,
     )  # fmt: skip
     return model.getvalue()
 
 
-def write_model_dir(out: Path, config, weights, proto: bytes) -> None:
+def write_model_dir(out: Path, config, weights, proto: bytes, generation=None, **tokenizer_options) -> None:
+    """A model directory in the Hugging Face layout; ``generation`` (a GenerationConfig)
+    defaults to the recogniser's, ``tokenizer_options`` go to :class:`minis2t.Tokenizer`."""
     out.mkdir(parents=True, exist_ok=True)
     minis2t.save_checkpoint(out, config, weights)
-    minis2t.GenerationConfig(**GENERATION).save_pretrained(out)
+    (generation or minis2t.GenerationConfig(**GENERATION)).save_pretrained(out)
     sp = sentencepiece.SentencePieceProcessor(model_proto=proto)
     vocab = {sp.id_to_piece(i): i for i in range(sp.get_piece_size())}
-    minis2t.Tokenizer(vocab, proto).save_pretrained(out)
+    minis2t.Tokenizer(vocab, proto, **tokenizer_options).save_pretrained(out)
     minis2t.FeatureExtractor().save_pretrained(out)
 
 

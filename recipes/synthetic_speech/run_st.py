@@ -16,7 +16,6 @@ decoder and its vocabulary are new. Writes ``minis2t/assets/model_st/``.
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import time
 from pathlib import Path
@@ -24,7 +23,8 @@ from pathlib import Path
 import numpy as np
 import sentencepiece
 
-from run import ARCHITECTURE, HERE, ROOT, cached, split_sentences, synthesised_indices, test_speech, training_speech
+from run import (ARCHITECTURE, HERE, ROOT, cached, split_sentences, synthesised_indices, test_speech,
+                 train_vocabulary, training_speech, write_model_dir)  # fmt: skip
 
 import minis2t  # noqa: E402
 import translate  # noqa: E402
@@ -36,27 +36,11 @@ GENERATION = dict(num_beams=5, max_length=96, early_stopping=True)
 OUT = ROOT / "minis2t" / "assets" / "model_st"
 
 
-def train_vocabulary(texts: list[str]) -> bytes:
-    """A unigram SentencePiece model over the three languages' training text, with fairseq's
-    special ids and MuST-C's language tokens as user-defined symbols (ids 4-11)."""
-    model = io.BytesIO()
-    sentencepiece.SentencePieceTrainer.train(
-        sentence_iterator=iter(texts), model_writer=model, vocab_size=SPM_VOCAB, model_type="unigram",
-        character_coverage=1.0, bos_id=0, pad_id=1, eos_id=2, unk_id=3,
-        user_defined_symbols=[f"<lang:{lang}>" for lang in MUSTC], minloglevel=2,
-    )  # fmt: skip
-    return model.getvalue()
-
-
-def write_model_dir(out: Path, config, weights, proto: bytes) -> None:
-    out.mkdir(parents=True, exist_ok=True)
-    minis2t.save_checkpoint(out, config, weights)
-    # "languages": the codes it was trained for (its vocabulary has MuST-C's eight)
-    minis2t.GenerationConfig(**GENERATION, extra={"languages": list(LANGUAGES)}).save_pretrained(out)
-    sp = sentencepiece.SentencePieceProcessor(model_proto=proto)
-    vocab = {sp.id_to_piece(i): i for i in range(sp.get_piece_size())}
-    minis2t.Tokenizer(vocab, proto, lang_codes="mustc", tgt_lang="fr").save_pretrained(out)
-    minis2t.FeatureExtractor().save_pretrained(out)
+def write_st_model_dir(out: Path, config, weights, proto: bytes) -> None:
+    """The recogniser's layout with MuST-C's language codes; ``languages`` in the
+    generation config names the codes it was trained for (its vocabulary has eight)."""
+    generation = minis2t.GenerationConfig(**GENERATION, extra={"languages": list(LANGUAGES)})
+    write_model_dir(out, config, weights, proto, generation, lang_codes="mustc", tgt_lang="fr")
 
 
 def main() -> None:
@@ -74,7 +58,8 @@ def main() -> None:
     train_text, test_text = split_sentences(16000, 300, args.seed)
     languages = LANGUAGES
     train_targets = {lang: [translate.translate(s, lang) for s in train_text] for lang in languages}
-    proto = train_vocabulary([t for lang in languages for t in train_targets[lang]])
+    proto = train_vocabulary([t for lang in languages for t in train_targets[lang]], SPM_VOCAB,
+                             tuple(f"<lang:{lang}>" for lang in MUSTC))  # fmt: skip
     sp = sentencepiece.SentencePieceProcessor(model_proto=proto)
     lang_id = {lang: sp.piece_to_id(f"<lang:{lang}>") for lang in languages}
     feats, meta = cached(f"train_{args.seed}_aug_{len(train_text)}",
@@ -101,7 +86,7 @@ def main() -> None:
         weights = train.train(config, pairs_feats, pairs_targets, args.steps, seed=args.seed, ctc_weight=0.0,
                               log=log, init_from=encoder)  # fmt: skip
         training_seconds = round(time.time() - t_train)
-        write_model_dir(args.out, config, weights, proto)
+        write_st_model_dir(args.out, config, weights, proto)
         log(f"model written to {args.out} after {training_seconds} s of training")
         if args.out == OUT:
             (HERE / "results" / "st_training.json").write_text(json.dumps({"training_seconds": training_seconds}) + "\n")
