@@ -288,7 +288,8 @@ def _demo_translation() -> bool:
     model = Speech2Text.from_pretrained("bundled-st")
     ref = json.loads((samples / "references.json").read_text())[0]
     hyp = model.transcribe(str(samples / ref["file"]), language="de")[0]
-    print(f"\ntranslation: {model}, --model bundled-st --language de (also fr, es)")
+    others = ", ".join(x for x in model.languages if x != "de")
+    print(f"\ntranslation: {model}, --model bundled-st --language de (also {others})")
     print(f"  {ref['file']}  (English: {ref['text']})")
     print(f"  reference (de): {ref['translations']['de']}")
     print(f"  translation:    {hyp}")
@@ -296,9 +297,8 @@ def _demo_translation() -> bool:
 
 
 def _info(args) -> int:
-    from .pipeline import Speech2Text
-
     from .checkpoint import resolve_model_dir
+    from .pipeline import Speech2Text
 
     directory = resolve_model_dir(_model_dir(args.model))
     model = Speech2Text.from_pretrained(directory)

@@ -84,8 +84,9 @@ class Speech2Text:
         ``path`` is a model directory (or a hub name, see
         :func:`minis2t.checkpoint.resolve_model_dir`); ``None`` or ``"bundled-asr"`` loads
         the small recogniser bundled with the package, ``"bundled-st"`` the bundled
-        translation model (English speech into French, German and Spanish), or a fairseq S2T directory (a ``*.pt`` checkpoint with
-        its ``config.yaml``, SentencePiece model and dictionary; see
+        translation model (English speech into French, German and Spanish), or a fairseq
+        S2T directory (a ``*.pt`` checkpoint with its ``config.yaml``, SentencePiece model
+        and dictionary; see
         :mod:`minis2t.fairseq`). The tokenizer and feature extractor are optional: a
         directory with only ``config.json`` and weights still encodes and decodes ids."""
         directory = resolve_model_dir(BUNDLED_MODEL if path is None else path)
@@ -291,8 +292,9 @@ class Speech2Text:
         "probability": float}, ...]}, ...]}`` with times in seconds; ``avg_logprob`` is the
         beam's length-normalised log-probability (None for greedy search); word times come
         from cross-attention (:mod:`minis2t.timing`), ``word_timestamps=False`` leaves
-        ``words`` out and saves the extra decoder pass they cost. ``language``, ``batch_size`` (segments per batch), ``search`` and
-        ``options`` are as for :meth:`transcribe`; ``on_segment`` receives each segment as
+        ``words`` out and saves the extra decoder pass they cost. ``language``,
+        ``batch_size`` (segments per batch), ``search`` and ``options`` are as for
+        :meth:`transcribe`; ``on_segment`` receives each segment as
         it is decoded, ``on_progress`` the seconds of audio read so far. See
         :mod:`minis2t.longform`."""
         options = self._decoding_options(language, batch_size, search, options)
@@ -327,10 +329,20 @@ class Speech2Text:
     def languages(self) -> list[str]:
         """The target languages: those the model was trained for, when its
         ``generation_config.json`` names them (``languages``; a vocabulary in MuST-C's
-        layout has codes for eight), else every code of its vocabulary; [] when monolingual."""
+        layout has codes for eight), else every code of its vocabulary; [] when monolingual.
+        Trained languages that are not codes of the vocabulary are a :class:`ConfigError`
+        (with none left, a multilingual model would decode without a forced language)."""
         langs = self.tokenizer.langs if self.tokenizer is not None else []
         trained = self.generation_config.extra.get("languages")
-        return [x for x in langs if x in trained] if langs and isinstance(trained, list) else list(langs)
+        if trained is None:
+            return list(langs)
+        if not (isinstance(trained, list) and trained and set(trained) <= set(langs)):
+            codes = ", ".join(langs) or "none: a monolingual vocabulary"
+            raise ConfigError(
+                f"generation_config.json's languages must be a non-empty list of the "
+                f"vocabulary's language codes ({codes}), got {trained!r:.80}."
+            )
+        return [x for x in langs if x in trained]
 
     def _language_options(self, language, options: dict) -> dict:
         langs = self.languages

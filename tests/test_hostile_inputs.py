@@ -277,6 +277,7 @@ DAMAGED_MODELS = {
     "pad outside the vocabulary": (edit_json("generation_config.json", pad_token_id=999), "ConfigError", "pad_token_id"),
     "alignment_heads past the decoder": (edit_json("generation_config.json", alignment_heads=[[9, 0]]), "ConfigError", "alignment_heads"),
     "alignment_heads not pairs": (edit_json("generation_config.json", alignment_heads="all"), "ConfigError", "alignment_heads"),
+    "languages outside the vocabulary": (edit_json("generation_config.json", languages=["xx"]), "ConfigError", "languages"),
     "length_penalty NaN": (write_file("generation_config.json", '{"num_beams": 5, "length_penalty": NaN}'), "ConfigError", "length_penalty"),
     "preprocessor_config.json not JSON": (write_file("preprocessor_config.json", "{"), "ConfigError", "preprocessor_config.json"),
     "num_mel_bins 10**9": (edit_json("preprocessor_config.json", num_mel_bins=10**9, feature_size=10**9), "FeatureError", "must be an integer in [1, 256]"),
