@@ -329,3 +329,46 @@ def test_real_size_s2t_small_forward():
     with torch.no_grad():
         theirs = hf(input_features=torch.from_numpy(feats), decoder_input_ids=torch.from_numpy(ids)).logits
     assert rel_diff(logits, theirs) <= HF32
+
+
+@pytest.mark.parametrize("threads", [2, 3])
+def test_row_blocks_give_the_serial_result_bit_for_bit(monkeypatch, threads):
+    """Softmax and layer norm on blocks of rows in a thread pool: every row goes through
+    the same operations as in one piece, so the result must be identical, not merely close
+    (3 threads: blocks of unequal size)."""
+    from minis2t import nn
+
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((2, 3, 37, 41)).astype(np.float32)
+    w, b = rng.standard_normal(41).astype(np.float32), rng.standard_normal(41).astype(np.float32)
+    monkeypatch.setattr(nn, "_threads", lambda: 1)
+    serial = nn.softmax(x), nn.softmax(x, axis=2), nn.layer_norm(x, w, b)
+    monkeypatch.setattr(nn, "_threads", lambda: threads)
+    monkeypatch.setattr(nn, "PARALLEL_MIN_SIZE", 1)
+    pooled = nn.softmax(x), nn.softmax(x, axis=2), nn.layer_norm(x, w, b)
+    for s, p in zip(serial, pooled):
+        assert p.shape == s.shape and np.array_equal(p, s)
+    y = x.copy()
+    assert nn.softmax(y, overwrite=True) is not None and np.array_equal(y, serial[0])
+
+
+def test_row_blocks_raise_a_block_error(monkeypatch):
+    from minis2t import nn
+
+    monkeypatch.setattr(nn, "_threads", lambda: 2)
+    monkeypatch.setattr(nn, "PARALLEL_MIN_SIZE", 1)
+
+    def fails(rows, out):
+        raise ValueError("block failed")
+
+    with pytest.raises(ValueError, match="block failed"):
+        nn.by_row_blocks(fails, np.zeros((4, 3)), np.zeros((4, 3)))
+
+
+def test_threads_follow_omp_num_threads(monkeypatch):
+    from minis2t import nn
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert nn._threads() == 1
+    monkeypatch.setenv("OMP_NUM_THREADS", "junk")
+    assert nn._threads() >= 1
