@@ -167,12 +167,37 @@ def cross_attention_block(x, layer: dict, n_head: int, kv, bias):
     """Pre-LN attention from decoder positions to the encoder states, with residual.
 
     ``kv`` are the encoder states' keys and values ``[B, H, S, Dh]``, computed once per
-    utterance by :func:`cross_attention_kv`."""
+    utterance by :func:`cross_attention_kv`. Beam search keeps them once per utterance,
+    not once per beam: ``x`` then holds ``K`` rows per utterance (``[B*K, L, D]``), and
+    the ``K`` beams' queries become rows of one product against their utterance's keys."""
     p = layer["encoder_attn"]
-    h = layer_norm(x, **layer["encoder_attn_layer_norm"])  # [B, L, D]
-    q = split_heads(linear(h, **p["q_proj"]), n_head)  # [B, H, L, Dh]
-    out, weights = attention(q, kv[0], kv[1], bias)  # [B, H, L, Dh]
+    h = layer_norm(x, **layer["encoder_attn_layer_norm"])  # [B*K, L, D]
+    q = split_heads(linear(h, **p["q_proj"]), n_head)  # [B*K, H, L, Dh]
+    beams = x.shape[0] // kv[0].shape[0]
+    q = group_beams(q, beams)  # [B, H, K*L, Dh]
+    if bias is not None:
+        bias = bias[::beams]  # [B, 1, 1, S]: every beam of an utterance has its mask
+    out, weights = attention(q, kv[0], kv[1], bias)  # [B, H, K*L, Dh], [B, H, K*L, S]
+    out, weights = ungroup_beams(out, beams), ungroup_beams(weights, beams)  # [B*K, H, L, .]
     return x + linear(merge_heads(out), **p["out_proj"]), weights
+
+
+def group_beams(q: np.ndarray, beams: int) -> np.ndarray:
+    """``[B*K, H, L, Dh] -> [B, H, K*L, Dh]``: each utterance's beams as rows of one
+    matrix. Sharing the keys this way turns ``B*K*H`` vector-matrix products per step into
+    ``B*H`` matrix products, and keeps one copy of the keys and values instead of ``K``."""
+    if beams == 1:
+        return q
+    bk, h, length, dh = q.shape
+    return q.reshape(bk // beams, beams, h, length, dh).swapaxes(1, 2).reshape(bk // beams, h, beams * length, dh)
+
+
+def ungroup_beams(x: np.ndarray, beams: int) -> np.ndarray:
+    """The inverse of :func:`group_beams`: ``[B, H, K*L, .] -> [B*K, H, L, .]``."""
+    if beams == 1:
+        return x
+    b, h, kl, last = x.shape
+    return x.reshape(b, h, beams, kl // beams, last).swapaxes(1, 2).reshape(b * beams, h, kl // beams, last)
 
 
 def feed_forward_block(x, layer: dict, activation):

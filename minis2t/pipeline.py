@@ -224,10 +224,8 @@ class Speech2Text:
             enc = {"last_hidden_state": encoder_outputs[0], "mask": encoder_outputs[1]}
         batch, k = enc["last_hidden_state"].shape[0], opts.num_beams
         encoder_mask = np.repeat(enc["mask"], k, axis=0)  # [B*K, S]: each beam sees its item
-        cache = m.init_cache(self.params, self.config, enc["last_hidden_state"])  # K/V once per item
-        if k > 1:
-            rows = np.repeat(np.arange(batch), k)
-            cache = m.KVCache(cache.self_kv, tuple((kk[rows], vv[rows]) for kk, vv in cache.cross_kv))
+        # cross-attention keys and values once per item, shared by its beams (model.group_beams)
+        cache = m.init_cache(self.params, self.config, enc["last_hidden_state"])
 
         def step(tokens, cache):
             out = m.decode(self.params, self.config, tokens, cache, encoder_mask,

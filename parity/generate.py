@@ -203,10 +203,7 @@ def generate(params, config, features, attention_mask, options: GenerationConfig
     enc = tm.encode(params, config, features, attention_mask, positions.get("encoder"))
     batch, k = features.shape[0], options.num_beams
     encoder_mask = enc["mask"].repeat_interleave(k, dim=0)
-    cache = tm.init_cache(params, config, enc["last_hidden_state"])
-    if k > 1:
-        rows = torch.arange(batch, device=device).repeat_interleave(k)
-        cache = tm.KVCache(cache.self_kv, tuple((kk[rows], vv[rows]) for kk, vv in cache.cross_kv))
+    cache = tm.init_cache(params, config, enc["last_hidden_state"])  # shared by each item's beams
 
     def step(tokens, cache):
         out = tm.decode(params, config, tokens, cache, encoder_mask, positions=positions.get("decoder"))

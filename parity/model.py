@@ -111,8 +111,27 @@ def cross_attention_block(x, layer, n_head, kv, bias):
     p = layer["encoder_attn"]
     h = layer_norm(x, **layer["encoder_attn_layer_norm"])
     q = split_heads(linear(h, **p["q_proj"]), n_head)
+    beams = x.shape[0] // kv[0].shape[0]
+    q = group_beams(q, beams)
+    if bias is not None:
+        bias = bias[::beams]
     out, weights = attention(q, kv[0], kv[1], bias)
+    out, weights = ungroup_beams(out, beams), ungroup_beams(weights, beams)
     return x + linear(merge_heads(out), **p["out_proj"]), weights
+
+
+def group_beams(q, beams: int):
+    if beams == 1:
+        return q
+    bk, h, length, dh = q.shape
+    return q.reshape(bk // beams, beams, h, length, dh).transpose(1, 2).reshape(bk // beams, h, beams * length, dh)
+
+
+def ungroup_beams(x, beams: int):
+    if beams == 1:
+        return x
+    b, h, kl, last = x.shape
+    return x.reshape(b, h, beams, kl // beams, last).transpose(1, 2).reshape(b * beams, h, kl // beams, last)
 
 
 def feed_forward_block(x, layer, activation):

@@ -372,3 +372,35 @@ def test_threads_follow_omp_num_threads(monkeypatch):
     assert nn._threads() == 1
     monkeypatch.setenv("OMP_NUM_THREADS", "junk")
     assert nn._threads() >= 1
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@given(case=cases(), beams=st.integers(2, 4))
+def test_beams_sharing_cross_attention_keys_equal_per_beam_copies(dtype, case, beams):
+    """Beam search keeps the encoder's keys and values once per utterance; the beams'
+    queries are grouped into one product (model.group_beams). The logits and the
+    cross-attention weights must be those of K private copies, to rounding: the only
+    difference is the shape of the products (the incremental-decoding bar), and in the
+    twin likewise."""
+    config, features, mask, ids, _ = case
+    _, cfg, weights = build(config)
+    ids = np.where(ids == cfg.pad_token_id, 0, ids)
+    params = m.nest(prepare_weights(cfg, weights, dtype))
+    enc = m.encode(params, cfg, features.astype(dtype), mask)
+    shared = m.init_cache(params, cfg, enc["last_hidden_state"])
+    rows = np.repeat(np.arange(features.shape[0]), beams)
+    copied = m.KVCache(shared.self_kv, tuple((k[rows], v[rows]) for k, v in shared.cross_kv))
+    ids, enc_mask = ids[rows], enc["mask"][rows]
+    a = m.decode(params, cfg, ids, shared, enc_mask, output_attentions=True)
+    b = m.decode(params, cfg, ids, copied, enc_mask, output_attentions=True)
+    bar = {np.float64: 1e-12, np.float32: 1e-5}[dtype]
+    assert rel_diff(a["logits"], b["logits"]) <= bar
+    for wa, wb in zip(a["cross_attentions"], b["cross_attentions"]):
+        assert wa.shape == wb.shape and rel_diff(wa, wb) <= bar
+    tparams = pm.to_torch(weights, TORCH_DTYPES[dtype])
+    tenc = pm.encode(tparams, cfg, torch.from_numpy(features.astype(dtype)), torch.from_numpy(mask))
+    tshared = pm.init_cache(tparams, cfg, tenc["last_hidden_state"])
+    tcopied = pm.KVCache(tshared.self_kv, tuple((k[rows], v[rows]) for k, v in tshared.cross_kv))
+    ta, tb = (pm.decode(tparams, cfg, torch.from_numpy(ids), c, torch.from_numpy(enc_mask))["logits"].numpy()
+              for c in (tshared, tcopied))  # fmt: skip
+    assert rel_diff(ta, tb) <= bar
