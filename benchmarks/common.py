@@ -1,8 +1,8 @@
 """Helpers shared by the benchmark scripts: timing, tables, machine facts, and the output.
 
-Each script prints its tables and writes them twice: ``results/NAME.json`` (the numbers,
-git-ignored) and ``results/NAME.md`` (the same tables in Markdown with the machine they
-were measured on, committed: the performance page includes it). Nobody copies a number
+Each script prints its tables and writes them twice, both committed: ``results/NAME.json``
+(the numbers; the docs compute estimates from them) and ``results/NAME.md`` (the same
+tables in Markdown with the machine they were measured on; the docs include it). Nobody copies a number
 by hand: what the docs show is what the last run printed.
 """
 

@@ -3,6 +3,8 @@
     minis2t transcribe FILE... [--model DIR|bundled-asr|bundled-st] [--beams N] [--max-length N] [--language xx]
                                [--batch-size N] [--output-format text|json|tsv] [--device cpu]
                                (FILE "-" reads one recording from standard input)
+    minis2t corpus MANIFEST --output OUT.jsonl [--model ...] [--workers N] [--address tcp://HOST:8786]
+                                a manifest's files on a Dask cluster, resumable (minis2t.corpus)
     minis2t demo                transcribe the bundled test recordings, print reference and hypothesis
     minis2t info [DIR]          config, parameter count and files of a model directory
     minis2t features [FILE...]  load audio, extract features, print a summary
@@ -25,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from .audio import SAMPLING_RATE, load_audio
-from .errors import MiniS2TError
+from .errors import MiniS2TError, guarded
 from .features import FeatureExtractor, fbank
 
 from .pipeline import BUNDLED_MODEL
@@ -71,6 +73,22 @@ def main(argv: list[str] | None = None) -> int:
     tr.add_argument("--quiet", action="store_true", help="no progress, no segments as they are decoded")
     tr.add_argument("--device", default="cpu", help="only cpu: minis2t is NumPy")
 
+    co = commands.add_parser("corpus", help="transcribe every file of a manifest on a Dask cluster "
+                             "(local worker processes, or a running cluster); resumable")  # fmt: skip
+    co.add_argument("manifest", help="TSV with a header: path (required), id, reference (optional)")
+    co.add_argument("--output", required=True, help="OUT.jsonl: one line per file, {id, path, text} or "
+                    "{id, path, error}; ids already in it are skipped (re-run to resume)")
+    co.add_argument("--model", default=None, help="model directory (readable by every worker), bundled-asr "
+                    "(the default) or bundled-st")
+    co.add_argument("--workers", type=_positive_int, default=None,
+                    help="local worker processes (default: one per core); each gets its share of the cores")
+    co.add_argument("--address", default=None, help="a running Dask scheduler (tcp://HOST:8786) to use "
+                    "instead of local workers")
+    co.add_argument("--beams", type=_positive_int, default=None, help="beam size (default: the model's)")
+    co.add_argument("--language", default=None, help="target language of a multilingual model")
+    co.add_argument("--batch-size", type=_positive_int, default=8, help="segments decoded together")
+    co.add_argument("--quiet", action="store_true", help="no progress bar")
+
     commands.add_parser("demo", help="transcribe the bundled recordings with the bundled model")
 
     info = commands.add_parser("info", help="describe a model directory")
@@ -91,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         return int(e.code or 0)
     try:
         commands = {"transcribe": _transcribe, "demo": _demo, "info": _info, "features": _features,
-                    "convert": _convert}  # fmt: skip
+                    "convert": _convert, "corpus": _corpus}  # fmt: skip
         return commands[args.command](args)
     except MiniS2TError as e:
         print(f"minis2t: error: {e}", file=sys.stderr)
@@ -145,6 +163,63 @@ def _transcribe(args) -> int:
     return 1 if any(error for _, error in results.values()) else 0
 
 
+def _corpus(args) -> int:
+    """``minis2t corpus``: see :mod:`minis2t.corpus`."""
+    import time
+
+    from tqdm import tqdm
+
+    from . import corpus
+    from .checkpoint import BUNDLED_MODELS
+    from .pipeline import Speech2Text
+
+    if args.address is not None and args.workers is not None:
+        raise MiniS2TError("--workers starts local workers; with --address the cluster's own workers "
+                           "run the files. Give one of them.")  # fmt: skip
+    items = corpus.read_manifest(args.manifest)
+    name = args.model or "bundled-asr"  # a name each worker resolves in its own installation
+    if name not in BUNDLED_MODELS and Path(name).exists():
+        name = str(Path(name).resolve())  # workers may start elsewhere
+    options = {"batch_size": args.batch_size, "language": args.language}
+    if args.beams is not None:
+        options["num_beams"] = args.beams
+    Speech2Text.from_pretrained(name).transcribe([], **options)  # model and options checked before any work
+    log = corpus.ResultLog(args.output)
+    start = time.perf_counter()
+    show = not args.quiet and sys.stderr.isatty()
+    bar = tqdm(total=len(items), unit="file", disable=not show,
+               initial=sum(item.id in log.done for item in items))  # fmt: skip
+
+    def on_result(row):
+        bar.update(1)
+        if "error" in row:
+            bar.write(f"{row['path']}: error: {row['error']}", file=sys.stderr)
+
+    client, cluster = corpus.connect(args.workers, args.address)
+    try:
+        counts = corpus.run_tasks(client, corpus.transcribe_item, items, log, name, options, on_result=on_result)
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: {len(log.done)} results are in {args.output}; the same command finishes "
+              f"the rest.", file=sys.stderr)  # fmt: skip
+        return 130
+    finally:
+        bar.close()
+        log.close()
+        client.close()
+        if cluster is not None:
+            cluster.close()
+    failed = [i for i in items if "error" in log.done.get(i.id, {})]
+    print(f"{len(items)} files: {counts['done']} done in this run ({counts['errors']} with errors), "
+          f"{counts['skipped']} already in {args.output}; {time.perf_counter() - start:.1f} s.")  # fmt: skip
+    score = corpus.scores(items, log.done)
+    if score is not None:
+        print(f"WER {100 * score['wer']:.2f} %, CER {100 * score['cer']:.2f} % over the {score['files']} files "
+              f"with a reference (lower case, punctuation removed).")  # fmt: skip
+    if failed:
+        print(f"{len(failed)} files have an error line; the first: {failed[0].path}", file=sys.stderr)
+    return 1 if failed else 0
+
+
 def _formats(args) -> list[str]:
     """The file formats asked for (``text`` is ``txt``; ``all`` is every one)."""
     from .formats import FORMATS
@@ -191,7 +266,7 @@ def _run_files(model, args, options):
             on_segment = lambda s: audio.write(f"[{s['start']:8.2f} -> {s['end']:8.2f}] {s['text']}",  # noqa: E731
                                                file=sys.stderr)  # fmt: skip
         source = sys.stdin.buffer if path == "-" else path
-        result, error = _guarded(model.transcribe_long, source, batch_size=args.batch_size,
+        result, error = guarded(model.transcribe_long, source, batch_size=args.batch_size,
                                  language=args.language, on_segment=on_segment, on_progress=on_progress,
                                  word_timestamps=args.word_timestamps, **options)  # fmt: skip
         audio.close()
@@ -220,19 +295,6 @@ def _write_outputs(directory: Path, path: str, result: dict, formats: list[str])
     stem = "stdin" if path == "-" else Path(path).stem
     for fmt in formats:
         (directory / f"{stem}.{fmt}").write_text(WRITERS[fmt](result), encoding="utf-8")
-
-
-def _guarded(function, *args, **kwargs):
-    """``(result, None)``, or ``(None, message)`` for any failure: one file's problem, even
-    an unexpected one, never costs the other files their output."""
-    try:
-        return function(*args, **kwargs), None
-    except MiniS2TError as e:
-        return None, str(e)
-    except MemoryError:
-        return None, "out of memory while processing this file; split it or free memory."
-    except Exception as e:  # a bug of ours: report it, keep going
-        return None, f"internal error ({type(e).__name__}: {e}); please report it."
 
 
 def _print_results(files, results, fmt: str) -> None:

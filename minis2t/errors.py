@@ -121,3 +121,21 @@ class AudioTooLongError(AudioError, InputTooLongError):
 class NumericalError(MiniS2TError):
     """The model produced NaN or infinite values: its weights are damaged, or the input is
     beyond what float arithmetic can carry. Never returned as text."""
+
+
+class CorpusError(MiniS2TError):
+    """A corpus run cannot start: a bad manifest, an output file that is not one of its
+    own, no cluster at the given address, or the cluster engine not installed."""
+
+
+def guarded(function, *args, **kwargs):
+    """``(function(...), None)``, or ``(None, message)`` for any failure: one file's
+    problem, even an unexpected one, never costs the other files their output."""
+    try:
+        return function(*args, **kwargs), None
+    except MiniS2TError as e:
+        return None, str(e)
+    except MemoryError:
+        return None, "out of memory while processing this file; split it or free memory."
+    except Exception as e:  # a bug of ours: report it, keep going
+        return None, f"internal error ({type(e).__name__}: {e}); please report it."
