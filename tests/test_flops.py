@@ -57,3 +57,25 @@ def test_decoder_flops_match_torchs_count(twin, frames, steps):
         n = counted(lambda: pm.decode(params, config, token, cache))
         assert n == flops.decoder_step_flops(config, s, t), t
         cache = pm.decode(params, config, token, cache)["cache"]
+
+
+def test_committed_benchmark_is_one_complete_run():
+    """benchmarks/results/model.{json,md} (the performance page's tables and the corpus
+    page's estimate) come from one run that measured every target of issue 17: the JSON
+    has each part, and the Markdown states the same verdicts and ratios the JSON gives."""
+    import json
+
+    results = Path(__file__).parent.parent / "benchmarks" / "results"
+    data = json.loads((results / "model.json").read_text())
+    report = (results / "model.md").read_text()
+    assert set(data["encoder"]) == {"5 s", "10 s", "20 s"}
+    assert set(data["generate"]) == {"5 beams", "greedy"}
+    assert {"numpy", "transformers", "audio_seconds"} <= set(data["batch"])
+    assert set(data["growth"]) == {f"{s} s" for s in (10, 30, 60, 120, 240)}
+    assert set(data["profile"]) == {"encoder", "transcription"}
+    assert len(data["verdicts"]) == 7
+    for line in data["verdicts"]:
+        assert f"* {line}" in report and ("**met**" in line or "**missed**" in line)
+    ratio = data["generate"]["5 beams"]["numpy"] / data["generate"]["5 beams"]["transformers"]
+    assert f"at most 0.5× transformers: **{'met' if ratio <= 0.5 else 'missed'}**, {ratio:.2f}×" in report
+    assert data["machine"]["date"] in report
