@@ -40,6 +40,7 @@ from .errors import CorpusError, guarded
 
 MANIFEST_MAX_BYTES = 256 * 2**20  # ~2 million lines of paths and transcripts (docs/errors.md)
 REQUIRED, OPTIONAL = "path", ("id", "reference")
+CONNECT_TIMEOUT_SECONDS = 5  # a scheduler on a network answers in milliseconds
 
 
 @dataclass(frozen=True)
@@ -201,8 +202,8 @@ def connect(workers: int | None = None, address: str | None = None):
     logging.getLogger("distributed").setLevel(logging.ERROR)  # its INFO lines are not the user's
     if address is not None:
         try:
-            return Client(address, timeout="20s"), None
-        except (OSError, TimeoutError) as e:
+            return Client(address, timeout=f"{CONNECT_TIMEOUT_SECONDS}s"), None
+        except (OSError, TimeoutError, ValueError) as e:  # refused, unreachable, or not an address
             raise CorpusError(f"--address {address}: no Dask scheduler answered ({e}). Start one with "
                               f"`dask scheduler` and workers with `dask worker {address}`.") from None  # fmt: skip
     import dask

@@ -162,14 +162,21 @@ def summary(rows: list[dict], top: int = 10) -> str:
     return "\n".join(out)
 
 
+def _positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return int(text)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m parity sweep", description=__doc__.split("\n")[0])
     parser.add_argument("manifest", help="TSV with a header: path (required), id (optional)")
     parser.add_argument("model_dir", help="a Hugging Face model directory (transformers loads it too)")
     parser.add_argument("--output", required=True, help="OUT.jsonl, one line per file; ids in it are skipped")
-    parser.add_argument("--workers", type=int, default=None, help="local worker processes (default: one per core)")
+    parser.add_argument("--workers", type=_positive_int, default=None,
+                        help="local worker processes (default: one per core)")
     parser.add_argument("--address", default=None, help="a running Dask scheduler (tcp://HOST:8786)")
-    parser.add_argument("--top", type=int, default=10, help="files in the summary table")
+    parser.add_argument("--top", type=_positive_int, default=10, help="files in the summary table")
     try:
         args = parser.parse_args(argv)
     except SystemExit as e:

@@ -194,8 +194,9 @@ def test_usage_errors_before_any_work(tmp_path):
     assert out.returncode == 2 and "Give one of them" in out.stderr
     out = run_cli(manifest, "--output", tmp_path / "o.jsonl", "--language", "xx")
     assert out.returncode == 2 and "Traceback" not in out.stderr
-    out = run_cli(manifest, "--output", tmp_path / "o.jsonl", "--address", "tcp://127.0.0.1:1")
-    assert out.returncode == 2 and "no Dask scheduler answered" in out.stderr
+    for address in ("tcp://127.0.0.1:1", "not-an-address", "http://127.0.0.1:1"):
+        out = run_cli(manifest, "--output", tmp_path / "o.jsonl", "--address", address)
+        assert out.returncode == 2 and "no Dask scheduler answered" in out.stderr and "Traceback" not in out.stderr
     assert not (tmp_path / "o.jsonl").exists() or (tmp_path / "o.jsonl").read_text() == ""
     shutil.rmtree(tmp_path)
 
@@ -242,3 +243,47 @@ def test_documented_limits_are_the_code_s():
     if os.path.exists("/dev/zero"):
         with pytest.raises(CorpusError, match="MiB"):
             corpus.read_manifest("/dev/zero")
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_joining_a_cluster_started_with_dask_s_own_commands(tmp_path):
+    """The docs' cluster recipe, on one machine: `dask scheduler`, `dask worker ADDRESS`,
+    then `minis2t corpus --address ADDRESS` — the run uses that cluster's worker."""
+    from dask.distributed import Client
+
+    dask_cli = str(Path(sys.executable).parent / "dask")
+    address = f"tcp://127.0.0.1:{_free_port()}"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    scheduler = subprocess.Popen([dask_cli, "scheduler", "--host", "127.0.0.1", "--port", address.rsplit(":", 1)[1],
+                                  "--no-dashboard"], stderr=subprocess.DEVNULL, env=env)  # fmt: skip
+    worker = None
+    try:
+        worker = subprocess.Popen([dask_cli, "worker", address, "--nworkers", "1", "--nthreads", "1",
+                                   "--no-dashboard"], stderr=subprocess.DEVNULL, env=env)  # fmt: skip
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with Client(address, timeout="5s") as client:
+                    client.wait_for_workers(1, timeout=120)
+                    break
+            except OSError:
+                assert time.monotonic() < deadline, "the scheduler did not come up"
+                time.sleep(0.5)
+        rows = [(f"s{i}", str(SAMPLES / name), ref) for i, (name, ref) in enumerate(sorted(REFERENCES.items()))]
+        manifest, out = write_manifest(tmp_path, rows), tmp_path / "out.jsonl"
+        done = run_cli(manifest, "--output", out, "--address", address, check_rc=0)
+        got = {r["id"]: r["text"] for r in lines(out)}
+        assert got == {i: ref for i, _, ref in rows}  # the bundled model gets these right
+        assert "WER 0.00 %" in done.stdout
+    finally:
+        for p in (worker, scheduler):
+            if p is not None:
+                p.terminate()
+                p.wait(timeout=60)
