@@ -1,6 +1,6 @@
 """A parity sweep over a corpus: NumPy, the twin and transformers on every file of a manifest.
 
-    python -m parity sweep MANIFEST MODEL_DIR --output OUT.jsonl [--workers N] [--address ADDR]
+    python -m parity sweep MANIFEST MODEL_DIR --output OUT.jsonl [--workers N] [--address ADDR] [--language xx]
 
 Per file, on a Dask worker that keeps the three models loaded (float32, the CPU): the
 largest and the mean absolute difference of each pair at three points — the features,
@@ -67,8 +67,9 @@ def _pairs(values: dict) -> dict:
     return out
 
 
-def compare_file(path: str, model_dir: str) -> dict:
-    """The three implementations on one recording: differences per stage, and tokens."""
+def compare_file(path: str, model_dir: str, language: str | None = None) -> dict:
+    """The three implementations on one recording: differences per stage, and tokens
+    (a multilingual model's ``language`` forced as its first token, in all three)."""
     import torch
 
     import minis2t
@@ -83,13 +84,14 @@ def compare_file(path: str, model_dir: str) -> dict:
     x, mask = f["input_features"], f["attention_mask"]
     twin_f = twin_extractor(wave)["input_features"].numpy()
     hf_f = hf_extractor(wave, sampling_rate=16000, return_tensors="np")["input_features"]
-    options = ours.generation_options()
+    forced = ours._language_options(language, {})  # {} or {"forced_bos_token_id": id}; checks the code
+    options = ours.generation_options(**forced)
     with torch.no_grad():
         tx, tmask = torch.from_numpy(x), torch.from_numpy(mask)
         enc = m.encode(ours.params, ours.config, x, mask)
         tenc = tm.encode(twin, ours.config, tx, tmask)
         hf_enc = hf.model.encoder(tx, attention_mask=tmask).last_hidden_state.numpy()
-        tokens = {"numpy": ours.generate(x, mask),
+        tokens = {"numpy": ours.generate(x, mask, **forced),
                   "twin": tg.generate(twin, ours.config, tx, tmask, options).sequences.numpy(),
                   "transformers": hf.generate(input_features=tx, attention_mask=tmask,
                                               generation_config=_hf_generation(hf, options)).numpy()}  # fmt: skip
@@ -122,9 +124,9 @@ def _hf_generation(hf, options):
     return config
 
 
-def sweep_item(item: corpus.Item, model_dir: str) -> dict:
+def sweep_item(item: corpus.Item, model_dir: str, language: str | None = None) -> dict:
     """One manifest row, on a worker: its comparison, or an error line."""
-    result, error = guarded(compare_file, item.path, model_dir)
+    result, error = guarded(compare_file, item.path, model_dir, language)
     if error is not None:
         return {"id": item.id, "path": item.path, "error": error}
     return {"id": item.id, "path": item.path, **result}
@@ -176,6 +178,7 @@ def main(argv=None) -> int:
     parser.add_argument("--workers", type=_positive_int, default=None,
                         help="local worker processes (default: one per core)")
     parser.add_argument("--address", default=None, help="a running Dask scheduler (tcp://HOST:8786)")
+    parser.add_argument("--language", default=None, help="target language of a multilingual model")
     parser.add_argument("--top", type=_positive_int, default=10, help="files in the summary table")
     try:
         args = parser.parse_args(argv)
@@ -189,6 +192,9 @@ def main(argv=None) -> int:
         if not (Path(model_dir) / "config.json").is_file():
             raise MiniS2TError(f"{args.model_dir}: not a Hugging Face model directory (no config.json); "
                                f"`minis2t convert` writes one from a fairseq checkpoint.")  # fmt: skip
+        import minis2t
+
+        minis2t.Speech2Text.from_pretrained(model_dir)._language_options(args.language, {})  # the code is known
         log = corpus.ResultLog(args.output)
         client, cluster = corpus.connect(args.workers, args.address)
     except MiniS2TError as e:
@@ -196,7 +202,7 @@ def main(argv=None) -> int:
         return 2
     start = time.perf_counter()
     try:
-        counts = corpus.run_tasks(client, sweep_item, items, log, model_dir, on_result=lambda r: print(
+        counts = corpus.run_tasks(client, sweep_item, items, log, model_dir, args.language, on_result=lambda r: print(
             f"{r['path']}: error: {r['error']}", file=sys.stderr) if "error" in r else None)  # fmt: skip
     finally:
         log.close()

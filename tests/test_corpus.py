@@ -287,3 +287,21 @@ def test_joining_a_cluster_started_with_dask_s_own_commands(tmp_path):
             if p is not None:
                 p.terminate()
                 p.wait(timeout=60)
+
+
+def test_parity_sweep_of_the_translation_model_forces_the_language(tmp_path):
+    """A multilingual model needs --language (exit 2 without it, naming the choices);
+    with it, NumPy, the twin and transformers all force the code and agree on the tokens."""
+    samples = SAMPLES.parent / "samples_st"
+    rows = [(p.stem, str(p), "") for p in sorted(samples.glob("*.wav"))]
+    manifest, out = write_manifest(tmp_path, rows), tmp_path / "sweep.jsonl"
+    model = SAMPLES.parent / "model_st"
+    command = [sys.executable, "-m", "parity", "sweep", str(manifest), str(model), "--output", str(out), "--workers", "1"]
+    root = Path(__file__).parent.parent
+    refused = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=root)
+    assert refused.returncode == 2 and "fr, es, de" in refused.stderr and not out.exists()
+    done = subprocess.run(command + ["--language", "fr"], capture_output=True, text=True, timeout=600, cwd=root)
+    assert done.returncode == 0, done.stderr[-3000:]
+    got = lines(out)
+    assert len(got) == len(rows) and all(r["tokens_identical"] for r in got)
+    assert f"tokens identical in all three: {len(rows)} of {len(rows)} files" in done.stdout
