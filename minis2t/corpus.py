@@ -29,6 +29,7 @@ nothing else in minis2t needs them.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -241,10 +242,10 @@ def run_tasks(client, function, items: list[Item], log: ResultLog, *args, on_res
     window = max(32, 16 * sum(client.nthreads().values()))
     pending = iter(todo)
 
-    in_flight = {}  # task key -> item
+    in_flight, serial = {}, itertools.count()  # task key -> item
 
     def submit(item):
-        key = f"{function.__name__}-{time.time_ns()}-{len(in_flight)}"
+        key = f"{function.__name__}-{time.time_ns()}-{next(serial)}"  # unique, even across runs
         in_flight[key] = item
         return client.submit(function, item, *args, pure=False, key=key)
 
