@@ -110,16 +110,10 @@ def small_size(path: Path) -> dict:
     to ``SMALL_TOKENS`` tokens (``min_length = max_length``), about what a released model
     says for a sentence. The bundled tokenizer names what it can (ids beyond its
     vocabulary read as <unk>); the cost is the model's. Real-time factor and peak memory."""
-    import torch
-    from transformers import Speech2TextConfig, Speech2TextForConditionalGeneration
-
     from minis2t.config import S2T_SMALL, GenerationConfig
+    from parity.transformers_oracle import random_model
 
-    torch.manual_seed(0)
-    hf = Speech2TextForConditionalGeneration(Speech2TextConfig(**S2T_SMALL)).eval()
-    config = minis2t.ModelConfig.from_dict(hf.config.to_dict())
-    weights = {k: v.detach().numpy().copy() for k, v in hf.state_dict().items()}
-    weights = minis2t.checkpoint.prepare_weights(config, weights, np.float32)
+    _, config, weights = random_model(S2T_SMALL, seed=0)
     bundled = minis2t.Speech2Text.from_pretrained()
     options = GenerationConfig(num_beams=5, max_length=SMALL_TOKENS + 1, min_length=SMALL_TOKENS + 1,
                                decoder_start_token_id=2, eos_token_id=2, pad_token_id=1, bos_token_id=0)  # fmt: skip

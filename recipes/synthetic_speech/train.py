@@ -24,19 +24,12 @@ import minis2t
 import parity.model as tm
 from minis2t.train import collate, learning_rate, make_batches, spec_augment
 from parity.train import leaves, training_loss
+from parity.transformers_oracle import random_model
 
 
 def init_weights(config: minis2t.ModelConfig, seed: int) -> dict[str, np.ndarray]:
     """transformers' initialisation of this architecture, as a NumPy weights dict."""
-    from transformers import Speech2TextConfig, Speech2TextForConditionalGeneration
-
-    torch.manual_seed(seed)
-    hf_config = Speech2TextConfig(**{k: v for k, v in config.to_dict().items()
-                                     if k not in ("architectures", "model_type")})  # fmt: skip
-    model = Speech2TextForConditionalGeneration(hf_config)
-    return minis2t.checkpoint.prepare_weights(
-        config, {k: v.detach().numpy().copy() for k, v in model.state_dict().items()}, np.float32
-    )
+    return random_model(config, seed)[2]
 
 
 def train(config: minis2t.ModelConfig, features: list[np.ndarray], targets: list[list[int]],
