@@ -307,6 +307,13 @@ def _sources(audio, sampling_rate, block_seconds: float):
         yield wave[start : start + size]
 
 
+def segment_seconds(model) -> float:
+    """The longest segment (or joined pair of segments) sent to ``model``: its encoder's
+    limit with 5 % headroom below it. One definition for transcribe_long and the recipe
+    that tunes the joining rule."""
+    return 0.95 * model.max_seconds
+
+
 def transcribe_long(model, audio, sampling_rate: int | None = None, batch_size: int = 8,
                     block_seconds: float = BLOCK_SECONDS, on_segment=None, on_progress=None,
                     min_pause: float = 0.3, search: str = "transformers", word_timestamps: bool = True,
@@ -318,7 +325,7 @@ def transcribe_long(model, audio, sampling_rate: int | None = None, batch_size: 
     ``on_progress(seconds)`` with the seconds of audio read so far. Segments in which
     the model finds no words are left out. With ``word_timestamps`` each segment has
     ``words`` (:mod:`minis2t.timing`)."""
-    max_seconds = 0.95 * model.max_seconds  # headroom below the encoder's limit
+    max_seconds = segment_seconds(model)
     segmenter = Segmenter(max_seconds, min_pause=min_pause)
     done: list[Segment] = []
     held: list[Segment] = []  # the last decoded segment: the next one may continue its sentence

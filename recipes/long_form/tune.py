@@ -55,7 +55,7 @@ def fresh_pool() -> list[tuple[np.ndarray, str]]:
 def main() -> None:
     model = minis2t.Speech2Text.from_pretrained()
     audio, truth = build(60, SEED, fresh_pool())
-    segmenter = lf.Segmenter(0.95 * model.max_seconds)
+    segmenter = lf.Segmenter(lf.segment_seconds(model))
     segments = []
     for i in range(0, audio.shape[0], 30 * 16000):
         segments += segmenter.feed(audio[i : i + 30 * 16000])
@@ -66,7 +66,7 @@ def main() -> None:
 
     for segment, (text, score, ids, _) in zip(segments, decode([s.audio for s in segments])):
         segment.text, segment.avg_logprob, segment.ids = text, score, ids
-    pairs = lf.joinable_pairs(segments, 0.95 * model.max_seconds)
+    pairs = lf.joinable_pairs(segments, lf.segment_seconds(model))
     joined = dict(zip(pairs, decode([lf._joined_audio(segments[i - 1], segments[i]) for i in pairs])))
     reference = " ".join(u["text"] for u in truth)
     sweep = {}
