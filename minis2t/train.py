@@ -14,6 +14,7 @@ optimiser step against ``torch.optim.AdamW``.
 from __future__ import annotations
 
 import math
+import re
 import time
 from typing import TYPE_CHECKING
 
@@ -302,6 +303,20 @@ def init_weights(config, seed: int, dtype=np.float32) -> dict[str, np.ndarray]:
     return weights
 
 
+def log_line(step: int, steps: int, lr: float, ce: float, ctc: float, seconds: float) -> str:
+    """One line of a training log (every 100 steps: smoothed losses, seconds since the
+    start). The recipes' twin training writes the same; :func:`read_log` reads either."""
+    return f"step {step:5d}/{steps}  lr {lr:.2e}  ce {ce:.3f}  ctc {ctc:.3f}  {seconds:6.0f} s"
+
+
+LOG_LINE = re.compile(r"\bstep\s+(\d+)/(\d+)\s+lr \S+\s+ce ([\d.]+|nan)\s+ctc ([\d.]+|nan)\s+(\d+) s$", re.M)
+
+
+def read_log(text: str) -> np.ndarray:
+    """``[step, steps, ce, ctc, seconds]`` rows from a training log's :func:`log_line` lines."""
+    return np.array([[float(v) for v in m.groups()] for m in LOG_LINE.finditer(text)]).reshape(-1, 5)
+
+
 def train(config, features: list[np.ndarray], targets: list[list[int]], steps: int, seed: int = 0,
           max_frames: int = 12000, peak_lr: float = 2e-3, warmup: int = 400, ctc_weight: float = 0.3,
           smoothing: float = 0.1, spec_augment_from: int = 1500, log=print, progress: bool = True):  # fmt: skip
@@ -339,8 +354,8 @@ def train(config, features: list[np.ndarray], targets: list[list[int]], steps: i
         for key in ("ce", "ctc"):
             running[key] = record[key] if key not in running else 0.98 * running[key] + 0.02 * record[key]
         if record["step"] % 100 == 0 or record["step"] == steps:
-            log(f"step {record['step']:5d}/{steps}  lr {record['lr']:.2e}  ce {running['ce']:.3f}  "
-                f"ctc {running['ctc']:.3f}  {time.perf_counter() - start:6.0f} s")  # fmt: skip
+            log(log_line(record["step"], steps, record["lr"], running["ce"], running["ctc"],
+                         time.perf_counter() - start))  # fmt: skip
 
     history = fit(model, batches(), steps, peak_lr, warmup, head, ctc_weight, smoothing, on_step=on_step)
     bar.close()

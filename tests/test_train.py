@@ -208,3 +208,17 @@ def test_numpy_training_from_scratch_saves_a_checkpoint_transformers_loads(tmp_p
         theirs = hf(input_features=torch.from_numpy(x), attention_mask=torch.from_numpy(mask),
                     decoder_input_ids=torch.from_numpy(ids)).logits.numpy()  # fmt: skip
     assert np.abs(ours_logits - theirs).max() <= 1e-4 * max(1.0, np.abs(theirs).max())
+
+
+def test_training_log_lines_round_trip():
+    """The training log's line (written by minis2t.train and the recipe's twin training)
+    is read back by minis2t.train.read_log — the docs' curves and the recipe's checks use it."""
+    from minis2t.train import log_line, read_log
+
+    text = "\n".join(["[  3 s] loading", "[ 10 s] " + log_line(100, 200, 1e-3, 2.5, 3.25, 41.4),
+                      log_line(200, 200, 5e-4, 1.125, float("nan"), 83)])  # fmt: skip
+    rows = read_log(text)
+    assert rows.shape == (2, 5)
+    assert rows[0].tolist() == [100, 200, 2.5, 3.25, 41] and rows[1, :3].tolist() == [200, 200, 1.125]
+    assert np.isnan(rows[1, 3]) and rows[1, 4] == 83
+    assert read_log("nothing here").shape == (0, 5)

@@ -498,15 +498,12 @@ def bundled_tables() -> None:
     (OUT / "bundled_real.md").write_text("\n".join(rows) + "\n")
 
 
-STEP_LINE = r"step\s+(\d+)/\d+\s+lr \S+\s+ce ([\d.]+)\s+ctc ([\d.]+)\s+(\d+) s"
-
-
 def training_curve(log: Path) -> np.ndarray:
     """``[step, ce, ctc, seconds]`` rows from a recipe log (smoothed losses every 100 steps;
     seconds since training began)."""
-    import re
+    from minis2t.train import read_log
 
-    return np.array([[float(v) for v in m.groups()] for m in re.finditer(STEP_LINE, log.read_text())])
+    return read_log(log.read_text())[:, [0, 2, 3, 4]]
 
 
 def numpy_training() -> None:

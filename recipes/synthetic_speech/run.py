@@ -196,11 +196,11 @@ def main() -> None:
     config = minis2t.ModelConfig(**{**ARCHITECTURE, "vocab_size": sp.get_piece_size()})
     t_train = time.time()
     if args.evaluate_only:
-        import re
+        from minis2t.train import read_log
 
-        steps = re.findall(r"step\s+(\d+)/\d+ .* (\d+) s$", (HERE / "results" / f"{tag}_log.txt").read_text(), re.M)
-        assert steps and int(steps[-1][0]) == args.steps, "the log does not show a finished run"
-        training_seconds = int(steps[-1][1])
+        steps = read_log((HERE / "results" / f"{tag}_log.txt").read_text())
+        assert len(steps) and int(steps[-1, 0]) == args.steps, "the log does not show a finished run"
+        training_seconds = int(steps[-1, 4])
     elif args.engine == "numpy":
         from minis2t.train import train as numpy_train
 

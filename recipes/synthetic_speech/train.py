@@ -22,7 +22,7 @@ import torch
 
 import minis2t
 import parity.model as tm
-from minis2t.train import collate, learning_rate, make_batches, spec_augment
+from minis2t.train import collate, learning_rate, log_line, make_batches, spec_augment
 from parity.train import leaves, training_loss
 from parity.transformers_oracle import random_model
 
@@ -73,6 +73,5 @@ def train(config: minis2t.ModelConfig, features: list[np.ndarray], targets: list
         optimizer.step()
         running = parts if running is None else {k: 0.98 * running[k] + 0.02 * v for k, v in parts.items()}
         if step % 100 == 0 or step == steps:
-            log(f"step {step:5d}/{steps}  lr {lr:.2e}  ce {running['ce']:.3f}  ctc {running.get('ctc', float('nan')):.3f}  "
-                f"{time.time() - start:6.0f} s")  # fmt: skip
+            log(log_line(step, steps, lr, running["ce"], running.get("ctc", float("nan")), time.time() - start))
     return {name: named[name].detach().numpy().copy() for name in weights}
