@@ -63,7 +63,7 @@ def read_manifest(manifest: str | os.PathLike) -> list[Item]:
         if len(data) > MANIFEST_MAX_BYTES:
             raise CorpusError(f"{manifest}: more than {MANIFEST_MAX_BYTES // 2**20} MiB; a manifest may hold at "
                               f"most that. Split it into several runs.")  # fmt: skip
-        text = data.decode("utf-8")
+        text = data.decode("utf-8-sig")  # a spreadsheet's byte-order mark is not part of the header
     except FileNotFoundError:
         raise CorpusError(f"{manifest}: no such manifest file.") from None
     except IsADirectoryError:

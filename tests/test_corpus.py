@@ -53,6 +53,12 @@ def test_manifest_rows_ids_and_relative_paths(tmp_path):
                      corpus.Item("/abs/b.wav", "/abs/b.wav", "")]  # fmt: skip
 
 
+def test_manifest_from_a_spreadsheet_bom_and_crlf(tmp_path):
+    m = tmp_path / "m.tsv"
+    m.write_bytes("\ufeffid\tpath\r\nu1\ta.wav\r\n".encode("utf-8"))
+    assert corpus.read_manifest(m) == [corpus.Item("u1", str(tmp_path / "a.wav"), None)]
+
+
 @pytest.mark.parametrize("content, message", [
     (b"", "empty"),
     (b"file\tid\na.wav\t1\n", "no 'path' column"),
