@@ -38,6 +38,8 @@ def _threads() -> int:
 
 
 _POOL: dict[int, ThreadPoolExecutor] = {}
+if hasattr(os, "register_at_fork"):  # a forked child has none of the parent's threads:
+    os.register_at_fork(after_in_child=_POOL.clear)  # it starts its own pool when needed
 
 
 def by_row_blocks(fn, x: np.ndarray, out: np.ndarray) -> np.ndarray:

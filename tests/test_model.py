@@ -8,6 +8,8 @@ themselves are computed in float32 by each library and differ by an ulp of float
 (~1e-7), which is tested on its own below, not hidden in the bars.
 """
 
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -404,3 +406,23 @@ def test_beams_sharing_cross_attention_keys_equal_per_beam_copies(dtype, case, b
     ta, tb = (pm.decode(tparams, cfg, torch.from_numpy(ids), c, torch.from_numpy(enc_mask))["logits"].numpy()
               for c in (tshared, tcopied))  # fmt: skip
     assert rel_diff(ta, tb) <= bar
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork is POSIX")
+def test_row_blocks_work_in_a_forked_child(monkeypatch):
+    """multiprocessing forks by default on Linux: a child inherits the pool object but not
+    its threads, and work handed to it would wait forever. The child must start its own
+    (a hang here fails after 30 s instead of stalling the suite; checked to fail without the fix)."""
+    import signal
+
+    from minis2t import nn
+
+    monkeypatch.setattr(nn, "_threads", lambda: 2)
+    x = np.random.default_rng(0).standard_normal((4, 1000, 1000)).astype(np.float32)  # above PARALLEL_MIN_SIZE
+    expected = nn.softmax(x)  # the parent's pool now exists, its threads idle
+    pid = os.fork()
+    if pid == 0:  # the child: exit 0 only if the pooled softmax returns the same numbers
+        signal.alarm(30)
+        os._exit(0 if np.array_equal(nn.softmax(x), expected) else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
