@@ -173,7 +173,10 @@ def cross_attention_block(x, layer: dict, n_head: int, kv, bias):
     p = layer["encoder_attn"]
     h = layer_norm(x, **layer["encoder_attn_layer_norm"])  # [B*K, L, D]
     q = split_heads(linear(h, **p["q_proj"]), n_head)  # [B*K, H, L, Dh]
-    beams = x.shape[0] // kv[0].shape[0]
+    beams, rest = divmod(x.shape[0], kv[0].shape[0])
+    if rest:
+        raise ModelInputError(f"{x.shape[0]} decoder rows for the keys of {kv[0].shape[0]} utterances: the "
+                              f"rows must be the same number of beams for each utterance.")  # fmt: skip
     q = group_beams(q, beams)  # [B, H, K*L, Dh]
     if bias is not None:
         bias = bias[::beams]  # [B, 1, 1, S]: every beam of an utterance has its mask

@@ -426,3 +426,12 @@ def test_row_blocks_work_in_a_forked_child(monkeypatch):
         os._exit(0 if np.array_equal(nn.softmax(x), expected) else 1)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_decoder_rows_must_be_whole_beams_of_the_cached_utterances():
+    _, cfg, weights = build({})
+    params = m.nest(prepare_weights(cfg, weights, np.float32))
+    states = np.zeros((2, 3, cfg.d_model), np.float32)
+    cache = m.init_cache(params, cfg, states)
+    with pytest.raises(errors.ModelInputError, match="same number of beams"):
+        m.decode(params, cfg, np.zeros((3, 1), np.int64), cache, np.ones((3, 3), np.int64))
