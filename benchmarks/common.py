@@ -30,6 +30,33 @@ def best_time(fn, repeats: int = 5, warmup: int = 1) -> float:
     return min(times)
 
 
+def rss_mb(pid: int) -> float:
+    """A process's resident memory now (MB, from /proc), 0 when it is gone."""
+    try:
+        line = next(li for li in open(f"/proc/{pid}/status") if li.startswith("VmRSS"))
+        return int(line.split()[1]) / 1024
+    except (OSError, StopIteration):
+        return 0.0
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below ``pid``, children first (from /proc's parent links)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                ppid = int(open(f"/proc/{entry}/stat").read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
 def machine() -> dict:
     import numpy
 

@@ -27,48 +27,24 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).parent.parent))
-from common import note, print_table, save  # noqa: E402
+from common import descendants, note, print_table, rss_mb, save  # noqa: E402
 
 TASKS, SLOW_TASKS, SLOW_SECONDS = 400, 8, 1.0
-
-
-def _rss_mb(pid: int) -> float:
-    try:
-        line = next(li for li in open(f"/proc/{pid}/status") if li.startswith("VmRSS"))
-        return int(line.split()[1]) / 1024
-    except (OSError, StopIteration):
-        return 0.0
-
-
-def descendants(pid: int) -> list[int]:
-    """Every process below ``pid`` (from /proc's parent links)."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                ppid = int(open(f"/proc/{entry}/stat").read().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(ppid, []).append(int(entry))
-    found, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
 
 
 def noop(x):
     return x
 
 
-def pid_and_model_rss():
-    """In a worker: load the bundled model (once per process) and report pid and RSS."""
+def load_model():
+    """In a worker: load the bundled model and keep it; return the worker's pid. The
+    driver reads the worker's memory from /proc (common.rss_mb): Ray's workers do not
+    share the driver's sys.path, so they could not import this folder's helpers."""
     import minis2t
 
     global _MODEL
     _MODEL = minis2t.Speech2Text.from_pretrained("bundled-asr")
-    return os.getpid(), _rss_mb(os.getpid())
+    return os.getpid()
 
 
 def sleepy(seconds):
@@ -101,11 +77,11 @@ def measure_dask() -> dict:
     client.gather(client.map(noop, range(TASKS), pure=False))
     per_task = (time.perf_counter() - start) / TASKS
 
-    workers = client.run(pid_and_model_rss)  # on every worker
-    worker_rss = max(rss for _, rss in workers.values())
-    cluster_rss = sum(_rss_mb(p) for p in descendants(os.getpid()))
+    workers = client.run(load_model)  # on every worker: {address: pid}
+    worker_rss = max(rss_mb(pid) for pid in workers.values())
+    cluster_rss = sum(rss_mb(p) for p in descendants(os.getpid()))
 
-    victim = next(iter(workers.values()))[0]
+    victim = next(iter(workers.values()))
     start = time.perf_counter()
     futures = client.map(sleepy, [SLOW_SECONDS] * SLOW_TASKS, pure=False)
     time.sleep(0.5)
@@ -137,12 +113,12 @@ def measure_ray() -> dict:
     @ray.remote(num_cpus=1)
     class Loaded:  # an actor: one worker process that keeps its model
         def report(self):
-            return pid_and_model_rss()
+            return load_model()
 
     actors = [Loaded.remote() for _ in range(2)]
     workers = ray.get([a.report.remote() for a in actors])
-    worker_rss = max(rss for _, rss in workers)
-    cluster_rss = sum(_rss_mb(p) for p in descendants(os.getpid()))
+    worker_rss = max(rss_mb(pid) for pid in workers)
+    cluster_rss = sum(rss_mb(p) for p in descendants(os.getpid()))
     for a in actors:
         ray.kill(a)
 

@@ -148,18 +148,17 @@ def test_corpus_command_transcribes_resumes_and_reports_a_bad_file(tmp_path):
 
 
 def _worker_pids(pid: int) -> list[int]:
-    """Dask's worker processes under ``pid`` (multiprocessing's spawned children)."""
+    """Dask's worker processes under ``pid`` (multiprocessing's spawned processes)."""
+    sys.path.insert(0, str(Path(__file__).parent.parent / "benchmarks"))
+    from common import descendants
+
     found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
+    for child in descendants(pid):
         try:
-            stat = open(f"/proc/{entry}/stat").read()
-            cmdline = open(f"/proc/{entry}/cmdline", "rb").read()
-        except OSError:
+            if b"spawn_main" in open(f"/proc/{child}/cmdline", "rb").read():
+                found.append(child)
+        except OSError:  # gone
             continue
-        if int(stat.rsplit(")", 1)[1].split()[1]) == pid and b"spawn_main" in cmdline:
-            found.append(int(entry))
     return found
 
 

@@ -40,7 +40,9 @@ HERE = Path(__file__).parent
 ROOT = HERE.parent.parent
 sys.path.insert(0, str(ROOT / "recipes" / "synthetic_speech"))
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from common import descendants, rss_mb  # noqa: E402  (benchmarks/common.py)
 from minis2t import corpus  # noqa: E402
 
 
@@ -63,30 +65,12 @@ def sample_memory(pid: int, stop: threading.Event, peaks: dict) -> None:
     while not stop.is_set():
         for p in [pid, *descendants(pid)]:
             try:
-                line = next(li for li in open(f"/proc/{p}/status") if li.startswith("VmRSS"))
                 cmd = open(f"/proc/{p}/cmdline", "rb").read()
-            except (OSError, StopIteration):
+            except OSError:  # gone
                 continue
             kind = "worker" if b"spawn_main" in cmd else "main" if p == pid else "other"
-            peaks[(kind, p)] = max(peaks.get((kind, p), 0.0), int(line.split()[1]) / 1024)
+            peaks[(kind, p)] = max(peaks.get((kind, p), 0.0), rss_mb(p))
         time.sleep(0.25)  # rarely: the sampling itself takes CPU from the run
-
-
-def descendants(pid: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                ppid = int(open(f"/proc/{entry}/stat").read().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(ppid, []).append(int(entry))
-    found, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
 
 
 def timed(command: list[str]) -> tuple[float, dict, subprocess.CompletedProcess]:
