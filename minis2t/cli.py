@@ -39,7 +39,7 @@ BUNDLED_TRANSCRIPT = (
 )
 
 
-def _positive_int(text: str) -> int:
+def positive_int(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
@@ -57,19 +57,19 @@ def main(argv: list[str] | None = None) -> int:
     tr.add_argument("files", nargs="+", help="audio files (WAV, FLAC, OGG, MP3, ...); - reads stdin")
     tr.add_argument("--model", default=None, help="model directory, or bundled-asr (the default) or "
                     "bundled-st (English speech -> fr, de, es; with --language)")
-    tr.add_argument("--beams", type=_positive_int, default=None, help="beam size (default: the model's)")
-    tr.add_argument("--max-length", type=_positive_int, default=None, help="longest output in tokens")
+    tr.add_argument("--beams", type=positive_int, default=None, help="beam size (default: the model's)")
+    tr.add_argument("--max-length", type=positive_int, default=None, help="longest output in tokens")
     tr.add_argument("--language", default=None, help="target language of a multilingual model")
     tr.add_argument("--search", choices=["transformers", "fairseq"], default="transformers",
                     help="beam search rules: transformers' generate (default) or fairseq's "
                          "SequenceGenerator (as fairseq's published WERs were decoded)")  # fmt: skip
-    tr.add_argument("--batch-size", type=_positive_int, default=8, help="segments decoded together")
+    tr.add_argument("--batch-size", type=positive_int, default=8, help="segments decoded together")
     tr.add_argument("--output-format", choices=["text", "txt", "json", "srt", "vtt", "tsv", "all"], default="text",
                     help="text (= txt), json, srt, vtt, tsv (whisper's columns), or all of them (with --output-dir)")
     tr.add_argument("--output-dir", default=None, help="write DIR/<name>.<format> per recording instead of stdout")
     tr.add_argument("--word-timestamps", action=argparse.BooleanOptionalAction, default=True,
                     help="time every word (JSON's segments get 'words'; on by default)")
-    tr.add_argument("--threads", type=_positive_int, default=None, help="BLAS threads (default: all cores)")
+    tr.add_argument("--threads", type=positive_int, default=None, help="BLAS threads (default: all cores)")
     tr.add_argument("--quiet", action="store_true", help="no progress, no segments as they are decoded")
     tr.add_argument("--device", default="cpu", help="only cpu: minis2t is NumPy")
 
@@ -80,13 +80,13 @@ def main(argv: list[str] | None = None) -> int:
                     "{id, path, error}; ids already in it are skipped (re-run to resume)")
     co.add_argument("--model", default=None, help="model directory (readable by every worker), bundled-asr "
                     "(the default) or bundled-st")
-    co.add_argument("--workers", type=_positive_int, default=None,
+    co.add_argument("--workers", type=positive_int, default=None,
                     help="local worker processes (default: one per core); each gets its share of the cores")
     co.add_argument("--address", default=None, help="a running Dask scheduler (tcp://HOST:8786) to use "
                     "instead of local workers")
-    co.add_argument("--beams", type=_positive_int, default=None, help="beam size (default: the model's)")
+    co.add_argument("--beams", type=positive_int, default=None, help="beam size (default: the model's)")
     co.add_argument("--language", default=None, help="target language of a multilingual model")
-    co.add_argument("--batch-size", type=_positive_int, default=8, help="segments decoded together")
+    co.add_argument("--batch-size", type=positive_int, default=8, help="segments decoded together")
     co.add_argument("--quiet", action="store_true", help="no progress bar")
 
     commands.add_parser("demo", help="transcribe the bundled recordings with the bundled model")
@@ -173,9 +173,6 @@ def _corpus(args) -> int:
     from .checkpoint import BUNDLED_MODELS
     from .pipeline import Speech2Text
 
-    if args.address is not None and args.workers is not None:
-        raise MiniS2TError("--workers starts local workers; with --address the cluster's own workers "
-                           "run the files. Give one of them.")  # fmt: skip
     items = corpus.read_manifest(args.manifest)
     name = args.model or "bundled-asr"  # a name each worker resolves in its own installation
     if name not in BUNDLED_MODELS and Path(name).exists():
@@ -195,9 +192,9 @@ def _corpus(args) -> int:
         if "error" in row:
             bar.write(f"{row['path']}: error: {row['error']}", file=sys.stderr)
 
-    client, cluster = corpus.connect(args.workers, args.address)
     try:
-        counts = corpus.run_tasks(client, corpus.transcribe_item, items, log, name, options, on_result=on_result)
+        counts = corpus.run_on_cluster(corpus.transcribe_item, items, log, name, options, workers=args.workers,
+                                       address=args.address, on_result=on_result)  # fmt: skip
     except KeyboardInterrupt:
         print(f"\ninterrupted: {len(log.done)} results are in {args.output}; the same command finishes "
               f"the rest.", file=sys.stderr)  # fmt: skip
@@ -205,9 +202,6 @@ def _corpus(args) -> int:
     finally:
         bar.close()
         log.close()
-        client.close()
-        if cluster is not None:
-            cluster.close()
     failed = [i for i in items if "error" in log.done.get(i.id, {})]
     print(f"{len(items)} files: {counts['done']} done in this run ({counts['errors']} with errors), "
           f"{counts['skipped']} already in {args.output}; {time.perf_counter() - start:.1f} s.")  # fmt: skip
@@ -267,8 +261,8 @@ def _run_files(model, args, options):
                                                file=sys.stderr)  # fmt: skip
         source = sys.stdin.buffer if path == "-" else path
         result, error = guarded(model.transcribe_long, source, batch_size=args.batch_size,
-                                 language=args.language, on_segment=on_segment, on_progress=on_progress,
-                                 word_timestamps=args.word_timestamps, **options)  # fmt: skip
+                                language=args.language, on_segment=on_segment, on_progress=on_progress,
+                                word_timestamps=args.word_timestamps, **options)  # fmt: skip
         audio.close()
         files.update(1)
         yield path, result, error

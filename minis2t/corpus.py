@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import CorpusError, guarded
+from .nn import usable_cores
 
 MANIFEST_MAX_BYTES = 256 * 2**20  # ~2 million lines of paths and transcripts (docs/errors.md)
 REQUIRED, OPTIONAL = "path", ("id", "reference")
@@ -185,8 +186,7 @@ def transcribe_item(item: Item, model: str, options: dict) -> dict:
 
 def worker_threads(workers: int) -> int:
     """BLAS threads per worker on this machine: its cores shared out, at least one."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    return max(1, cores // workers)
+    return max(1, usable_cores() // workers)
 
 
 def connect(workers: int | None = None, address: str | None = None):
@@ -200,6 +200,9 @@ def connect(workers: int | None = None, address: str | None = None):
                           "(or: pip install 'dask[distributed]' jiwer).") from None  # fmt: skip
     import logging
 
+    if address is not None and workers is not None:
+        raise CorpusError("--workers starts local workers; with --address the cluster's own workers "
+                          "run the files. Give one of them.")  # fmt: skip
     logging.getLogger("distributed").setLevel(logging.ERROR)  # its INFO lines are not the user's
     if address is not None:
         try:
@@ -225,6 +228,19 @@ def connect(workers: int | None = None, address: str | None = None):
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
                                silence_logs=logging.ERROR)  # fmt: skip
     return Client(cluster), cluster
+
+
+def run_on_cluster(function, items: list[Item], log: ResultLog, *args, workers: int | None = None,
+                   address: str | None = None, on_result=None) -> dict:  # fmt: skip
+    """:func:`run_tasks` on the cluster :func:`connect` gives for ``workers`` or
+    ``address``, let go afterwards (a local one stopped), also when interrupted."""
+    client, cluster = connect(workers, address)
+    try:
+        return run_tasks(client, function, items, log, *args, on_result=on_result)
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
 
 
 def run_tasks(client, function, items: list[Item], log: ResultLog, *args, on_result=None) -> dict:
@@ -265,16 +281,16 @@ def run_tasks(client, function, items: list[Item], log: ResultLog, *args, on_res
 
 
 def _result_row(future, item: Item) -> dict:
+    """The task's own line, or an error line when it raised or its workers kept dying."""
     from distributed import KilledWorker
 
-    try:
-        return future.result()
-    except KilledWorker:
-        return {"id": item.id, "path": item.path,
-                "error": "the worker processes running this file died each time it was tried (out of "
-                         "memory, or killed); the other files went on."}  # fmt: skip
-    except Exception as e:  # the task itself raised: report it, keep going
-        return {"id": item.id, "path": item.path, "error": f"internal error ({type(e).__name__}: {e})"}
+    row, error = guarded(future.result)  # a task that raised is reported like a failed file
+    if error is None:
+        return row
+    if isinstance(future.exception(), KilledWorker):
+        error = ("the worker processes running this file died each time it was tried (out of memory, "
+                 "or killed); the other files went on.")  # fmt: skip
+    return {"id": item.id, "path": item.path, "error": error}
 
 
 # --- scores ---------------------------------------------------------------------------------

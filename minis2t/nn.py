@@ -29,10 +29,15 @@ LAYER_NORM_EPS = 1e-5  # fairseq's and transformers' nn.LayerNorm default
 PARALLEL_MIN_SIZE = 1 << 19
 
 
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity where the OS has one)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 def _threads() -> int:
     """Cores this process may use, capped by ``OMP_NUM_THREADS`` when set (the variable
     that also caps the BLAS): a corpus worker given one thread keeps to one."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    cores = usable_cores()
     cap = os.environ.get("OMP_NUM_THREADS", "")
     return max(1, min(cores, int(cap) if cap.isdigit() and int(cap) > 0 else cores))
 

@@ -182,15 +182,23 @@ def _oracle_dirs(model_dir, loaded: minis2t.Speech2Text, with_fairseq):
     return hf_dir, lambda ours, dtype: fairseq_oracle.fairseq_model(ours.config, ours.weights, dtype)
 
 
-def _row(dtype: str, stage: str, values: dict) -> dict:
+def differences(values: dict) -> tuple[dict, float]:
+    """``({"a-b": (max |a - b|, mean |a - b|)}, scale)`` for every pair of the arrays given
+    (None: that implementation has no such stage), in float64; ``scale`` is the largest
+    magnitude among them, for relative bars. The sweep uses it too (parity/sweep.py)."""
     pairs = {}
     names = [n for n, v in values.items() if v is not None]
     for i, a in enumerate(names):
         for b in names[i + 1:]:
             d = np.abs(values[a].astype(np.float64) - values[b].astype(np.float64))
             pairs[f"{a}-{b}"] = (float(d.max()), float(d.mean()))
+    scale = max(float(np.abs(values[n]).max()) for n in names) if names else 0.0
+    return pairs, scale
+
+
+def _row(dtype: str, stage: str, values: dict) -> dict:
+    pairs, scale = differences(values)
     shape = next(v.shape for v in values.values() if v is not None)
-    scale = max(float(np.abs(values[n]).max()) for n in names) if names else 0.0  # for relative bars
     return {"dtype": dtype, "stage": stage, "shape": tuple(shape), "pairs": pairs, "scale": scale}
 
 

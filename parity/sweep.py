@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from minis2t import corpus
+from minis2t.cli import positive_int
 from minis2t.errors import MiniS2TError, guarded
 
 from . import bars
@@ -57,14 +58,11 @@ def _models(model_dir: str):
 
 
 def _pairs(values: dict) -> dict:
-    """``{pair: [max |a - b|, mean |a - b|]}`` and the values' scale (largest magnitude)."""
-    out, names = {}, list(values)
-    for i, a in enumerate(names):
-        for b in names[i + 1 :]:
-            d = np.abs(values[a].astype(np.float64) - values[b].astype(np.float64))
-            out[f"{a}-{b}"] = [float(d.max()), float(d.mean())]
-    out["scale"] = max(float(np.abs(v).max()) for v in values.values())
-    return out
+    """``{pair: [max |a - b|, mean |a - b|], "scale": largest magnitude}``, as JSON."""
+    from .compare import differences
+
+    pairs, scale = differences(values)
+    return {**{pair: list(d) for pair, d in pairs.items()}, "scale": scale}
 
 
 def compare_file(path: str, model_dir: str, language: str | None = None) -> dict:
@@ -164,29 +162,21 @@ def summary(rows: list[dict], top: int = 10) -> str:
     return "\n".join(out)
 
 
-def _positive_int(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return int(text)
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m parity sweep", description=__doc__.split("\n")[0])
     parser.add_argument("manifest", help="TSV with a header: path (required), id (optional)")
     parser.add_argument("model_dir", help="a Hugging Face model directory (transformers loads it too)")
     parser.add_argument("--output", required=True, help="OUT.jsonl, one line per file; ids in it are skipped")
-    parser.add_argument("--workers", type=_positive_int, default=None,
+    parser.add_argument("--workers", type=positive_int, default=None,
                         help="local worker processes (default: one per core)")
     parser.add_argument("--address", default=None, help="a running Dask scheduler (tcp://HOST:8786)")
     parser.add_argument("--language", default=None, help="target language of a multilingual model")
-    parser.add_argument("--top", type=_positive_int, default=10, help="files in the summary table")
+    parser.add_argument("--top", type=positive_int, default=10, help="files in the summary table")
     try:
         args = parser.parse_args(argv)
     except SystemExit as e:
         return int(e.code or 0)
     try:
-        if args.address is not None and args.workers is not None:
-            raise MiniS2TError("give --workers (a local cluster) or --address (a running one), not both.")
         items = corpus.read_manifest(args.manifest)
         model_dir = str(Path(args.model_dir).resolve())
         if not (Path(model_dir) / "config.json").is_file():
@@ -196,19 +186,16 @@ def main(argv=None) -> int:
 
         minis2t.Speech2Text.from_pretrained(model_dir)._language_options(args.language, {})  # the code is known
         log = corpus.ResultLog(args.output)
-        client, cluster = corpus.connect(args.workers, args.address)
-    except MiniS2TError as e:
+        start = time.perf_counter()
+        try:
+            counts = corpus.run_on_cluster(sweep_item, items, log, model_dir, args.language, workers=args.workers,
+                                           address=args.address, on_result=lambda r: print(
+                f"{r['path']}: error: {r['error']}", file=sys.stderr) if "error" in r else None)  # fmt: skip
+        finally:
+            log.close()
+    except MiniS2TError as e:  # before any work: the manifest, the model, the output, the cluster
         print(f"python -m parity sweep: error: {e}", file=sys.stderr)
         return 2
-    start = time.perf_counter()
-    try:
-        counts = corpus.run_tasks(client, sweep_item, items, log, model_dir, args.language, on_result=lambda r: print(
-            f"{r['path']}: error: {r['error']}", file=sys.stderr) if "error" in r else None)  # fmt: skip
-    finally:
-        log.close()
-        client.close()
-        if cluster is not None:
-            cluster.close()
     rows = [log.done[i.id] for i in items if i.id in log.done]
     print(f"{len(items)} files: {counts['done']} compared in this run, {counts['skipped']} already in "
           f"{args.output}; {time.perf_counter() - start:.1f} s.\n")  # fmt: skip
