@@ -29,6 +29,10 @@ HF32, HF64 = bars.MODEL_TRANSFORMERS["float32"], bars.MODEL_TRANSFORMERS["float6
 
 TORCH_DTYPES = {np.float32: torch.float32, np.float64: torch.float64}
 
+# NumPy against itself computing the same sums in differently shaped products (decoding in
+# chunks or at once; beams' queries stacked or apart): only the BLAS blocking differs.
+SAME_MATH = {np.float64: 1e-12, np.float32: 1e-5}
+
 
 def rel_diff(a, b) -> float:
     a = np.asarray(a, dtype=np.float64)
@@ -174,14 +178,7 @@ def test_numpy_equals_twin(dtype, case):
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @given(case=cases(), chunk=st.integers(1, 3))
 def test_incremental_decoding_equals_full_sequence(dtype, case, chunk):
-    config, features, mask, ids, _ = case
-    _, cfg, weights = build(config)
-    # No pad tokens here: a pad *before* real tokens shifts the full sequence's positions
-    # (they count real tokens) but not the cached ones (they count the cache), in
-    # transformers too. Generation only pads after EOS, where it does not matter.
-    ids = np.where(ids == cfg.pad_token_id, 0, ids)
-    params = m.nest(prepare_weights(cfg, weights, dtype))
-    enc = m.encode(params, cfg, features.astype(dtype), mask)
+    cfg, weights, params, ids, enc = encoded(case, dtype)
     start = m.init_cache(params, cfg, enc["last_hidden_state"])
     full = m.decode(params, cfg, ids, start, enc["mask"])["logits"]
     cache, steps = start, []
@@ -191,8 +188,19 @@ def test_incremental_decoding_equals_full_sequence(dtype, case, chunk):
         steps.append(out["logits"])
     assert cache.length == ids.shape[1]
     assert start.length == 0  # the cache passed in is not modified
-    bar = {np.float64: 1e-12, np.float32: 1e-5}[dtype]
-    assert rel_diff(np.concatenate(steps, axis=1), full) <= bar
+    assert rel_diff(np.concatenate(steps, axis=1), full) <= SAME_MATH[dtype]
+
+
+def encoded(case, dtype):
+    """A drawn case's model in ``dtype`` and its encoder output: ``(cfg, weights, params,
+    ids, enc)``. No pad tokens in ``ids``: a pad *before* real tokens shifts the full
+    sequence's positions (they count real tokens) but not the cached ones (they count the
+    cache), in transformers too. Generation only pads after EOS, where it does not matter."""
+    config, features, mask, ids, _ = case
+    _, cfg, weights = build(config)
+    ids = np.where(ids == cfg.pad_token_id, 0, ids)
+    params = m.nest(prepare_weights(cfg, weights, dtype))
+    return cfg, weights, params, ids, m.encode(params, cfg, features.astype(dtype), mask)
 
 
 def test_cache_reorder_picks_rows():
@@ -384,18 +392,15 @@ def test_beams_sharing_cross_attention_keys_equal_per_beam_copies(dtype, case, b
     cross-attention weights must be those of K private copies, to rounding: the only
     difference is the shape of the products (the incremental-decoding bar), and in the
     twin likewise."""
-    config, features, mask, ids, _ = case
-    _, cfg, weights = build(config)
-    ids = np.where(ids == cfg.pad_token_id, 0, ids)
-    params = m.nest(prepare_weights(cfg, weights, dtype))
-    enc = m.encode(params, cfg, features.astype(dtype), mask)
+    cfg, weights, params, ids, enc = encoded(case, dtype)
+    features, mask = case[1], case[2]
     shared = m.init_cache(params, cfg, enc["last_hidden_state"])
     rows = np.repeat(np.arange(features.shape[0]), beams)
     copied = m.KVCache(shared.self_kv, tuple((k[rows], v[rows]) for k, v in shared.cross_kv))
     ids, enc_mask = ids[rows], enc["mask"][rows]
     a = m.decode(params, cfg, ids, shared, enc_mask, output_attentions=True)
     b = m.decode(params, cfg, ids, copied, enc_mask, output_attentions=True)
-    bar = {np.float64: 1e-12, np.float32: 1e-5}[dtype]
+    bar = SAME_MATH[dtype]
     assert rel_diff(a["logits"], b["logits"]) <= bar
     for wa, wb in zip(a["cross_attentions"], b["cross_attentions"]):
         assert wa.shape == wb.shape and rel_diff(wa, wb) <= bar
