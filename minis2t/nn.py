@@ -89,7 +89,6 @@ def matmul_layout(weight: np.ndarray, dtype=None) -> np.ndarray:
 
 def layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: float = LAYER_NORM_EPS):
     """Normalise the last axis to zero mean and unit (biased) variance, then scale and shift."""
-
     n = x.shape[-1]
 
     def rows(x, out):  # [N, D] -> [N, D], written into out
