@@ -30,6 +30,7 @@ from .nn import (
     attention,
     conv1d,
     glu,
+    keys_layout,
     layer_norm,
     linear,
     log_softmax,
@@ -304,7 +305,7 @@ def cross_attention_kv(params: dict, config: ModelConfig, encoder_states: np.nda
     """Each decoder layer's cross-attention keys and values, ``[B, H, S, Dh]`` each."""
     n_head = config.decoder_attention_heads
     return tuple(
-        (split_heads(linear(encoder_states, **layer["encoder_attn"]["k_proj"]), n_head),
+        (keys_layout(split_heads(linear(encoder_states, **layer["encoder_attn"]["k_proj"]), n_head)),
          split_heads(linear(encoder_states, **layer["encoder_attn"]["v_proj"]), n_head))
         for layer in params["model"]["decoder"]["layers"]
     )  # fmt: skip

@@ -87,6 +87,16 @@ def matmul_layout(weight: np.ndarray, dtype=None) -> np.ndarray:
     return np.asarray(weight, dtype=weight.dtype if dtype is None else dtype, order=order)
 
 
+def keys_layout(k: np.ndarray) -> np.ndarray:
+    """Keys ``[..., S, Dh]`` stored so that ``k^T`` (``[..., Dh, S]``, what
+    :func:`attention` multiplies by) is the row-major array: the same values and shape,
+    another memory order. For keys that many products read — cross-attention's, computed
+    once per utterance and used at every decoding step — it pays: OpenBLAS is slow on the
+    transposed operand when the left one has few rows. Measured on 2 cores (float32),
+    5 beams' queries against 10 s of encoder states (4 heads): 40 -> 8.7 us a layer."""
+    return np.ascontiguousarray(k.swapaxes(-1, -2)).swapaxes(-1, -2)
+
+
 def layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: float = LAYER_NORM_EPS):
     """Normalise the last axis to zero mean and unit (biased) variance, then scale and shift."""
     n = x.shape[-1]
