@@ -147,11 +147,12 @@ def position_ids(real: np.ndarray, past_length: int = 0) -> np.ndarray:
     return (np.cumsum(real, axis=1) + past_length) * real + POSITION_PADDING_IDX
 
 
-def self_attention_block(x, layer: dict, n_head: int, bias, past=None):
+def self_attention_block(x, layer: dict, n_head: int, bias, past=None, need_weights: bool = True):
     """Pre-LN self-attention with its residual: ``[B, L, D] -> [B, L, D]``.
 
     ``past`` is ``(k, v)`` of earlier positions ``[B, H, P, Dh]`` (decoder) or None. Returns
-    ``(y, (k, v) including the new positions, attention weights [B, H, L, P + L])``."""
+    ``(y, (k, v) including the new positions, attention weights [B, H, L, P + L])``, the
+    weights None unless ``need_weights``."""
     p = layer["self_attn"]
     h = layer_norm(x, **layer["self_attn_layer_norm"])  # [B, L, D]
     q = split_heads(linear(h, **p["q_proj"]), n_head)  # [B, H, L, Dh]
@@ -160,7 +161,7 @@ def self_attention_block(x, layer: dict, n_head: int, bias, past=None):
     if past is not None:
         k = np.concatenate([past[0], k], axis=2)  # [B, H, P + L, Dh]
         v = np.concatenate([past[1], v], axis=2)
-    out, weights = attention(q, k, v, bias)  # [B, H, L, Dh]
+    out, weights = attention(q, k, v, bias, need_weights)  # [B, H, L, Dh]
     return x + linear(merge_heads(out), **p["out_proj"]), (k, v), weights
 
 
@@ -215,9 +216,10 @@ def feed_forward_block(x, layer: dict, activation):
     return h
 
 
-def encoder_layer(x, layer: dict, n_head: int, bias, activation):
-    """One pre-LN Transformer encoder layer: ``[B, S, D] -> [B, S, D]`` and its attention."""
-    x, _, weights = self_attention_block(x, layer, n_head, bias)
+def encoder_layer(x, layer: dict, n_head: int, bias, activation, need_weights: bool = True):
+    """One pre-LN Transformer encoder layer: ``[B, S, D] -> [B, S, D]`` and its attention
+    weights (None unless ``need_weights``)."""
+    x, _, weights = self_attention_block(x, layer, n_head, bias, need_weights=need_weights)
     return feed_forward_block(x, layer, activation), weights
 
 
@@ -260,16 +262,17 @@ def encode(params: dict, config: ModelConfig, features: np.ndarray,
     bias = key_padding_bias(mask, dtype)
     activation = ACTIVATIONS[config.activation_function]
     # Each layer's attention weights are [B, H, S, S]: 576 MB per layer for 240 s at
-    # s2t-small's size. They are kept only when asked for; otherwise each is freed as soon
-    # as its layer is done, so memory holds one layer's worth at a time.
+    # s2t-small's size. They are kept only when asked for; otherwise a layer frees its
+    # scores as soon as it is done with them (and a large batch works item by item, see
+    # nn.attention), so memory holds one layer's worth at a time.
     hidden_states, attentions = [x], []
     for layer in enc["layers"]:
-        x, weights = encoder_layer(x, layer, config.encoder_attention_heads, bias, activation)
+        x, weights = encoder_layer(x, layer, config.encoder_attention_heads, bias, activation,
+                                   need_weights=output_attentions)  # fmt: skip
         if output_hidden_states:
             hidden_states.append(x)
         if output_attentions:
             attentions.append(weights)
-        del weights
     out = {"last_hidden_state": layer_norm(x, **enc["layer_norm"]), "mask": mask}
     if output_hidden_states:
         out.update(conv_outputs=conv_outputs, hidden_states=hidden_states)

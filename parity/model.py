@@ -94,7 +94,7 @@ def position_ids(real, past_length: int = 0):
     return (torch.cumsum(real, dim=1) + past_length) * real + POSITION_PADDING_IDX
 
 
-def self_attention_block(x, layer, n_head, bias, past=None):
+def self_attention_block(x, layer, n_head, bias, past=None, need_weights: bool = True):
     p = layer["self_attn"]
     h = layer_norm(x, **layer["self_attn_layer_norm"])
     q = split_heads(linear(h, **p["q_proj"]), n_head)
@@ -103,7 +103,7 @@ def self_attention_block(x, layer, n_head, bias, past=None):
     if past is not None:
         k = torch.cat([past[0], k], dim=2)
         v = torch.cat([past[1], v], dim=2)
-    out, weights = attention(q, k, v, bias)
+    out, weights = attention(q, k, v, bias, need_weights)
     return x + linear(merge_heads(out), **p["out_proj"]), (k, v), weights
 
 
@@ -140,8 +140,8 @@ def feed_forward_block(x, layer, activation):
     return x + linear(h, **layer["fc2"])
 
 
-def encoder_layer(x, layer, n_head, bias, activation):
-    x, _, weights = self_attention_block(x, layer, n_head, bias)
+def encoder_layer(x, layer, n_head, bias, activation, need_weights: bool = True):
+    x, _, weights = self_attention_block(x, layer, n_head, bias, need_weights=need_weights)
     return feed_forward_block(x, layer, activation), weights
 
 
@@ -165,12 +165,12 @@ def encode(params, config: ModelConfig, features, attention_mask=None, positions
     activation = ACTIVATIONS[config.activation_function]
     hidden_states, attentions = [x], []
     for layer in enc["layers"]:
-        x, weights = encoder_layer(x, layer, config.encoder_attention_heads, bias, activation)
+        x, weights = encoder_layer(x, layer, config.encoder_attention_heads, bias, activation,
+                                   need_weights=output_attentions)  # fmt: skip
         if output_hidden_states:
             hidden_states.append(x)
         if output_attentions:
             attentions.append(weights)
-        del weights
     out = {"last_hidden_state": layer_norm(x, **enc["layer_norm"]), "mask": mask}
     if output_hidden_states:
         out.update(conv_outputs=conv_outputs, hidden_states=hidden_states)

@@ -362,6 +362,25 @@ def test_row_blocks_give_the_serial_result_bit_for_bit(monkeypatch, threads):
     assert nn.softmax(y, overwrite=True) is not None and np.array_equal(y, serial[0])
 
 
+@pytest.mark.parametrize("bias_kind", ["none", "padding", "causal"])
+def test_attention_item_by_item_is_the_batched_attention(monkeypatch, bias_kind):
+    """Without weights a large batch is computed one item at a time: the same products
+    and rows, so the same numbers bit for bit, for every kind of mask."""
+    from minis2t import nn
+
+    rng = np.random.default_rng(6)
+    q, k, v = (rng.standard_normal((3, 2, 7, 4)).astype(np.float32) for _ in range(3))
+    mask = {"none": None, "padding": np.arange(7)[None, :] < np.array([[7], [4], [1]]),
+            "causal": np.tril(np.ones((7, 7), bool))[None]}[bias_kind]  # fmt: skip
+    bias = None if mask is None else nn.mask_bias(mask, np.float32)[:, None] if bias_kind == "causal" \
+        else nn.mask_bias(mask, np.float32)[:, None, None, :]  # fmt: skip
+    batched, weights = nn.attention(q, k, v, bias)
+    monkeypatch.setattr(nn, "ITEMWISE_MIN_SCORES", 1)
+    itemwise, none = nn.attention(q, k, v, bias, need_weights=False)
+    assert none is None and weights.shape == (3, 2, 7, 7)
+    assert itemwise.dtype == batched.dtype and np.array_equal(itemwise, batched)
+
+
 def test_row_blocks_raise_a_block_error(monkeypatch):
     from minis2t import nn
 
