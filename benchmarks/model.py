@@ -82,13 +82,22 @@ def matmul_peak() -> float:
     return 2 * 2048**3 / t / 1e9
 
 
+# After a product OpenBLAS's worker threads keep spinning on their cores for about 0.1 s
+# (measured here: 0.11 s of CPU while the caller sleeps; torch's OpenMP threads 0.01 s).
+# A library timed right after NumPy would share its cores with them, so every timed call
+# starts after a pause that lets the previous call's threads go to sleep.
+SETTLE_SECONDS = 0.25
+
+
 def interleaved(fns: dict, repeats: int) -> dict:
-    """Best time of each function, the functions taking turns (after one warm-up each)."""
+    """Best time of each function, the functions taking turns (after one warm-up each),
+    each timed call after a pause (``SETTLE_SECONDS``)."""
     for fn in fns.values():
         fn()
     times = {name: [] for name in fns}
     for i in range(repeats):
         for name in list(fns)[:: 1 if i % 2 else -1]:
+            time.sleep(SETTLE_SECONDS)
             start = time.perf_counter()
             fns[name]()
             times[name].append(time.perf_counter() - start)
