@@ -21,12 +21,15 @@ LAYER_NORM_EPS = 1e-5  # fairseq's and transformers' nn.LayerNorm default
 # one. A softmax or layer norm over a big array therefore left the other cores idle. Its
 # rows are independent, so blocks of rows go to a small thread pool (NumPy releases the
 # GIL inside its loops). Below PARALLEL_MIN_SIZE elements the hand-off costs more than it
-# buys. Measured on 2 cores (float32): softmax alone over [1, 4, S, S], S = 1500: 16.1 ->
-# 8.0 ms; inside the s2t-small encoder the gain is smaller, because BLAS threads keep
-# spinning on the other core for a while after each product: one 60 s utterance 641 ->
-# 616 ms, 32 utterances of 15 s 5.49 -> 5.03 s (medians of 8, interleaved); 10 and 20 s
-# unchanged (their softmax of 0.25 M and 1 M elements per layer is too small to matter).
-PARALLEL_MIN_SIZE = 1 << 19
+# buys. Measured on 2 cores (float32, medians of 40): softmax in place over [1, 4, S, S],
+# S = 1500 (9 M elements) 15.0 -> 8.5 ms; but S = 362-750 (0.5-2.25 M) was slower pooled,
+# 1.1-3.7 ms alone against 1.6-4.4 ms; layer norm over [32, 375, 256] (3 M) 6.2 -> 4.6 ms.
+# Inside the s2t-small encoder the gain is smaller, because BLAS threads keep spinning on
+# the other core for a while after each product: one 60 s utterance 641 -> 616 ms, 32
+# utterances of 15 s 5.49 -> 5.03 s (medians of 8, interleaved). Attention at 20 s and a
+# batch's per-item attention (nn.attention) were 5-10 % faster with this limit at 2 M
+# elements than at 0.5 M (min of 45 calls, interleaved).
+PARALLEL_MIN_SIZE = 1 << 21
 
 
 def usable_cores() -> int:

@@ -62,7 +62,7 @@ def on_pre_build(config, **kwargs) -> None:
     vendor_mathjax()
     OUT.mkdir(parents=True, exist_ok=True)
     for make in (waveform, frames, filterbank, cmvn, subsampling, positions, attention,
-                 masks, kv_cache, tokenizer_pieces, ctc_lattice, beam_tree, parity_table, front_end_table, bundled_tables, numpy_training, fairseq_differences, fairseq_searches, long_form, word_times, translation, corpus, error_tables):  # fmt: skip
+                 masks, kv_cache, tokenizer_pieces, ctc_lattice, beam_tree, parity_table, front_end_table, bundled_tables, numpy_training, fairseq_differences, fairseq_searches, long_form, word_times, translation, corpus, encoder_limits, error_tables):  # fmt: skip
         make()
         plt.close("all")
 
@@ -640,6 +640,34 @@ def long_form() -> None:
 # LibriSpeech's 960 training hours (train-clean-100, -360, train-other-500): its utterance
 # count, from the corpus's own listing (28 539 + 104 014 + 148 688), for the worked estimate.
 LIBRISPEECH_HOURS, LIBRISPEECH_UTTERANCES = 960, 281_241
+
+
+def encoder_limits() -> None:
+    """What the encoder's speed target asks of the machine, from the committed benchmark
+    run: the share of the matmul peak the whole encoder must reach to take 0.8x
+    transformers' time, beside the share each implementation reaches."""
+    path = ROOT / "benchmarks" / "results" / "model.json"
+    if not path.is_file():
+        (OUT / "encoder_limits.md").write_text("*(not measured yet: run benchmarks/model.py)*\n")
+        return
+    r = json.loads(path.read_text())
+    target = 0.8  # issue 17: the encoder at most 0.8x transformers' time
+    rows = ["| audio | FLOP bound | 0.8 × transformers | share of the peak that needs | NumPy reaches | "
+            "twin | transformers |", "| --- | --: | --: | --: | --: | --: | --: |"]  # fmt: skip
+    needed, best = [], []
+    for label, e in r["encoder"].items():
+        bound, goal = e["flop_bound"], target * e["transformers"]
+        needed.append(bound / goal)
+        best.append(bound / min(e["numpy"], e["twin"], e["transformers"]))
+        rows.append(f"| {label} | {bound * 1e3:.0f} ms | {goal * 1e3:.0f} ms | {bound / goal:.0%} | "
+                    f"{bound / e['numpy']:.0%} | {bound / e['twin']:.0%} | {bound / e['transformers']:.0%} |")
+    reached = sum(b >= n for b, n in zip(best, needed))
+    rows += ["", f"The FLOP bound counts only the arithmetic, at the {r['matmul_peak_gflops']:.0f} GFLOP/s "
+             "that 2048 × 2048 products reach in the same run, with softmax, layer norms, masks and copies "
+             "free. " + ("None of the three implementations reaches the share of the peak the target needs "
+                         "at any length." if not reached else
+                         f"At {reached} of {len(best)} lengths the fastest of the three reaches it.")]
+    (OUT / "encoder_limits.md").write_text("\n".join(rows) + "\n")
 
 
 def corpus() -> None:
