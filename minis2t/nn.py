@@ -253,11 +253,23 @@ def merge_heads(x: np.ndarray) -> np.ndarray:
 # Scores of a batch above this many elements (16 MB in float32) are computed one item at
 # a time when nobody keeps the attention weights: each item's scores then stay in the CPU
 # cache through bias, softmax and the weighted sum instead of making three trips to
-# memory. Measured on 2 cores, float32, 4 heads: 32 items of 375 frames 84 -> 68 ms a
-# layer, 8 items 17.3 -> 16.6 ms (min of 5). One item is not split further: blocks of its
-# query rows were slower (one item of 6000 frames 503 -> 767 ms with 2 M-element blocks),
-# because the blocks' products and softmax become too small to use both cores well.
+# memory, and an item padded at the end attends to its real keys only — the padded ones
+# would get weight exp(min - max) = 0 exactly, so only the sums' rounding changes.
+# Measured on 2 cores, float32, 4 heads: 32 items of 375 frames 84 -> 68 ms a layer
+# (all real), 8 items 17.3 -> 16.6 ms (min of 5). One item is not split further: blocks
+# of its query rows were slower (one item of 6000 frames 503 -> 767 ms with 2 M-element
+# blocks), because the blocks' products and softmax become too small to use both cores.
 ITEMWISE_MIN_SCORES = 1 << 22
+
+
+def _real_keys(bias: np.ndarray | None) -> int | None:
+    """For one item's key-padding bias ``[1, 1, 1, Lk]``: how many keys are real when
+    they are a prefix (padding at the end, at least one real key), else None."""
+    if bias is None or bias.shape[:3] != (1, 1, 1):
+        return None
+    real = bias[0, 0, 0] == 0
+    n = int(real.sum())
+    return n if 0 < n < real.size and real[:n].all() and (bias[0, 0, 0, n:] == np.finfo(bias.dtype).min).all() else None
 
 
 def attention(q: np.ndarray, k: np.ndarray, v: np.ndarray, bias: np.ndarray | None = None,
@@ -276,7 +288,10 @@ def attention(q: np.ndarray, k: np.ndarray, v: np.ndarray, bias: np.ndarray | No
         out = np.empty((b, h, lq, v.shape[-1]), dtype=np.result_type(q, v))
         for i in range(b):
             item_bias = None if bias is None else bias[i : i + 1] if bias.shape[0] > 1 else bias
-            out[i : i + 1] = attention(q[i : i + 1], k[i : i + 1], v[i : i + 1], item_bias)[0]
+            n = _real_keys(item_bias)  # None: keep every key and the bias
+            keys = slice(None) if n is None else slice(n)
+            out[i : i + 1] = attention(q[i : i + 1], k[i : i + 1, :, keys], v[i : i + 1, :, keys],
+                                       item_bias if n is None else None)[0]  # fmt: skip
         return out, None
     scale = q.dtype.type(q.shape[-1] ** -0.5)
     scores = (q * scale) @ k.swapaxes(-1, -2)  # [B, H, Lq, Lk]
