@@ -4,6 +4,10 @@ A multiply-add counts as 2 FLOPs; only matrix products and convolutions are coun
 (LayerNorm, softmax and the activations are a few FLOPs per element, not per weight).
 ``tests/test_flops.py`` checks both formulas against ``torch.utils.flop_counter`` run on
 the twin, so the docs' equations (docs/performance.md shows this code) cannot drift.
+
+A decoding step does little arithmetic per weight it reads (one multiply-add per weight
+and beam), so its bound is memory, not FLOPs: :func:`decoder_step_bytes` counts what a
+step must read at least once (checked against a model's own arrays by the same test).
 """
 
 from __future__ import annotations
@@ -40,3 +44,17 @@ def decoder_flops(config, s: int, tokens: int, beams: int) -> float:
     """Generating ``tokens`` tokens with ``beams`` beams over ``s`` encoder frames."""
     steps = sum(decoder_step_flops(config, s, t) for t in range(1, tokens + 1))
     return cross_kv_flops(config, s) + beams * steps
+
+
+def decoder_step_bytes(config, s: int, t: int, beams: int, itemsize: int = 4) -> float:
+    """The least a decoder step reads from memory for one utterance with ``beams`` beams:
+    each weight it uses once (every decoder layer's but the cross-attention K and V
+    projections, which ran once per utterance; the final layer norm; the LM head), the
+    cached cross-attention keys and values (``s`` frames, shared by the beams) and each
+    beam's ``t`` cached self-attention keys and values."""
+    d, e, v, layers = config.d_model, config.decoder_ffn_dim, config.vocab_size, config.decoder_layers
+    attention = 4 * (d * d + d)  # four [d, d] projections with biases
+    per_layer = attention + 2 * (d * d + d) + 2 * d * e + e + d + 3 * 2 * d  # + cross Q, out; FFN; 3 LNs
+    weights = layers * per_layer + 2 * d + v * d  # + the final layer norm and the LM head
+    caches = layers * 2 * d * (s + beams * t)
+    return itemsize * (weights + caches)

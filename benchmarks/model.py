@@ -37,7 +37,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).parent.parent))
 from common import best_time, note, print_table, save  # noqa: E402
-from flops import decoder_flops, encoder_flops  # noqa: E402
+from flops import cross_kv_flops, decoder_flops, decoder_step_bytes, decoder_step_flops, encoder_flops  # noqa: E402
 
 from minis2t.config import S2T_SMALL  # noqa: E402
 TOKENS = 40  # forced output length for (b)
@@ -162,19 +162,40 @@ def _flops(config, frames: list[int], tokens: int, beams: int) -> float:
     return total
 
 
-def bench_generate(hf, ours, peak, seconds: float = 10.0):
+def stream_bandwidth() -> float:
+    """GB/s of one pass reading a 256 MB float32 array (a sum): how fast weights that do
+    not fit in the caches can arrive."""
+    a = np.ones(1 << 26, dtype=np.float32)
+    return a.nbytes / best_time(lambda: np.add.reduce(a), repeats=5) / 1e9
+
+
+def _memory_bound(config, frames: int, tokens: int, beams: int, peak: float, bandwidth: float) -> float:
+    """Seconds for one utterance if the encoder ran at the FLOP peak and each decoding step
+    took the longer of its FLOPs at the peak and its bytes (flops.decoder_step_bytes) at
+    the streaming bandwidth: with few rows per weight, the step waits for memory."""
+    s = ((frames - 1) // 2) // 2 + 1
+    compute = (encoder_flops(config, frames) + cross_kv_flops(config, s)) / (peak * 1e9)
+    steps = sum(max(beams * decoder_step_flops(config, s, t) / (peak * 1e9),
+                    decoder_step_bytes(config, s, t, beams) / (bandwidth * 1e9)) for t in range(1, tokens + 1))  # fmt: skip
+    return compute + steps
+
+
+def bench_generate(hf, ours, peak, bandwidth, seconds: float = 10.0):
     rows, results = [], {}
     wave = audio(seconds)
     for label, beams in ((f"{BEAMS} beams", BEAMS), ("greedy", 1)):
         run_numpy, run_hf, frames = _generate_pair(hf, ours, [wave], beams, TOKENS)
         t = interleaved({"numpy": run_numpy, "transformers": run_hf}, 3)
         bound = _flops(ours.config, [frames], TOKENS, beams) / (peak * 1e9)
-        results[label] = dict(**t, numpy_rtf=t["numpy"] / seconds, flop_bound=bound)
+        memory = _memory_bound(ours.config, frames, TOKENS, beams, peak, bandwidth)
+        results[label] = dict(**t, numpy_rtf=t["numpy"] / seconds, flop_bound=bound, memory_bound=memory)
         rows.append([label, f"{t['numpy']:.3f}", f"{t['transformers']:.3f}", f"{t['numpy'] / t['transformers']:.2f}",
-                     f"{t['numpy'] / seconds:.4f}", f"{bound:.3f}", f"{t['numpy'] / bound:.1f}×"])  # fmt: skip
+                     f"{t['numpy'] / seconds:.4f}", f"{bound:.3f}", f"{t['numpy'] / bound:.1f}×",
+                     f"{memory:.3f}", f"{t['numpy'] / memory:.1f}×", f"{t['transformers'] / memory:.1f}×"])  # fmt: skip
     print_table(f"(b) transcription of {seconds:g} s, {TOKENS} tokens, features included, best of 3 (s)",
                 ["search", "numpy", "transformers", "numpy/transformers", "numpy real-time factor",
-                 "FLOP bound", "numpy/bound"], rows)  # fmt: skip
+                 "FLOP bound", "numpy/bound", "memory bound", "numpy/memory bound",
+                 "transformers/memory bound"], rows)  # fmt: skip
     return results
 
 
@@ -369,8 +390,11 @@ def verdicts(results: dict) -> None:
     if "generate" in results:
         for label, g in results["generate"].items():
             r = g["numpy"] / g["transformers"]
+            goal = TARGETS["transcription"] * g["transformers"]
             lines.append(f"10 s transcription, {label}, at most {TARGETS['transcription']}× transformers: "
-                         f"{verdict(r <= TARGETS['transcription'])}, {r:.2f}×")
+                         f"{verdict(r <= TARGETS['transcription'])}, {r:.2f}× (the target is {goal:.3f} s, "
+                         f"{goal / g['memory_bound']:.1f}× the memory bound; NumPy takes "
+                         f"{g['numpy'] / g['memory_bound']:.1f}×)")
     if "batch" in results:
         r = results["batch"]["numpy"] / results["batch"]["transformers"]
         lines.append(f"{BATCH} utterances batched at most {TARGETS['batch']}× transformers' time: "
@@ -397,16 +421,19 @@ def main() -> None:
     import torch
 
     print(f"threads: torch {torch.get_num_threads()}; float32 matmul peak ", end="")
-    peak = matmul_peak()
-    print(f"{peak:.0f} GFLOP/s")
+    peak, bandwidth = matmul_peak(), stream_bandwidth()
+    print(f"{peak:.0f} GFLOP/s; streaming reads {bandwidth:.1f} GB/s")
     note(f"Threads: {torch.get_num_threads()} for torch and for NumPy's BLAS. Float32 matmul peak measured "
          f"in this run: {peak:.0f} GFLOP/s (2048 × 2048 products); a FLOP bound is the job's FLOP count "
-         f"(benchmarks/flops.py) at that peak.\n")  # fmt: skip
+         f"(benchmarks/flops.py) at that peak. Streaming reads: {bandwidth:.1f} GB/s (a sum over 256 MB); "
+         f"a memory bound adds to the encoder's FLOP bound each decoding step at the longer of its FLOPs "
+         f"at the peak and its bytes (weights and caches it must read, flops.decoder_step_bytes) at "
+         f"that rate.\n")  # fmt: skip
     hf, ours, twin = build()
-    results = {"matmul_peak_gflops": peak}
+    results = {"matmul_peak_gflops": peak, "stream_gbps": bandwidth}
     results["encoder"] = bench_encoder(hf, ours, twin, [5.0] if args.quick else [5.0, 10.0, 20.0], peak)
     if not args.quick:
-        results["generate"] = bench_generate(hf, ours, peak)
+        results["generate"] = bench_generate(hf, ours, peak, bandwidth)
         results["batch"] = bench_batch(hf, ours, peak)
         with tempfile.TemporaryDirectory() as tmp:
             hf.save_pretrained(tmp)

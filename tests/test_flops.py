@@ -59,6 +59,33 @@ def test_decoder_flops_match_torchs_count(twin, frames, steps):
         cache = pm.decode(params, config, token, cache)["cache"]
 
 
+@pytest.mark.parametrize("beams, steps", [(1, 3), (4, 5)])
+def test_decoder_step_bytes_are_the_arrays_a_step_reads(twin, beams, steps):
+    """The memory bound's byte count against the model's own arrays: the decoder's
+    weights but the embeddings (a step gathers a few rows) and the cross-attention K/V
+    projections (run once per utterance), the LM head, and the cache after ``steps``."""
+    config, params = twin
+    used = [w for name, w in _flat(params["model"]["decoder"]).items()
+            if not name.startswith("embed_") and ".encoder_attn.k_proj." not in name
+            and ".encoder_attn.v_proj." not in name]  # fmt: skip
+    weights = sum(w.numel() * w.element_size() for w in used) + params["lm_head"]["weight"].numel() * 4
+    states = pm.encode(params, config, torch.randn(1, 60, 80))["last_hidden_state"]
+    cache = pm.init_cache(params, config, states)
+    for t in range(1, steps + 1):
+        cache = pm.decode(params, config, torch.full((beams, 1), 2 + t), cache)["cache"]
+    kv = sum(a.numel() * a.element_size() for pair in cache.self_kv + cache.cross_kv for a in pair)
+    assert flops.decoder_step_bytes(config, states.shape[1], steps, beams) == weights + kv
+
+
+def _flat(tree, prefix=""):
+    """A nested params tree as ``{"layers.0.fc1.weight": tensor}``."""
+    if isinstance(tree, dict):
+        return {k: v for key, sub in tree.items() for k, v in _flat(sub, f"{prefix}{key}.").items()}
+    if isinstance(tree, list):
+        return {k: v for i, sub in enumerate(tree) for k, v in _flat(sub, f"{prefix}{i}.").items()}
+    return {prefix[:-1]: tree}
+
+
 def test_committed_benchmark_is_one_complete_run():
     """benchmarks/results/model.{json,md} (the performance page's tables and the corpus
     page's estimate) come from one run that measured every target of issue 17: the JSON
@@ -70,6 +97,8 @@ def test_committed_benchmark_is_one_complete_run():
     report = (results / "model.md").read_text()
     assert set(data["encoder"]) == {"5 s", "10 s", "20 s"}
     assert set(data["generate"]) == {"5 beams", "greedy"}
+    assert all({"flop_bound", "memory_bound"} <= set(g) for g in data["generate"].values())
+    assert data["stream_gbps"] > 0 and data["matmul_peak_gflops"] > 0
     assert {"numpy", "transformers", "audio_seconds"} <= set(data["batch"])
     assert set(data["growth"]) == {f"{s} s" for s in (10, 30, 60, 120, 240)}
     assert set(data["profile"]) == {"encoder", "transcription"}
