@@ -135,7 +135,13 @@ def gelu_tanh(x):
 
 
 def sigmoid(x):
-    return scipy.special.expit(x)
+    """``1 / (1 + exp(-x))``, in ``x``'s dtype. Written out rather than
+    ``scipy.special.expit``, which was 4.5x slower on float32 here (0.39 against 1.73 ms
+    for 512 000 values on one core) — the conv subsampler's GLU takes it over a whole
+    recording. Within a few ulps of the exact value, except where ``exp(-x)`` overflows
+    (``x`` below -88.7 in float32): 0 there, where the exact value is below 1.2e-38."""
+    with np.errstate(over="ignore"):
+        return 1 / (1 + np.exp(-x))
 
 
 def silu(x):
