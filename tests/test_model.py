@@ -432,6 +432,38 @@ def test_sigmoid_is_within_ulps_of_scipys_expit(dtype):
     assert np.max(np.abs(ours - exact)[~normal], initial=0) <= np.finfo(dtype).tiny
 
 
+def test_a_float32_model_never_computes_in_float64(monkeypatch):
+    """No step of encoding, decoding or beam search promotes a float32 model's numbers to
+    float64 (twice the memory traffic, and not the arithmetic transformers does): every
+    function of nn, model and generate is watched, and none may return a float64 array."""
+    import functools
+    import inspect
+
+    from minis2t import generate as g
+    from minis2t import nn
+
+    seen = set()
+    for module in (nn, m, g):
+        for name, fn in list(vars(module).items()):
+            if inspect.isfunction(fn) and fn.__module__.startswith("minis2t."):  # imported ones too
+                def watched(*args, fn=fn, where=f"{fn.__module__}.{name}", **kwargs):
+                    out = fn(*args, **kwargs)
+                    for a in out if isinstance(out, tuple) else (out,):
+                        if isinstance(a, np.ndarray) and a.dtype == np.float64:
+                            seen.add(where)
+                    return out
+
+                monkeypatch.setattr(module, name, functools.wraps(fn)(watched))
+    _, cfg, weights = build(dict(vocab_size=30))
+    ours = minis2t.Speech2Text(cfg, prepare_weights(cfg, weights, np.float32))
+    feats = np.random.default_rng(0).standard_normal((2, 40, 80)).astype(np.float32)
+    mask = np.ones((2, 40), np.int64)
+    mask[1, 25:] = 0
+    ids = ours.generate(feats, mask, num_beams=3, max_length=6, no_repeat_ngram_size=2)
+    ours.generate(feats, mask, num_beams=1, max_length=6)
+    assert ids.shape[0] == 2 and len(seen) == 0, sorted(seen)
+
+
 def test_row_blocks_raise_a_block_error(monkeypatch):
     from minis2t import nn
 
