@@ -273,9 +273,10 @@ def _real_keys(bias: np.ndarray | None) -> int | None:
     they are a prefix (padding at the end, at least one real key), else None."""
     if bias is None or bias.shape[:3] != (1, 1, 1):
         return None
-    real = bias[0, 0, 0] == 0
+    real = bias[0, 0, 0] == 0  # [Lk]
     n = int(real.sum())
-    return n if 0 < n < real.size and real[:n].all() and (bias[0, 0, 0, n:] == np.finfo(bias.dtype).min).all() else None
+    masked = bias[0, 0, 0, n:] == np.finfo(bias.dtype).min  # what mask_bias writes
+    return n if 0 < n < real.size and real[:n].all() and masked.all() else None
 
 
 def attention(q: np.ndarray, k: np.ndarray, v: np.ndarray, bias: np.ndarray | None = None,
@@ -285,9 +286,11 @@ def attention(q: np.ndarray, k: np.ndarray, v: np.ndarray, bias: np.ndarray | No
     ``q [B, H, Lq, Dh]``, ``k, v [B, H, Lk, Dh]``, ``bias`` broadcastable to
     ``[B, H, Lq, Lk]`` (None: nothing is masked). Returns
     ``(out [B, H, Lq, Dh], weights [B, H, Lq, Lk])``; with ``need_weights=False`` the
-    weights are None (and a large batch is computed item by item, the same numbers). ``q``
-    is scaled before the product, as fairseq does: ``Dh`` numbers per query instead of
-    ``Lk`` (transformers 5 scales the scores after: the same value, rounded differently).
+    weights are None, and a large batch is computed item by item (see
+    ``ITEMWISE_MIN_SCORES``: the same numbers, but for the softmax sums' rounding where
+    an item's padded keys are left out). ``q`` is scaled before the product, as fairseq
+    does: ``Dh`` numbers per query instead of ``Lk`` (transformers 5 scales the scores
+    after: the same value, rounded differently).
     """
     b, h, lq, _ = q.shape
     if not need_weights and 1 < b == k.shape[0] and b * h * lq * k.shape[2] >= ITEMWISE_MIN_SCORES:
