@@ -40,6 +40,7 @@ from common import best_time, note, print_table, save  # noqa: E402
 from flops import cross_kv_flops, decoder_flops, decoder_step_bytes, decoder_step_flops, encoder_flops  # noqa: E402
 
 from minis2t.config import S2T_SMALL  # noqa: E402
+from minis2t.model import subsampled_lengths  # noqa: E402
 TOKENS = 40  # forced output length for (b)
 BEAMS = 5
 BATCH, BATCH_TOKENS = 32, 20  # (c): utterances of 2-15 s, forced output length
@@ -157,7 +158,7 @@ def _generate_pair(hf, ours, waves, beams: int, tokens: int):
 def _flops(config, frames: list[int], tokens: int, beams: int) -> float:
     total = 0.0
     for f in frames:
-        s = ((f - 1) // 2) // 2 + 1
+        s = int(subsampled_lengths(f, config.num_conv_layers))
         total += encoder_flops(config, f) + decoder_flops(config, s, tokens, beams)
     return total
 
@@ -173,7 +174,7 @@ def _memory_bound(config, frames: int, tokens: int, beams: int, peak: float, ban
     """Seconds for one utterance if the encoder ran at the FLOP peak and each decoding step
     took the longer of its FLOPs at the peak and its bytes (flops.decoder_step_bytes) at
     the streaming bandwidth: with few rows per weight, the step waits for memory."""
-    s = ((frames - 1) // 2) // 2 + 1
+    s = int(subsampled_lengths(frames, config.num_conv_layers))
     compute = (encoder_flops(config, frames) + cross_kv_flops(config, s)) / (peak * 1e9)
     steps = sum(max(beams * decoder_step_flops(config, s, t) / (peak * 1e9),
                     decoder_step_bytes(config, s, t, beams) / (bandwidth * 1e9)) for t in range(1, tokens + 1))  # fmt: skip

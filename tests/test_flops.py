@@ -17,6 +17,7 @@ from torch.utils.flop_counter import FlopCounterMode
 import minis2t
 import parity.model as pm
 from minis2t.checkpoint import prepare_weights
+from minis2t.train import flatten
 from tests.builders import TINY, hf_model
 
 sys.path.insert(0, str(Path(__file__).parent.parent / "benchmarks"))
@@ -65,7 +66,7 @@ def test_decoder_step_bytes_are_the_arrays_a_step_reads(twin, beams, steps):
     weights but the embeddings (a step gathers a few rows) and the cross-attention K/V
     projections (run once per utterance), the LM head, and the cache after ``steps``."""
     config, params = twin
-    used = [w for name, w in _flat(params["model"]["decoder"]).items()
+    used = [w for name, w in flatten(params["model"]["decoder"]).items()
             if not name.startswith("embed_") and ".encoder_attn.k_proj." not in name
             and ".encoder_attn.v_proj." not in name]  # fmt: skip
     weights = sum(w.numel() * w.element_size() for w in used) + params["lm_head"]["weight"].numel() * 4
@@ -75,15 +76,6 @@ def test_decoder_step_bytes_are_the_arrays_a_step_reads(twin, beams, steps):
         cache = pm.decode(params, config, torch.full((beams, 1), 2 + t), cache)["cache"]
     kv = sum(a.numel() * a.element_size() for pair in cache.self_kv + cache.cross_kv for a in pair)
     assert flops.decoder_step_bytes(config, states.shape[1], steps, beams) == weights + kv
-
-
-def _flat(tree, prefix=""):
-    """A nested params tree as ``{"layers.0.fc1.weight": tensor}``."""
-    if isinstance(tree, dict):
-        return {k: v for key, sub in tree.items() for k, v in _flat(sub, f"{prefix}{key}.").items()}
-    if isinstance(tree, list):
-        return {k: v for i, sub in enumerate(tree) for k, v in _flat(sub, f"{prefix}{i}.").items()}
-    return {prefix[:-1]: tree}
 
 
 def test_committed_benchmark_is_one_complete_run():

@@ -392,11 +392,11 @@ def test_attention_item_by_item_is_the_batched_attention(monkeypatch, bias_kind,
     rng = np.random.default_rng(6)
     q, k, v = (rng.standard_normal((3, 2, 7, 4)).astype(dtype) for _ in range(3))
     lengths = np.array([[7], [4], [1]])
-    mask = {"none": None, "padding": np.arange(7)[None, :] < lengths, "causal": np.tril(np.ones((7, 7), bool))[None],
-            "holes": (np.arange(7)[None, :] < lengths) & (np.arange(7) != 0)[None, :] | (lengths == 1),
-            "all masked": np.zeros((3, 7), bool)}[bias_kind]  # fmt: skip
-    bias = None if mask is None else nn.mask_bias(mask, dtype)[:, None] if bias_kind == "causal" \
-        else nn.mask_bias(mask, dtype)[:, None, None, :]  # fmt: skip
+    padding = np.arange(7)[None, :] < lengths  # [3, 7], 1 = real
+    holes = padding & (np.arange(7) != 0)[None, :] | (lengths == 1)
+    bias = {"none": None, "padding": m.key_padding_bias(padding, dtype), "causal": m.causal_bias(0, 7, None, dtype),
+            "holes": m.key_padding_bias(holes, dtype),
+            "all masked": m.key_padding_bias(np.zeros((3, 7), bool), dtype)}[bias_kind]  # fmt: skip
     batched, weights = nn.attention(q, k, v, bias)
     monkeypatch.setattr(nn, "ITEMWISE_MIN_SCORES", 1)
     itemwise, none = nn.attention(q, k, v, bias, need_weights=False)
