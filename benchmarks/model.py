@@ -39,8 +39,8 @@ sys.path.insert(0, str(Path(__file__).parent.parent))
 from common import best_time, note, print_table, save  # noqa: E402
 from flops import cross_kv_flops, decoder_flops, decoder_step_bytes, decoder_step_flops, encoder_flops  # noqa: E402
 
-from minis2t.config import S2T_SMALL  # noqa: E402
-from minis2t.model import subsampled_lengths  # noqa: E402
+from minis2t.io.config import S2T_SMALL  # noqa: E402
+from minis2t.reference.model import subsampled_lengths  # noqa: E402
 TOKENS = 40  # forced output length for (b)
 BEAMS = 5
 BATCH, BATCH_TOKENS = 32, 20  # (c): utterances of 2-15 s, forced output length
@@ -314,8 +314,8 @@ def profile(ours, seconds: float = 10.0) -> dict:
     encoder alone (a) and for the beam-5 transcription (b). ``other`` is the rest (search
     bookkeeping — top-k, beam reordering, n-gram and length rules — and Python)."""
     import minis2t
-    import minis2t.model as mm
-    import minis2t.nn as nn
+    import minis2t.reference.model as mm
+    import minis2t.reference.nn as nn
 
     spent = collections.Counter()
 

@@ -1,24 +1,24 @@
 """minis2t: the fairseq S2T / Hugging Face Speech2Text model, in readable NumPy.
 
-The data path, one module per stage::
+The package in layers, each importing only from those below it (``ARCHITECTURE.md``)::
 
-    audio.py       load_audio           file or array -> float32 [N] at 16 kHz
-    features.py    fbank, FeatureExtractor  -> log-mel [T, 80], CMVN, padded batch + mask
-    tokenizer.py   Tokenizer            vocab.json + SentencePiece, language codes
-    config.py      ModelConfig, GenerationConfig   frozen dataclasses from the JSON files
-    checkpoint.py  load_checkpoint      model directory -> (config, {name: array}), no torch
-    nn.py, model.py                     the network as functions over a dict of weights
-    pipeline.py    Speech2Text          one object: from_pretrained, encode, forward
+    app/        pipeline (Speech2Text), longform, timing, formats, corpus, cli
+    train/      loss_and_grads, the optimiser, the schedule
+    io/         audio, features (fbank, FeatureExtractor), config, checkpoint, fairseq, tokenizer
+    engine/     the reference made fast, held to it by tests
+    reference/  the math: features, nn, model, generate, fairseq_search, grad, model_grad
+    errors      the typed errors every layer raises
 """
 
-from . import checkpoint, errors
-from .audio import load_audio, resample
-from .checkpoint import load_checkpoint, save_checkpoint
-from .config import GenerationConfig, ModelConfig
+from . import _moved, errors
+from .app.pipeline import Speech2Text
 from .errors import MiniS2TError
-from .features import FeatureExtractor, fbank, utterance_cmvn
-from .pipeline import Speech2Text
-from .tokenizer import Tokenizer
+from .io import checkpoint
+from .io.audio import load_audio, resample
+from .io.checkpoint import load_checkpoint, save_checkpoint
+from .io.config import GenerationConfig, ModelConfig
+from .io.features import FeatureExtractor, fbank, utterance_cmvn
+from .io.tokenizer import Tokenizer
 
 __version__ = "0.1.0"
 
@@ -38,3 +38,5 @@ __all__ = [
     "save_checkpoint",
     "utterance_cmvn",
 ]
+
+_moved.install(__name__)

@@ -23,8 +23,8 @@ import json
 import numpy as np
 
 import minis2t
-from minis2t import model as m
-from minis2t.pipeline import BUNDLED_MODEL
+from minis2t.reference import model as m
+from minis2t.app.pipeline import BUNDLED_MODEL
 
 samples = BUNDLED_MODEL.parent / "samples"
 reference = json.loads((samples / "references.json").read_text())[0]

@@ -23,8 +23,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import minis2t
-from minis2t import model as m
-from minis2t.pipeline import BUNDLED_MODEL
+from minis2t.reference import model as m
+from minis2t.app.pipeline import BUNDLED_MODEL
 
 model = minis2t.Speech2Text.from_pretrained()
 samples = BUNDLED_MODEL.parent / "samples"
@@ -41,7 +41,7 @@ print(model.tokenizer.decode(ids[0], skip_special_tokens=True), "|", ref["text"]
 # %%
 enc = m.encode(model.params, model.config, feats, output_hidden_states=True, output_attentions=True)
 print("features", feats.shape, "-> conv outputs", [x.shape for x in enc["conv_outputs"]])
-table = minis2t.nn.sinusoidal_positions(200, model.config.d_model)
+table = minis2t.reference.nn.sinusoidal_positions(200, model.config.d_model)
 similarity = table[2:] @ table[50]  # how alike position 50 is to every other
 plt.figure(figsize=(8, 2.5))
 plt.plot(np.arange(2, 200), similarity)

@@ -24,7 +24,7 @@ import torch
 from transformers import Speech2TextForConditionalGeneration
 
 import minis2t
-from minis2t.pipeline import BUNDLED_MODEL
+from minis2t.app.pipeline import BUNDLED_MODEL
 from parity import bars
 from parity.compare import compare, format_table
 
@@ -51,7 +51,7 @@ for name in ("FRONT_END_TWIN", "MODEL_TWIN", "MODEL_TRANSFORMERS"):
 
 # %%
 import parity.model as tm
-from minis2t import model as M
+from minis2t.reference import model as M
 
 config, weights = minis2t.load_checkpoint(BUNDLED_MODEL)
 for dtype, tdtype in ((np.float32, torch.float32), (np.float64, torch.float64)):
@@ -85,7 +85,7 @@ print(model.tokenizer.decode(ours[0], skip_special_tokens=True))
 # 1. **Find the biggest gap.** In the table, which stage has the largest float32
 #    difference between NumPy and transformers, and why there? (Hint: how many
 #    operations deep is it, and how large are its values?)
-# 2. **Break it on purpose.** Copy `minis2t.nn.attention`, scale by `d_h ** -0.5` *after*
+# 2. **Break it on purpose.** Copy `minis2t.reference.nn.attention`, scale by `d_h ** -0.5` *after*
 #    the product instead of before, and compare its output with the original in float32
 #    and in float64. Which dtype reveals that the two orders are the same mathematics?
 # 3. **A real difference.** Pad one utterance in a batch with another, longer one and

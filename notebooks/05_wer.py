@@ -26,7 +26,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import minis2t
-from minis2t.pipeline import BUNDLED_MODEL
+from minis2t.app.pipeline import BUNDLED_MODEL
 
 model = minis2t.Speech2Text.from_pretrained()
 samples = BUNDLED_MODEL.parent / "samples"

@@ -24,8 +24,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import minis2t
-from minis2t import model as m
-from minis2t.checkpoint import BUNDLED_MODELS
+from minis2t.reference import model as m
+from minis2t.io.checkpoint import BUNDLED_MODELS
 
 model = minis2t.Speech2Text.from_pretrained("bundled-st")
 samples = BUNDLED_MODELS["bundled-st"].parent / "samples_st"

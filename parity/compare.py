@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 import minis2t
-from minis2t import model as m
+from minis2t.reference import model as m
 
 from . import default_device
 from . import fairseq_oracle
@@ -129,7 +129,7 @@ def compare(model_dir, audio_paths, dtypes=("float32", "float64"), device=None,
         if dtype == "float64":
             enc_table = to_numpy(hf.model.encoder.embed_positions.weights)
             dec_table = to_numpy(hf.model.decoder.embed_positions.weights)
-            ours_table = minis2t.nn.sinusoidal_positions(enc_table.shape[0], cfg.d_model)
+            ours_table = minis2t.reference.nn.sinusoidal_positions(enc_table.shape[0], cfg.d_model)
             rows.append(_row(dtype, "position table (own vs transformers')", {
                 "numpy": ours_table, "twin": to_numpy(torch_positions(enc_table.shape[0], cfg.d_model)),
                 "transformers": enc_table.astype(np.float32)}))  # fmt: skip
@@ -165,7 +165,7 @@ def _oracle_dirs(model_dir, loaded: minis2t.Speech2Text, with_fairseq):
     import importlib.util
     import tempfile
 
-    from minis2t.fairseq import find_checkpoint, is_fairseq_dir
+    from minis2t.io.fairseq import find_checkpoint, is_fairseq_dir
 
     model_dir = Path(model_dir)
     is_fairseq = is_fairseq_dir(model_dir)

@@ -32,7 +32,7 @@ import torch
 
 logging.getLogger("fairseq").setLevel(logging.WARNING)
 
-# minis2t.fairseq.RENAMES read backwards: Hugging Face names -> fairseq's.
+# minis2t.io.fairseq.RENAMES read backwards: Hugging Face names -> fairseq's.
 TO_FAIRSEQ = (
     (r"^model\.encoder\.conv\.conv_layers\.", "encoder.subsample.conv_layers."),
     (r"^model\.encoder\.layers\.", "encoder.transformer_layers."),
@@ -259,7 +259,7 @@ def random_config(rng: np.random.Generator, vocab_size: int = 40):
 
 def random_weights(config, rng: np.random.Generator) -> dict[str, np.ndarray]:
     """Every tensor random (LayerNorm scales near 1), tied head shared, float64."""
-    from minis2t.checkpoint import EMBED_TOKENS, TIED_HEAD, expected_shapes
+    from minis2t.io.checkpoint import EMBED_TOKENS, TIED_HEAD, expected_shapes
 
     weights = {}
     for name, shape in expected_shapes(config).items():

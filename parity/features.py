@@ -13,21 +13,9 @@ import math
 import numpy as np
 import torch
 
-from minis2t.audio import FRAME_LENGTH, SAMPLING_RATE
-from minis2t.features import (
-    FFT_SIZE,
-    FRAME_SHIFT,
-    LOG_FLOOR,
-    LOW_FREQ,
-    MEL_BREAK_HZ,
-    MEL_HIGH_Q,
-    POVEY_EXPONENT,
-    PREEMPHASIS,
-    VARIANCE_FLOOR,
-    WAVEFORM_SCALE,
-    num_frames,
-    padding_strategy,
-)
+from minis2t.io.audio import FRAME_LENGTH, SAMPLING_RATE
+from minis2t.reference.features import FFT_SIZE, FRAME_SHIFT, LOG_FLOOR, LOW_FREQ, MEL_BREAK_HZ, MEL_HIGH_Q, POVEY_EXPONENT, PREEMPHASIS, VARIANCE_FLOOR, WAVEFORM_SCALE, num_frames
+from minis2t.io.features import padding_strategy
 
 
 def scale_waveform(waveform: torch.Tensor) -> torch.Tensor:

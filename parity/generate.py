@@ -10,8 +10,8 @@ from dataclasses import dataclass, replace
 
 import torch
 
-from minis2t.config import GenerationConfig
-from minis2t.generate import max_length_of
+from minis2t.io.config import GenerationConfig
+from minis2t.reference.generate import max_length_of
 
 from .nn import log_softmax
 
@@ -194,20 +194,22 @@ def _beam_output(state, options, scores) -> GenerateOutput:
 @torch.no_grad()
 def generate(params, config, features, attention_mask, options: GenerationConfig,
              output_scores=False, positions=None) -> GenerateOutput:  # fmt: skip
-    """Encode, then search: the twin of ``Speech2Text.generate``. ``positions`` may give
-    ``{"encoder": table, "decoder": table}`` in place of the computed tables."""
+    """Encode, then search: the twin of ``minis2t.reference.run.generate``. ``positions``
+    may give ``{"encoder": table, "decoder": table}`` in place of the computed tables."""
     from . import model as tm
 
     device = features.device
     positions = positions or {}
     enc = tm.encode(params, config, features, attention_mask, positions.get("encoder"))
     batch, k = features.shape[0], options.num_beams
-    encoder_mask = enc["mask"].repeat_interleave(k, dim=0)
-    cache = tm.init_cache(params, config, enc["last_hidden_state"])  # shared by each item's beams
+    states = enc["last_hidden_state"].repeat_interleave(k, dim=0)
+    mask = enc["mask"].repeat_interleave(k, dim=0)
 
     def step(tokens, cache):
-        out = tm.decode(params, config, tokens, cache, encoder_mask, positions=positions.get("decoder"))
+        out = tm.decode(params, config, tokens, cache, mask, positions=positions.get("decoder"))
         return out["logits"][:, -1], out["cache"]
+
+    cache = tm.init_cache(params, config, states)
 
     search = greedy_search if k == 1 else beam_search
     return search(step, cache, batch, options, output_scores, device)

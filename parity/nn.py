@@ -1,4 +1,4 @@
-"""The PyTorch twin of ``minis2t/nn.py``: same functions, same names, same order."""
+"""The PyTorch twin of ``minis2t/reference/nn.py``: same functions, same names, same order."""
 
 from __future__ import annotations
 
@@ -100,10 +100,10 @@ def merge_heads(x):
     return x.transpose(1, 2).reshape(b, length, h * dh)
 
 
-def attention(q, k, v, bias=None, need_weights: bool = True):
+def attention(q, k, v, bias=None):
     scale = q.shape[-1] ** -0.5
     scores = (q * scale) @ k.transpose(-1, -2)
     if bias is not None:
         scores = scores + bias
     weights = softmax(scores, axis=-1)
-    return weights @ v, weights if need_weights else None
+    return weights @ v, weights

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from minis2t import corpus
-from minis2t.cli import positive_int
+from minis2t.app import corpus
+from minis2t.app.cli import positive_int
 from minis2t.errors import MiniS2TError, guarded
 
 from . import bars

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from minis2t.model import IGNORE_INDEX
+from minis2t.reference.model import IGNORE_INDEX
 from minis2t.train import learning_rate
 from parity import model as tm
 from parity import nn as tnn

@@ -26,7 +26,7 @@ def random_model(config: dict | minis2t.ModelConfig, seed: int = 0, dtype=np.flo
     torch.manual_seed(seed)
     hf = Speech2TextForConditionalGeneration(Speech2TextConfig(**values)).eval()
     ours = minis2t.ModelConfig.from_dict(hf.config.to_dict())
-    weights = minis2t.checkpoint.prepare_weights(
+    weights = minis2t.io.checkpoint.prepare_weights(
         ours, {k: v.detach().numpy().copy() for k, v in hf.state_dict().items()}, dtype
     )
     return hf, ours, weights

@@ -68,7 +68,7 @@ TINY = dict(
     max_source_positions=300, max_target_positions=64, dropout=0.0,
 )  # fmt: skip
 
-from minis2t.config import S2T_SMALL  # noqa: E402
+from minis2t.io.config import S2T_SMALL  # noqa: E402
 
 
 def hf_model(seed: int = 0, **overrides):

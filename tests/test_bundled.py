@@ -10,8 +10,8 @@ import minis2t
 import parity.generate as tg
 import parity.model as tm
 from parity import bars
-from minis2t.cli import main
-from minis2t.pipeline import BUNDLED_MODEL
+from minis2t.app.cli import main
+from minis2t.app.pipeline import BUNDLED_MODEL
 
 SAMPLES = BUNDLED_MODEL.parent / "samples"
 REFERENCES = json.loads((SAMPLES / "references.json").read_text())

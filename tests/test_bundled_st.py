@@ -11,8 +11,8 @@ from transformers import Speech2TextForConditionalGeneration, Speech2TextTokeniz
 import minis2t
 import parity.generate as tg
 import parity.model as tm
-from minis2t.checkpoint import BUNDLED_MODELS
-from minis2t.cli import main
+from minis2t.io.checkpoint import BUNDLED_MODELS
+from minis2t.app.cli import main
 from minis2t.errors import UnknownLanguageError
 from parity import bars
 

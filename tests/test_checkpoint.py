@@ -15,7 +15,7 @@ from transformers import Speech2TextForConditionalGeneration
 
 import minis2t
 from minis2t import errors
-from minis2t.checkpoint import expected_shapes, read_torch_bin
+from minis2t.io.checkpoint import expected_shapes, read_torch_bin
 from tests.builders import S2T_SMALL, hf_model
 
 
@@ -55,7 +55,7 @@ def test_float64(released_dir):
 @pytest.mark.parametrize("fixture", ["v5_dir", "multilingual_dir"])
 def test_minis2t_writes_what_transformers_reads(request, fixture, tmp_path):
     config, weights = minis2t.load_checkpoint(request.getfixturevalue(fixture))
-    minis2t.checkpoint.save_checkpoint(tmp_path, config, weights)
+    minis2t.io.checkpoint.save_checkpoint(tmp_path, config, weights)
     theirs = hf_state(tmp_path)
     assert set(theirs) == set(weights)
     for name, array in weights.items():
@@ -190,7 +190,7 @@ def test_half_and_bfloat16_storages(tmp_path):
     from safetensors.torch import save_file
 
     save_file({"b": state["b"]}, str(tmp_path / "x.safetensors"))
-    np.testing.assert_array_equal(minis2t.checkpoint.read_safetensors(tmp_path / "x.safetensors")["b"],
+    np.testing.assert_array_equal(minis2t.io.checkpoint.read_safetensors(tmp_path / "x.safetensors")["b"],
                                   state["b"].float().numpy())  # fmt: skip
 
 

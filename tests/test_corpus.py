@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 import minis2t
-from minis2t import corpus
+from minis2t.app import corpus
 from minis2t.errors import CorpusError
 
 SAMPLES = Path(minis2t.__file__).parent / "assets" / "samples"

@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 
 import minis2t
-from minis2t import features as F
-from minis2t import model as M
-from minis2t import nn
-from minis2t.audio import resample
+from minis2t.io import features as F
+from minis2t.reference import model as M
+from minis2t.reference import nn
+from minis2t.io.audio import resample
 
 DOCS = Path(__file__).parent.parent / "docs"
 
@@ -131,7 +131,7 @@ def test_long_form_page_states_the_segmenter_settings():
     assert "shorter than 1.2 s joins its nearer neighbour across a pause under\n   0.7 s" in text
     assert L.PAD_SECONDS == 0.15 and "0.15 s is kept on each side" in text
     assert L.HOP == 160 and L.WINDOW == 400 and "every 25 ms frame, 10 ms apart" in text
-    from minis2t.config import S2T_SMALL
+    from minis2t.io.config import S2T_SMALL
 
     assert round(minis2t.Speech2Text.from_pretrained().max_seconds) == 60 and "60 s for the bundled model" in text
     small = minis2t.ModelConfig(**S2T_SMALL)
@@ -163,7 +163,7 @@ def test_fairseq_page_states_fairseqs_generation_defaults():
     5 beams and 200 tokens before EOS (202 counting the start token and EOS)."""
     import inspect
 
-    from minis2t.fairseq import load_fairseq_dir
+    from minis2t.io.fairseq import load_fairseq_dir
 
     text = page("fairseq")
     source = inspect.getsource(load_fairseq_dir)
@@ -195,7 +195,7 @@ def test_long_form_page_states_the_stitching_and_timing_settings():
 
 
 def test_tokenizer_page_states_the_translation_vocabulary():
-    from minis2t.checkpoint import BUNDLED_MODELS
+    from minis2t.io.checkpoint import BUNDLED_MODELS
 
     text = " ".join(page("tokenizer").split())
     model = minis2t.Speech2Text.from_pretrained("bundled-st")

@@ -26,10 +26,10 @@ from hypothesis import strategies as st
 from transformers import Speech2TextForConditionalGeneration
 
 import minis2t
-import minis2t.cli
+import minis2t.app.cli
 import parity.model as pm
 from minis2t import errors
-from minis2t.fairseq import read_fairseq_checkpoint, read_yaml
+from minis2t.io.fairseq import read_fairseq_checkpoint, read_yaml
 from parity import bars
 from parity import fairseq_oracle as fo
 from tests.builders import hf_model, spm_vocab_size, train_sentencepiece
@@ -80,7 +80,7 @@ def four_way(directory: Path, features, mask, ids, dtype):
         ours.positions = {"encoder": fs_model.encoder.embed_positions.weights.numpy(),
                           "decoder": fs_model.decoder.embed_positions.weights.numpy()}  # fmt: skip
     converted = Path(tempfile.mkdtemp()) / "hf"
-    assert minis2t.cli.main(["convert", str(directory), str(converted)]) == 0
+    assert minis2t.app.cli.main(["convert", str(directory), str(converted)]) == 0
     hf = Speech2TextForConditionalGeneration.from_pretrained(converted).to(tdtype).eval()
     with torch.no_grad():
         hf_logits = hf(input_features=torch.from_numpy(features).to(tdtype), attention_mask=torch.from_numpy(mask),
@@ -146,7 +146,7 @@ def test_named_architectures_resolve_as_fairseq_resolves_them(arch):
     """The architecture defaults minis2t applies are those fairseq's registry applies."""
     from fairseq.models import ARCH_CONFIG_REGISTRY
 
-    from minis2t.fairseq import fairseq_settings
+    from minis2t.io.fairseq import fairseq_settings
 
     class Args:  # what fairseq's architecture functions fill in, from nothing
         pass
@@ -329,14 +329,14 @@ def test_fairseq_search_is_token_identical_to_sequence_generator(seed, beam, len
 
 def test_search_option_is_validated(tmp_path):
     model = minis2t.Speech2Text.from_pretrained()
-    wave = minis2t.load_audio(minis2t.cli.BUNDLED_RECORDING)
+    wave = minis2t.load_audio(minis2t.app.cli.BUNDLED_RECORDING)
     with pytest.raises(errors.ConfigError, match="search"):
         model.transcribe(wave, search="google")
     with pytest.raises(errors.ConfigError, match="fairseq"):
         model.transcribe(wave, search="fairseq", no_repeat_ngram_size=2)
     assert model.transcribe(wave, search="fairseq") == model.transcribe(wave)  # a clear recording
     result = subprocess.run([sys.executable, "-m", "minis2t", "transcribe", "--search", "fairseq",
-                             str(minis2t.cli.BUNDLED_RECORDING)], capture_output=True, text=True)  # fmt: skip
+                             str(minis2t.app.cli.BUNDLED_RECORDING)], capture_output=True, text=True)  # fmt: skip
     assert result.returncode == 0 and result.stdout.strip()
 
 
@@ -356,7 +356,7 @@ def test_fairseq_hub_interface_and_minis2t_give_the_same_transcripts(tmp_path):
         hub = S2TTransformerModel.from_pretrained(str(tmp_path), checkpoint_file="checkpoint_best.pt",
                                                   config_yaml="config.yaml")  # fmt: skip
     ours = minis2t.Speech2Text.from_pretrained(tmp_path)
-    samples = sorted((minis2t.cli.BUNDLED_MODEL.parent / "samples").glob("*.wav"))
+    samples = sorted((minis2t.app.cli.BUNDLED_MODEL.parent / "samples").glob("*.wav"))
     recordings = samples + sorted((Path(__file__).parent / "data" / "speech").glob("*.flac"))
     assert len(recordings) >= 4
     for path in recordings:
@@ -376,8 +376,8 @@ def test_a_fairseq_directory_transcribes_without_torch(tmp_path):
     imports torch or fairseq (checked after the work)."""
     bundled = minis2t.Speech2Text.from_pretrained()
     fo.write_fairseq_dir(tmp_path, bundled.config, bundled.weights, bundled.tokenizer.sp_model_proto)
-    recording = str(minis2t.cli.BUNDLED_RECORDING)
-    code = ("import sys, minis2t.cli; status = minis2t.cli.main(['transcribe', '--model', sys.argv[1], sys.argv[2]]); "
+    recording = str(minis2t.app.cli.BUNDLED_RECORDING)
+    code = ("import sys, minis2t.cli; status = minis2t.app.cli.main(['transcribe', '--model', sys.argv[1], sys.argv[2]]); "
             "assert 'torch' not in sys.modules and 'fairseq' not in sys.modules; sys.exit(status)")  # fmt: skip
     result = subprocess.run([sys.executable, "-c", code, str(tmp_path), recording], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr

@@ -16,15 +16,8 @@ from transformers import Speech2TextFeatureExtractor
 import minis2t
 from parity import bars
 from minis2t import errors
-from minis2t.features import (
-    FRAME_SHIFT,
-    frame_signal,
-    mel_filterbank,
-    num_frames,
-    pad_batch,
-    povey_window,
-    preemphasize,
-)
+from minis2t.reference.features import FRAME_SHIFT, frame_signal, mel_filterbank, num_frames, povey_window, preemphasize
+from minis2t.io.features import pad_batch
 
 # Bars from the issue. Both fbanks compute in float32; transformers' own NumPy path
 # measures mean <= 1e-5 and p99 <= 8e-5 against kaldi-native-fbank on these recordings.

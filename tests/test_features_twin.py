@@ -15,7 +15,7 @@ from parity import bars
 from hypothesis import given
 from hypothesis import strategies as st
 
-import minis2t.features as npf
+import minis2t.io.features as npf
 import parity.features as thf
 from tests.test_features import signals
 

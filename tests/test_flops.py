@@ -16,7 +16,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 import minis2t
 import parity.model as pm
-from minis2t.checkpoint import prepare_weights
+from minis2t.io.checkpoint import prepare_weights
 from minis2t.train import flatten
 from tests.builders import TINY, hf_model
 

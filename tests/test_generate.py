@@ -24,7 +24,7 @@ import parity.generate as tg
 from parity import bars
 import parity.model as tm
 from minis2t import errors
-from minis2t.checkpoint import prepare_weights
+from minis2t.io.checkpoint import prepare_weights
 from tests.builders import hf_model
 from tests.test_model import configs
 
@@ -149,7 +149,7 @@ def test_top_k_equals_a_stable_sort(seed, rows, width, ties, mostly_banned):
     """top_k scans or partitions for speed; its result must be the stable sort's, ties
     included, also where a row has fewer finite values than asked for (the first step
     of a forced language token bans all but one token)."""
-    from minis2t.generate import top_k
+    from minis2t.reference.generate import top_k
 
     rng = np.random.default_rng(seed)
     x = (rng.integers(-3, 3, (rows, width)) if ties else rng.standard_normal((rows, width))).astype(np.float32)

@@ -16,8 +16,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import parity.nn as tnn
-from minis2t import grad
-from minis2t import nn
+from minis2t.reference import grad
+from minis2t.reference import nn
 
 BAR = 1e-10
 SEEDS = st.integers(0, 2**31 - 1)

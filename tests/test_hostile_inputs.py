@@ -23,9 +23,9 @@ import torch
 
 import minis2t
 from minis2t import errors
-from minis2t.checkpoint import read_torch_bin
-from minis2t.cli import main
-from minis2t.pipeline import BUNDLED_MODEL
+from minis2t.io.checkpoint import read_torch_bin
+from minis2t.app.cli import main
+from minis2t.app.pipeline import BUNDLED_MODEL
 from tests.bounded import ROOT, assert_refused, run_bounded
 from tests.test_unsafe_pickles import torch_zip
 
@@ -131,14 +131,14 @@ def test_pickled_views_that_would_explode_are_refused(tmp_path, name, make, matc
     else:
         path = torch_bin(tmp_path / "pytorch_model.bin", {"w": view})
     assert (tmp_path / "pytorch_model.bin").stat().st_size < 5000  # a few bytes ...
-    result = run_bounded(f"minis2t.checkpoint.read_torch_bin(__import__('pathlib').Path({path!r}))")
+    result = run_bounded(f"minis2t.io.checkpoint.read_torch_bin(__import__('pathlib').Path({path!r}))")
     assert_refused(result, "CheckpointError", match)  # ... never gigabytes
 
 
 def test_many_tensors_viewing_one_storage_are_refused(tmp_path):
     base = torch.zeros(2**20)
     path = torch_bin(tmp_path / "pytorch_model.bin", {f"w{i}": base for i in range(2000)})
-    result = run_bounded(f"minis2t.checkpoint.read_torch_bin(__import__('pathlib').Path({path!r}))")
+    result = run_bounded(f"minis2t.io.checkpoint.read_torch_bin(__import__('pathlib').Path({path!r}))")
     assert_refused(result, "CheckpointError", "view the same data")
 
 
@@ -165,7 +165,7 @@ def test_zip_bomb_record_is_refused_before_inflating(tmp_path):
             else:
                 z.writestr(n, raw)
     assert path.stat().st_size < 5 * 2**20
-    result = run_bounded(f"minis2t.checkpoint.read_torch_bin(__import__('pathlib').Path({str(path)!r}))")
+    result = run_bounded(f"minis2t.io.checkpoint.read_torch_bin(__import__('pathlib').Path({str(path)!r}))")
     assert_refused(result, "CheckpointError", "would inflate")
 
 
@@ -176,7 +176,7 @@ def test_command_keeps_good_files_when_one_header_is_absurd(tmp_path):
         import contextlib, io
         out, err = io.StringIO(), io.StringIO()
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            code = minis2t.cli.main(["transcribe", {str(bad)!r}, {str(GOOD)!r}, "--output-format", "json"])
+            code = minis2t.app.cli.main(["transcribe", {str(bad)!r}, {str(GOOD)!r}, "--output-format", "json"])
         result["value"] = [code, out.getvalue(), err.getvalue()]
     """)
     assert result["error"] is None, result
@@ -193,7 +193,7 @@ def test_encoder_keeps_one_layers_attention_at_a_time():
     result = run_bounded("""
         import tracemalloc
         from minis2t import model as m
-        from minis2t.checkpoint import expected_shapes
+        from minis2t.io.checkpoint import expected_shapes
         cfg = minis2t.ModelConfig(d_model=64, encoder_layers=4, decoder_layers=1, encoder_attention_heads=4,
             decoder_attention_heads=4, encoder_ffn_dim=128, decoder_ffn_dim=128, conv_channels=64, vocab_size=16)
         rng = np.random.default_rng(0)
@@ -483,7 +483,7 @@ def test_main_job_runs_without_torch():
             "    def find_spec(self, name, path, target=None):\n"
             "        if name.split('.')[0] == 'torch': raise ImportError('torch is not installed')\n"
             "sys.meta_path.insert(0, NoTorch())\n"
-            "from minis2t.cli import main; code = main(['demo'])\n"
+            "from minis2t.app.cli import main; code = main(['demo'])\n"
             "assert 'torch' not in sys.modules; sys.exit(code)")  # fmt: skip
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           cwd=ROOT, timeout=300)  # fmt: skip

@@ -9,9 +9,9 @@ import pytest
 import soundfile
 
 import minis2t
-import minis2t.cli
-from minis2t.cli import BUNDLED_MODEL
-from minis2t.longform import Segmenter, _Resampler
+import minis2t.app.cli
+from minis2t.app.cli import BUNDLED_MODEL
+from minis2t.app.longform import Segmenter, _Resampler
 
 SAMPLES = BUNDLED_MODEL.parent / "samples"
 
@@ -137,7 +137,7 @@ def test_every_format_parses_with_its_own_library(tmp_path):
     path = tmp_path / "session.wav"
     soundfile.write(path, wave, 16000)
     out = tmp_path / "out"
-    assert minis2t.cli.main(["transcribe", str(path), "--output-format", "all", "--output-dir", str(out)]) == 0
+    assert minis2t.app.cli.main(["transcribe", str(path), "--output-format", "all", "--output-dir", str(out)]) == 0
     assert sorted(p.name for p in out.iterdir()) == [f"session.{x}" for x in ("json", "srt", "tsv", "txt", "vtt")]
     result = json.loads((out / "session.json").read_text())
     segments = result["segments"]
@@ -161,14 +161,14 @@ def test_every_format_parses_with_its_own_library(tmp_path):
 
 
 def test_word_timestamps_can_be_left_out(capsys):
-    assert minis2t.cli.main(["transcribe", str(SAMPLES / "test_00.wav"), "--output-format", "json",
+    assert minis2t.app.cli.main(["transcribe", str(SAMPLES / "test_00.wav"), "--output-format", "json",
                              "--no-word-timestamps"]) == 0  # fmt: skip
     (row,) = json.loads(capsys.readouterr().out)
     assert row["segments"] and all("words" not in s for s in row["segments"])
 
 
 def test_formats_that_need_a_directory_say_so(tmp_path, capsys):
-    assert minis2t.cli.main(["transcribe", str(SAMPLES / "test_00.wav"), "--output-format", "all"]) == 2
+    assert minis2t.app.cli.main(["transcribe", str(SAMPLES / "test_00.wav"), "--output-format", "all"]) == 2
     assert "--output-dir" in capsys.readouterr().err
 
 
@@ -195,7 +195,7 @@ def test_damaged_and_empty_files_get_typed_errors_and_the_others_go_on(tmp_path,
     with pytest.raises(errors.AudioFileError, match="cannot decode"):
         model.transcribe_long(cut_flac)
     files = [str(truncated), str(good), str(empty), str(text), str(cut_flac)]
-    assert minis2t.cli.main(["transcribe", *files, "--output-format", "json"]) == 1
+    assert minis2t.app.cli.main(["transcribe", *files, "--output-format", "json"]) == 1
     rows = json.loads(capsys.readouterr().out)
     assert [("error" in r) for r in rows] == [True, False, True, True, True]
     assert "internal error" not in rows[4]["error"]

@@ -21,8 +21,8 @@ from transformers import Speech2TextConfig, Speech2TextForConditionalGeneration
 import minis2t
 import parity.model as pm
 from minis2t import errors
-from minis2t import model as m
-from minis2t.checkpoint import prepare_weights
+from minis2t.reference import model as m
+from minis2t.io.checkpoint import prepare_weights
 from parity import bars
 from tests.builders import S2T_SMALL, hf_model
 
@@ -265,7 +265,7 @@ def test_position_table_rounding_grows_with_position():
     in the angle p*w: the bound 2e-7 + 1.2e-7 p, per position p, on every machine. How
     much of that bound a given CPU uses is measured at docs build time (positions page),
     not asserted: it differs by 10x between machines of this project."""
-    from minis2t.nn import sinusoidal_positions
+    from minis2t.reference.nn import sinusoidal_positions
     from parity.nn import sinusoidal_positions as torch_table
 
     for d in (256, 255, 512, 1024):
@@ -303,7 +303,7 @@ def test_long_inputs_raise_instead_of_growing_the_table():
 
 
 def test_fully_masked_attention_row_is_finite():
-    from minis2t.nn import attention, mask_bias
+    from minis2t.reference.nn import attention, mask_bias
 
     q = k = v = np.random.default_rng(0).standard_normal((1, 1, 3, 4)).astype(np.float32)
     bias = mask_bias(np.zeros((1, 1, 1, 3)), np.float32)
@@ -419,7 +419,7 @@ def test_sigmoid_is_within_ulps_of_scipys_expit(dtype):
 
     import scipy.special
 
-    from minis2t.nn import sigmoid
+    from minis2t.reference.nn import sigmoid
 
     x = np.linspace(-120, 120, 200_001).astype(dtype)
     with warnings.catch_warnings():

@@ -10,9 +10,9 @@ import torch
 from transformers import Speech2TextForConditionalGeneration, Speech2TextProcessor
 
 import minis2t
-import minis2t.longform
+import minis2t.app.longform
 from minis2t import errors
-from minis2t.cli import main
+from minis2t.app.cli import main
 from tests.conftest import SPEECH_DIR
 
 FILES = [SPEECH_DIR / "en_voices_Lab41-SRI-VOiCES-src-sp0307-ch127535-sg0042.wav",
@@ -150,6 +150,6 @@ def test_cli_cuts_a_file_longer_than_the_model_takes(v5_dir, tmp_path, capsys):
     model = minis2t.Speech2Text.from_pretrained(v5_dir)
     assert rows[1] == {"file": files[1], **model.transcribe_long(long, num_beams=2, max_length=6)}
     # (the random tiny model finds no words in noise; the cuts are what matters here)
-    segmenter = minis2t.longform.Segmenter(0.95 * model.max_seconds)
+    segmenter = minis2t.app.longform.Segmenter(0.95 * model.max_seconds)
     pieces = segmenter.feed(minis2t.load_audio(long)) + segmenter.finish()
     assert len(pieces) >= 2 and all(p.end - p.start <= 12.0 for p in pieces)

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import soundfile
 
-from minis2t.cli import BUNDLED_MODEL
+from minis2t.app.cli import BUNDLED_MODEL
 
 ROOT = Path(__file__).parent.parent
 SPEECH = ROOT / "tests" / "data" / "speech"

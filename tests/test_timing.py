@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 
 import minis2t
-from minis2t import longform, timing
-from minis2t.cli import BUNDLED_MODEL
+from minis2t.app import longform
+from minis2t.app import timing
+from minis2t.app.cli import BUNDLED_MODEL
 
 SAMPLES = BUNDLED_MODEL.parent / "samples"
 RESULTS = Path(__file__).resolve().parents[1] / "recipes" / "long_form" / "results"

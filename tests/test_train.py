@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 import minis2t
 from minis2t import errors
-from minis2t.checkpoint import prepare_weights
+from minis2t.io.checkpoint import prepare_weights
 from minis2t.train import AdamW, clip_grad_norm, loss_and_grads
 from tests.test_model import build, cases, hf_tables
 
@@ -84,7 +84,7 @@ def test_label_smoothing_matches_torch_cross_entropy(case, smoothing):
     hf = hf.double()
     hf.zero_grad()
     out = hf(input_features=torch.from_numpy(features).double(), attention_mask=torch.from_numpy(mask),
-             decoder_input_ids=torch.from_numpy(minis2t.model.shift_tokens_right(labels, 1, 2)))  # fmt: skip
+             decoder_input_ids=torch.from_numpy(minis2t.reference.model.shift_tokens_right(labels, 1, 2)))  # fmt: skip
     theirs = torch.nn.functional.cross_entropy(out.logits.reshape(-1, cfg.vocab_size),
                                                torch.from_numpy(labels).reshape(-1), ignore_index=-100,
                                                label_smoothing=smoothing)  # fmt: skip
@@ -202,7 +202,7 @@ def test_numpy_training_from_scratch_saves_a_checkpoint_transformers_loads(tmp_p
     minis2t.save_checkpoint(tmp_path, cfg, model.weights)
     hf = Speech2TextForConditionalGeneration.from_pretrained(tmp_path).eval()
     x, mask, labels = nt.collate(feats[:2], targets[:2])
-    ids = minis2t.model.shift_tokens_right(labels, 1, 2)
+    ids = minis2t.reference.model.shift_tokens_right(labels, 1, 2)
     ours_logits = model.forward(x, mask, decoder_input_ids=ids)
     with torch.no_grad():
         theirs = hf(input_features=torch.from_numpy(x), attention_mask=torch.from_numpy(mask),

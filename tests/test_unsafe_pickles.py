@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from minis2t import errors
-from minis2t.checkpoint import read_torch_bin
+from minis2t.io.checkpoint import read_torch_bin
 
 
 def torch_zip(path: Path, data_pkl: bytes, storages: dict[str, bytes] | None = None) -> Path:

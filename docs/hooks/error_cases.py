@@ -14,7 +14,7 @@ import numpy as np
 import soundfile
 
 import minis2t
-from minis2t.pipeline import BUNDLED_MODEL
+from minis2t.app.pipeline import BUNDLED_MODEL
 
 SAMPLE = BUNDLED_MODEL.parent / "samples" / "test_00.wav"
 ROOT = Path(__file__).resolve().parents[2]

@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 import minis2t  # noqa: E402
 from minis2t import features as F  # noqa: E402
 from minis2t import model as M  # noqa: E402
-from minis2t.cli import BUNDLED_MODEL, BUNDLED_RECORDING  # noqa: E402
+from minis2t.app.cli import BUNDLED_MODEL, BUNDLED_RECORDING  # noqa: E402
 
 
 MATHJAX_OUT = GENERATED / "javascripts" / "mathjax"  # copied from a package
@@ -166,7 +166,7 @@ def subsampling() -> None:
 
 
 def positions() -> None:
-    from minis2t.nn import sinusoidal_positions
+    from minis2t.reference.nn import sinusoidal_positions
 
     table = sinusoidal_positions(202, 128)
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.2))
@@ -284,7 +284,7 @@ def kv_cache() -> None:
 
 def ctc_lattice() -> None:
     """The CTC lattice of a short target: α, β and the posterior occupancy α·β/y of each
-    (frame, extended-target position), from :func:`minis2t.grad.ctc_lattice`."""
+    (frame, extended-target position), from :func:`minis2t.reference.grad.ctc_lattice`."""
     from minis2t import grad
 
     rng = np.random.default_rng(3)
@@ -292,7 +292,7 @@ def ctc_lattice() -> None:
     logits = rng.standard_normal((frames, classes)) * 1.5
     for t, c in zip((3, 6, 9, 11), target):  # frames that favour the labels in order
         logits[t, c] += 3
-    log_probs = minis2t.nn.log_softmax(logits)
+    log_probs = minis2t.reference.nn.log_softmax(logits)
     ext, alpha, beta, log_p = grad.ctc_lattice(log_probs, target)
     occupancy = np.exp(alpha + beta - log_probs[:, ext] - log_p)
     names = ["∅" if c == 0 else "abc"[c - 1] for c in ext]
@@ -588,7 +588,7 @@ def fairseq_searches() -> None:
 def long_form() -> None:
     """Pause finding on the bundled recordings strung together with pauses and some
     noise: frame energies, the threshold, the segments; and the measured table."""
-    from minis2t.longform import Segmenter, frame_energies
+    from minis2t.app.longform import Segmenter, frame_energies
 
     samples = BUNDLED_MODEL.parent / "samples"
     refs = json.loads((samples / "references.json").read_text())
@@ -820,7 +820,7 @@ def translation() -> None:
     """The bundled translation model on one of its recordings: the next steps'
     probabilities and the cross-attention with each language forced; the measured scores."""
     from minis2t import model as m
-    from minis2t.checkpoint import BUNDLED_MODELS
+    from minis2t.io.checkpoint import BUNDLED_MODELS
 
     directory = BUNDLED_MODELS["bundled-st"]
     if not (directory / "config.json").is_file():

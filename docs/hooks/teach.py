@@ -3,7 +3,7 @@
 Two directives, written as HTML comments so that a page read as plain Markdown (on a code
 host, in an editor) just skips them:
 
-* ``<!-- source: minis2t.features.frame_signal, minis2t.features.preemphasize -->`` —
+* ``<!-- source: minis2t.reference.features.frame_signal, minis2t.reference.features.preemphasize -->`` —
   the current source of each function, from the code itself (``inspect.getsource``), in an
   open collapsible block that names the file and lines. The page can never show code that
   is not the code.
@@ -29,7 +29,7 @@ DIRECTIVE = re.compile(r"^<!-- (source|worked): ([\w., -]+) -->$", re.MULTILINE)
 
 def resolve(dotted: str):
     """The object a dotted name points to: the longest importable module prefix, then
-    attributes (``minis2t.model.KVCache``, ``minis2t.features.FeatureExtractor.__call__``)."""
+    attributes (``minis2t.reference.model.KVCache``, ``minis2t.io.features.FeatureExtractor.__call__``)."""
     parts = dotted.split(".")
     for cut in range(len(parts), 0, -1):
         try:

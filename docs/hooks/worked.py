@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 
 import minis2t
-from minis2t import features as F
-from minis2t import model as M
-from minis2t import nn
-from minis2t.cli import BUNDLED_MODEL, BUNDLED_RECORDING
+from minis2t.io import features as F
+from minis2t.reference import model as M
+from minis2t.reference import nn
+from minis2t.app.cli import BUNDLED_MODEL, BUNDLED_RECORDING
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEECH = ROOT / "tests" / "data" / "speech"

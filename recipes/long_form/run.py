@@ -39,7 +39,7 @@ ROOT = HERE.parents[1]
 sys.path.insert(0, str(ROOT))
 
 import minis2t  # noqa: E402
-from minis2t.longform import frame_energies  # noqa: E402
+from minis2t.app.longform import frame_energies  # noqa: E402
 
 CACHE = ROOT / "recipes" / "synthetic_speech" / "work" / "test_0_300.pkl"
 TEXTS = ROOT / "recipes" / "synthetic_speech" / "test_sentences.txt"
@@ -89,7 +89,7 @@ def command(path: Path) -> tuple[dict, float, float]:
     code = ("import sys, json, io, contextlib, minis2t.cli\n"
             "out = io.StringIO()\n"
             "with contextlib.redirect_stdout(out):\n"
-            "    status = minis2t.cli.main(['transcribe', sys.argv[1], '--output-format', 'json', '--quiet'])\n"
+            "    status = minis2t.app.cli.main(['transcribe', sys.argv[1], '--output-format', 'json', '--quiet'])\n"
             "print(json.dumps({'status': status, 'rows': json.loads(out.getvalue()),\n"
             "                  'peak_mb': int(next(l for l in open('/proc/self/status') if l.startswith('VmHWM')).split()[1]) / 1024}))\n")  # fmt: skip
     start = time.perf_counter()
@@ -110,7 +110,7 @@ def small_size(path: Path) -> dict:
     to ``SMALL_TOKENS`` tokens (``min_length = max_length``), about what a released model
     says for a sentence. The bundled tokenizer names what it can (ids beyond its
     vocabulary read as <unk>); the cost is the model's. Real-time factor and peak memory."""
-    from minis2t.config import S2T_SMALL, GenerationConfig
+    from minis2t.io.config import S2T_SMALL, GenerationConfig
     from parity.transformers_oracle import random_model
 
     _, config, weights = random_model(S2T_SMALL, seed=0)

@@ -1,4 +1,4 @@
-"""Choosing ``minis2t.longform.JOIN_MARGIN`` on recordings the reported numbers never see.
+"""Choosing ``minis2t.app.longform.JOIN_MARGIN`` on recordings the reported numbers never see.
 
     .venv/bin/python recipes/long_form/tune.py
 
@@ -33,7 +33,7 @@ ROOT = HERE.parents[1]
 sys.path[:0] = [str(ROOT), str(HERE), str(ROOT / "recipes" / "synthetic_speech")]
 
 import minis2t  # noqa: E402
-import minis2t.longform as lf  # noqa: E402
+import minis2t.app.longform as lf  # noqa: E402
 import synthesize  # noqa: E402
 from run import TEXTS, build, trimmed  # noqa: E402
 

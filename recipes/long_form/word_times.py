@@ -47,8 +47,8 @@ import engines  # noqa: E402
 import minis2t  # noqa: E402
 from espeak_words import Espeak  # noqa: E402
 from minis2t import timing  # noqa: E402
-from minis2t.cli import BUNDLED_MODEL  # noqa: E402
-from minis2t.longform import PAD_SECONDS  # noqa: E402
+from minis2t.app.cli import BUNDLED_MODEL  # noqa: E402
+from minis2t.app.longform import PAD_SECONDS  # noqa: E402
 
 TEXTS = ROOT / "recipes" / "synthetic_speech" / "test_sentences.txt"
 SEED = 2026  # voice settings: not a seed the synthetic recipe used

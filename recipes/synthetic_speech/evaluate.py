@@ -19,7 +19,7 @@ import torch
 import minis2t
 import parity.generate as tg
 import parity.model as tm
-from minis2t.features import pad_batch
+from minis2t.io.features import pad_batch
 
 SAMPLES_PER_ENGINE = 2
 

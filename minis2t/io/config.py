@@ -20,7 +20,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 ACTIVATIONS = ("relu", "gelu", "gelu_new", "gelu_python", "silu", "swish")
 

@@ -26,7 +26,7 @@ from pathlib import Path
 import sentencepiece
 
 from .config import read_json
-from .errors import TokenizerError, UnknownLanguageError
+from ..errors import TokenizerError, UnknownLanguageError
 
 BOS, PAD, EOS, UNK = "<s>", "<pad>", "</s>", "<unk>"
 SPECIAL_IDS = {BOS: 0, PAD: 1, EOS: 2, UNK: 3}  # fairseq's dictionary layout

@@ -12,12 +12,12 @@ fairseq (the original Speech2Text) publishes a model as a directory:
 * the SentencePiece model and the dictionary (``piece count`` per line).
 
 :func:`load_fairseq_dir` turns such a directory into what the rest of minis2t uses: a
-:class:`~minis2t.config.ModelConfig`, weights under the Hugging Face names, a
-:class:`~minis2t.tokenizer.Tokenizer` and a
-:class:`~minis2t.features.FeatureExtractor`.
+:class:`~minis2t.io.config.ModelConfig`, weights under the Hugging Face names, a
+:class:`~minis2t.io.tokenizer.Tokenizer` and a
+:class:`~minis2t.io.features.FeatureExtractor`.
 
 The checkpoint's pickle is read by :class:`FairseqUnpickler`: like
-:class:`~minis2t.checkpoint.RestrictedUnpickler` it imports nothing and calls nothing of
+:class:`~minis2t.io.checkpoint.RestrictedUnpickler` it imports nothing and calls nothing of
 the pickle's choosing. Configuration objects (Namespace, omegaconf containers, enums,
 NumPy scalars in the training metrics) come back as inert :class:`Record` objects, plain
 data that :func:`plain` turns into dicts and lists; any global outside the modules a
@@ -41,7 +41,7 @@ from .checkpoint import (
     unbox_state_dict,
 )
 from .config import ACTIVATIONS, GenerationConfig, ModelConfig
-from .errors import CheckpointError, ConfigError, FeatureError, TokenizerError
+from ..errors import CheckpointError, ConfigError, FeatureError, TokenizerError
 from .tokenizer import SPECIAL_IDS, Tokenizer
 
 # --- the checkpoint's pickle, as plain data ------------------------------------------

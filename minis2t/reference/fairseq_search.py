@@ -19,8 +19,8 @@ transformers' ``generate``. The two keep ``2K`` candidates per step and let only
   ``torch.topk`` gives on CPU for the sizes here), final hypotheses the higher score.
 
 :func:`beam_search` takes the same ``step(tokens, cache) -> (logits, cache)`` function as
-:func:`minis2t.generate.beam_search` and returns a
-:class:`~minis2t.generate.GenerateOutput` in the same layout (start token first, padded).
+:func:`minis2t.reference.generate.beam_search` and returns a
+:class:`~minis2t.reference.generate.GenerateOutput` in the same layout (start token first, padded).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ NEG_INF = np.float32(-np.inf)
 
 def beam_search(step, cache, batch: int, beam: int, max_len: int, vocab_size: int, min_len: int = 1,
                 len_penalty: float = 1.0, unk_penalty: float = 0.0, eos: int = 2, pad: int = 1,
-                unk: int = 3) -> GenerateOutput:  # fmt: skip
+                unk: int = 3, top_k=top_k) -> GenerateOutput:  # fmt: skip
     """fairseq's beam search over ``batch`` items of ``beam`` beams each (the cache holds
     ``batch * beam`` rows, item-major). The decoder starts from EOS, as in fairseq."""
     k = min(beam, vocab_size - 1)

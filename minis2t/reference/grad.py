@@ -19,7 +19,7 @@ import math
 import numpy as np
 import scipy.special
 
-from minis2t.nn import LAYER_NORM_EPS, log_softmax, merge_heads, sigmoid, softmax, split_heads
+from .nn import LAYER_NORM_EPS, log_softmax, merge_heads, sigmoid, softmax, split_heads
 
 
 def _sum_to_last(x: np.ndarray) -> np.ndarray:
@@ -127,7 +127,7 @@ def merge_heads_backward(dy: np.ndarray, n_head: int) -> np.ndarray:
 
 def conv1d_backward(dy: np.ndarray, x: np.ndarray, weight: np.ndarray, stride: int = 1,
                     padding: int = 0):  # fmt: skip
-    """:func:`minis2t.nn.conv1d` is ``y = cols W_f^T + b`` with ``cols`` the im2col view
+    """:func:`minis2t.reference.nn.conv1d` is ``y = cols W_f^T + b`` with ``cols`` the im2col view
     (each output step's ``k`` input steps flattened to ``C_in k`` numbers). So
     ``dW_f = dy^T cols`` and ``db = sum dy``, and ``d cols = dy W_f`` — which goes back to
     the input by the transpose of the view: window ``t``'s tap ``j`` came from padded

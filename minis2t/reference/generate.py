@@ -2,7 +2,7 @@
 
 Both follow transformers' ``generate`` exactly (version 5), so the same model gives the
 same tokens. The decoder is driven through one function, ``step(tokens, cache) ->
-(logits, cache)``; the cache is data (see :class:`minis2t.model.KVCache`), and beam
+(logits, cache)``; the cache is data (see :class:`minis2t.reference.model.KVCache`), and beam
 search reorders it explicitly when beams swap places.
 
 Three rules shape the scores, as in transformers (its "logits processors"), applied in
@@ -24,7 +24,6 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .config import GenerationConfig
 from .nn import log_softmax
 
 NEG_INF = np.float32(-np.inf)
@@ -46,7 +45,7 @@ class GenerateOutput:
     scores: list | None = None
 
 
-def max_length_of(options: GenerationConfig, prompt_length: int = 1) -> int:
+def max_length_of(options, prompt_length: int = 1) -> int:
     """``max_new_tokens`` counts after the prompt and wins; ``max_length`` counts it."""
     return options.longest_output(prompt_length)
 
@@ -54,7 +53,7 @@ def max_length_of(options: GenerationConfig, prompt_length: int = 1) -> int:
 # --- the score rules -------------------------------------------------------------------
 
 
-def process_scores(sequences: np.ndarray, scores: np.ndarray, options: GenerationConfig):
+def process_scores(sequences: np.ndarray, scores: np.ndarray, options):
     """Apply the score rules to ``scores [N, V]`` for ``sequences [N, cur_len]``."""
     cur_len = sequences.shape[1]
     scores = scores.copy()
@@ -81,45 +80,18 @@ def banned_ngram_tokens(sequences: np.ndarray, n: int) -> list[list[int]]:
 
 
 def top_k(x: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """The ``k`` largest of each row ``[N, M]``, largest first: ``(values, indices)``.
-
-    Ties go to the lower index, as a stable sort of the whole row would give. Sorting
-    ``K * V = 50 000`` scores every step is slow. For a few candidates (beam search asks
-    for ``2K``) we take the row's maximum ``k`` times, masking each pick: ``argmax``
-    returns the first of equal values, which is the stable sort's tie rule, and it is a
-    vectorised scan — 10 of 50 000 in 55 us against 350 us for ``argpartition`` (2 cores,
-    float32), 5 beams' 40 steps 12 ms sooner. For many, we partition (linear time) and sort
-    only the ``k`` chosen. Rows where either way could go wrong — the ``k``-th value tied
-    with values left out of the partition, or fewer than ``k`` values above ``-inf`` for
-    the scans — fall back to the full stable sort.
-    """
-    if k >= x.shape[-1]:
-        idx = np.argsort(-x, axis=-1, kind="stable")[:, :k]
-        return np.take_along_axis(x, idx, axis=-1), idx
-    if k <= 64:
-        rows, rest, idx = np.arange(len(x)), x.copy(), np.empty((len(x), k), dtype=np.int64)
-        for i in range(k):
-            idx[:, i] = rest.argmax(axis=-1)
-            last = rest[rows, idx[:, i]]  # -inf once a row has no unpicked finite value left
-            rest[rows, idx[:, i]] = -np.inf
-        vals = np.take_along_axis(x, idx, axis=-1)
-        redo = ~(last > -np.inf) | np.isnan(vals).any(axis=-1)  # [N]: ran out of finite values, or met a NaN
-    else:
-        idx = np.argpartition(-x, k - 1, axis=-1)[:, :k]  # [N, k], unordered
-        vals = np.take_along_axis(x, idx, axis=-1)
-        order = np.lexsort((idx, -vals), axis=-1)  # by value (descending), then index
-        idx, vals = np.take_along_axis(idx, order, axis=-1), np.take_along_axis(vals, order, axis=-1)
-        redo = (x >= vals[:, -1:]).sum(axis=-1) > k  # [N]: the k-th value has twins left out
-    if redo.any():
-        full = np.argsort(-x[redo], axis=-1, kind="stable")[:, :k]
-        idx[redo], vals[redo] = full, np.take_along_axis(x[redo], full, axis=-1)
-    return vals, idx
+    """The ``k`` largest of each row ``[N, M]``, largest first: ``(values [N, k], indices
+    [N, k])``. Ties go to the lower index: a stable sort of the negated row keeps equal
+    values in index order. (The engine's :func:`minis2t.engine.nn.top_k` gets the same
+    answer without sorting whole rows; the searches take it as their ``top_k``.)"""
+    idx = np.argsort(-x, axis=-1, kind="stable")[:, :k]  # [N, k]
+    return np.take_along_axis(x, idx, axis=-1), idx
 
 
 # --- greedy search -----------------------------------------------------------------------
 
 
-def greedy_search(step, cache, batch: int, options: GenerationConfig,
+def greedy_search(step, cache, batch: int, options,
                   output_scores: bool = False) -> GenerateOutput:  # fmt: skip
     """Take the most likely token each step, until every row has ended.
 
@@ -167,7 +139,7 @@ class BeamState:
     improvable: np.ndarray
 
 
-def init_beams(batch: int, options: GenerationConfig, max_length: int) -> BeamState:
+def init_beams(batch: int, options, max_length: int) -> BeamState:
     """All beams start as the lone start token; only beam 0 is live (score 0), the others
     are -1e9 so the first step does not pick K copies of the same continuation."""
     k = options.num_beams
@@ -181,8 +153,8 @@ def init_beams(batch: int, options: GenerationConfig, max_length: int) -> BeamSt
                      np.ones(batch, dtype=bool))  # fmt: skip
 
 
-def beam_search(step, cache, batch: int, options: GenerationConfig,
-                output_scores: bool = False, trace: list | None = None) -> GenerateOutput:  # fmt: skip
+def beam_search(step, cache, batch: int, options, output_scores: bool = False,
+                trace: list | None = None, top_k=top_k) -> GenerateOutput:  # fmt: skip
     """Keep the ``K = num_beams`` best partial hypotheses of each item at every step.
 
     ``cache`` holds ``B * K`` rows (item-major: the beams of item 0, then of item 1, ...).
@@ -236,7 +208,7 @@ def beam_search(step, cache, batch: int, options: GenerationConfig,
                           "ends": ends, "live": pick})  # fmt: skip
 
         # 5. the finished hypotheses ----------------------------------------------------------
-        state = _update_finished(state, cand_seqs, cand_scores, ends, cur_len, options)
+        state = _update_finished(state, cand_seqs, cand_scores, ends, cur_len, options, top_k)
         state = replace(state, running=running, running_scores=live_scores)
 
         # 6. the cache follows the beams --------------------------------------------------------
@@ -250,8 +222,8 @@ def beam_search(step, cache, batch: int, options: GenerationConfig,
             return _beam_output(state, options, all_scores if output_scores else None)
 
 
-def _update_finished(state: BeamState, cand_seqs, cand_scores, ends, cur_len: int,
-                     options: GenerationConfig) -> BeamState:  # fmt: skip
+def _update_finished(state: BeamState, cand_seqs, cand_scores, ends, cur_len: int, options,
+                     top_k=top_k) -> BeamState:  # fmt: skip
     """Step 5: merge the candidates that just ended into each item's K best finished."""
     k = options.num_beams
     in_top_k = np.zeros(ends.shape[1], dtype=bool)
@@ -279,7 +251,7 @@ def _update_finished(state: BeamState, cand_seqs, cand_scores, ends, cur_len: in
 
 
 def _check_improvable(state: BeamState, cur_len: int, max_length: int,
-                      options: GenerationConfig) -> BeamState:  # fmt: skip
+                      options) -> BeamState:  # fmt: skip
     """Step 7: transformers' early-stop heuristic.
 
     The best live beam, normalised as if it ended now (or, for ``early_stopping="never"``
@@ -297,7 +269,7 @@ def _check_improvable(state: BeamState, cur_len: int, max_length: int,
     return replace(state, improvable=improvable)
 
 
-def _should_stop(state: BeamState, ends: np.ndarray, options: GenerationConfig) -> bool:
+def _should_stop(state: BeamState, ends: np.ndarray, options) -> bool:
     """Stop when no item can improve, or (early_stopping=True) every item has K finished
     hypotheses, or every candidate has ended (max_length)."""
     if not state.improvable.any():
@@ -307,7 +279,7 @@ def _should_stop(state: BeamState, ends: np.ndarray, options: GenerationConfig) 
     return bool(ends.all())
 
 
-def _beam_output(state: BeamState, options: GenerationConfig, scores) -> GenerateOutput:
+def _beam_output(state: BeamState, options, scores) -> GenerateOutput:
     """Each item's best finished hypothesis, cropped to the longest of them."""
     length = int(state.finished_lengths[:, 0].max())
     return GenerateOutput(state.finished[:, 0, :length].copy(), state.finished_scores[:, 0].copy(), scores)

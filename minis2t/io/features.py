@@ -1,27 +1,15 @@
-"""Stage 2: waveform in, normalised log-mel filter-bank features out.
+"""The front end where a user's audio comes in: ``minis2t.fbank`` and ``FeatureExtractor``.
 
-This is the front end the S2T models were trained with: Kaldi's ``compute-fbank-feats``
-with its defaults, then per-utterance mean and variance normalisation (CMVN). Each step
-below is a small public function, in the order the data flows::
+The math of each step is :mod:`minis2t.reference.features`; this module checks what it
+is given once (a 1-D float waveform of at least one frame, finite, of a sane range;
+valid options), then runs the engine's version of the steps
+(:func:`minis2t.engine.features.fbank`, bit-identical to the reference) and, for a batch,
+CMVN, truncation and padding with an attention mask::
 
-    waveform [N] in [-1, 1], 16 kHz
-      x 2**15                        scale_waveform     Kaldi works on 16-bit sample values
-      -> frames [T, 400]             frame_signal       25 ms windows every 10 ms, "snip edges"
-      (+ dither)                     add_dither         optional Gaussian noise, seeded
-      - frame mean                   remove_dc_offset
-      pre-emphasis 0.97              preemphasize       y[n] = x[n] - 0.97 x[n-1]
-      x Povey window                 povey_window       a Hann window raised to 0.85
-      |FFT_512|**2 -> [T, 257]       power_spectrum
-      @ Kaldi mel banks -> [T, F]    mel_filterbank     F triangles from 20 Hz to 8 kHz
-      log(max(., eps))               log_mel            = fbank(...), the raw features
-      CMVN over valid frames         utterance_cmvn     zero mean, unit variance per channel
-      pad a batch + attention mask   pad_batch
+    waveform [N] -> fbank [T, F] -> utterance_cmvn [T, F] -> pad_batch [B, T, F] + mask [B, T]
 
-``fbank`` runs the first eight; ``FeatureExtractor`` runs them all with the same
-constructor and call arguments as ``transformers.Speech2TextFeatureExtractor``.
-
-Every function computes in the floating dtype it is given (float32 by default, float64 for
-parity checks) and never modifies its input.
+``FeatureExtractor`` takes the same constructor and call arguments as
+``transformers.Speech2TextFeatureExtractor``.
 """
 
 from __future__ import annotations
@@ -31,150 +19,19 @@ from pathlib import Path
 
 import numpy as np
 
-from .audio import FRAME_LENGTH, SAMPLING_RATE, check_samples, is_sample_list
-from .config import read_json
-from .errors import (
+from ..engine import features as engine
+from ..errors import (
     AudioDtypeError,
     AudioShapeError,
     AudioTooShortError,
     FeatureError,
     SamplingRateError,
 )
+from ..reference.features import FRAME_LENGTH, SAMPLING_RATE, global_cmvn, utterance_cmvn
+from .audio import check_samples, is_sample_list
+from .config import read_json
 
-# --- Kaldi's defaults, as used by fairseq's S2T data preparation -------------------
-WAVEFORM_SCALE = 2.0**15  # Kaldi reads 16-bit PCM as integers in [-32768, 32767]
-FRAME_SHIFT = 160  # samples: 10 ms at 16 kHz
-FFT_SIZE = 512  # 400 samples rounded up to a power of two
-PREEMPHASIS = 0.97
-POVEY_EXPONENT = 0.85  # Povey window = Hann ** 0.85: like Hamming, but zero at the edges
-LOW_FREQ = 20.0  # Hz: lower edge of the first mel triangle
-MEL_BREAK_HZ = 700.0  # Kaldi / HTK mel scale: mel(f) = 1127 ln(1 + f / 700)
-MEL_HIGH_Q = 1127.0
-LOG_FLOOR = float(np.finfo(np.float32).eps)  # energies are floored here before the log
-# CMVN: fairseq floors the variance at 1e-10, so a constant channel (silence) divides by
-# 1e-5 instead of 0. transformers has no floor and returns NaN / -inf there.
-VARIANCE_FLOOR = 1e-10
 MAX_MEL_BINS = 256  # a 512-point FFT has 257 bins: more mel filters than that are empty
-FRAMES_PER_BLOCK = 256  # fbank works on this many frames at a time (a cache-sized block)
-
-
-def num_frames(num_samples: int) -> int:
-    """Frames Kaldi cuts from ``num_samples`` samples with snip_edges: ``1 + (N - 400) // 160``."""
-    if num_samples < FRAME_LENGTH:
-        return 0
-    return 1 + (num_samples - FRAME_LENGTH) // FRAME_SHIFT
-
-
-def scale_waveform(waveform: np.ndarray) -> np.ndarray:
-    """``[N]`` in [-1, 1] -> ``[N]`` in 16-bit sample units (exact: a power of two)."""
-    return waveform * waveform.dtype.type(WAVEFORM_SCALE)
-
-
-def frame_signal(waveform: np.ndarray) -> np.ndarray:
-    """Cut ``[N]`` into overlapping frames ``[T, 400]``, one every 160 samples.
-
-    Kaldi's ``snip_edges=true``: only whole frames, the first starting at sample 0, so
-    ``T = 1 + (N - 400) // 160`` and up to 159 trailing samples are dropped.
-
-    The result is a read-only *view* into ``waveform`` (frame ``t`` starts at sample
-    ``160 t``): no sample is copied until a later step writes a new array.
-    """
-    t = num_frames(waveform.shape[0])
-    windows = np.lib.stride_tricks.sliding_window_view(waveform, FRAME_LENGTH)  # [N-399, 400]
-    return windows[: t * FRAME_SHIFT : FRAME_SHIFT]  # [T, 400], strides (160, 1) samples
-
-
-def add_dither(frames: np.ndarray, dither: float, seed: int | None = None) -> np.ndarray:
-    """Add ``dither * N(0, 1)`` noise to every sample (Kaldi's default is 1.0, S2T's 0).
-
-    The noise comes from ``np.random.default_rng(seed)``, so a seed makes it repeatable
-    (and lets the PyTorch twin add the very same noise).
-    """
-    if dither == 0.0:
-        return frames
-    noise = np.random.default_rng(seed).standard_normal(frames.shape)  # [T, 400]
-    return frames + (dither * noise).astype(frames.dtype)
-
-
-def remove_dc_offset(frames: np.ndarray) -> np.ndarray:
-    """Subtract each frame's mean: ``[T, 400] -> [T, 400]``."""
-    return frames - frames.mean(axis=1, keepdims=True)
-
-
-def preemphasize(frames: np.ndarray, coefficient: float = PREEMPHASIS) -> np.ndarray:
-    """First-order high-pass ``y[n] = x[n] - c x[n-1]`` within each frame.
-
-    Kaldi treats the sample before the frame as a copy of the first one, so
-    ``y[0] = (1 - c) x[0]``.
-    """
-    c = frames.dtype.type(coefficient)
-    out = np.empty_like(frames)  # [T, 400]
-    np.subtract(frames[:, 1:], c * frames[:, :-1], out=out[:, 1:])
-    np.subtract(frames[:, 0], c * frames[:, 0], out=out[:, 0])
-    return out
-
-
-def povey_window(length: int = FRAME_LENGTH, dtype=np.float32) -> np.ndarray:
-    """Kaldi's Povey window ``(0.5 - 0.5 cos(2 pi n / (L - 1))) ** 0.85``, ``[L]``."""
-    n = np.arange(length, dtype=np.float64)
-    hann = 0.5 - 0.5 * np.cos(2.0 * np.pi * n / (length - 1))
-    return (hann**POVEY_EXPONENT).astype(dtype)
-
-
-def power_spectrum(frames: np.ndarray, fft_size: int = FFT_SIZE) -> np.ndarray:
-    """``|rFFT|**2`` of each frame, zero-padded to ``fft_size``: ``[T, 400] -> [T, fft/2+1]``."""
-    spectrum = np.fft.rfft(frames, n=fft_size, axis=1)  # [T, 257] complex
-    power = np.square(spectrum.real)  # [T, 257]
-    power += np.square(spectrum.imag)
-    return power
-
-
-def hz_to_mel(hz):
-    """Kaldi's mel scale: ``1127 ln(1 + f / 700)``."""
-    return MEL_HIGH_Q * np.log1p(np.asarray(hz, dtype=np.float64) / MEL_BREAK_HZ)
-
-
-def mel_to_hz(mel):
-    """Inverse of :func:`hz_to_mel`: ``700 (exp(m / 1127) - 1)``."""
-    return MEL_BREAK_HZ * np.expm1(np.asarray(mel, dtype=np.float64) / MEL_HIGH_Q)
-
-
-def mel_filterbank(
-    num_mel_bins: int = 80,
-    fft_size: int = FFT_SIZE,
-    sampling_rate: int = SAMPLING_RATE,
-    low_freq: float = LOW_FREQ,
-    high_freq: float | None = None,
-) -> np.ndarray:
-    """Kaldi's triangular mel filters as a matrix ``[fft/2+1, F]`` (float64).
-
-    ``F + 2`` edges are spaced evenly on the mel scale from ``low_freq`` to ``high_freq``
-    (Nyquist by default); filter ``j`` rises from edge ``j`` to ``j+1`` and falls to
-    ``j+2``, linearly *in mel* (not in Hz, unlike HTK). The triangles are not normalised
-    to equal area. The Nyquist bin is never covered: its row is zero, as in Kaldi.
-    """
-    if high_freq is None:
-        high_freq = sampling_rate / 2
-    if not 0 <= low_freq < high_freq <= sampling_rate / 2:
-        raise FeatureError(
-            f"need 0 <= low_freq < high_freq <= {sampling_rate / 2} Hz, "
-            f"got low_freq={low_freq}, high_freq={high_freq}"
-        )
-    edges = np.linspace(hz_to_mel(low_freq), hz_to_mel(high_freq), num_mel_bins + 2)  # [F+2]
-    left, centre, right = edges[:-2], edges[1:-1], edges[2:]  # [F] each
-    bin_hz = np.arange(fft_size // 2 + 1) * (sampling_rate / fft_size)  # [257]
-    mel = hz_to_mel(bin_hz)[:, None]  # [257, 1]
-    rising = (mel - left) / (centre - left)  # [257, F]
-    falling = (right - mel) / (right - centre)  # [257, F]
-    banks = np.maximum(0.0, np.minimum(rising, falling))  # [257, F]
-    banks[-1] = 0.0  # Kaldi builds fft/2 rows and appends a zero one for Nyquist
-    return banks
-
-
-def log_mel(power: np.ndarray, banks: np.ndarray) -> np.ndarray:
-    """Mel energies and their log: ``[T, 257] @ [257, F] -> [T, F]``, floored at float32 eps."""
-    energies = power @ banks.astype(power.dtype)  # [T, 257] -> [T, F]
-    return np.log(np.maximum(energies, power.dtype.type(LOG_FLOOR)))
 
 
 def fbank(
@@ -183,7 +40,9 @@ def fbank(
     dither: float = 0.0,
     seed: int | None = None,
 ) -> np.ndarray:
-    """Raw Kaldi log-mel filter-bank features of a 16 kHz waveform: ``[N] -> [T, F]``.
+    """Raw Kaldi log-mel filter-bank features of a 16 kHz waveform: ``[N] -> [T, F]``,
+    after checking the waveform and the options (the math:
+    :func:`minis2t.reference.features.fbank`).
 
     Args:
         waveform: ``[N]`` float32 or float64 samples in [-1, 1] at 16 kHz (see
@@ -202,7 +61,8 @@ def fbank(
         FeatureError: a negative or non-finite ``dither``, or bad ``num_mel_bins``.
     """
     _check_dither(dither)
-    return _fbank_of_checked(_check_waveform(waveform), num_mel_bins, dither, seed)
+    _check_mel_bins(num_mel_bins)
+    return engine.fbank(_check_waveform(waveform), num_mel_bins, dither, seed)
 
 
 def _check_dither(dither) -> None:
@@ -212,38 +72,11 @@ def _check_dither(dither) -> None:
         raise FeatureError(f"dither must be a finite number >= 0 (0 = off), got {dither!r}")
 
 
-def _fbank_of_checked(wave: np.ndarray, num_mel_bins: int, dither: float, seed: int | None):
-    """:func:`fbank` on a waveform :func:`_check_waveform` has already accepted."""
-    all_frames = frame_signal(scale_waveform(wave))  # [N] -> [T, 400] (a view)
-    all_frames = add_dither(all_frames, dither, seed)  # [T, 400]
-    window = povey_window(FRAME_LENGTH, wave.dtype)  # [400]
-    banks = _cached_filterbank(num_mel_bins)  # [257, F]
-    out = np.empty((all_frames.shape[0], banks.shape[1]), dtype=wave.dtype)  # [T, F]
-    # Frames are independent, so we process them in blocks: each block's temporaries
-    # (~1 MB) stay in the CPU cache, which makes the whole thing ~1.5x faster than
-    # one pass per step over all frames. The numbers are the same either way.
-    for start in range(0, all_frames.shape[0], FRAMES_PER_BLOCK):
-        frames = all_frames[start : start + FRAMES_PER_BLOCK]  # [b, 400]
-        frames = remove_dc_offset(frames)  # [b, 400]
-        frames = preemphasize(frames)  # [b, 400]
-        frames = frames * window  # [b, 400]
-        power = power_spectrum(frames)  # [b, 400] -> [b, 257]
-        out[start : start + FRAMES_PER_BLOCK] = log_mel(power, banks)  # [b, 257] -> [b, F]
-    return out
-
-
-_FILTERBANKS: dict[int, np.ndarray] = {}
-
-
-def _cached_filterbank(num_mel_bins: int) -> np.ndarray:
-    """The default 16 kHz filter bank, built once per ``num_mel_bins`` (read-only)."""
-    if num_mel_bins not in _FILTERBANKS:
-        if not isinstance(num_mel_bins, (int, np.integer)) or num_mel_bins < 1:
-            raise FeatureError(f"num_mel_bins must be a positive integer, got {num_mel_bins!r}")
-        banks = mel_filterbank(int(num_mel_bins))
-        banks.setflags(write=False)
-        _FILTERBANKS[num_mel_bins] = banks
-    return _FILTERBANKS[num_mel_bins]
+def _check_mel_bins(num_mel_bins) -> None:
+    if isinstance(num_mel_bins, bool) or not isinstance(num_mel_bins, (int, np.integer)) or not (
+        1 <= num_mel_bins <= MAX_MEL_BINS
+    ):
+        raise FeatureError(f"num_mel_bins must be an integer in [1, {MAX_MEL_BINS}], got {num_mel_bins!r}")
 
 
 def _check_waveform(waveform) -> np.ndarray:
@@ -276,38 +109,7 @@ def _check_waveform(waveform) -> np.ndarray:
     return wave
 
 
-# --- normalisation and batching ----------------------------------------------------
-
-
-def utterance_cmvn(
-    features: np.ndarray,
-    normalize_means: bool = True,
-    normalize_vars: bool = True,
-) -> np.ndarray:
-    """Per-utterance CMVN: each channel to zero mean and unit variance, ``[T, F] -> [T, F]``.
-
-    Statistics are taken over all ``T`` rows (pass only the valid frames), accumulated in
-    float64 and applied in the features' dtype. The standard deviation is the population
-    one (ddof 0), taken after subtracting the mean, as in transformers; its square is
-    floored at ``VARIANCE_FLOOR`` as in fairseq, so a constant channel (digital silence, a
-    DC signal) becomes exact zeros instead of transformers' NaN or -inf. (Float64
-    statistics matter there: a float32 mean of a constant column is off by an ulp, which
-    the floor would blow up to 0.1.)
-    """
-    x = features
-    if normalize_means:
-        x = x - x.mean(axis=0, dtype=np.float64).astype(x.dtype)  # [T, F] - [F]
-    if normalize_vars:
-        std = x.std(axis=0, dtype=np.float64)  # [F]
-        x = x / np.maximum(std, np.sqrt(VARIANCE_FLOOR)).astype(x.dtype)  # [T, F] / [F]
-    return x
-
-
-def global_cmvn(features: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
-    """fairseq's global CMVN, ``(x - mean) / std`` with corpus statistics ``[F]``;
-    computed in float64 (as fairseq does with its float64 statistics) and returned in
-    the features' dtype."""
-    return ((features - mean) / std).astype(features.dtype)
+# --- batching ----------------------------------------------------------------------
 
 
 PADDING_STRATEGIES = ("longest", "max_length", "do_not_pad")
@@ -485,7 +287,7 @@ class FeatureExtractor:
         # transformers: in float32 the FFT's rounding noise sits about 140 dB below a frame's
         # peak, which swamps near-silent mel bands (up to 1e-3 off after CMVN).
         raw = [
-            _fbank_of_checked(_check_waveform(w).astype(np.float64), self.num_mel_bins, self.dither,
+            engine.fbank(_check_waveform(w).astype(np.float64), self.num_mel_bins, self.dither,
                   None if seed is None else seed + i).astype(np.float32)
             for i, w in enumerate(waves)
         ]  # B x [T_i, F]

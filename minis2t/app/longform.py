@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .audio import (
+from ..io.audio import (
     DECODE_ERRORS,
     SAMPLING_RATE,
     _declared_frames,
@@ -42,7 +42,7 @@ from .audio import (
     undecodable,
 )
 from . import timing
-from .errors import EmptyAudioError
+from ..errors import EmptyAudioError
 
 BLOCK_SECONDS = 30.0  # audio read per step
 HOP, WINDOW = 160, 400  # 10 ms hop, 25 ms frames (as fbank)

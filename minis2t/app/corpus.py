@@ -37,8 +37,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import CorpusError, guarded
-from .nn import usable_cores
+from ..errors import CorpusError, guarded
+from ..engine.nn import usable_cores
 
 MANIFEST_MAX_BYTES = 256 * 2**20  # ~2 million lines of paths and transcripts (docs/errors.md)
 REQUIRED, OPTIONAL = "path", ("id", "reference")

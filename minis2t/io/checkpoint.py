@@ -31,8 +31,8 @@ from pathlib import Path
 import numpy as np
 
 from .config import ModelConfig, read_json
-from .nn import matmul_layout
-from .errors import (
+from ..engine.nn import matmul_layout
+from ..errors import (
     CheckpointError,
     ConfigError,
     MiniS2TError,
@@ -125,8 +125,8 @@ def save_checkpoint(path, config: ModelConfig, weights: dict[str, np.ndarray]) -
 
 # The models shipped with the package, by their reserved names.
 BUNDLED_MODELS = {
-    "bundled-asr": Path(__file__).parent / "assets" / "model",  # English speech recognition
-    "bundled-st": Path(__file__).parent / "assets" / "model_st",  # English speech -> fr, de, es text
+    "bundled-asr": Path(__file__).parents[1] / "assets" / "model",  # English speech recognition
+    "bundled-st": Path(__file__).parents[1] / "assets" / "model_st",  # English speech -> fr, de, es text
 }
 
 
@@ -233,7 +233,7 @@ def prepare_weights(config: ModelConfig, weights: dict, dtype) -> dict[str, np.n
 
 def _cast_checked(config: ModelConfig, weights: dict, dtype, consume: bool = False) -> dict[str, np.ndarray]:
     """Weights that passed :func:`check_structure`, cast to ``dtype``, value-checked and
-    in :func:`minis2t.nn.matmul_layout`. With ``consume`` each array is taken out of
+    in :func:`minis2t.engine.nn.matmul_layout`. With ``consume`` each array is taken out of
     ``weights`` as it is converted (the caller's dict is ours to empty), so loading never
     holds two copies of the model."""
     out, done = {}, {}  # done: id of an input array -> its converted array (a tied head is its embedding)

@@ -26,13 +26,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .audio import SAMPLING_RATE, load_audio
-from .errors import MiniS2TError, guarded
-from .features import FeatureExtractor, fbank
+from ..io.audio import SAMPLING_RATE, load_audio
+from ..errors import MiniS2TError, guarded
+from ..io.features import FeatureExtractor, fbank
 
 from .pipeline import BUNDLED_MODEL
 
-ASSETS = Path(__file__).parent / "assets"
+ASSETS = Path(__file__).parents[1] / "assets"
 BUNDLED_RECORDING = ASSETS / "en_librispeech_dev-clean_1272-128104-0000.flac"
 BUNDLED_TRANSCRIPT = (
     "MISTER QUILTER IS THE APOSTLE OF THE MIDDLE CLASSES AND WE ARE GLAD TO WELCOME HIS GOSPEL"
@@ -170,7 +170,7 @@ def _corpus(args) -> int:
     from tqdm import tqdm
 
     from . import corpus
-    from .checkpoint import BUNDLED_MODELS
+    from ..io.checkpoint import BUNDLED_MODELS
     from .pipeline import Speech2Text
 
     items = corpus.read_manifest(args.manifest)
@@ -334,7 +334,7 @@ def _demo(args) -> int:
 
 def _demo_translation() -> bool:
     """One bundled recording translated by the bundled translation model (into German)."""
-    from .checkpoint import BUNDLED_MODELS
+    from ..io.checkpoint import BUNDLED_MODELS
     from .pipeline import Speech2Text
 
     directory = BUNDLED_MODELS["bundled-st"]
@@ -353,7 +353,7 @@ def _demo_translation() -> bool:
 
 
 def _info(args) -> int:
-    from .checkpoint import resolve_model_dir
+    from ..io.checkpoint import resolve_model_dir
     from .pipeline import Speech2Text
 
     directory = resolve_model_dir(_model_dir(args.model))

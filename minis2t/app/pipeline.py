@@ -1,7 +1,9 @@
 """One object for the whole line: ``Speech2Text.from_pretrained(dir)``.
 
-It holds the config, the weights (nested, see :func:`minis2t.model.nest`), the feature
-extractor and the tokenizer of one model directory, and offers the model's entry points::
+It holds the config, the weights (nested, see :func:`minis2t.reference.model.nest`), the
+feature extractor and the tokenizer of one model directory, and the runtime that computes
+the network (:class:`minis2t.engine.runtime.NumpyRuntime`), and offers the model's entry
+points. What a user gives is checked here, once, before any work::
 
     model = minis2t.Speech2Text.from_pretrained("s2t-small-librispeech-asr/")
     states, mask = model.encode(features, attention_mask)     # [B, S, D], [B, S]
@@ -14,22 +16,26 @@ from pathlib import Path
 
 import numpy as np
 
-from . import fairseq_search, longform
-from . import generate as g
-from . import model as m
-from .checkpoint import BUNDLED_MODELS, load_checkpoint, resolve_model_dir, save_checkpoint
-from .audio import FRAME_LENGTH, SAMPLING_RATE, AudioInput, is_sample_list, load_audio
-from .config import GenerationConfig, ModelConfig, check_generation_for_model
-from .fairseq import is_fairseq_dir, load_fairseq_dir
-from .errors import (
+from ..engine import nn as engine_nn
+from ..engine.runtime import NumpyRuntime
+from ..errors import (
     ConfigError,
+    InputTooLongError,
     ModelInputError,
     NumericalError,
     SilentAudioError,
     UnknownLanguageError,
 )
-from .features import FeatureExtractor
-from .tokenizer import Tokenizer
+from ..io.audio import FRAME_LENGTH, SAMPLING_RATE, AudioInput, is_sample_list, load_audio
+from ..io.checkpoint import BUNDLED_MODELS, load_checkpoint, resolve_model_dir, save_checkpoint
+from ..io.config import GenerationConfig, ModelConfig, check_generation_for_model
+from ..io.fairseq import is_fairseq_dir, load_fairseq_dir
+from ..io.features import FeatureExtractor
+from ..io.tokenizer import Tokenizer
+from ..reference import fairseq_search
+from ..reference import generate as g
+from ..reference import model as m
+from . import longform
 
 
 BUNDLED_MODEL = BUNDLED_MODELS["bundled-asr"]  # see docs: "The bundled model"
@@ -70,19 +76,21 @@ class Speech2Text:
         self.generation_config = generation_config or GenerationConfig()
         self.feature_extractor = feature_extractor
         self.tokenizer = tokenizer
-        # The sinusoidal tables, computed once. Parity checks may swap in another
-        # library's table (see minis2t.nn.sinusoidal_positions on why they differ).
+        # The sinusoidal tables, computed once. Parity checks may swap in another library's
+        # table (see minis2t.reference.nn.sinusoidal_positions on why they differ).
+        pad = config.pad_token_id
         self.positions = {
-            "encoder": m.position_table(config.max_source_positions, config.d_model, self.dtype.name),
-            "decoder": m.position_table(config.max_target_positions, config.d_model, self.dtype.name),
+            "encoder": m.position_table(config.max_source_positions, config.d_model, pad, self.dtype),
+            "decoder": m.position_table(config.max_target_positions, config.d_model, pad, self.dtype),
         }
+        self.runtime = NumpyRuntime(self.params, config, self.positions)
 
     @classmethod
     def from_pretrained(cls, path=None, dtype=np.float32) -> "Speech2Text":
         """Load config, weights, generation config, feature extractor and tokenizer.
 
         ``path`` is a model directory (or a hub name, see
-        :func:`minis2t.checkpoint.resolve_model_dir`); ``None`` or ``"bundled-asr"`` loads
+        :func:`minis2t.io.checkpoint.resolve_model_dir`); ``None`` or ``"bundled-asr"`` loads
         the small recogniser bundled with the package, ``"bundled-st"`` the bundled
         translation model (English speech into French, German and Spanish), or a fairseq
         S2T directory (a ``*.pt`` checkpoint with its ``config.yaml``, SentencePiece model
@@ -124,7 +132,33 @@ class Speech2Text:
             raise ModelInputError(f"input_features must be [B, T, F], got shape {x.shape}.")
         if not np.all(np.isfinite(x)):
             raise ModelInputError("input_features hold NaN or infinite values.")
+        c = self.config
+        if x.shape[-1] != c.input_feat_per_channel * c.input_channels:
+            raise ModelInputError(f"features have {x.shape[-1]} bins per frame; this model takes "
+                                  f"{c.input_feat_per_channel * c.input_channels}.")  # fmt: skip
+        s = int(m.subsampled_lengths(x.shape[1], c.num_conv_layers))
+        if s > c.max_source_positions:
+            seconds = c.max_source_positions * 2**c.num_conv_layers / 100
+            raise InputTooLongError(
+                f"{x.shape[1]} feature frames ({x.shape[1] / 100:.1f} s) give {s} encoder positions, more "
+                f"than the model's max_source_positions ({c.max_source_positions}). Split the audio into "
+                f"pieces shorter than {seconds:.0f} s, or use Speech2Text.transcribe_long (or the "
+                f"minis2t command), which cuts recordings of any length at pauses."
+            )
         return x.astype(self.dtype, copy=False)
+
+    def _token_ids(self, ids, past: int = 0) -> np.ndarray:
+        """Decoder input ids ``[B, L]``, checked: integers in the vocabulary, and no more
+        positions than the decoder has (``past`` tokens already in its cache)."""
+        ids = np.asarray(ids)
+        if ids.ndim != 2 or not np.issubdtype(ids.dtype, np.integer):
+            raise ModelInputError(f"decoder ids must be integers [B, L], got {ids.dtype} {ids.shape}.")
+        if ids.min(initial=0) < 0 or ids.max(initial=0) >= self.config.vocab_size:
+            raise ModelInputError(f"token ids must lie in [0, {self.config.vocab_size}).")
+        if past + ids.shape[1] > self.config.max_target_positions:
+            raise InputTooLongError(f"{past + ids.shape[1]} decoder positions exceed max_target_positions "
+                                    f"({self.config.max_target_positions}); ask for fewer tokens.")  # fmt: skip
+        return ids
 
     def encode(self, input_features, attention_mask=None):
         """Features ``[B, T, F]`` and mask ``[B, T]`` -> (encoder states ``[B, S, D]``,
@@ -134,8 +168,7 @@ class Speech2Text:
 
     def _encode(self, features, attention_mask, output_hidden_states=False, output_attentions=False):
         with np.errstate(over="ignore", invalid="ignore"):  # non-finite output raises below
-            out = m.encode(self.params, self.config, features, attention_mask, self.positions["encoder"],
-                           output_hidden_states, output_attentions)  # fmt: skip
+            out = self.runtime.encode(features, attention_mask, output_hidden_states, output_attentions)
         _check_finite(out["last_hidden_state"], "encoder states")
         return out
 
@@ -159,10 +192,10 @@ class Speech2Text:
                                                      self.config.decoder_start_token_id)  # fmt: skip
         enc = self._encode(self._features(input_features), attention_mask, output_hidden_states,
                            output_attentions)  # fmt: skip
-        cache = m.init_cache(self.params, self.config, enc["last_hidden_state"])
-        dec = m.decode(self.params, self.config, decoder_input_ids, cache, enc["mask"],
-                       decoder_attention_mask, self.positions["decoder"], output_hidden_states,
-                       output_attentions)  # fmt: skip
+        decoder_input_ids = self._token_ids(decoder_input_ids)
+        cache = self.runtime.init_cache(enc["last_hidden_state"])
+        dec = self.runtime.decode(decoder_input_ids, cache, enc["mask"], decoder_attention_mask,
+                                  output_hidden_states, output_attentions)  # fmt: skip
         if not (labels is not None or output_hidden_states or output_attentions or return_dict):
             return dec["logits"]
         out = Output(logits=dec["logits"], encoder_last_hidden_state=enc["last_hidden_state"],
@@ -203,9 +236,9 @@ class Speech2Text:
         ``max_length``, ``max_new_tokens``, ``min_length``, ``early_stopping``,
         ``length_penalty``, ``no_repeat_ngram_size``, ``forced_bos_token_id``, ...
         Rows start with the decoder start token; finished rows are padded with
-        ``pad_token_id``. With ``return_dict`` a :class:`minis2t.generate.GenerateOutput`
+        ``pad_token_id``. With ``return_dict`` a :class:`minis2t.reference.generate.GenerateOutput`
         (``sequences``, ``sequences_scores``, ``scores``) is returned instead. ``trace``
-        (a list) collects beam search's steps, see :func:`minis2t.generate.beam_search`.
+        (a list) collects beam search's steps, see :func:`minis2t.reference.generate.beam_search`.
 
         ``search="fairseq"`` decodes with fairseq's ``SequenceGenerator`` rules instead
         (:mod:`minis2t.fairseq_search`: the search behind fairseq's published WERs), with
@@ -224,25 +257,24 @@ class Speech2Text:
             enc = {"last_hidden_state": encoder_outputs[0], "mask": encoder_outputs[1]}
         batch, k = enc["last_hidden_state"].shape[0], opts.num_beams
         encoder_mask = np.repeat(enc["mask"], k, axis=0)  # [B*K, S]: each beam sees its item
-        # cross-attention keys and values once per item, shared by its beams (model.group_beams)
-        cache = m.init_cache(self.params, self.config, enc["last_hidden_state"])
+        cache = self.runtime.init_cache(enc["last_hidden_state"])  # shared by each item's beams
 
-        def step(tokens, cache):
-            out = m.decode(self.params, self.config, tokens, cache, encoder_mask,
-                           positions=self.positions["decoder"])  # fmt: skip
+        def step(tokens, cache):  # [B*K, 1] -> logits [B*K, V]
+            out = self.runtime.decode(tokens, cache, encoder_mask)
             logits = out["logits"][:, -1]
             _check_finite(logits, "decoder logits")
             return logits, out["cache"]
 
+        top_k = engine_nn.top_k  # the search's one fast device, equal to the reference's
         if search == "fairseq":
             result = fairseq_search.beam_search(
                 step, cache, batch, k, max(1, opts.longest_output() - 2), self.config.vocab_size,
                 min_len=max(1, opts.min_length - 1), len_penalty=opts.length_penalty,
-                eos=opts.eos_token_id, pad=opts.pad_token_id)  # fmt: skip
+                eos=opts.eos_token_id, pad=opts.pad_token_id, top_k=top_k)  # fmt: skip
         elif k == 1:
             result = g.greedy_search(step, cache, batch, opts, output_scores)
         else:
-            result = g.beam_search(step, cache, batch, opts, output_scores, trace)
+            result = g.beam_search(step, cache, batch, opts, output_scores, trace, top_k=top_k)
         return result if return_dict else result.sequences
 
     def transcribe(self, audio: AudioInput | list[AudioInput], sampling_rate: int | None = None,

@@ -18,8 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from minis2t.config import ModelConfig
-from minis2t.grad import (
+from .grad import (
     ACTIVATION_BACKWARDS,
     attention_backward,
     conv1d_backward,
@@ -30,17 +29,20 @@ from minis2t.grad import (
     merge_heads_backward,
     split_heads_backward,
 )
-from minis2t.model import (
+from .model import (
     causal_bias,
     conv_subsampler,
     cross_attention_block,
+    cross_attention_kv,
     decode,
+    decoder_layer,
     encode,
+    encoder_layer,
     init_cache,
     key_padding_bias,
     self_attention_block,
 )
-from minis2t.nn import ACTIVATIONS, attention, conv1d, layer_norm, linear, merge_heads, split_heads
+from .nn import ACTIVATIONS, attention, conv1d, layer_norm, linear, merge_heads, split_heads
 
 
 def _linear(dy, x, p) -> tuple[np.ndarray, dict]:
@@ -140,18 +142,22 @@ def conv_subsampler_backward(dy, features, conv_layers: list[dict], kernel_sizes
     return grads
 
 
-def encode_backward(d_states, params: dict, config: ModelConfig, features, attention_mask, positions,
+def encode_backward(d_states, params: dict, config, features, attention_mask, positions,
                     forward: dict | None = None):  # fmt: skip
     """Gradient of the encoder's weights, given the gradient at its output states
     ``[B, S, D]``. ``forward`` is the forward pass's ``encode(...,
     output_hidden_states=True)`` if the caller kept it (else it is recomputed). Positions
     are fixed sinusoids: nothing to learn there."""
     enc = params["model"]["encoder"]
-    out = forward or encode(params, config, features, attention_mask, positions, output_hidden_states=True)
-    hidden = out["hidden_states"]  # the embedded input, then each layer's output
+    out = forward or encode(params, config, features, attention_mask, positions)
     bias = key_padding_bias(out["mask"], features.dtype)
+    # each layer's input: the embedded input, then each layer's output but the last, which
+    # ``hidden_states`` holds after the final norm; its input to that norm is recomputed
+    hidden = out["hidden_states"][:-1]
+    activation = ACTIVATIONS[config.activation_function]
+    last, _ = encoder_layer(hidden[-1], enc["layers"][-1], config.encoder_attention_heads, bias, activation)
     grads = {}
-    dx, grads["layer_norm"] = _layer_norm(d_states, hidden[-1], enc["layer_norm"])
+    dx, grads["layer_norm"] = _layer_norm(d_states, last, enc["layer_norm"])
     layers = [None] * len(enc["layers"])
     for i in reversed(range(len(enc["layers"]))):
         dx, layers[i] = encoder_layer_backward(dx, hidden[i], enc["layers"][i], config.encoder_attention_heads,
@@ -165,7 +171,7 @@ def encode_backward(d_states, params: dict, config: ModelConfig, features, atten
     return grads
 
 
-def decode_backward(d_logits, params: dict, config: ModelConfig, input_ids, encoder_states,
+def decode_backward(d_logits, params: dict, config, input_ids, encoder_states,
                     encoder_mask, positions, forward: dict | None = None):  # fmt: skip
     """Gradients of the decoder's weights and the LM head, and of the encoder states, given
     the gradient at the logits ``[B, L, V]`` of a teacher-forced pass over ``input_ids``
@@ -173,15 +179,18 @@ def decode_backward(d_logits, params: dict, config: ModelConfig, input_ids, enco
     Returns ``(decoder grads, lm_head grads, d encoder states)``."""
     dec = params["model"]["decoder"]
     out = forward or decode(params, config, input_ids, init_cache(params, config, encoder_states), encoder_mask,
-                            positions=positions, output_hidden_states=True)  # fmt: skip
-    hidden = out["hidden_states"]
-    final = layer_norm(hidden[-1], **dec["layer_norm"])
-    grads = {}
-    dx, head = _linear(d_logits, final, params["lm_head"])
-    dx, grads["layer_norm"] = _layer_norm(dx, hidden[-1], dec["layer_norm"])
+                            positions=positions)  # fmt: skip
     dtype = encoder_states.dtype
     self_bias = causal_bias(0, input_ids.shape[1], None, dtype)
     cross_bias = key_padding_bias(encoder_mask, dtype)
+    # each layer's input, and the last layer's output before the final norm, recomputed
+    hidden, final = out["hidden_states"][:-1], out["hidden_states"][-1]
+    kv = cross_attention_kv(params, config, encoder_states)[-1]
+    last = decoder_layer(hidden[-1], dec["layers"][-1], config.decoder_attention_heads, self_bias, None, kv,
+                         cross_bias, ACTIVATIONS[config.activation_function])[0]  # fmt: skip
+    grads = {}
+    dx, head = _linear(d_logits, final, params["lm_head"])
+    dx, grads["layer_norm"] = _layer_norm(dx, last, dec["layer_norm"])
     d_states = np.zeros_like(encoder_states)
     layers = [None] * len(dec["layers"])
     for i in reversed(range(len(dec["layers"]))):

@@ -33,7 +33,7 @@ import numpy as np
 import scipy.signal
 import soundfile
 
-from .errors import (
+from ..errors import (
     AudioDtypeError,
     AudioFileError,
     AudioRangeError,

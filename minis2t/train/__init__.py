@@ -3,9 +3,9 @@
     from minis2t.train import loss_and_grads
     loss, grads = loss_and_grads(model, input_features, attention_mask, labels)
 
-The forward pass is inference's own (:func:`minis2t.model.encode` and
-:func:`~minis2t.model.decode` over the labels shifted right — teacher forcing), the loss
-is :func:`minis2t.grad.cross_entropy`, and the backward pass is
+The forward pass is inference's own (:func:`minis2t.reference.model.encode` and
+:func:`~minis2t.reference.model.decode` over the labels shifted right — teacher forcing), the loss
+is :func:`minis2t.reference.grad.cross_entropy`, and the backward pass is
 :mod:`minis2t.model_grad` built from :mod:`minis2t.grad`. ``tests/test_train.py`` checks
 the loss and every gradient against transformers' ``loss.backward()``, and one
 optimiser step against ``torch.optim.AdamW``.
@@ -20,20 +20,20 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from minis2t import model as m
-from minis2t.errors import LabelError
-from minis2t.grad import cross_entropy, ctc_loss, linear_backward
-from minis2t.nn import linear, log_softmax
-from minis2t.model_grad import decode_backward, encode_backward
+from ..reference import model as m
+from ..errors import LabelError
+from ..reference.grad import cross_entropy, ctc_loss, linear_backward
+from ..reference.nn import linear, log_softmax
+from ..reference.model_grad import decode_backward, encode_backward
 
 if TYPE_CHECKING:
-    from minis2t.pipeline import Speech2Text
+    from minis2t.app.pipeline import Speech2Text
 
 IGNORE = m.IGNORE_INDEX
 
 
 def flatten(tree, prefix: str = "") -> dict[str, np.ndarray]:
-    """The inverse of :func:`minis2t.model.nest`: ``{"a": {"b": [{"c": x}]}}`` ->
+    """The inverse of :func:`minis2t.reference.model.nest`: ``{"a": {"b": [{"c": x}]}}`` ->
     ``{"a.b.0.c": x}``."""
     if isinstance(tree, dict):
         items = tree.items()
@@ -103,11 +103,11 @@ def training_loss_and_grads(model, input_features, attention_mask, labels, label
     labels = check_labels(labels, features.shape[0], config.vocab_size)
     # The forward keeps each layer's input (a [B, S, D] array per layer), which the
     # backward needs; everything inside a layer is recomputed there.
-    enc = m.encode(params, config, features, attention_mask, model.positions["encoder"], output_hidden_states=True)
+    enc = m.encode(params, config, features, attention_mask, model.positions["encoder"])
     states, mask = enc["last_hidden_state"], enc["mask"]
     decoder_input = m.shift_tokens_right(labels, config.pad_token_id, config.decoder_start_token_id)
     out = m.decode(params, config, decoder_input, m.init_cache(params, config, states), mask,
-                   positions=model.positions["decoder"], output_hidden_states=True)  # fmt: skip
+                   positions=model.positions["decoder"])  # fmt: skip
     ce, d_logits = cross_entropy(out["logits"], labels, label_smoothing)
     use_ctc = ctc_head is not None and ctc_weight > 0
     if use_ctc:
@@ -284,7 +284,7 @@ def init_weights(config, seed: int, dtype=np.float32) -> dict[str, np.ndarray]:
     """Fresh weights as transformers initialises Speech2Text: matrices, kernels and
     embeddings ``N(0, init_std)`` (the padding row of the embedding zero), biases 0,
     LayerNorms scale 1 and shift 0; a tied head is the embedding itself."""
-    from minis2t.checkpoint import EMBED_TOKENS, TIED_HEAD, expected_shapes
+    from minis2t.io.checkpoint import EMBED_TOKENS, TIED_HEAD, expected_shapes
 
     rng = np.random.default_rng(seed)
     weights = {}
@@ -328,7 +328,7 @@ def train(config, features: list[np.ndarray], targets: list[list[int]], steps: i
 
     from tqdm import tqdm
 
-    from minis2t.pipeline import Speech2Text
+    from minis2t.app.pipeline import Speech2Text
 
     rng = random.Random(seed)
     model = Speech2Text(config, init_weights(config, seed))
