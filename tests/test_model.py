@@ -118,9 +118,9 @@ def hf_tables(hf):
 
 @contextlib.contextmanager
 def itemwise_attention(on: bool):
-    """With ``on``, every batch's attention takes nn.attention's item-by-item path (real
-    batches take it from 4 M scores; the tests' models are far smaller)."""
-    from minis2t import nn
+    """With ``on``, every batch's attention in the engine takes its item-by-item path
+    (real batches take it from 4 M scores; the tests' models are far smaller)."""
+    from minis2t.engine import nn
 
     saved = nn.ITEMWISE_MIN_SCORES
     nn.ITEMWISE_MIN_SCORES = 1 if on else saved
@@ -155,12 +155,13 @@ def test_numpy_equals_transformers_float64(case, itemwise):
         out = ours.forward(features.astype(np.float64), mask, ids, labels=labels, output_hidden_states=True)
     theirs = hf_forward(hf, features, mask, ids, labels, torch.float64)
     assert rel_diff(out.logits, theirs.logits) <= HF64
-    n = cfg.encoder_layers  # transformers' last hidden state is after the final layer norm
-    for i in range(n):
-        assert rel_diff(out.encoder_hidden_states[i], theirs.encoder_hidden_states[i]) <= HF64
-    assert rel_diff(out.encoder_last_hidden_state, theirs.encoder_hidden_states[n]) <= HF64
-    for i in range(cfg.decoder_layers):
-        assert rel_diff(out.decoder_hidden_states[i], theirs.decoder_hidden_states[i]) <= HF64
+    # every entry, the last one after the final layer norm as transformers lists it
+    assert len(out.encoder_hidden_states) == len(theirs.encoder_hidden_states) == cfg.encoder_layers + 1
+    for ours_h, theirs_h in zip(out.encoder_hidden_states, theirs.encoder_hidden_states):
+        assert rel_diff(ours_h, theirs_h) <= HF64
+    assert len(out.decoder_hidden_states) == len(theirs.decoder_hidden_states) == cfg.decoder_layers + 1
+    for ours_h, theirs_h in zip(out.decoder_hidden_states, theirs.decoder_hidden_states):
+        assert rel_diff(ours_h, theirs_h) <= HF64
     assert_loss_close(out.loss, float(theirs.loss), HF64)
 
 
@@ -174,16 +175,17 @@ def test_numpy_equals_twin(dtype, case):
     tparams = pm.to_torch(weights, TORCH_DTYPES[dtype])
     tables = {}
     if dtype == np.float64:  # one table for both: see the module docstring
-        tables = dict(positions=pm.position_table(cfg.max_source_positions, cfg.d_model, torch.float64, "cpu").numpy())
-    enc = m.encode(params, cfg, features.astype(dtype), mask, output_hidden_states=True, **tables)
-    tenc = pm.encode(tparams, cfg, torch.from_numpy(features).to(TORCH_DTYPES[dtype]), torch.from_numpy(mask),
-                     output_hidden_states=True)  # fmt: skip
+        tables = dict(positions=pm.position_table(cfg.max_source_positions, cfg.d_model, cfg.pad_token_id,
+                                                  torch.float64, "cpu").numpy())  # fmt: skip
+    enc = m.encode(params, cfg, features.astype(dtype), mask, **tables)
+    tenc = pm.encode(tparams, cfg, torch.from_numpy(features).to(TORCH_DTYPES[dtype]), torch.from_numpy(mask))
     for a, b in zip(enc["conv_outputs"] + enc["hidden_states"], tenc["conv_outputs"] + tenc["hidden_states"]):
         assert rel_diff(a, b) <= bar
     assert rel_diff(enc["last_hidden_state"], tenc["last_hidden_state"]) <= bar
     np.testing.assert_array_equal(enc["mask"], tenc["mask"].numpy())
     if dtype == np.float64:
-        tables = dict(positions=pm.position_table(cfg.max_target_positions, cfg.d_model, torch.float64, "cpu").numpy())
+        tables = dict(positions=pm.position_table(cfg.max_target_positions, cfg.d_model, cfg.pad_token_id,
+                                                  torch.float64, "cpu").numpy())  # fmt: skip
     dec = m.decode(params, cfg, ids, m.init_cache(params, cfg, enc["last_hidden_state"]), enc["mask"], **tables)
     tdec = pm.decode(tparams, cfg, torch.from_numpy(ids), pm.init_cache(tparams, cfg, tenc["last_hidden_state"]),
                      tenc["mask"])  # fmt: skip
@@ -358,55 +360,6 @@ def test_real_size_s2t_small_forward():
     assert rel_diff(logits, theirs) <= HF32
 
 
-@pytest.mark.parametrize("threads", [2, 3])
-def test_row_blocks_give_the_serial_result_bit_for_bit(monkeypatch, threads):
-    """Softmax and layer norm on blocks of rows in a thread pool: every row goes through
-    the same operations as in one piece, so the result must be identical, not merely close
-    (3 threads: blocks of unequal size)."""
-    from minis2t import nn
-
-    rng = np.random.default_rng(5)
-    x = rng.standard_normal((2, 3, 37, 41)).astype(np.float32)
-    w, b = rng.standard_normal(41).astype(np.float32), rng.standard_normal(41).astype(np.float32)
-    monkeypatch.setattr(nn, "_threads", lambda: 1)
-    serial = nn.softmax(x), nn.softmax(x, axis=2), nn.layer_norm(x, w, b)
-    monkeypatch.setattr(nn, "_threads", lambda: threads)
-    monkeypatch.setattr(nn, "PARALLEL_MIN_SIZE", 1)
-    pooled = nn.softmax(x), nn.softmax(x, axis=2), nn.layer_norm(x, w, b)
-    for s, p in zip(serial, pooled):
-        assert p.shape == s.shape and np.array_equal(p, s)
-    y = x.copy()
-    assert nn.softmax(y, overwrite=True) is not None and np.array_equal(y, serial[0])
-
-
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("bias_kind", ["none", "padding", "causal", "holes", "all masked"])
-def test_attention_item_by_item_is_the_batched_attention(monkeypatch, bias_kind, dtype):
-    """Without weights a large batch is computed one item at a time, an item padded at the
-    end against its real keys only. The masked keys' weights are exactly 0 either way, so
-    only the softmax sums' rounding may differ (SAME_MATH); without padding to drop, the
-    same products and rows give the same numbers bit for bit. A mask that is not padding
-    at the end ("holes"), or masks every key, keeps the bias."""
-    from minis2t import nn
-
-    rng = np.random.default_rng(6)
-    q, k, v = (rng.standard_normal((3, 2, 7, 4)).astype(dtype) for _ in range(3))
-    lengths = np.array([[7], [4], [1]])
-    padding = np.arange(7)[None, :] < lengths  # [3, 7], 1 = real
-    holes = padding & (np.arange(7) != 0)[None, :] | (lengths == 1)
-    bias = {"none": None, "padding": m.key_padding_bias(padding, dtype), "causal": m.causal_bias(0, 7, None, dtype),
-            "holes": m.key_padding_bias(holes, dtype),
-            "all masked": m.key_padding_bias(np.zeros((3, 7), bool), dtype)}[bias_kind]  # fmt: skip
-    batched, weights = nn.attention(q, k, v, bias)
-    monkeypatch.setattr(nn, "ITEMWISE_MIN_SCORES", 1)
-    itemwise, none = nn.attention(q, k, v, bias, need_weights=False)
-    assert none is None and weights.shape == (3, 2, 7, 7) and itemwise.dtype == batched.dtype
-    if bias_kind == "padding":
-        assert rel_diff(itemwise, batched) <= SAME_MATH[dtype]
-    else:
-        assert np.array_equal(itemwise, batched)
-
-
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_sigmoid_is_within_ulps_of_scipys_expit(dtype):
     """nn.sigmoid writes out 1 / (1 + exp(-x)). NumPy's float32 exp is within 2.52 ulps
@@ -435,15 +388,18 @@ def test_sigmoid_is_within_ulps_of_scipys_expit(dtype):
 def test_a_float32_model_never_computes_in_float64(monkeypatch):
     """No step of encoding, decoding or beam search promotes a float32 model's numbers to
     float64 (twice the memory traffic, and not the arithmetic transformers does): every
-    function of nn, model and generate is watched, and none may return a float64 array."""
+    function of the engine's and the reference's nn, model and generate is watched, and
+    none may return a float64 array."""
     import functools
     import inspect
 
-    from minis2t import generate as g
-    from minis2t import nn
+    from minis2t.engine import model as em
+    from minis2t.engine import nn as enn
+    from minis2t.reference import generate as g
+    from minis2t.reference import nn
 
     seen = set()
-    for module in (nn, m, g):
+    for module in (nn, m, g, enn, em):
         for name, fn in list(vars(module).items()):
             if inspect.isfunction(fn) and fn.__module__.startswith("minis2t."):  # imported ones too
                 def watched(*args, fn=fn, where=f"{fn.__module__}.{name}", **kwargs):
@@ -464,81 +420,3 @@ def test_a_float32_model_never_computes_in_float64(monkeypatch):
     assert ids.shape[0] == 2 and len(seen) == 0, sorted(seen)
 
 
-def test_row_blocks_raise_a_block_error(monkeypatch):
-    from minis2t import nn
-
-    monkeypatch.setattr(nn, "_threads", lambda: 2)
-    monkeypatch.setattr(nn, "PARALLEL_MIN_SIZE", 1)
-
-    def fails(rows, out):
-        raise ValueError("block failed")
-
-    with pytest.raises(ValueError, match="block failed"):
-        nn.by_row_blocks(fails, np.zeros((4, 3)), np.zeros((4, 3)))
-
-
-def test_threads_follow_omp_num_threads(monkeypatch):
-    from minis2t import nn
-
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    assert nn._threads() == 1
-    monkeypatch.setenv("OMP_NUM_THREADS", "junk")
-    assert nn._threads() >= 1
-
-
-@pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@given(case=cases(), beams=st.integers(2, 4))
-def test_beams_sharing_cross_attention_keys_equal_per_beam_copies(dtype, case, beams):
-    """Beam search keeps the encoder's keys and values once per utterance; the beams'
-    queries are grouped into one product (model.group_beams). The logits and the
-    cross-attention weights must be those of K private copies, to rounding: the only
-    difference is the shape of the products (the incremental-decoding bar), and in the
-    twin likewise."""
-    cfg, weights, params, ids, enc = encoded(case, dtype)
-    features, mask = case[1], case[2]
-    shared = m.init_cache(params, cfg, enc["last_hidden_state"])
-    rows = np.repeat(np.arange(features.shape[0]), beams)
-    copied = m.KVCache(shared.self_kv, tuple((k[rows], v[rows]) for k, v in shared.cross_kv))
-    ids, enc_mask = ids[rows], enc["mask"][rows]
-    a = m.decode(params, cfg, ids, shared, enc_mask, output_attentions=True)
-    b = m.decode(params, cfg, ids, copied, enc_mask, output_attentions=True)
-    bar = SAME_MATH[dtype]
-    assert rel_diff(a["logits"], b["logits"]) <= bar
-    for wa, wb in zip(a["cross_attentions"], b["cross_attentions"]):
-        assert wa.shape == wb.shape and rel_diff(wa, wb) <= bar
-    tparams = pm.to_torch(weights, TORCH_DTYPES[dtype])
-    tenc = pm.encode(tparams, cfg, torch.from_numpy(features.astype(dtype)), torch.from_numpy(mask))
-    tshared = pm.init_cache(tparams, cfg, tenc["last_hidden_state"])
-    tcopied = pm.KVCache(tshared.self_kv, tuple((k[rows], v[rows]) for k, v in tshared.cross_kv))
-    ta, tb = (pm.decode(tparams, cfg, torch.from_numpy(ids), c, torch.from_numpy(enc_mask))["logits"].numpy()
-              for c in (tshared, tcopied))  # fmt: skip
-    assert rel_diff(ta, tb) <= bar
-
-
-@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork is POSIX")
-def test_row_blocks_work_in_a_forked_child(monkeypatch):
-    """multiprocessing forks by default on Linux: a child inherits the pool object but not
-    its threads, and work handed to it would wait forever. The child must start its own
-    (a hang here fails after 30 s instead of stalling the suite; checked to fail without the fix)."""
-    import signal
-
-    from minis2t import nn
-
-    monkeypatch.setattr(nn, "_threads", lambda: 2)
-    x = np.random.default_rng(0).standard_normal((4, 1000, 1000)).astype(np.float32)  # above PARALLEL_MIN_SIZE
-    expected = nn.softmax(x)  # the parent's pool now exists, its threads idle
-    pid = os.fork()
-    if pid == 0:  # the child: exit 0 only if the pooled softmax returns the same numbers
-        signal.alarm(30)
-        os._exit(0 if np.array_equal(nn.softmax(x), expected) else 1)
-    _, status = os.waitpid(pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0
-
-
-def test_decoder_rows_must_be_whole_beams_of_the_cached_utterances():
-    _, cfg, weights = build({})
-    params = m.nest(prepare_weights(cfg, weights, np.float32))
-    states = np.zeros((2, 3, cfg.d_model), np.float32)
-    cache = m.init_cache(params, cfg, states)
-    with pytest.raises(errors.ModelInputError, match="same number of beams"):
-        m.decode(params, cfg, np.zeros((3, 1), np.int64), cache, np.ones((3, 3), np.int64))
