@@ -53,7 +53,7 @@ print("band means after CMVN ~ 0:", np.abs(feats[0].mean(axis=0)).max().round(6)
 # ## 5–7. Encoder: conv subsampling, positions, self-attention (pages 5–7)
 
 # %%
-enc = m.encode(model.params, model.config, feats, output_hidden_states=True)
+enc = m.encode(model.params, model.config, feats)
 for i, x in enumerate(enc["conv_outputs"]):
     print(f"conv layer {i} + GLU", x.shape)
 print("encoder states", enc["last_hidden_state"].shape, "= [B, S, D]; one step per",

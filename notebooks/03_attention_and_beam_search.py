@@ -39,7 +39,7 @@ print(model.tokenizer.decode(ids[0], skip_special_tokens=True), "|", ref["text"]
 # ## Subsampling and positions (pages 5 and 6)
 
 # %%
-enc = m.encode(model.params, model.config, feats, output_hidden_states=True, output_attentions=True)
+enc = m.encode(model.params, model.config, feats)
 print("features", feats.shape, "-> conv outputs", [x.shape for x in enc["conv_outputs"]])
 table = minis2t.reference.nn.sinusoidal_positions(200, model.config.d_model)
 similarity = table[2:] @ table[50]  # how alike position 50 is to every other

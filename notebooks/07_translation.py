@@ -92,7 +92,7 @@ for ax, lang in zip(axes, LANGUAGES):
     forced = model.tokenizer.language_id(lang)
     ids = model.generate(None, encoder_outputs=(states, mask), forced_bos_token_id=forced)
     out = m.decode(model.params, model.config, ids, m.init_cache(model.params, model.config, states), mask,
-                   positions=model.positions["decoder"], output_attentions=True)
+                   positions=model.positions["decoder"])
     attention = out["cross_attentions"][-1][0].mean(axis=0)  # [L, S]
     ax.imshow(attention, aspect="auto", cmap="magma")
     ax.set_yticks(range(ids.shape[1]), model.tokenizer.convert_ids_to_tokens(ids[0]), fontsize=7)

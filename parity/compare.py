@@ -54,29 +54,28 @@ def hf_stages(hf, features, mask, ids) -> dict[str, np.ndarray]:
     stages = {}
     for i, x in enumerate(conv_out):  # the hooks see [B, C, T] before the GLU
         stages[f"conv layer {i}"] = to_numpy(torch.nn.functional.glu(x, dim=1).transpose(1, 2))
-    *enc_layers, enc_last = out.encoder_hidden_states  # the last one is after the layer norm
-    for i, x in enumerate(enc_layers):
+    return {**stages, **hidden_stages(out.encoder_hidden_states, out.decoder_hidden_states),
+            "logits": to_numpy(out.logits)}  # fmt: skip
+
+
+def hidden_stages(encoder_hidden_states, decoder_hidden_states) -> dict[str, np.ndarray]:
+    """Hidden states as transformers lists them — each layer's input, then the output
+    after the final layer norm (the last layer's own output is not among them) — by stage."""
+    stages = {}
+    *layers, last = encoder_hidden_states
+    for i, x in enumerate(layers):
         stages["encoder input" if i == 0 else f"encoder layer {i - 1}"] = to_numpy(x)
-    stages[f"encoder layer {len(enc_layers) - 1}"] = None  # not exposed before the norm
-    stages["encoder output"] = to_numpy(enc_last)
-    *dec_layers, _ = out.decoder_hidden_states
-    for i, x in enumerate(dec_layers):
+    stages["encoder output"] = to_numpy(last)
+    *layers, _ = decoder_hidden_states  # the last one feeds the LM head: see the logits
+    for i, x in enumerate(layers):
         stages["decoder input" if i == 0 else f"decoder layer {i - 1}"] = to_numpy(x)
-    stages[f"decoder layer {len(dec_layers) - 1}"] = None
-    stages["logits"] = to_numpy(out.logits)
     return stages
 
 
 def stage_dict(enc: dict, dec: dict) -> dict[str, np.ndarray]:
     """Name the outputs of ``encode``/``decode`` (NumPy or twin) by stage."""
     stages = {f"conv layer {i}": to_numpy(x) for i, x in enumerate(enc["conv_outputs"])}
-    for i, x in enumerate(enc["hidden_states"]):
-        stages["encoder input" if i == 0 else f"encoder layer {i - 1}"] = to_numpy(x)
-    stages["encoder output"] = to_numpy(enc["last_hidden_state"])
-    for i, x in enumerate(dec["hidden_states"]):
-        stages["decoder input" if i == 0 else f"decoder layer {i - 1}"] = to_numpy(x)
-    stages["logits"] = to_numpy(dec["logits"])
-    return stages
+    return {**stages, **hidden_stages(enc["hidden_states"], dec["hidden_states"]), "logits": to_numpy(dec["logits"])}
 
 
 def greedy_prefix(model: minis2t.Speech2Text, features, mask, steps: int) -> np.ndarray:
@@ -135,15 +134,14 @@ def compare(model_dir, audio_paths, dtypes=("float32", "float64"), device=None,
                 "transformers": enc_table.astype(np.float32)}))  # fmt: skip
             tables = {"enc": enc_table, "dec": dec_table}
         x = features.astype(dtype)
-        enc = m.encode(ours.params, cfg, x, mask, tables.get("enc"), output_hidden_states=True)
+        enc = m.encode(ours.params, cfg, x, mask, tables.get("enc"))
         dec = m.decode(ours.params, cfg, ids, m.init_cache(ours.params, cfg, enc["last_hidden_state"]),
-                       enc["mask"], positions=tables.get("dec"), output_hidden_states=True)  # fmt: skip
+                       enc["mask"], positions=tables.get("dec"))  # fmt: skip
         tx = torch.from_numpy(x).to(device)
         t_tables = {k: torch.from_numpy(v).to(device) for k, v in tables.items()}
-        tenc = tm.encode(tparams, cfg, tx, torch.from_numpy(mask).to(device), t_tables.get("enc"),
-                         output_hidden_states=True)  # fmt: skip
+        tenc = tm.encode(tparams, cfg, tx, torch.from_numpy(mask).to(device), t_tables.get("enc"))
         tdec = tm.decode(tparams, cfg, torch.from_numpy(ids), tm.init_cache(tparams, cfg, tenc["last_hidden_state"]),
-                         tenc["mask"], positions=t_tables.get("dec"), output_hidden_states=True)  # fmt: skip
+                         tenc["mask"], positions=t_tables.get("dec"))  # fmt: skip
         ours_stages, twin_stages = stage_dict(enc, dec), stage_dict(tenc, tdec)
         hf_all = hf_stages(hf, tx, torch.from_numpy(mask).to(device), torch.from_numpy(ids).to(device))
         fs_all = {}

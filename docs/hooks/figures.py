@@ -154,7 +154,7 @@ def subsampling() -> None:
     model = load_bundled()
     wave, _ = bundled_sample()
     feats = model.feature_extractor(wave)["input_features"]
-    out = M.encode(model.params, model.config, feats, output_hidden_states=True)
+    out = M.encode(model.params, model.config, feats)
     panels = [("features [T, 80]", feats[0])] + [
         (f"conv layer {i} + GLU [{x.shape[1]}, {x.shape[2]}]", x[0]) for i, x in enumerate(out["conv_outputs"])
     ]  # fmt: skip
@@ -235,8 +235,7 @@ def masks() -> None:
     waves.sort(key=len, reverse=True)
     batch = model.feature_extractor(waves, padding=True, return_attention_mask=True)
     ids = model.generate(batch["input_features"], batch["attention_mask"], num_beams=1)
-    enc = M.encode(model.params, model.config, batch["input_features"], batch["attention_mask"],
-                   output_attentions=True)  # fmt: skip
+    enc = M.encode(model.params, model.config, batch["input_features"], batch["attention_mask"])
     out = model.forward(batch["input_features"], batch["attention_mask"], decoder_input_ids=ids,
                         output_attentions=True)  # fmt: skip
     panels = [("encoder self-attention, item 2 (padded)\nkeys past its end: weight 0", enc["attentions"][0][1, 0]),
@@ -835,7 +834,7 @@ def translation() -> None:
     for lang in languages:
         ids = model.generate(None, encoder_outputs=(states, mask), forced_bos_token_id=model.tokenizer.language_id(lang))
         runs[lang] = (ids, m.decode(model.params, model.config, ids, m.init_cache(model.params, model.config, states),
-                                    mask, positions=model.positions["decoder"], output_attentions=True))  # fmt: skip
+                                    mask, positions=model.positions["decoder"]))  # fmt: skip
     fig, axes = plt.subplots(len(languages), steps, figsize=(10, 6))
     for row, lang in enumerate(languages):
         ids, out = runs[lang]

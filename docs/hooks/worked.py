@@ -203,7 +203,7 @@ def subsampling() -> str:
     c = m.config
     wave, _, _ = sample()
     feats = m.feature_extractor(wave)["input_features"]
-    out = M.encode(m.params, c, feats, output_hidden_states=True)
+    out = M.encode(m.params, c, feats)
     convs = m.params["model"]["encoder"]["conv"]["conv_layers"]
     lines = [f"features               {shape(feats)}   ({feats.shape[1]} frames = {feats.shape[1] / 100:.2f} s)"]
     length = feats.shape[1]
@@ -318,7 +318,7 @@ def encoder_decoder() -> str:
     c, p = m.config, m.params
     wave, _, _ = sample()
     feats = m.feature_extractor(wave)["input_features"]
-    enc = M.encode(p, c, feats, output_hidden_states=True)
+    enc = M.encode(p, c, feats)
     states = enc["last_hidden_state"]
     ids = m.generate(feats)[:, :-1]  # the tokens fed back: start, then all but the last
     cache = M.init_cache(p, c, states)
@@ -457,3 +457,10 @@ def learning() -> str:
         numeric, analytic = (plus - minus) / 2e-5, grads[name][index]
         lines.append(f"  {name}{list(index)}: {numeric:+.8e} vs {analytic:+.8e}")
     return example("the bundled model's loss and gradients on one recording", code(lines))
+
+
+def engine_devices() -> str:
+    """The performance page's table of engine devices against the reference (timed now)."""
+    from engine_devices import devices
+
+    return devices()

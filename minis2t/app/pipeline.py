@@ -79,11 +79,19 @@ class Speech2Text:
         # The sinusoidal tables, computed once. Parity checks may swap in another library's
         # table (see minis2t.reference.nn.sinusoidal_positions on why they differ).
         pad = config.pad_token_id
-        self.positions = {
+        self.runtime = NumpyRuntime(self.params, config, {
             "encoder": m.position_table(config.max_source_positions, config.d_model, pad, self.dtype),
             "decoder": m.position_table(config.max_target_positions, config.d_model, pad, self.dtype),
-        }
-        self.runtime = NumpyRuntime(self.params, config, self.positions)
+        })  # fmt: skip
+
+    @property
+    def positions(self) -> dict[str, np.ndarray]:
+        """The ``{"encoder": table, "decoder": table}`` the runtime adds (settable)."""
+        return self.runtime.positions
+
+    @positions.setter
+    def positions(self, tables: dict[str, np.ndarray]) -> None:
+        self.runtime.positions = tables
 
     @classmethod
     def from_pretrained(cls, path=None, dtype=np.float32) -> "Speech2Text":
