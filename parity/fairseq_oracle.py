@@ -24,7 +24,6 @@ import contextlib
 import logging
 import os
 import re
-from argparse import Namespace
 from pathlib import Path
 
 import numpy as np

@@ -9,7 +9,6 @@ themselves are computed in float32 by each library and differ by an ulp of float
 """
 
 import contextlib
-import os
 
 import numpy as np
 import pytest

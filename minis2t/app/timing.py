@@ -33,7 +33,6 @@ from __future__ import annotations
 import numpy as np
 import scipy.ndimage
 
-from ..reference import model as m
 from ..reference.nn import log_softmax
 
 # Measured (recipes/long_form/word_times.py, results/word_times.json): the row that

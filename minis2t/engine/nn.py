@@ -15,8 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from ..reference import nn as ref
-from ..reference.nn import LAYER_NORM_EPS, mask_bias
+from ..reference.nn import LAYER_NORM_EPS
 
 # --- element-wise work on every core ------------------------------------------------------
 # NumPy's BLAS runs the matrix products on all cores; its element-wise functions run on

@@ -19,7 +19,7 @@ import math
 import numpy as np
 import scipy.special
 
-from .nn import LAYER_NORM_EPS, log_softmax, merge_heads, sigmoid, softmax, split_heads
+from .nn import LAYER_NORM_EPS, log_softmax, merge_heads, sigmoid, split_heads
 
 
 def _sum_to_last(x: np.ndarray) -> np.ndarray:

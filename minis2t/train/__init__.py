@@ -16,8 +16,6 @@ from __future__ import annotations
 import math
 import re
 import time
-from typing import TYPE_CHECKING
-
 import numpy as np
 
 from ..reference import model as m
@@ -25,9 +23,6 @@ from ..errors import LabelError
 from ..reference.grad import cross_entropy, ctc_loss, linear_backward
 from ..reference.nn import linear, log_softmax
 from ..reference.model_grad import decode_backward, encode_backward
-
-if TYPE_CHECKING:
-    from minis2t.app.pipeline import Speech2Text
 
 IGNORE = m.IGNORE_INDEX
 
@@ -65,7 +60,7 @@ def check_labels(labels, batch: int, vocab_size: int) -> np.ndarray:
     return array.astype(np.int64)
 
 
-def loss_and_grads(model: Speech2Text, input_features: np.ndarray, attention_mask: np.ndarray | None,
+def loss_and_grads(model, input_features: np.ndarray, attention_mask: np.ndarray | None,
                    labels: np.ndarray, label_smoothing: float = 0.0) -> tuple[float, dict[str, np.ndarray]]:  # fmt: skip
     """Mean cross-entropy of ``labels [B, L]`` given the features, and its gradient with
     respect to every weight.
