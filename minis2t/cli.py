@@ -118,8 +118,9 @@ def main(argv: list[str] | None = None) -> int:
     co = commands.add_parser("corpus", help="transcribe every file of a manifest on a Dask cluster "
                              "(local worker processes, or a running cluster); resumable")  # fmt: skip
     co.add_argument("manifest", help="TSV with a header: path (required), id, reference (optional)")
-    co.add_argument("--output", required=True, help="OUT.jsonl: one line per file, {id, path, text} or "
-                    "{id, path, error}; ids already in it are skipped (re-run to resume)")
+    co.add_argument("--output", required=True, help="OUT.jsonl: one line per file, {id, path, text, "
+                    "segments} (as transcribe's JSON, without word times) or {id, path, error}; ids "
+                    "already in it are skipped (re-run to resume)")
     co.add_argument("--model", default=None, help="model directory (readable by every worker), bundled-asr "
                     "(the default) or bundled-st")
     co.add_argument("--workers", type=positive_int, default=None,
@@ -331,8 +332,7 @@ def _corpus(args) -> int:
           f"{counts['skipped']} already in {args.output}; {time.perf_counter() - start:.1f} s.")  # fmt: skip
     score = corpus.scores(items, log.done)
     if score is not None:
-        print(f"WER {100 * score['wer']:.2f} %, CER {100 * score['cer']:.2f} % over the {score['files']} files "
-              f"with a reference (lower case, punctuation removed).")  # fmt: skip
+        print(corpus.score_sentence(score))
     if failed:
         print(f"{len(failed)} files have an error line; the first: {failed[0].path}", file=sys.stderr)
     return 1 if failed else 0
