@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from .audio import SAMPLING_RATE, load_audio
-from .errors import MiniS2TError, guarded
+from .errors import MiniS2TError, OutputError, UsageError, guarded
 from .features import FeatureExtractor, fbank
 
 from .pipeline import BUNDLED_MODEL
@@ -172,10 +172,6 @@ def _model_dir(given: str | None) -> str:
     return str(BUNDLED_MODEL)
 
 
-class UsageError(MiniS2TError):
-    """A command-line option the command cannot work with (exit 2, before any file is read)."""
-
-
 def _transcribe(args) -> int:
     from .pipeline import Speech2Text
 
@@ -208,7 +204,10 @@ def _transcribe(args) -> int:
                 result["warning"] = NO_WORDS
                 print(f"{path}: warning: {NO_WORDS}", file=sys.stderr)
             if directory is not None:
-                _write_outputs(directory, path, result, formats, args)
+                written, error = guarded(_write_outputs, directory, path, result, formats, args)
+                if error is not None:
+                    results[path] = (None, error)
+                    print(f"{path}: error: {error}", file=sys.stderr)
     if directory is None:
         _print_results(args.files, results, formats[0], args)
     if directory is not None or len(args.files) > 1:
@@ -413,7 +412,16 @@ def _write_outputs(directory: Path, path: str, result: dict, formats: list[str],
 
     for fmt in formats:
         target = directory / f"{_stem(path)}.{fmt}"
-        _write_whole(target, WRITERS[fmt](result, **_subtitle_options(fmt, args)))
+        try:
+            _write_whole(target, WRITERS[fmt](result, **_subtitle_options(fmt, args)))
+        except OSError as e:
+            raise OutputError(f"cannot write {target} ({e.strerror or e}); the transcript was not "
+                              f"saved.") from None  # fmt: skip
+
+
+def _error_row(error) -> dict:
+    """``{"error": message, "error_type": the minis2t.errors class}`` of a failed file."""
+    return {"error": str(error), "error_type": getattr(error, "kind", "MiniS2TError")}
 
 
 def _subtitle_options(fmt: str, args) -> dict:
@@ -439,7 +447,7 @@ def _print_results(files, results, fmt: str, args) -> None:
     from .formats import WRITERS, tsv_row
 
     if fmt == "json":
-        rows = [{"file": f, **(results[f][0] if results[f][1] is None else {"error": results[f][1]})}
+        rows = [{"file": f, **(results[f][0] if results[f][1] is None else _error_row(results[f][1]))}
                 for f in files]  # fmt: skip
         print(json.dumps(rows, indent=2, ensure_ascii=False))
         return
