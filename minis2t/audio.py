@@ -494,7 +494,7 @@ def undecodable(name: str, error: Exception, hint: str = "") -> AudioFileError:
     return AudioFileError(
         f"cannot decode {name}: {_clean_reason(error)}{hint}. minis2t reads what libsndfile "
         f"reads (WAV, FLAC, OGG, MP3 and more) and, through PyAV's FFmpeg, M4A/AAC, MP4, WebM "
-        f"and MKV audio; this is neither (damaged, or not audio). Converting it with ffmpeg "
+        f"and MKV audio; this is none of them (damaged, or not audio). Converting it with ffmpeg "
         f"(`ffmpeg -i in.xyz -ar 16000 out.wav`) may tell more."
     )
 

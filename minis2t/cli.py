@@ -56,6 +56,13 @@ def positive_int(text: str) -> int:
     return value
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse, with its usage errors in one line (exit 2): the error and where help is."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 COMMANDS = ("transcribe", "corpus", "demo", "info", "convert", "features")
 
 
@@ -75,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     from . import __version__
 
     argv = shorthand(list(sys.argv[1:] if argv is None else argv))
-    parser = argparse.ArgumentParser(prog="minis2t", description="Speech2Text in NumPy. "
+    parser = Parser(prog="minis2t", description="Speech2Text in NumPy. "
                                      "`minis2t FILE...` is short for `minis2t transcribe FILE...`.")  # fmt: skip
     parser.add_argument("--version", action="version", version=f"minis2t {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -279,12 +286,13 @@ def _check_subtitle_options(args, formats: list[str]) -> None:
     given = [f"--max-line-{n}" for n in ("width", "count") if getattr(args, f"max_line_{n}") is not None]
     if not given:
         return
+    options = " and ".join(given)
     if not set(formats) & {"srt", "vtt"}:
-        raise UsageError(f"{' and '.join(given)} shape subtitles: use them with --output-format srt, vtt "
-                         f"or all.")  # fmt: skip
+        raise UsageError(f"{options} only shape{'s' if len(given) == 1 else ''} subtitles: use "
+                         f"{'it' if len(given) == 1 else 'them'} with --output-format srt, vtt or all.")  # fmt: skip
     if not args.word_timestamps:
-        raise UsageError(f"{' and '.join(given)} place lines by their words' times: leave out "
-                         f"--no-word-timestamps.")  # fmt: skip
+        raise UsageError(f"{options} place{'s' if len(given) == 1 else ''} lines by their words' times: "
+                         f"leave out --no-word-timestamps.")  # fmt: skip
 
 
 def _corpus(args) -> int:
