@@ -88,13 +88,12 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
 
     tr = commands.add_parser("transcribe", help="transcribe (or translate) audio files")
-    tr.add_argument("files", nargs="+", help="audio files (WAV, FLAC, OGG, MP3, ...); - reads stdin")
+    tr.add_argument("files", nargs="+", help="audio files (WAV, FLAC, OGG, MP3, M4A, MP4, WebM, MKV, ...); - reads stdin")
     tr.add_argument("--model", default=None, help="model directory, or bundled-asr (the default) or "
                     "bundled-st (English speech -> fr, de, es; with --language)")
-    tr.add_argument("--beams", "--beam-size", "--beam_size", dest="beams", type=positive_int, default=None,
-                    help="beam size (default: the model's)")
-    tr.add_argument("--max-length", "--max_length", dest="max_length", type=positive_int, default=None,
-                    help="longest output in tokens")
+    beams = tr.add_argument("--beams", type=positive_int, default=None,
+                            help="beam size (default: the model's; whisper's --beam_size works too)")
+    max_length = tr.add_argument("--max-length", type=positive_int, default=None, help="longest output in tokens")
     tr.add_argument("--language", default=None, help="the TARGET language of a translation model (e.g. "
                     "--model bundled-st --language de); unlike whisper's --language it does not name the "
                     "spoken language, and a monolingual model takes none")
@@ -106,18 +105,25 @@ def main(argv: list[str] | None = None) -> int:
                     help="beam search rules: transformers' generate (default) or fairseq's "
                          "SequenceGenerator (as fairseq's published WERs were decoded)")  # fmt: skip
     tr.add_argument("--batch-size", type=positive_int, default=8, help="segments decoded together")
-    tr.add_argument("--output-format", "--output_format", "-f", dest="output_format",
-                    choices=["text", "txt", "json", "srt", "vtt", "tsv", "all"], default="text",
-                    help="text (= txt), json, srt, vtt, tsv (whisper's columns), or all of them (with --output-dir)")
-    tr.add_argument("--output-dir", "--output_dir", "-o", dest="output_dir", default=None,
-                    help="write DIR/<name>.<format> per recording instead of stdout (created if needed)")
+    output_format = tr.add_argument("--output-format", "-f", choices=["text", "txt", "json", "srt", "vtt", "tsv", "all"],
+                                    default="text", help="text (= txt), json, srt, vtt, tsv (whisper's columns), "
+                                    "or all of them (with --output-dir)")  # fmt: skip
+    output_dir = tr.add_argument("--output-dir", "-o", default=None, help="write DIR/<name>.<format> per recording "
+                                 "instead of stdout (created if needed)")  # fmt: skip
     tr.add_argument("--word-timestamps", action=argparse.BooleanOptionalAction, default=True,
                     help="time every word (JSON's segments get 'words'; on by default)")
-    tr.add_argument("--max-line-width", "--max_line_width", dest="max_line_width", type=positive_int,
-                    default=None, help="subtitles (srt, vtt): at most N characters per line, words kept whole")
-    tr.add_argument("--max-line-count", "--max_line_count", dest="max_line_count", type=positive_int,
-                    default=None, help="subtitles (srt, vtt): at most N lines per cue; a segment's words "
-                    "are spread over several cues, timed by their words")
+    line_width = tr.add_argument("--max-line-width", type=positive_int, default=None,
+                                 help="subtitles (srt, vtt): at most N characters per line, words kept whole")
+    line_count = tr.add_argument("--max-line-count", type=positive_int, default=None,
+                                 help="subtitles (srt, vtt): at most N lines per cue; a segment's words are "
+                                      "spread over several cues, timed by their words")  # fmt: skip
+    # whisper's spellings, hidden from --help; an error names the spelling that was typed
+    for action, spellings in ((beams, ["--beam_size", "--beam-size"]), (max_length, ["--max_length"]),
+                              (output_format, ["--output_format"]), (output_dir, ["--output_dir"]),
+                              (line_width, ["--max_line_width"]), (line_count, ["--max_line_count"])):  # fmt: skip
+        for spelling in spellings:
+            tr.add_argument(spelling, dest=action.dest, type=action.type, choices=action.choices,
+                            default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     tr.add_argument("--threads", type=positive_int, default=None, help="BLAS threads (default: all cores)")
     tr.add_argument("--quiet", action="store_true", help="no progress, no segments as they are decoded")
     tr.add_argument("--device", default="cpu", help="only cpu: minis2t is NumPy")
@@ -269,7 +275,7 @@ def _check_task_and_language(model, args) -> None:
     langs = model.languages
     bundled_st = "--model bundled-st --language de (English speech into fr, de or es)"
     if not langs and args.language is not None:
-        raise UsageError(f"--language {args.language}: this model transcribes one language and takes no "
+        raise UsageError(f"--language {args.language}: this model is monolingual (it transcribes one language) and takes no "
                          f"--language (in minis2t it names the TARGET language of a translation model, "
                          f"not the spoken one as in whisper); leave it out, or translate with "
                          f"{bundled_st}.")  # fmt: skip
