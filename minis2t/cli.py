@@ -37,6 +37,7 @@ from .audio import SAMPLING_RATE, load_audio
 from .errors import MiniS2TError, OutputError, UsageError, guarded
 from .features import FeatureExtractor, fbank
 
+from .longform import NO_WORDS
 from .pipeline import BUNDLED_MODEL
 
 ASSETS = Path(__file__).parent / "assets"
@@ -226,9 +227,6 @@ def _transcribe(args) -> int:
     if directory is not None or len(args.files) > 1:
         print(_summary(results, directory), file=sys.stderr)
     return 1 if any(error for _, error in results.values()) else 0
-
-
-NO_WORDS = "the model produced no words for this recording (an empty transcript)."
 
 
 def _summary(results: dict, directory: Path | None) -> str:

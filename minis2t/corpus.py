@@ -170,9 +170,6 @@ def _model(name: str):
     return _MODELS[name]
 
 
-NO_WORDS = "the model produced no words for this recording (an empty transcript)."
-
-
 def transcribe_item(item: Item, model: str, options: dict) -> dict:
     """One file, on a worker: ``{"id", "path", "text", "segments": [{"start", "end",
     "text", "avg_logprob"}]}`` as ``minis2t transcribe --output-format json`` gives it
@@ -185,6 +182,8 @@ def transcribe_item(item: Item, model: str, options: dict) -> dict:
         return {"id": item.id, "path": item.path, "error": error}
     row = {"id": item.id, "path": item.path, **result}
     if not result["text"]:
+        from .longform import NO_WORDS
+
         row["warning"] = NO_WORDS
     return row
 

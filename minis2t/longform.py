@@ -39,6 +39,8 @@ from .audio import (
 from . import timing
 
 BLOCK_SECONDS = 30.0  # audio read per step
+# What the command and the corpus lines say of a recording in which the model finds no words.
+NO_WORDS = "the model produced no words for this recording (an empty transcript)."
 HOP, WINDOW = 160, 400  # 10 ms hop, 25 ms frames (as fbank)
 FLOOR_PERCENTILE, SPEECH_PERCENTILE = 10, 95  # of the frame energies (dB)
 THRESHOLD_FRACTION = 0.35  # threshold = floor + this x (speech level - floor)
