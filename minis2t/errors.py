@@ -128,14 +128,41 @@ class CorpusError(MiniS2TError):
     own, no cluster at the given address, or the cluster engine not installed."""
 
 
+# --- the command ---------------------------------------------------------------------
+
+
+class UsageError(MiniS2TError):
+    """A command-line option the ``minis2t`` command cannot work with (an unusable
+    ``--output-dir``, a task or language the model does not have, options that contradict
+    each other): exit status 2, in one line, before any file is read."""
+
+
+class OutputError(MiniS2TError):
+    """An output file of the command could not be written (that recording fails with
+    this error; the others go on)."""
+
+
+class ErrorText(str):
+    """An error's message that remembers its type's name (``kind``): what :func:`guarded`
+    returns, so that the command can report which typed error a file got."""
+
+    kind: str = "MiniS2TError"
+
+    def __new__(cls, message: str, kind: str):
+        text = super().__new__(cls, message)
+        text.kind = kind
+        return text
+
+
 def guarded(function, *args, **kwargs):
     """``(function(...), None)``, or ``(None, message)`` for any failure: one file's
-    problem, even an unexpected one, never costs the other files their output."""
+    problem, even an unexpected one, never costs the other files their output. The
+    message is an :class:`ErrorText`: its ``kind`` names the error's type."""
     try:
         return function(*args, **kwargs), None
     except MiniS2TError as e:
-        return None, str(e)
+        return None, ErrorText(str(e), type(e).__name__)
     except MemoryError:
-        return None, "out of memory while processing this file; split it or free memory."
+        return None, ErrorText("out of memory while processing this file; split it or free memory.", "MemoryError")
     except Exception as e:  # a bug of ours: report it, keep going
-        return None, f"internal error ({type(e).__name__}: {e}); please report it."
+        return None, ErrorText(f"internal error ({type(e).__name__}: {e}); please report it.", "InternalError")

@@ -106,8 +106,21 @@ def test_normalised_scores():
     assert corpus.normalise("Don't STOP, 'now'!  ok.") == "don't stop now ok"
     items = [corpus.Item("1", "a", "the cat sat"), corpus.Item("2", "b", None), corpus.Item("3", "c", "x")]
     rows = {"1": {"text": "The cat, sat."}, "2": {"text": "anything"}, "3": {"error": "bad"}}
-    assert corpus.scores(items, rows) == {"files": 1, "wer": 0.0, "cer": 0.0}
-    assert corpus.scores(items[1:], rows) is None
+    assert corpus.scores(items, rows) == {"files": 1, "references": 2, "failed": 1, "wer": 0.0, "cer": 0.0}
+    assert corpus.scores(items[1:2], rows) is None
+    assert corpus.scores(items[1:], rows) == {"files": 0, "references": 1, "failed": 1, "wer": None, "cer": None}
+
+
+def test_the_score_sentence_says_what_it_leaves_out():
+    """Issue 32: "WER 0.00 %" was printed over the successes while 5 of 11 files failed.
+    The sentence names the files it covers and, in the same sentence, the failures."""
+    items = [corpus.Item(str(i), f"{i}.wav", "turn on the lights") for i in range(11)]
+    rows = {str(i): ({"error": "bad"} if i < 5 else {"text": "turn on the lights"}) for i in range(11)}
+    sentence = corpus.score_sentence(corpus.scores(items, rows))
+    assert sentence.startswith("WER 0.00 %, CER 0.00 % over the 6 files with a reference and a transcript")
+    assert "5 of the 11 files with a reference FAILED" in sentence and sentence.count(".") == 1 + 2  # 0.00 twice
+    all_failed = corpus.score_sentence(corpus.scores(items[:5], rows))
+    assert all_failed.startswith("No WER: none of the 5 files") and "WER 0" not in all_failed
 
 
 # --- runs on a local cluster ---------------------------------------------------------------
@@ -129,10 +142,12 @@ def test_corpus_command_transcribes_resumes_and_reports_a_bad_file(tmp_path):
     assert got["bad"]["path"] == str(tmp_path / "bad.wav")
     model = minis2t.Speech2Text.from_pretrained("bundled-asr")
     for item_id, path, _ in rows[:-1]:
-        assert got[item_id] == {"id": item_id, "path": path,
-                                "text": model.transcribe_long(path, word_timestamps=False)["text"]}  # fmt: skip
+        # the command's JSON for the file (segments with times and scores), without word times
+        assert got[item_id] == {"id": item_id, "path": path, **model.transcribe_long(path, word_timestamps=False)}
+        assert got[item_id]["segments"] and "avg_logprob" in got[item_id]["segments"][0]
     assert f"{len(rows)} files: {len(rows)} done in this run (1 with errors), 0 already" in first.stdout
-    assert "WER " in first.stdout and f"over the {len(rows) - 1} files with a reference" in first.stdout
+    assert f"over the {len(rows) - 1} files with a reference and a transcript" in first.stdout
+    assert f"1 of the {len(rows)} files with a reference FAILED" in first.stdout
     assert "bad.wav: error:" in first.stderr or "error line" in first.stderr
 
     second = run_cli(manifest, "--output", out, "--workers", 1, check_rc=1)

@@ -98,11 +98,15 @@ def test_arrays_bytes_and_file_objects_of_any_length(tmp_path):
         model.transcribe_long(path, sampling_rate=8000)
 
 
-def test_silence_gives_no_segments_and_no_text(tmp_path):
+def test_silence_is_refused_as_transcribe_refuses_it(tmp_path):
+    """A silent file is SilentAudioError from transcribe_long too (it used to give an
+    empty transcript here and the error from transcribe: issue 32)."""
     model = minis2t.Speech2Text.from_pretrained()
     path = tmp_path / "quiet.wav"
     soundfile.write(path, np.zeros(16000 * 20, np.float32), 16000)
-    assert model.transcribe_long(path) == {"text": "", "segments": []}
+    for call in (model.transcribe, model.transcribe_long):
+        with pytest.raises(minis2t.errors.SilentAudioError, match="digital silence"):
+            call(path)
 
 
 def test_speech_without_pauses_is_cut_below_the_model_limit():

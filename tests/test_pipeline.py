@@ -148,7 +148,10 @@ def test_cli_cuts_a_file_longer_than_the_model_takes(v5_dir, tmp_path, capsys):
     rows = json.loads(capsys.readouterr().out)
     assert code == 0 and all("error" not in r for r in rows)
     model = minis2t.Speech2Text.from_pretrained(v5_dir)
-    assert rows[1] == {"file": files[1], **model.transcribe_long(long, num_beams=2, max_length=6)}
+    expected = model.transcribe_long(long, num_beams=2, max_length=6)
+    if not expected["text"]:  # the command adds its warning to an empty transcript (issue 32)
+        expected["warning"] = minis2t.app.cli.NO_WORDS
+    assert rows[1] == {"file": files[1], **expected}
     # (the random tiny model finds no words in noise; the cuts are what matters here)
     segmenter = minis2t.app.longform.Segmenter(0.95 * model.max_seconds)
     pieces = segmenter.feed(minis2t.load_audio(long)) + segmenter.finish()

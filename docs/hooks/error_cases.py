@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import shutil
 import struct
 import tempfile
@@ -139,4 +140,140 @@ def classes() -> str:
             parents = ", ".join(f"`{b.__name__}`" for b in cls.__bases__)
             doc = " ".join((cls.__doc__ or "").split())
             rows.append(f"| `{name}` | {parents} | {doc} |")
+    return "\n".join(rows) + "\n"
+
+
+# --- the command ---------------------------------------------------------------------------------
+
+
+def _run_command(argv: list[str], stdin: bytes | None = None) -> tuple[int, str]:
+    """``minis2t ARGV`` in this process: (exit status, what it wrote to stderr)."""
+    import contextlib
+    import sys
+
+    from minis2t.app.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    old_stdin = sys.stdin
+    if stdin is not None:
+        data = io.BytesIO(stdin)
+        data.name = "<stdin>"
+        sys.stdin = io.TextIOWrapper(data)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            status = main(argv)
+    finally:
+        sys.stdin = old_stdin
+    return status, err.getvalue()
+
+
+def command_cases(work: Path) -> list[tuple[str, list[str], bytes | None]]:
+    """``(situation, the command's arguments, standard input)``: every error the command
+    gives — usage errors (exit 2, before any file is read) and a file's errors (exit 1,
+    the other files go on). ``tests/test_cli.py`` checks that every ``raise`` in
+    ``minis2t/cli.py`` and every audio error type appears."""
+    good = str(SAMPLE)
+    taken = work / "taken"
+    taken.write_text("x")
+    for d in ("a", "b"):
+        (work / d).mkdir(exist_ok=True)
+        shutil.copy(SAMPLE, work / d / "x.wav")
+    model_dir = _damaged(work, "cmd_vocab", lambda d: (d / "vocab.json").write_text("[1, 2]"))
+    silent_model = _damaged(work, "cmd_silent", _edit("generation_config.json", forced_bos_token_id=2))
+
+    def wav(name: str, samples, rate: int = 16000, subtype: str = "FLOAT") -> str:
+        path = work / name
+        soundfile.write(path, np.asarray(samples, np.float32), rate, subtype=subtype)
+        return str(path)
+
+    speech = minis2t.load_audio(SAMPLE)
+    empty = work / "empty.wav"
+    empty.write_bytes(b"")
+    junk = work / "notes.wav"
+    junk.write_text("not audio at all " * 20)
+    truncated = work / "half.wav"
+    truncated.write_bytes(SAMPLE.read_bytes()[: SAMPLE.stat().st_size // 2])
+    long = work / "long.wav"
+    out_dir = work / "out"
+    (out_dir / "test_00.json").mkdir(parents=True, exist_ok=True)
+    one_hz = work / "one_hz.wav"
+    one_hz.write_bytes(_header_rate(_wav(0.5), 1))
+    video = _video_without_sound(work / "video.mp4")
+    t = ["transcribe"]
+    return [
+        # usage errors: exit 2
+        ("an option's value is not a positive integer", [*t, good, "--beams", "0"], None),
+        ("an unknown option", [*t, good, "--best_of", "5"], None),
+        ("`--output-dir` names a file", [*t, good, "--output-dir", str(taken)], None),
+        ("`--output-dir` cannot be created", [*t, good, "--output-dir", "/proc/self/out"], None),
+        ("`--output-dir` cannot be written in", [*t, good, "--output-dir", "/proc/self"], None),
+        ("two inputs would write the same output files", [*t, str(work / "a" / "x.wav"), str(work / "b" / "x.wav"),
+                                                          "--output-dir", str(work / "o")], None),
+        ("`--output-format all` (or srt/vtt for several files) without `--output-dir`",
+         [*t, good, "--output-format", "all"], None),
+        ("`--max-line-width` without subtitles", [*t, good, "--max-line-width", "30"], None),
+        ("`--max-line-count` with `--no-word-timestamps`",
+         [*t, good, "--output-format", "srt", "--max-line-count", "2", "--no-word-timestamps"], None),
+        ("standard input named twice", [*t, "-", "-"], None),
+        ("`--device cuda`", [*t, good, "--device", "cuda"], None),
+        ("a model directory that does not exist", [*t, good, "--model", str(work / "nowhere")], None),
+        ("a damaged model directory", [*t, good, "--model", model_dir], None),
+        ("`--language` for a monolingual model (whisper's meaning)", [*t, good, "--language", "en"], None),
+        ("`--task translate` for a recogniser", [*t, good, "--task", "translate"], None),
+        ("`--task transcribe` for a translation model",
+         [*t, good, "--model", "bundled-st", "--task", "transcribe", "--language", "de"], None),
+        ("a translation model without `--language`", [*t, good, "--model", "bundled-st"], None),
+        ("a language the translation model was not trained for",
+         [*t, good, "--model", "bundled-st", "--language", "ja"], None),
+        ("`--max-length` beyond the decoder's positions", [*t, good, "--max-length", "100000"], None),
+        # a file's errors: exit 1, the other files go on
+        ("a missing file", [*t, str(work / "missing.wav")], None),
+        ("a URL", [*t, "https://example.com/a.wav"], None),
+        ("a directory", [*t, str(work)], None),
+        ("a 0-byte file", [*t, str(empty)], None),
+        ("0 bytes on standard input", [*t, "-"], b""),
+        ("a file no decoder reads", [*t, str(junk)], None),
+        ("a WAV cut to half its declared length", [*t, str(truncated)], None),
+        ("a video without an audio track", [*t, video], None),
+        ("a WAV whose header says 1 Hz", [*t, str(one_hz)], None),
+        ("a NaN sample", [*t, wav("nan.wav", np.r_[speech[:-1], np.nan])], None),
+        ("an infinite sample in one channel", [*t, wav("inf.wav", np.stack([speech, np.r_[speech[:9], np.inf, speech[10:]]], 1))], None),
+        ("a sample of 1e11 (float audio far outside [-1, 1])", [*t, wav("huge.wav", np.r_[speech[:-1], 1e11])], None),
+        ("200 samples (less than one 25 ms frame)", [*t, wav("short.wav", speech[:200])], None),
+        ("a WAV header with no samples", [*t, wav("nothing.wav", np.zeros(0))], None),
+        ("digital silence", [*t, wav("zeros.wav", np.zeros(16000), subtype="PCM_16")], None),
+        ("anti-phase stereo (the channels cancel)", [*t, wav("anti.wav", np.stack([speech, -speech], 1))], None),
+        ("a constant (DC) signal", [*t, wav("dc.wav", np.full(16000, 0.25))], None),
+        ("an output file that cannot be written", [*t, good, "--output-dir", str(out_dir), "--output-format", "json"], None),
+        # not an error: a warning, the file is counted and its outputs are written
+        ("a recording in which the model finds no words (a warning; exit 0)", [*t, good, "--model", silent_model], None),
+    ]
+
+
+def _video_without_sound(path: Path) -> str:
+    import av
+
+    with av.open(str(path), mode="w") as out:
+        stream = out.add_stream("mpeg4", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 32, 32, "yuv420p"
+        for _ in range(3):
+            for packet in stream.encode(av.VideoFrame.from_ndarray(np.zeros((32, 32, 3), np.uint8), format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+    return str(path)
+
+
+def command_table() -> str:
+    """What the command prints on stderr, and its exit status, for each of
+    :func:`command_cases`, run now."""
+    rows = ["| situation | exit | what the command says (stderr) |", "| --- | --- | --- |"]
+    with tempfile.TemporaryDirectory() as tmp:
+        for what, argv, stdin in command_cases(Path(tmp)):
+            status, err = _run_command(argv + ["--quiet"] if argv[0] == "transcribe" and "--quiet" not in argv else argv,
+                                       stdin)  # fmt: skip
+            lines = [line for line in err.splitlines() if line.strip()]
+            lines = [line for line in lines if not re.match(r"\d+ files?: ", line)] or lines  # the summary
+            said = " ".join(lines[:2]).replace(tmp, "…").replace(str(ROOT) + "/", "").replace("|", "\\|")
+            rows.append(f"| {what} | {status} | {said} |")
     return "\n".join(rows) + "\n"

@@ -922,3 +922,4 @@ def error_tables() -> None:
 
     (OUT / "error_cases.md").write_text(error_cases.table())
     (OUT / "error_classes.md").write_text(error_cases.classes())
+    (OUT / "command_errors.md").write_text(error_cases.command_table())

@@ -1,8 +1,13 @@
 """The ``minis2t`` command.
 
     minis2t transcribe FILE... [--model DIR|bundled-asr|bundled-st] [--beams N] [--max-length N] [--language xx]
-                               [--batch-size N] [--output-format text|json|tsv] [--device cpu]
-                               (FILE "-" reads one recording from standard input)
+                               [--task transcribe|translate] [--batch-size N] [--device cpu]
+                               [--output-format txt|json|srt|vtt|tsv|all] [--output-dir DIR]
+                               [--max-line-width N] [--max-line-count N]
+                               (FILE "-" reads one recording from standard input; whisper's
+                               spellings --output_format, --output_dir, --beam_size also work)
+    minis2t FILE...             the same as minis2t transcribe FILE... (whisper's habit)
+    minis2t --version
     minis2t corpus MANIFEST --output OUT.jsonl [--model ...] [--workers N] [--address tcp://HOST:8786]
                                 a manifest's files on a Dask cluster, resumable (minis2t.corpus)
     minis2t demo                transcribe the bundled test recordings, print reference and hypothesis
@@ -14,7 +19,8 @@ FILE, ``features`` uses the bundled recording.
 
 Exit codes: 0 all files transcribed; 1 one or more files failed (each reports its error on
 stderr, the others still print their text); 2 a usage error (bad option, unknown model
-directory, invalid generation option), before any file is read.
+directory, invalid generation option, unusable --output-dir, a language or task the model
+does not have), in one line, before any file is read.
 """
 
 from __future__ import annotations
@@ -22,14 +28,16 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from ..errors import MiniS2TError, OutputError, UsageError, guarded
 from ..io.audio import SAMPLING_RATE, load_audio
-from ..errors import MiniS2TError, guarded
 from ..io.features import FeatureExtractor, fbank
 
+from .longform import NO_WORDS
 from .pipeline import BUNDLED_MODEL
 
 ASSETS = Path(__file__).parents[1] / "assets"
@@ -49,26 +57,74 @@ def positive_int(text: str) -> int:
     return value
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse, with its usage errors in one line (exit 2): the error and where help is."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+COMMANDS = ("transcribe", "corpus", "demo", "info", "convert", "features")
+
+
+def shorthand(argv: list[str]) -> list[str]:
+    """``minis2t FILE ...`` (whisper's habit) means ``minis2t transcribe FILE ...`` when the
+    first argument cannot be anything else: not a command, not --help or --version, and
+    an existing path, ``-`` (standard input) or an option of ``transcribe``."""
+    if not argv or argv[0] in COMMANDS or argv[0] in ("-h", "--help", "--version"):
+        return argv
+    first = argv[0]
+    if first == "-" or Path(first).exists() or first.startswith("--"):
+        return ["transcribe", *argv]
+    return argv
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="minis2t", description="Speech2Text in NumPy.")
+    from .. import __version__
+
+    argv = shorthand(list(sys.argv[1:] if argv is None else argv))
+    parser = Parser(prog="minis2t", description="Speech2Text in NumPy. "
+                                     "`minis2t FILE...` is short for `minis2t transcribe FILE...`.")  # fmt: skip
+    parser.add_argument("--version", action="version", version=f"minis2t {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     tr = commands.add_parser("transcribe", help="transcribe (or translate) audio files")
-    tr.add_argument("files", nargs="+", help="audio files (WAV, FLAC, OGG, MP3, ...); - reads stdin")
+    tr.add_argument("files", nargs="+", help="audio files (WAV, FLAC, OGG, MP3, M4A, MP4, WebM, MKV, ...); - reads stdin")
     tr.add_argument("--model", default=None, help="model directory, or bundled-asr (the default) or "
                     "bundled-st (English speech -> fr, de, es; with --language)")
-    tr.add_argument("--beams", type=positive_int, default=None, help="beam size (default: the model's)")
-    tr.add_argument("--max-length", type=positive_int, default=None, help="longest output in tokens")
-    tr.add_argument("--language", default=None, help="target language of a multilingual model")
+    beams = tr.add_argument("--beams", type=positive_int, default=None,
+                            help="beam size (default: the model's; whisper's --beam_size works too)")
+    max_length = tr.add_argument("--max-length", type=positive_int, default=None, help="longest output in tokens")
+    tr.add_argument("--language", default=None, help="the TARGET language of a translation model (e.g. "
+                    "--model bundled-st --language de); unlike whisper's --language it does not name the "
+                    "spoken language, and a monolingual model takes none")
+    tr.add_argument("--task", choices=["transcribe", "translate"], default=None,
+                    help="what the model must do, checked against it: transcribe (a recogniser, e.g. "
+                         "bundled-asr) or translate (a translation model, e.g. bundled-st, into "
+                         "--language); default: what the model does")
     tr.add_argument("--search", choices=["transformers", "fairseq"], default="transformers",
                     help="beam search rules: transformers' generate (default) or fairseq's "
                          "SequenceGenerator (as fairseq's published WERs were decoded)")  # fmt: skip
     tr.add_argument("--batch-size", type=positive_int, default=8, help="segments decoded together")
-    tr.add_argument("--output-format", choices=["text", "txt", "json", "srt", "vtt", "tsv", "all"], default="text",
-                    help="text (= txt), json, srt, vtt, tsv (whisper's columns), or all of them (with --output-dir)")
-    tr.add_argument("--output-dir", default=None, help="write DIR/<name>.<format> per recording instead of stdout")
+    output_format = tr.add_argument("--output-format", "-f", choices=["text", "txt", "json", "srt", "vtt", "tsv", "all"],
+                                    default="text", help="text (= txt), json, srt, vtt, tsv (whisper's columns), "
+                                    "or all of them (with --output-dir)")  # fmt: skip
+    output_dir = tr.add_argument("--output-dir", "-o", default=None, help="write DIR/<name>.<format> per recording "
+                                 "instead of stdout (created if needed)")  # fmt: skip
     tr.add_argument("--word-timestamps", action=argparse.BooleanOptionalAction, default=True,
                     help="time every word (JSON's segments get 'words'; on by default)")
+    line_width = tr.add_argument("--max-line-width", type=positive_int, default=None,
+                                 help="subtitles (srt, vtt): at most N characters per line, words kept whole")
+    line_count = tr.add_argument("--max-line-count", type=positive_int, default=None,
+                                 help="subtitles (srt, vtt): at most N lines per cue; a segment's words are "
+                                      "spread over several cues, timed by their words")  # fmt: skip
+    # whisper's spellings, hidden from --help; an error names the spelling that was typed
+    for action, spellings in ((beams, ["--beam_size", "--beam-size"]), (max_length, ["--max_length"]),
+                              (output_format, ["--output_format"]), (output_dir, ["--output_dir"]),
+                              (line_width, ["--max_line_width"]), (line_count, ["--max_line_count"])):  # fmt: skip
+        for spelling in spellings:
+            tr.add_argument(spelling, dest=action.dest, type=action.type, choices=action.choices,
+                            default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     tr.add_argument("--threads", type=positive_int, default=None, help="BLAS threads (default: all cores)")
     tr.add_argument("--quiet", action="store_true", help="no progress, no segments as they are decoded")
     tr.add_argument("--device", default="cpu", help="only cpu: minis2t is NumPy")
@@ -76,8 +132,9 @@ def main(argv: list[str] | None = None) -> int:
     co = commands.add_parser("corpus", help="transcribe every file of a manifest on a Dask cluster "
                              "(local worker processes, or a running cluster); resumable")  # fmt: skip
     co.add_argument("manifest", help="TSV with a header: path (required), id, reference (optional)")
-    co.add_argument("--output", required=True, help="OUT.jsonl: one line per file, {id, path, text} or "
-                    "{id, path, error}; ids already in it are skipped (re-run to resume)")
+    co.add_argument("--output", required=True, help="OUT.jsonl: one line per file, {id, path, text, "
+                    "segments} (as transcribe's JSON, without word times) or {id, path, error}; ids "
+                    "already in it are skipped (re-run to resume)")
     co.add_argument("--model", default=None, help="model directory (readable by every worker), bundled-asr "
                     "(the default) or bundled-st")
     co.add_argument("--workers", type=positive_int, default=None,
@@ -111,8 +168,8 @@ def main(argv: list[str] | None = None) -> int:
         commands = {"transcribe": _transcribe, "demo": _demo, "info": _info, "features": _features,
                     "convert": _convert, "corpus": _corpus}  # fmt: skip
         return commands[args.command](args)
-    except MiniS2TError as e:
-        print(f"minis2t: error: {e}", file=sys.stderr)
+    except MiniS2TError as e:  # found before any file was read: one line, no traceback
+        print(f"minis2t: error: {' '.join(str(e).split())}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # the reader went away (`minis2t ... | head`): stop quietly
         import os
@@ -132,35 +189,114 @@ def _model_dir(given: str | None) -> str:
 def _transcribe(args) -> int:
     from .pipeline import Speech2Text
 
+    # Everything that can be wrong with the command line is found here, before any file
+    # is read: the options, the output directory, the model, the task and the language.
     if args.device != "cpu":
-        raise MiniS2TError(
-            f"--device {args.device}: minis2t runs on the CPU (NumPy). The PyTorch twin in "
-            f"parity/ runs on CUDA."
-        )
+        raise UsageError(f"--device {args.device}: minis2t runs on the CPU (NumPy). The PyTorch twin in "
+                         f"parity/ runs on CUDA.")  # fmt: skip
+    if args.files.count("-") > 1:
+        raise UsageError("standard input (-) can be read only once.")
     formats = _formats(args)
+    _check_subtitle_options(args, formats)
+    directory = None if args.output_dir is None else _output_dir(args.output_dir, args.files)
     model = Speech2Text.from_pretrained(_model_dir(args.model))
-    options = {}
+    _check_task_and_language(model, args)
+    options = {"search": args.search}
     if args.beams is not None:
         options["num_beams"] = args.beams
     if args.max_length is not None:
         options["max_length"] = args.max_length
-    options["search"] = args.search
     model.transcribe([], language=args.language, **options)  # validate options and language once
-    if args.files.count("-") > 1:
-        raise MiniS2TError("standard input (-) can be read only once.")
     results = {}
     with _threads(args.threads):
         for path, result, error in _run_files(model, args, options):
             results[path] = (result, error)
             if error:
                 print(f"{path}: error: {error}", file=sys.stderr)
-            elif not result["text"]:
-                print(f"{path}: warning: the model produced no words for this recording.", file=sys.stderr)
-            elif args.output_dir is not None:
-                _write_outputs(Path(args.output_dir), path, result, formats)
-    if args.output_dir is None:
-        _print_results(args.files, results, formats[0])
+                continue
+            if not result["text"]:
+                result["warning"] = NO_WORDS
+                print(f"{path}: warning: {NO_WORDS}", file=sys.stderr)
+            if directory is not None:
+                written, error = guarded(_write_outputs, directory, path, result, formats, args)
+                if error is not None:
+                    results[path] = (None, error)
+                    print(f"{path}: error: {error}", file=sys.stderr)
+    if directory is None:
+        _print_results(args.files, results, formats[0], args)
+    if directory is not None or len(args.files) > 1:
+        print(_summary(results, directory), file=sys.stderr)
     return 1 if any(error for _, error in results.values()) else 0
+
+
+def _summary(results: dict, directory: Path | None) -> str:
+    """One sentence counting every input: transcribed (with how many empty) and failed."""
+    failed = sum(error is not None for _, error in results.values())
+    empty = sum(error is None and not result["text"] for result, error in results.values())
+    done = len(results) - failed
+    where = f", written to {directory}" if directory is not None else ""
+    return (f"{len(results)} file{'s' if len(results) != 1 else ''}: {done} transcribed{where}"
+            f" ({empty} with no words), {failed} failed.")  # fmt: skip
+
+
+def _output_dir(given: str, files: list[str]) -> Path:
+    """``--output-dir``: a directory that exists or can be made, that can be written to,
+    and in which no two inputs would get the same output name."""
+    directory = Path(given)
+    if directory.exists() and not directory.is_dir():
+        raise UsageError(f"--output-dir {given} exists and is not a directory; give a directory (it is "
+                         f"created if needed).")  # fmt: skip
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=directory, prefix=".minis2t-probe-"):
+            pass  # permission bits say little to root, or on read-only file systems: try it
+    except OSError as e:
+        raise UsageError(f"--output-dir {given}: cannot {'write in' if directory.is_dir() else 'create'} it "
+                         f"({e.strerror or e}).") from None  # fmt: skip
+    seen: dict[str, str] = {}
+    for path in files:
+        stem = _stem(path)
+        if stem in seen and seen[stem] != path:
+            raise UsageError(f"{seen[stem]} and {path} would both be written as {given}/{stem}.*; "
+                             f"give them different names or separate runs.")  # fmt: skip
+        seen[stem] = path
+    return directory
+
+
+def _stem(path: str) -> str:
+    return "stdin" if path == "-" else Path(path).stem
+
+
+def _check_task_and_language(model, args) -> None:
+    """``--task`` and ``--language`` against what the model does: a recogniser (no target
+    languages) transcribes; a translation model translates into one of its languages."""
+    langs = model.languages
+    bundled_st = "--model bundled-st --language de (English speech into fr, de or es)"
+    if not langs and args.language is not None:
+        raise UsageError(f"--language {args.language}: this model is monolingual (it transcribes one language) and takes no "
+                         f"--language (in minis2t it names the TARGET language of a translation model, "
+                         f"not the spoken one as in whisper); leave it out, or translate with "
+                         f"{bundled_st}.")  # fmt: skip
+    if args.task == "translate" and not langs:
+        raise UsageError(f"--task translate: this model only transcribes; translation needs a translation "
+                         f"model, e.g. {bundled_st}.")  # fmt: skip
+    if args.task == "transcribe" and langs:
+        raise UsageError(f"--task transcribe: this model translates (into {', '.join(langs)}, with "
+                         f"--language); to transcribe, use a recogniser such as the default bundled-asr.")  # fmt: skip
+
+
+def _check_subtitle_options(args, formats: list[str]) -> None:
+    """--max-line-width / --max-line-count shape subtitles from word times."""
+    given = [f"--max-line-{n}" for n in ("width", "count") if getattr(args, f"max_line_{n}") is not None]
+    if not given:
+        return
+    options = " and ".join(given)
+    if not set(formats) & {"srt", "vtt"}:
+        raise UsageError(f"{options} only shape{'s' if len(given) == 1 else ''} subtitles: use "
+                         f"{'it' if len(given) == 1 else 'them'} with --output-format srt, vtt or all.")  # fmt: skip
+    if not args.word_timestamps:
+        raise UsageError(f"{options} place{'s' if len(given) == 1 else ''} lines by their words' times: "
+                         f"leave out --no-word-timestamps.")  # fmt: skip
 
 
 def _corpus(args) -> int:
@@ -207,8 +343,7 @@ def _corpus(args) -> int:
           f"{counts['skipped']} already in {args.output}; {time.perf_counter() - start:.1f} s.")  # fmt: skip
     score = corpus.scores(items, log.done)
     if score is not None:
-        print(f"WER {100 * score['wer']:.2f} %, CER {100 * score['cer']:.2f} % over the {score['files']} files "
-              f"with a reference (lower case, punctuation removed).")  # fmt: skip
+        print(corpus.score_sentence(score))
     if failed:
         print(f"{len(failed)} files have an error line; the first: {failed[0].path}", file=sys.stderr)
     return 1 if failed else 0
@@ -221,8 +356,8 @@ def _formats(args) -> list[str]:
     fmt = {"text": "txt"}.get(args.output_format, args.output_format)
     formats = list(FORMATS) if fmt == "all" else [fmt]
     if args.output_dir is None and (fmt == "all" or (fmt in ("srt", "vtt") and len(args.files) > 1)):
-        raise MiniS2TError(f"--output-format {args.output_format} writes one file per recording: "
-                           f"give --output-dir DIR.")  # fmt: skip
+        raise UsageError(f"--output-format {args.output_format} writes one file per recording: "
+                         f"give --output-dir DIR.")  # fmt: skip
     return formats
 
 
@@ -282,20 +417,49 @@ def _seconds(path: str) -> float | None:
         return None
 
 
-def _write_outputs(directory: Path, path: str, result: dict, formats: list[str]) -> None:
+def _write_outputs(directory: Path, path: str, result: dict, formats: list[str], args) -> None:
+    """Every asked-for file of one recording, each written aside and then moved into
+    place, so that a file in the directory is always whole."""
     from .formats import WRITERS
 
-    directory.mkdir(parents=True, exist_ok=True)
-    stem = "stdin" if path == "-" else Path(path).stem
     for fmt in formats:
-        (directory / f"{stem}.{fmt}").write_text(WRITERS[fmt](result), encoding="utf-8")
+        target = directory / f"{_stem(path)}.{fmt}"
+        try:
+            _write_whole(target, WRITERS[fmt](result, **_subtitle_options(fmt, args)))
+        except OSError as e:
+            raise OutputError(f"cannot write {target} ({e.strerror or e}); the transcript was not "
+                              f"saved.") from None  # fmt: skip
 
 
-def _print_results(files, results, fmt: str) -> None:
+def _error_row(error) -> dict:
+    """``{"error": message, "error_type": the minis2t.errors class}`` of a failed file."""
+    return {"error": str(error), "error_type": getattr(error, "kind", "MiniS2TError")}
+
+
+def _subtitle_options(fmt: str, args) -> dict:
+    if fmt not in ("srt", "vtt"):
+        return {}
+    return {"max_line_width": args.max_line_width, "max_line_count": args.max_line_count}
+
+
+def _write_whole(target: Path, text: str) -> None:
+    """``text`` into ``target``: written to a hidden file beside it, then renamed (an
+    atomic replace on POSIX), so no reader ever sees half a file."""
+    import os
+
+    aside = target.with_name(f".{target.name}.{os.getpid()}.partial")
+    try:
+        aside.write_text(text, encoding="utf-8")
+        os.replace(aside, target)
+    finally:
+        aside.unlink(missing_ok=True)
+
+
+def _print_results(files, results, fmt: str, args) -> None:
     from .formats import WRITERS, tsv_row
 
     if fmt == "json":
-        rows = [{"file": f, **(results[f][0] if results[f][1] is None else {"error": results[f][1]})}
+        rows = [{"file": f, **(results[f][0] if results[f][1] is None else _error_row(results[f][1]))}
                 for f in files]  # fmt: skip
         print(json.dumps(rows, indent=2, ensure_ascii=False))
         return
@@ -307,7 +471,7 @@ def _print_results(files, results, fmt: str) -> None:
             for s in result["segments"]:
                 print(f"{f}\t{tsv_row(s)}")
         elif fmt in ("srt", "vtt"):
-            print(WRITERS[fmt](result), end="")
+            print(WRITERS[fmt](result, **_subtitle_options(fmt, args)), end="")
         else:
             print(result["text"] if len(files) == 1 else f"{f}: {result['text']}")
 
@@ -327,9 +491,28 @@ def _demo(args) -> int:
         print(f"\n{r['file']}  ({r.get('engine', 'espeak-ng')} voice {r['voice']})")
         print(f"  reference:  {r['text']}")
         print(f"  hypothesis: {hyp}")
-    print(f"\n{correct} of {len(refs)} transcribed exactly. Try: minis2t transcribe YOUR.wav")
+    print(f"\n{correct} of {len(refs)} transcribed exactly. Try: {command_hint()}")
     translated = _demo_translation()
     return 0 if correct == len(refs) and translated else 1
+
+
+def command_hint() -> str:
+    """How this shell reaches the command: ``minis2t`` when it is on PATH, else the path of
+    the installed script (``.venv/bin/minis2t`` after scripts/run.sh), with how to make it
+    plain ``minis2t``."""
+    import os
+    import shutil
+
+    script = Path(sys.executable).parent / "minis2t"
+    found = shutil.which("minis2t")
+    if found and (not script.is_file() or Path(found).resolve() == script.resolve()):
+        return "minis2t transcribe YOUR.wav"
+    if not script.is_file():
+        return f"{sys.executable} -m minis2t transcribe YOUR.wav"
+    relative = os.path.relpath(script)
+    shown = relative if not relative.startswith("..") else str(script)
+    return (f"{shown} transcribe YOUR.wav  (or `source {Path(shown).parent}/activate` once per shell, "
+            f"then `minis2t transcribe YOUR.wav`)")
 
 
 def _demo_translation() -> bool:

@@ -171,14 +171,21 @@ def _model(name: str):
 
 
 def transcribe_item(item: Item, model: str, options: dict) -> dict:
-    """One file, on a worker: ``{"id", "path", "text"}``, or ``{"id", "path", "error"}``
-    for a file that cannot be transcribed (the others go on)."""
+    """One file, on a worker: ``{"id", "path", "text", "segments": [{"start", "end",
+    "text", "avg_logprob"}]}`` as ``minis2t transcribe --output-format json`` gives it
+    (without word times; with a ``warning`` when the transcript is empty), or ``{"id",
+    "path", "error"}`` for a file that cannot be transcribed (the others go on)."""
     loaded, error = guarded(_model, model)
     if error is None:
         result, error = guarded(loaded.transcribe_long, item.path, word_timestamps=False, **options)
     if error is not None:
         return {"id": item.id, "path": item.path, "error": error}
-    return {"id": item.id, "path": item.path, "text": result["text"]}
+    row = {"id": item.id, "path": item.path, **result}
+    if not result["text"]:
+        from .longform import NO_WORDS
+
+        row["warning"] = NO_WORDS
+    return row
 
 
 # --- the engine side --------------------------------------------------------------------
@@ -304,14 +311,34 @@ def normalise(text: str) -> str:
 
 
 def scores(items: list[Item], rows: dict[str, dict]) -> dict | None:
-    """WER and CER (jiwer) over the items with a reference and a transcript, normalised;
-    None when there are none."""
-    pairs = [(normalise(i.reference), normalise(rows[i.id]["text"])) for i in items
-             if i.reference and i.id in rows and "text" in rows[i.id]]  # fmt: skip
-    pairs = [(r, h) for r, h in pairs if r]
-    if not pairs:
+    """WER and CER (jiwer) over the items with a reference and a transcript, normalised,
+    with the counts that say what they cover: ``files`` (scored), ``references`` (items
+    with a reference), ``failed`` (of those, how many have an error line instead of a
+    transcript). None when no item has a reference."""
+    with_reference = [i for i in items if i.reference and normalise(i.reference)]
+    if not with_reference:
         return None
-    import jiwer
+    failed = sum("error" in rows.get(i.id, {}) for i in with_reference)
+    pairs = [(normalise(i.reference), normalise(rows[i.id]["text"])) for i in with_reference
+             if "text" in rows.get(i.id, {})]  # fmt: skip
+    out = {"files": len(pairs), "references": len(with_reference), "failed": failed, "wer": None, "cer": None}
+    if pairs:
+        import jiwer
 
-    refs, hyps = [r for r, _ in pairs], [h for _, h in pairs]
-    return {"files": len(pairs), "wer": jiwer.wer(refs, hyps), "cer": jiwer.cer(refs, hyps)}
+        refs, hyps = [r for r, _ in pairs], [h for _, h in pairs]
+        out.update(wer=jiwer.wer(refs, hyps), cer=jiwer.cer(refs, hyps))
+    return out
+
+
+def score_sentence(score: dict) -> str:
+    """The scores in one sentence that says which files they cover and which they leave
+    out: failed files have no transcript and are not in the WER."""
+    n = score["references"]
+    left_out = "" if not score["failed"] else (
+        f"; {score['failed']} of the {n} files with a reference FAILED (no transcript) and are not in "
+        f"these numbers")  # fmt: skip
+    if score["wer"] is None:
+        return (f"No WER: none of the {n} files with a reference has a transcript "
+                f"({score['failed']} failed, the others not run yet).")  # fmt: skip
+    return (f"WER {100 * score['wer']:.2f} %, CER {100 * score['cer']:.2f} % over the {score['files']} files "
+            f"with a reference and a transcript (lower case, punctuation removed){left_out}.")  # fmt: skip

@@ -32,16 +32,52 @@ def to_txt(result: dict) -> str:
     return "".join(s["text"] + "\n" for s in result["segments"])
 
 
-def to_srt(result: dict) -> str:
-    cues = [f"{i}\n{timestamp(s['start'], ',')} --> {timestamp(s['end'], ',')}\n{_line(s['text'])}\n"
-            for i, s in enumerate(result["segments"], 1)]  # fmt: skip
-    return "\n".join(cues)
+def cues(result: dict, max_line_width: int | None = None, max_line_count: int | None = None) -> list[tuple]:
+    """``(start, end, text)`` of each subtitle cue: one per segment, or — with
+    ``max_line_width`` (characters per line, words kept whole) and/or ``max_line_count``
+    (lines per cue) — each segment's words wrapped into lines and the lines grouped into
+    cues, a cue timed from its first word's start to its last word's end (the segment's
+    start for its first cue, its end for its last). Needs the segments' ``words``."""
+    if max_line_width is None and max_line_count is None:
+        return [(s["start"], s["end"], _line(s["text"])) for s in result["segments"]]
+    out = []
+    for segment in result["segments"]:
+        lines = _wrap(segment["words"], max_line_width)
+        per_cue = max_line_count or len(lines) or 1
+        for k in range(0, len(lines), per_cue):
+            group = lines[k : k + per_cue]
+            text = "\n".join(" ".join(w["word"].strip() for w in line) for line in group)
+            start = segment["start"] if k == 0 else group[0][0]["start"]
+            end = segment["end"] if k + per_cue >= len(lines) else max(group[-1][-1]["end"], start)
+            out.append((start, end, text))
+    return out
 
 
-def to_vtt(result: dict) -> str:
-    cues = [f"{timestamp(s['start'], '.')} --> {timestamp(s['end'], '.')}\n{_line(s['text'])}\n"
-            for s in result["segments"]]  # fmt: skip
-    return "WEBVTT\n\n" + "\n".join(cues)
+def _wrap(words: list[dict], width: int | None) -> list[list[dict]]:
+    """Words filled into lines of at most ``width`` characters (a longer word alone)."""
+    lines: list[list[dict]] = []
+    used = 0
+    for w in words:
+        size = len(w["word"].strip())
+        if lines and (width is None or used + 1 + size <= width):
+            lines[-1].append(w)
+            used += 1 + size
+        else:
+            lines.append([w])
+            used = size
+    return lines
+
+
+def to_srt(result: dict, max_line_width: int | None = None, max_line_count: int | None = None) -> str:
+    cues_ = cues(result, max_line_width, max_line_count)
+    return "\n".join(f"{i}\n{timestamp(a, ',')} --> {timestamp(b, ',')}\n{text}\n"
+                     for i, (a, b, text) in enumerate(cues_, 1))  # fmt: skip
+
+
+def to_vtt(result: dict, max_line_width: int | None = None, max_line_count: int | None = None) -> str:
+    cues_ = cues(result, max_line_width, max_line_count)
+    return "WEBVTT\n\n" + "\n".join(f"{timestamp(a, '.')} --> {timestamp(b, '.')}\n{text}\n"
+                                     for a, b, text in cues_)  # fmt: skip
 
 
 def tsv_row(segment: dict) -> str:

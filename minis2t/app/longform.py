@@ -28,23 +28,19 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..io.audio import (
-    DECODE_ERRORS,
     SAMPLING_RATE,
-    _declared_frames,
+    AudioCheck,
     _describe,
-    _to_mono,
-    check_file_rate,
     is_encoded,
     load_audio,
-    open_encoded,
+    open_decoder,
     resample,
-    truncated,
-    undecodable,
 )
 from . import timing
-from ..errors import EmptyAudioError
 
 BLOCK_SECONDS = 30.0  # audio read per step
+# What the command and the corpus lines say of a recording in which the model finds no words.
+NO_WORDS = "the model produced no words for this recording (an empty transcript)."
 HOP, WINDOW = 160, 400  # 10 ms hop, 25 ms frames (as fbank)
 FLOOR_PERCENTILE, SPEECH_PERCENTILE = 10, 95  # of the frame energies (dB)
 THRESHOLD_FRACTION = 0.35  # threshold = floor + this x (speech level - floor)
@@ -107,36 +103,30 @@ class _Resampler:
 
 def blocks(source, block_seconds: float = BLOCK_SECONDS, sampling_rate: int | None = None):
     """16 kHz mono float32 blocks of encoded audio — a path, the bytes of a file or a
-    binary file object — read with soundfile as it streams. It gets
-    :func:`minis2t.load_audio`'s checks (path, rate, truncated WAV, decoding errors at any
-    point of the stream), as typed errors. ``sampling_rate``, if given, must be the file's."""
-    import soundfile
-
+    binary file object — decoded as it streams (:func:`minis2t.io.audio.open_decoder`:
+    libsndfile, or FFmpeg through PyAV). Every block goes through the same
+    :class:`minis2t.io.audio.AudioCheck` as :func:`minis2t.load_audio` (NaN or infinite
+    samples, range; at the end: empty, too short, silence), so a recording gets the same
+    typed error here as from ``Speech2Text.transcribe``. ``sampling_rate``, if given, must
+    be the file's."""
     name = _describe(source)
-    opened = open_encoded(source, name)
-    try:
-        declared = _declared_frames(opened)
-        with soundfile.SoundFile(opened) as decoder:
-            rate = decoder.samplerate
-            check_file_rate(rate, sampling_rate, name)
-            if declared is not None and decoder.frames < declared:
-                raise truncated(name, declared, decoder.frames, rate)
-            if decoder.frames == 0:
-                raise EmptyAudioError(f"{name} holds no audio samples.")
-            resampler = None if rate == SAMPLING_RATE else _Resampler(rate)
-            size = max(WINDOW, int(block_seconds * rate))
-            while True:
-                data = decoder.read(size, dtype="float32", always_2d=True)
-                last = data.shape[0] < size
-                mono = _to_mono(data, name) if data.shape[0] else np.zeros(0, np.float32)
-                if resampler is not None:
-                    mono = resampler(mono, last)
-                if mono.shape[0]:
-                    yield mono
-                if last:
-                    return
-    except DECODE_ERRORS as e:
-        raise undecodable(name, e) from None
+    with open_decoder(source, name, sampling_rate) as decoder:
+        rate = decoder.rate
+        check = AudioCheck(name, rate)
+        resampler = None if rate == SAMPLING_RATE else _Resampler(rate)
+        size = max(WINDOW, int(block_seconds * rate))
+        while True:
+            data = decoder.read(size)  # [n, C] at the file's rate
+            last = data.shape[0] < size
+            mono = check.take(data)  # [n]
+            if resampler is not None:
+                mono = resampler(mono, last)
+            if mono.shape[0]:
+                yield mono
+            if last:
+                break
+        decoder.check_complete(check.count)
+    check.finish()
 
 
 @dataclass
@@ -297,11 +287,11 @@ def _regions(speech: np.ndarray, min_pause: int, min_speech: int, fragment: int 
 def _sources(audio, sampling_rate, block_seconds: float):
     """16 kHz blocks of one recording: encoded audio (files, bytes, file objects) streams;
     samples (already in memory) are loaded whole, without a length limit, and cut into
-    blocks."""
+    blocks. Both get the checks of :class:`minis2t.io.audio.AudioCheck`, silence included."""
     if is_encoded(audio):
         yield from blocks(audio, block_seconds, sampling_rate)
         return
-    wave = load_audio(audio, sampling_rate, max_seconds=None)
+    wave = load_audio(audio, sampling_rate, max_seconds=None, refuse_silence=True)
     size = int(block_seconds * SAMPLING_RATE)
     for start in range(0, wave.shape[0], size):
         yield wave[start : start + size]

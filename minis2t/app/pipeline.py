@@ -12,7 +12,6 @@ points. What a user gives is checked here, once, before any work::
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 
@@ -23,10 +22,9 @@ from ..errors import (
     InputTooLongError,
     ModelInputError,
     NumericalError,
-    SilentAudioError,
     UnknownLanguageError,
 )
-from ..io.audio import FRAME_LENGTH, SAMPLING_RATE, AudioInput, is_sample_list, load_audio
+from ..io.audio import FRAME_LENGTH, SAMPLING_RATE, SILENCE_AMPLITUDE, AudioInput, is_sample_list, load_audio  # noqa: F401
 from ..io.checkpoint import BUNDLED_MODELS, load_checkpoint, resolve_model_dir, save_checkpoint
 from ..io.config import GenerationConfig, ModelConfig, check_generation_for_model
 from ..io.fairseq import is_fairseq_dir, load_fairseq_dir
@@ -39,10 +37,6 @@ from . import longform
 
 
 BUNDLED_MODEL = BUNDLED_MODELS["bundled-asr"]  # see docs: "The bundled model"
-# Audio whose every sample lies within half a 16-bit step of its mean is silence: stored as
-# 16-bit PCM it would be digital silence (a constant), and a constant gives the same
-# features as zeros (each frame's DC offset is removed). Such input is refused.
-SILENCE_AMPLITUDE = 0.5 / 2**15
 
 
 SEARCHES = ("transformers", "fairseq")  # the two beam searches generate() offers
@@ -402,24 +396,10 @@ class Speech2Text:
 
     def load_waveform(self, item, sampling_rate: int | None = None, index: int = 0) -> np.ndarray:
         """One recording (see :meth:`transcribe`) -> 16 kHz waveform, refusing audio longer
-        than the model takes (from the file header, before decoding) and silence (every
-        sample within half a 16-bit step of the mean: digital silence or a constant).
-        ``index`` names an unnamed recording in the error."""
-        named = isinstance(item, (str, Path))
-        wave = load_audio(item, sampling_rate, max_seconds=self.max_seconds)
-        mean = float(wave.mean(dtype=np.float64))
-        level = float(np.max(np.abs(wave - mean)))
-        if level < SILENCE_AMPLITUDE:
-            where = item if named else f"audio #{index}"
-            if level == 0 and mean == 0:
-                what = "digital silence (every sample is 0)"
-            elif level == 0:
-                what = f"a constant signal (every sample is {mean:+.3g}), which sounds like silence"
-            else:
-                what = (f"silence: every sample is within {level:.1e} of {mean:+.3g}, below half "
-                        f"a 16-bit step ({SILENCE_AMPLITUDE:.1e})")
-            raise SilentAudioError(f"{where} is {what}. There is nothing to transcribe.")
-        return wave
+        than the model takes (from the file header, before decoding) and everything
+        :class:`minis2t.io.audio.AudioCheck` refuses, silence included (the same checks as
+        :meth:`transcribe_long` and the command). ``index`` is unused (kept for callers)."""
+        return load_audio(item, sampling_rate, max_seconds=self.max_seconds, refuse_silence=True)
 
     def __repr__(self) -> str:
         c = self.config

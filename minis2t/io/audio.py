@@ -43,6 +43,7 @@ from ..errors import (
     EmptyAudioError,
     NonFiniteAudioError,
     SamplingRateError,
+    SilentAudioError,
 )
 
 SAMPLING_RATE = 16_000  # Hz: every S2T checkpoint was trained on 16 kHz audio
@@ -66,7 +67,7 @@ AudioInput = Union[str, os.PathLike, bytes, BinaryIO, np.ndarray, Sequence[float
 
 
 def load_audio(path_or_array: AudioInput, sampling_rate: int | None = None,
-               max_seconds: float | None = MAX_SECONDS) -> np.ndarray:  # fmt: skip
+               max_seconds: float | None = MAX_SECONDS, *, refuse_silence: bool = False) -> np.ndarray:  # fmt: skip
     """Load a file or take an array, and return a float32 mono waveform ``[N]`` at 16 kHz.
 
     Args:
@@ -78,6 +79,8 @@ def load_audio(path_or_array: AudioInput, sampling_rate: int | None = None,
             audio the rate is read from its header; passing a different value raises.
         max_seconds: refuse longer audio (checked before decoding or resampling);
             ``None`` removes the limit.
+        refuse_silence: also refuse silence (:class:`AudioCheck`), as every
+            transcription does.
 
     Returns:
         float32 array ``[N']`` at 16 kHz, C-contiguous, a new array.
@@ -89,7 +92,8 @@ def load_audio(path_or_array: AudioInput, sampling_rate: int | None = None,
         SamplingRateError: a rate outside [1 kHz, 384 kHz], or one that contradicts a file.
         AudioTooLongError: longer than ``max_seconds``.
         AudioRangeError: float samples beyond +-2**32.
-        EmptyAudioError, NonFiniteAudioError, AudioTooShortError: see their names.
+        EmptyAudioError, NonFiniteAudioError, AudioTooShortError, SilentAudioError: see
+            :class:`AudioCheck`, the checks every entry point shares.
     """
     if is_encoded(path_or_array):
         source = _describe(path_or_array)
@@ -101,15 +105,11 @@ def load_audio(path_or_array: AudioInput, sampling_rate: int | None = None,
         check_rate(rate)
         if samples.ndim >= 1:
             check_duration(samples.shape[0], rate, max_seconds, source)
-    wave = _to_mono(samples, source)  # [N, C] or [N] -> [N]
-    check_samples(wave, source)
+        _check_channels_last(samples, source)
+    check = AudioCheck(source, rate)
+    wave = check.take(samples)  # [N, C] or [N] -> [N], every sample checked
+    check.finish(refuse_silence)
     wave = resample(wave, rate, SAMPLING_RATE)  # [N] -> [ceil(N * 16000 / rate)]
-    if wave.shape[0] < FRAME_LENGTH:
-        raise AudioTooShortError(
-            f"{source} has {wave.shape[0]} samples at 16 kHz "
-            f"({1000 * wave.shape[0] / SAMPLING_RATE:.1f} ms); at least {FRAME_LENGTH} "
-            f"(one 25 ms frame) are needed. Pass a longer recording."
-        )
     return np.ascontiguousarray(wave, dtype=np.float32)
 
 
@@ -161,21 +161,105 @@ def check_duration(frames: int, rate: int, max_seconds: float | None, source: st
 
 
 def check_samples(wave: np.ndarray, source: str) -> None:
-    """Non-empty, finite, and within ``MAX_AMPLITUDE``."""
+    """Non-empty, finite, and within ``MAX_AMPLITUDE`` (a 16 kHz waveform ``[N]``; the
+    feature extractor's check)."""
     if wave.shape[0] == 0:
         raise EmptyAudioError(f"{source} holds no samples. Pass a non-empty recording.")
-    if not np.all(np.isfinite(wave)):
-        bad = int(np.count_nonzero(~np.isfinite(wave)))
-        raise NonFiniteAudioError(
-            f"{source} holds {bad} NaN or infinite sample(s) (first at index "
-            f"{int(np.argmax(~np.isfinite(wave)))}). Clean the signal before passing it."
-        )
-    peak = float(np.max(np.abs(wave)))
-    if peak > MAX_AMPLITUDE:
-        raise AudioRangeError(
-            f"{source} has samples up to {peak:.3g}; float audio belongs in [-1, 1] "
-            f"(minis2t accepts up to 2**32). Rescale it, e.g. divide int16 values by 32768."
-        )
+    AudioCheck(source, SAMPLING_RATE).take(wave)
+
+
+# Audio whose every sample lies within half a 16-bit step of one value is silence: stored
+# as 16-bit PCM it could be a constant, and a constant gives the same features as zeros
+# (each frame's DC offset is removed). Such input is refused by every transcription. In
+# numbers: the samples' range (max - min) is under one 16-bit step, 2 * SILENCE_AMPLITUDE.
+SILENCE_AMPLITUDE = 0.5 / 2**15
+
+
+class AudioCheck:
+    """The checks every way into a transcription makes on a recording, in one place.
+
+    ``load_audio`` (and so ``Speech2Text.transcribe`` with files, bytes, file objects or
+    arrays), the block reader of ``transcribe_long`` (the command, standard input, the
+    corpus workers) all feed the samples they decode through :meth:`take`, block by block
+    or all at once, and call :meth:`finish` at the end, so that one recording gets the
+    same typed error whichever way it came in. Every check works on the samples at their
+    own rate, before resampling, and on statistics that do not depend on how the
+    recording was cut into blocks (a count, the first bad index, a minimum and a maximum):
+
+    * :meth:`take` — the first sample (in time) that is NaN or infinite, or beyond
+      ``MAX_AMPLITUDE``, in any channel, raises ``NonFiniteAudioError`` or
+      ``AudioRangeError`` (before channels are mixed, so no NaN arithmetic runs);
+    * :meth:`finish` — no samples: ``EmptyAudioError``; fewer than one 25 ms frame once
+      at 16 kHz: ``AudioTooShortError``; and, when asked, the mono mix's range under one
+      16-bit step (digital silence, a constant, anti-phase channels): ``SilentAudioError``.
+    """
+
+    def __init__(self, source: str, rate: int):
+        self.source, self.rate = source, rate
+        self.count = 0  # frames taken so far
+        self.low, self.high = math.inf, -math.inf  # of the mono mix
+
+    def take(self, samples: np.ndarray) -> np.ndarray:
+        """Check a block ``[n]`` or ``[n, C]`` (at the source rate) and return its mono mix
+        ``[n]``."""
+        _check_layout(samples, self.source)
+        with np.errstate(invalid="ignore"):  # NaN compares False: found by isfinite
+            nonfinite = ~np.isfinite(samples)
+            huge = np.abs(samples) > MAX_AMPLITUDE
+        if samples.ndim == 2:
+            nonfinite, huge = nonfinite.any(axis=1), huge.any(axis=1)
+        first_bad = _first(nonfinite)
+        first_huge = _first(huge)
+        if first_bad is not None and (first_huge is None or first_bad <= first_huge):
+            raise NonFiniteAudioError(
+                f"{self.source} holds a NaN or infinite sample (the first at sample "
+                f"{self.count + first_bad}, {self._at(first_bad)}). Clean the signal before passing it."
+            )
+        if first_huge is not None:
+            value = float(np.max(np.abs(samples[first_huge])))
+            raise AudioRangeError(
+                f"{self.source} has a sample of {value:.3g} (at {self._at(first_huge)}); float audio "
+                f"belongs in [-1, 1] (minis2t accepts up to 2**32). Rescale it, e.g. divide int16 "
+                f"values by 32768."
+            )
+        mono = samples if samples.ndim == 1 else (
+            samples.mean(axis=1, dtype=samples.dtype) if samples.shape[1] > 1 else samples[:, 0])  # fmt: skip
+        if mono.shape[0]:
+            self.low = min(self.low, float(mono.min()))
+            self.high = max(self.high, float(mono.max()))
+        self.count += samples.shape[0]
+        return mono
+
+    def _at(self, index: int) -> str:
+        return f"{(self.count + index) / self.rate:.3f} s"
+
+    def finish(self, refuse_silence: bool = True) -> None:
+        """The checks that need the whole recording: empty, too short, silent."""
+        if self.count == 0:
+            raise EmptyAudioError(f"{self.source} holds no samples. Pass a non-empty recording.")
+        at_16k = -(-self.count * SAMPLING_RATE // self.rate)  # resample's output length
+        if at_16k < FRAME_LENGTH:
+            raise AudioTooShortError(
+                f"{self.source} has {at_16k} samples at 16 kHz ({1000 * at_16k / SAMPLING_RATE:.1f} ms); "
+                f"at least {FRAME_LENGTH} (one 25 ms frame) are needed. Pass a longer recording."
+            )
+        spread = self.high - self.low
+        if refuse_silence and spread < 2 * SILENCE_AMPLITUDE:
+            middle = (self.high + self.low) / 2
+            if spread == 0 and middle == 0:
+                what = "digital silence (every sample is 0)"
+            elif spread == 0:
+                what = f"a constant signal (every sample is {middle:+.3g}), which sounds like silence"
+            else:
+                what = (f"silence: every sample is within {spread / 2:.1e} of {middle:+.3g}, below half "
+                        f"a 16-bit step ({SILENCE_AMPLITUDE:.1e})")
+            raise SilentAudioError(f"{self.source} is {what}. There is nothing to transcribe.")
+
+
+def _first(flags: np.ndarray) -> int | None:
+    """The index of the first True in ``flags [n]``, or None."""
+    index = int(np.argmax(flags)) if flags.shape[0] else 0
+    return index if flags.shape[0] and flags[index] else None
 
 
 # --- encoded audio: files, bytes, file objects ------------------------------------------
@@ -196,33 +280,193 @@ def is_encoded(source) -> bool:
 
 def _read_encoded(source, name: str, sampling_rate, max_seconds) -> tuple[np.ndarray, int]:
     """Decode a file, bytes or a file object into float32 ``[N, C]`` and its rate."""
-    opened = open_encoded(source, name)
-    try:
-        declared = _declared_frames(opened)  # read before libsndfile takes the file
-        with soundfile.SoundFile(opened) as decoder:  # the header, then the samples
-            rate = decoder.samplerate
-            check_file_rate(rate, sampling_rate, name)
+    with open_decoder(source, name, sampling_rate) as decoder:
+        rate = decoder.rate
+        if decoder.frames is not None:  # from the header, before decoding
             check_duration(decoder.frames, rate, max_seconds, name)
-            # dtype float32 makes libsndfile scale integer PCM to [-1, 1] for us.
-            samples = decoder.read(dtype="float32", always_2d=True)
-    except DECODE_ERRORS as e:
-        hint = ""
-        if isinstance(source, (bytes, bytearray)) and len(source) < 4096 and _looks_like_path(source):
-            hint = "; if these bytes are a path, pass it as str"
-        raise undecodable(name, e, hint) from None
-    if declared is not None and samples.shape[0] < declared:
-        raise truncated(name, declared, samples.shape[0], rate)
+        limit = -1 if max_seconds is None else int(max_seconds * rate) + 1
+        samples = decoder.read(limit)  # [N, C]; at most one frame past the limit
+        check_duration(samples.shape[0], rate, max_seconds, name)  # a header that said less
+        decoder.check_complete(samples.shape[0])
     return samples, rate
 
 
 def open_encoded(source, name: str):
-    """What libsndfile can open for encoded audio: a checked path (``str``), the bytes
-    given as a file object, or a seekable file object."""
+    """What a decoder can open for encoded audio: a checked path (``str``), the bytes
+    given as a file object, or a seekable file object; an empty one is refused."""
     if isinstance(source, (str, os.PathLike)):
-        return check_path(source)
+        path = check_path(source)
+        if os.path.getsize(path) == 0:
+            raise EmptyAudioError(f"{path} is an empty file (0 bytes): there is no audio in it.")
+        return path
     if isinstance(source, (bytes, bytearray, memoryview)):
+        if len(source) == 0:
+            raise EmptyAudioError(f"{name} are empty (0 bytes): there is no audio in them.")
         return io.BytesIO(bytes(source))
-    return _seekable(source, name)
+    stream = _seekable(source, name)
+    start = stream.tell()
+    if not stream.read(1):
+        raise EmptyAudioError(f"{name} is empty (0 bytes left to read): there is no audio in it.")
+    stream.seek(start)
+    return stream
+
+
+def open_decoder(source, name: str, sampling_rate: int | None = None):
+    """A decoder for encoded audio (a path, bytes, a file object): libsndfile's (WAV, FLAC,
+    Ogg, MP3, ...) or, for what libsndfile does not read, FFmpeg's through PyAV (M4A/AAC,
+    MP4, WebM, MKV, ...). Its ``rate`` is checked (supported, and ``sampling_rate`` if
+    given), and a WAV shorter than its header says is refused. The decoder has ``rate``,
+    ``frames`` (from the header; None when unknown), ``read(n)`` (float32 ``[n', C]``,
+    ``n' < n`` only at the end; ``n = -1`` reads everything), ``check_complete(n)`` and is
+    a context manager."""
+    opened = open_encoded(source, name)
+    hint = ""
+    if isinstance(source, (bytes, bytearray)) and len(source) < 4096 and _looks_like_path(source):
+        hint = "; if these bytes are a path, pass it as str"
+    try:
+        decoder = SoundfileDecoder(opened, name)
+    except DECODE_ERRORS as e:
+        reason = e
+        if not isinstance(opened, str):
+            opened.seek(0)
+        decoder = AvDecoder.open(opened, name)
+        if decoder is None:
+            raise undecodable(name, reason, hint) from None
+    try:
+        check_file_rate(decoder.rate, sampling_rate, name)
+        decoder.check_header()
+    except BaseException:
+        decoder.close()
+        raise
+    return decoder
+
+
+class SoundfileDecoder:
+    """libsndfile (through soundfile), reading float32 (it scales integer PCM to [-1, 1])."""
+
+    def __init__(self, opened, name: str):
+        self.name = name
+        self.declared = _declared_frames(opened)  # read before libsndfile takes the file
+        self.file = soundfile.SoundFile(opened)
+        self.rate, self.frames = self.file.samplerate, self.file.frames
+
+    def check_header(self) -> None:
+        """A WAV whose data chunk is shorter than its header says is truncated (libsndfile
+        would silently read what is there)."""
+        if self.declared is not None and self.frames < self.declared:
+            raise truncated(self.name, self.declared, self.frames, self.rate)
+
+    def read(self, n: int) -> np.ndarray:
+        try:
+            return self.file.read(n, dtype="float32", always_2d=True)
+        except DECODE_ERRORS as e:
+            raise undecodable(self.name, e) from None
+
+    def check_complete(self, n: int) -> None:
+        """``n`` frames were read: FLAC and Ogg streams that end early already raised."""
+
+    def close(self) -> None:
+        self.file.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class AvDecoder:
+    """FFmpeg's decoders through PyAV (the ``av`` package, which ships its own FFmpeg
+    libraries): the first audio track of any container FFmpeg reads, decoded frame by
+    frame and converted to float32 at the track's own rate (resampling stays minis2t's)."""
+
+    def __init__(self, container, stream, name: str):
+        import av
+
+        self.container, self.stream, self.name = container, stream, name
+        self.rate = int(stream.codec_context.sample_rate or stream.rate or 0)
+        seconds = None
+        if stream.duration is not None and stream.time_base is not None:
+            seconds = float(stream.duration * stream.time_base)
+        elif container.duration is not None:
+            seconds = container.duration / av.time_base
+        self.frames = None if seconds is None else int(round(seconds * self.rate))
+        self._frames = container.decode(stream)
+        self._convert = None  # an av.AudioResampler to float planar, made at the first frame
+        self._pending: list[np.ndarray] = []  # decoded [k, C] pieces not yet returned
+        self._ended = False
+
+    @classmethod
+    def open(cls, opened, name: str) -> "AvDecoder | None":
+        """The decoder, or None when PyAV is not installed or cannot open the data; a
+        container without an audio track is an AudioFileError."""
+        try:
+            import av
+        except ImportError:
+            return None
+        try:
+            container = av.open(opened, mode="r")
+        except (av.FFmpegError, *DECODE_ERRORS, ValueError):
+            return None
+        stream = next((s for s in container.streams if s.type == "audio"), None)
+        if stream is None:
+            container.close()
+            raise AudioFileError(f"{name} has no audio track (a video without sound?); nothing to transcribe.")
+        return cls(container, stream, name)
+
+    def check_header(self) -> None:
+        if self.rate <= 0:
+            raise AudioFileError(f"{self.name}: its audio track declares no sampling rate; it is damaged.")
+
+    def _decode_more(self) -> bool:
+        """Decode the next frame into ``_pending``; False at the end of the track."""
+        import av
+
+        if self._ended:
+            return False
+        try:
+            frame = next(self._frames, None)
+            if self._convert is None and frame is not None:
+                self._convert = av.AudioResampler(format="fltp", layout=frame.layout.name, rate=self.rate)
+            if self._convert is None:
+                self._ended = True
+                return False
+            converted = self._convert.resample(frame)  # None flushes the converter
+        except (av.FFmpegError, *DECODE_ERRORS, ValueError) as e:
+            raise undecodable(self.name, e) from None
+        for piece in converted:
+            self._pending.append(piece.to_ndarray().T.astype(np.float32, copy=False))  # [C, k] -> [k, C]
+        if frame is None:
+            self._ended = True
+        return True
+
+    def read(self, n: int) -> np.ndarray:
+        have = sum(p.shape[0] for p in self._pending)
+        while (n < 0 or have < n) and self._decode_more():
+            have = sum(p.shape[0] for p in self._pending)
+        if not self._pending:
+            channels = self.stream.codec_context.channels or 1
+            return np.zeros((0, channels), np.float32)
+        data = np.concatenate(self._pending)
+        n = data.shape[0] if n < 0 else min(n, data.shape[0])
+        self._pending = [data[n:]] if n < data.shape[0] else []
+        return data[:n]
+
+    def check_complete(self, n: int) -> None:
+        """A track that stops well short of the duration its container declares is
+        truncated. The margin covers codec frame padding (an AAC frame is 1024 samples,
+        and encoders add up to two frames of priming)."""
+        if self.frames is not None and n < self.frames - max(4096, 0.05 * self.rate):
+            raise truncated(self.name, self.frames, n, self.rate)
+
+    def close(self) -> None:
+        self.container.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
 
 
 # What libsndfile (through soundfile) raises for a file it cannot read.
@@ -246,11 +490,12 @@ def check_path(source) -> str:
 
 
 def undecodable(name: str, error: Exception, hint: str = "") -> AudioFileError:
-    """The error for a file libsndfile cannot decode (``error``), saying what to do."""
+    """The error for a file no decoder can read (``error``: libsndfile's), saying what to do."""
     return AudioFileError(
         f"cannot decode {name}: {_clean_reason(error)}{hint}. minis2t reads what libsndfile "
-        f"reads (WAV, FLAC, OGG, MP3 and more); convert other formats (AAC/M4A, WMA and "
-        f"others) first, e.g. `ffmpeg -i in.m4a -ar 16000 out.wav`."
+        f"reads (WAV, FLAC, OGG, MP3 and more) and, through PyAV's FFmpeg, M4A/AAC, MP4, WebM "
+        f"and MKV audio; this is none of them (damaged, or not audio). Converting it with ffmpeg "
+        f"(`ffmpeg -i in.xyz -ar 16000 out.wav`) may tell more."
     )
 
 
@@ -381,21 +626,24 @@ def _pcm_to_float(samples: np.ndarray) -> np.ndarray:
     )
 
 
-def _to_mono(samples: np.ndarray, source: str) -> np.ndarray:
-    """``[N]`` stays; ``[N, C]`` is averaged over channels; anything else raises."""
+def _check_channels_last(samples: np.ndarray, source: str) -> None:
+    """An array ``[N, C]`` with more channels than samples is channel-first: refused."""
+    if samples.ndim == 2 and samples.shape[1] > samples.shape[0] > 0:
+        n, c = samples.shape
+        raise AudioShapeError(
+            f"{source} has shape {samples.shape}: more channels ({c}) than samples ({n}). "
+            f"Arrays are [samples, channels]; pass `x.T` for a channel-first array."
+        )
+
+
+def _check_layout(samples: np.ndarray, source: str) -> None:
+    """``[N]`` or ``[N, C]`` with at least one channel and no more channels than samples."""
     if samples.ndim == 1:
-        return samples
+        return
     if samples.ndim != 2:
         raise AudioShapeError(
             f"{source} has shape {samples.shape}; expected [N] (mono) or [N, C] "
             f"(samples x channels). Pass one utterance at a time."
         )
-    n, c = samples.shape
-    if c > n and n > 0:
-        raise AudioShapeError(
-            f"{source} has shape {samples.shape}: more channels ({c}) than samples ({n}). "
-            f"Arrays are [samples, channels]; pass `x.T` for a channel-first array."
-        )
-    if c == 0:
+    if samples.shape[1] == 0:
         raise EmptyAudioError(f"{source} has shape {samples.shape}: no channels.")
-    return samples.mean(axis=1, dtype=samples.dtype) if c > 1 else samples[:, 0]
