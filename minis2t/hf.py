@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 # The model-side code this layer stands on, imported in one place (to rewire in one place).
+from . import generate as g
 from . import model as m
 from .checkpoint import resolve_model_dir, save_checkpoint
 from .config import GenerationConfig, ModelConfig, read_json
@@ -432,7 +433,7 @@ class Speech2TextForConditionalGeneration:
     def generate(self, inputs=None, generation_config: GenerationConfig | None = None, *,
                  input_features=None, attention_mask=None, encoder_outputs=None,
                  return_dict_in_generate: bool = False, output_scores: bool = False,
-                 use_cache: bool = True, **kwargs):  # fmt: skip
+                 use_cache: bool | None = None, **kwargs):  # fmt: skip
         """Token ids ``[B, L]`` (rows start with the decoder start token), as transformers'
         ``generate``: the model's generation config, then ``generation_config``, then
         keyword options (``num_beams``, ``max_length``, ``max_new_tokens``,
@@ -440,7 +441,9 @@ class Speech2TextForConditionalGeneration:
         ``length_penalty``, ``early_stopping``, ``no_repeat_ngram_size``, ...). Sampling
         and the other options of ``_GENERATE_REFUSED`` are refused by name.
         ``return_dict_in_generate`` gives ``sequences`` (and ``sequences_scores``,
-        ``scores``)."""
+        ``scores``). ``use_cache`` (default: the config's) as in transformers: without the
+        cache every step runs the decoder over the whole output so far, whose positions
+        skip generated ``pad_token_id`` tokens (with the cache they count)."""
         if self._bare:
             raise UnsupportedError("Speech2TextModel has no language-model head: generate with "
                                    "Speech2TextForConditionalGeneration.")  # fmt: skip
@@ -461,12 +464,49 @@ class Speech2TextForConditionalGeneration:
             enc = (e["last_hidden_state"], e["mask"])
         elif features is None:
             raise ModelInputError("give the input features: generate(inputs=...) or input_features=....")
-        result = self._s2t.generate(features, attention_mask, output_scores=output_scores,
-                                    return_dict=True, encoder_outputs=enc, **options)  # fmt: skip
+        if use_cache is None:
+            use_cache = self.config.use_cache
+        if use_cache:
+            result = self._s2t.generate(features, attention_mask, output_scores=output_scores,
+                                        return_dict=True, encoder_outputs=enc, **options)  # fmt: skip
+        else:
+            result = self._generate_without_cache(features, attention_mask, enc, output_scores, options)
         if not return_dict_in_generate:
             return result.sequences
         return ModelOutput(sequences=result.sequences, sequences_scores=result.sequences_scores,
                            scores=None if result.scores is None else tuple(result.scores))  # fmt: skip
+
+
+    def _generate_without_cache(self, features, attention_mask, enc, output_scores: bool, options: dict):
+        """transformers' ``use_cache=False``: the same searches (:mod:`minis2t.generate`),
+        each step decoding the whole output so far from an empty self-attention cache."""
+        s2t = self._s2t
+        opts = s2t.generation_options(**options)
+        if enc is None:
+            out = s2t._encode(s2t._features(features), attention_mask)
+            enc = (out["last_hidden_state"], out["mask"])
+        batch, k = enc[0].shape[0], opts.num_beams
+        encoder_mask = np.repeat(enc[1], k, axis=0)  # [B*K, S]
+        cross = m.init_cache(self._params, self.config, enc[0])  # once per utterance, shared by its beams
+
+        def step(tokens, history):
+            sequence = tokens if history.tokens is None else np.concatenate([history.tokens, tokens], axis=1)
+            out = m.decode(self._params, self.config, sequence, cross, encoder_mask, positions=s2t.positions["decoder"])
+            return out["logits"][:, -1], _History(sequence)
+
+        if k == 1:
+            return g.greedy_search(step, _History(None), batch, opts, output_scores)
+        return g.beam_search(step, _History(None), batch, opts, output_scores)
+
+
+class _History:
+    """The searches' decoder state without a cache: the tokens so far ``[N, L]``."""
+
+    def __init__(self, tokens):
+        self.tokens = tokens
+
+    def reorder(self, index) -> "_History":
+        return _History(self.tokens[index])
 
 
 class Speech2TextModel(Speech2TextForConditionalGeneration):
