@@ -270,14 +270,13 @@ class Speech2TextProcessor:
 
 # --- models ------------------------------------------------------------------------------------------
 
-# Generation arguments of transformers that minis2t's searches do not run.
+# Generation arguments of transformers that minis2t's searches do not run. (top_k, top_p
+# and temperature need do_sample=True, refused here; without it transformers ignores them
+# too, so they are accepted and change nothing, as there.)
 _GENERATE_REFUSED = {
     "do_sample": (False, "sampling: minis2t runs greedy and beam search (do_sample=False)"),
     "num_return_sequences": (1, "one sequence per input is returned (the best beam)"),
     "num_beam_groups": (1, "diverse beam search is not implemented"),
-    "top_k": (None, "top-k applies to sampling only, which minis2t does not run"),
-    "top_p": (None, "top-p applies to sampling only, which minis2t does not run"),
-    "temperature": (None, "temperature applies to sampling only, which minis2t does not run"),
     "repetition_penalty": (1.0, "not implemented"),
     "bad_words_ids": (None, "not implemented"),
     "force_words_ids": (None, "constrained beam search is not implemented"),
@@ -450,13 +449,21 @@ class Speech2TextForConditionalGeneration:
         if inputs is not None and input_features is not None:
             raise ModelInputError("give the features once: inputs or input_features.")
         features = inputs if inputs is not None else input_features
-        options = dict(generation_config.to_dict()) if generation_config is not None else {}
-        options.pop("extra_eos_token_ids", None)
-        options = {k: v for k, v in options.items() if k in GenerationConfig.__dataclass_fields__}
+        stored = {**self.generation_config.extra, **(generation_config.extra if generation_config else {})}
         for name, (default, why) in _GENERATE_REFUSED.items():
+            if stored.get(name) not in (None, default):  # generation_config.json's keys too
+                raise UnsupportedError(f"the generation config's {name}={stored[name]!r}: {why}.")
             value = kwargs.pop(name, default)
-            if value != default:
+            if value not in (None, default):
                 raise UnsupportedError(f"generate({name}={value!r}): {why}.")
+        for name in ("top_k", "top_p", "temperature"):  # sampling's: without it, no effect (as there)
+            kwargs.pop(name, None)
+        options = {}
+        if generation_config is not None:
+            known = set(GenerationConfig.__dataclass_fields__) - {"extra"}
+            options = {k: getattr(generation_config, k) for k in known}
+            options["eos_token_id"] = list(generation_config.eos_token_ids)
+            del options["extra_eos_token_ids"]
         options.update(kwargs)
         enc = None
         if encoder_outputs is not None:
