@@ -166,8 +166,8 @@ class Tokenizer:
         list of texts), as transformers' tokenizer returns them.
 
         ``padding``: False (none), True / ``"longest"`` or ``"max_length"``, on the right
-        with ``<pad>``; ``truncation`` cuts to ``max_length`` tokens (special tokens
-        counted); ``return_tensors``: None (lists) or ``"np"`` (arrays; ``[1, L]`` for one text, as
+        with ``<pad>``; ``truncation`` cuts the text's tokens so that, with the special
+        tokens, at most ``max_length`` remain; ``return_tensors``: None (lists) or ``"np"`` (arrays; ``[1, L]`` for one text, as
         transformers). Anything else is an error, never
         ignored: an unknown keyword is a :class:`TokenizerError`, ``"pt"`` an
         :class:`~minis2t.errors.UnsupportedError` (minis2t returns NumPy)."""
@@ -178,11 +178,14 @@ class Tokenizer:
         check_return_tensors(return_tensors)
         single = isinstance(text, str)
         texts = [text] if single else list(text)
-        ids = [self.encode(t, add_special_tokens) for t in texts]
-        if truncation:
+        ids = [self.encode(t, add_special_tokens=False) for t in texts]
+        if truncation:  # the text's tokens are cut, the special ones kept (as transformers)
             if max_length is None:
                 raise TokenizerError("truncation=True needs max_length (a number of tokens).")
-            ids = [x[:max_length] for x in ids]
+            room = max(0, max_length - (len(self.prefix_ids) + 1 if add_special_tokens else 0))
+            ids = [x[:room] for x in ids]
+        if add_special_tokens:
+            ids = [self.build_inputs_with_special_tokens(x) for x in ids]
         ids, masks = _pad_ids(ids, padding, max_length, self.pad_token_id)
         out = {"input_ids": ids}
         if return_attention_mask:
@@ -214,9 +217,13 @@ class Tokenizer:
 
     def create_token_type_ids_from_sequences(self, token_ids_0: list[int],
                                              token_ids_1: list[int] | None = None) -> list[int]:  # fmt: skip
-        """Segment ids: 0 for the first sequence, 1 for a second. Speech2Text has no
-        segment embedding; the method exists for transformers' API."""
-        return [0] * len(token_ids_0) + [1] * len(token_ids_1 or [])
+        """Segment ids over what :meth:`build_inputs_with_special_tokens` makes: 0 for the
+        first sequence with its special tokens, 1 for the second's ids (transformers'
+        rule). Speech2Text has no segment embedding; the method exists for the API."""
+        first = len(self.build_inputs_with_special_tokens(token_ids_0))
+        if token_ids_1 is None:
+            return [0] * first
+        return [0] * first + [1] * (len(self.build_inputs_with_special_tokens(token_ids_0, token_ids_1)) - first)
 
     def get_vocab(self) -> dict[str, int]:
         return dict(self.vocab)

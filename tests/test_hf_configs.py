@@ -200,7 +200,7 @@ def check_example(config: dict, x: dict, last_hidden_state_too: bool) -> None:
         assert len(out[name]) == len(theirs[name])
         for a, b in zip(out[name], theirs[name]):
             assert rel_diff(a, b) <= BAR
-    for ours_layer, theirs_layer in zip(out.past_key_values, cache_from_transformers(theirs.past_key_values),
+    for ours_layer, theirs_layer in zip(out.past_key_values, cache_from_transformers(theirs.cache),
                                         strict=True):  # fmt: skip
         for a, b in zip(ours_layer, theirs_layer, strict=True):
             assert rel_diff(a, b) <= BAR
