@@ -118,6 +118,12 @@ class AudioTooLongError(AudioError, InputTooLongError):
     refused from its header or length before it is decoded: split it."""
 
 
+class UnsupportedError(MiniS2TError):
+    """An argument or config value that transformers accepts and minis2t refuses on
+    purpose (``return_tensors="pt"``: minis2t returns NumPy): the message names it and
+    says why. Never a silent difference instead."""
+
+
 class NumericalError(MiniS2TError):
     """The model produced NaN or infinite values: its weights are damaged, or the input is
     beyond what float arithmetic can carry. Never returned as text."""
@@ -152,6 +158,17 @@ class ErrorText(str):
         text = super().__new__(cls, message)
         text.kind = kind
         return text
+
+
+def check_return_tensors(return_tensors) -> None:
+    """``None`` and ``"np"`` are what minis2t returns; any other framework (``"pt"``,
+    ``"tf"``, ``"jax"``, ``"mlx"``) is an :class:`UnsupportedError`, never a silent NumPy."""
+    if return_tensors not in (None, "np"):
+        raise UnsupportedError(
+            f"return_tensors={return_tensors!r}: minis2t computes in NumPy and returns NumPy "
+            f"arrays only (return_tensors='np'). Convert them where another library needs "
+            f"them, e.g. torch.from_numpy(x)."
+        )
 
 
 def guarded(function, *args, **kwargs):

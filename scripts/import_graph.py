@@ -17,7 +17,7 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "minis2t"
 LAYERS = ["errors", "reference", "engine", "io", "app", "train"]  # bottom to top
-TOP = {"minis2t", "minis2t.__main__", "minis2t._moved"}  # the package's front door: may import anything
+TOP = {"minis2t", "minis2t.__main__", "minis2t._moved", "minis2t.hf"}  # the front doors: may import anything
 
 
 def module_name(path: Path) -> str:

@@ -464,3 +464,27 @@ def engine_devices() -> str:
     from engine_devices import devices
 
     return devices()
+
+
+# --- the transformers API page ---------------------------------------------------------------
+
+
+def hf_api() -> str:
+    """The transformers API page's tables, from minis2t.hf itself: each call and its
+    minis2t equivalent, the signatures as the code has them, and every refusal with why."""
+    from minis2t import hf
+
+    def cell(text: str) -> str:
+        return text.replace("|", "\\|") or "—"
+
+    lines = ["| transformers | minis2t.hf | note |", "|---|---|---|"]
+    lines += [f"| `{cell(a)}` | `{cell(b)}` | {cell(note)} |" for a, b, note in hf.CALLS]
+    lines += ["", "The signatures, as the code has them:", "", "```text"]
+    for name in ("Speech2TextForConditionalGeneration.forward", "Speech2TextForConditionalGeneration.generate",
+                 "Speech2TextFeatureExtractor.__call__", "Speech2TextTokenizer.__call__"):  # fmt: skip
+        cls, method = name.split(".")
+        lines.append(f"{name}{hf.signature(getattr(getattr(hf, cls), method))}")
+    lines += ["```", "", "Refused by name (a typed error that says why), never run differently:", "",
+              "| transformers accepts | minis2t refuses because |", "|---|---|"]  # fmt: skip
+    lines += [f"| `{cell(what)}` | {cell(why)} |" for what, why in hf.refused()]
+    return "\n".join(lines) + "\n"

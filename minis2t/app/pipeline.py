@@ -48,6 +48,9 @@ def _check_search(search: str, opts: GenerationConfig) -> None:
     if search == "fairseq" and (opts.no_repeat_ngram_size or opts.forced_bos_token_id is not None):
         raise ConfigError("search='fairseq' does not take no_repeat_ngram_size or a forced first "
                           "token (language); use search='transformers'.")  # fmt: skip
+    if search == "fairseq" and opts.extra_eos_token_ids:
+        raise ConfigError(f"search='fairseq' stops on one id; eos_token_id is a list "
+                          f"{list(opts.eos_token_ids)}: use search='transformers'.")  # fmt: skip
 
 
 class Output(dict):

@@ -68,11 +68,20 @@ class ModelConfig:
     input_feat_per_channel: int = 80  # F: mel bins per frame
     input_channels: int = 1
     tie_word_embeddings: bool = True  # LM head shares the token embedding's weights
+    # config.json may give eos_token_id as a list of stop ids: the first is eos_token_id,
+    # the others are kept here (eos_token_ids is the whole list)
+    extra_eos_token_ids: tuple[int, ...] = ()
     extra: dict = field(default_factory=dict, compare=False, repr=False)  # unknown keys
 
     def __post_init__(self):
         object.__setattr__(self, "conv_kernel_sizes", tuple(self.conv_kernel_sizes))
+        _split_eos_list(self)
         _validate_model(self)
+
+    @property
+    def eos_token_ids(self) -> tuple[int, ...]:
+        """Every stop id: ``eos_token_id`` first, then the others of a list."""
+        return (self.eos_token_id, *self.extra_eos_token_ids)
 
     @property
     def encoder_head_dim(self) -> int:
@@ -87,17 +96,17 @@ class ModelConfig:
         known = {f.name for f in dataclasses.fields(cls)} - {"extra"}
         kwargs = {k: v for k, v in values.items() if k in known}
         extra = {k: v for k, v in values.items() if k not in known}
-        if isinstance(kwargs.get("eos_token_id"), list):  # a list of stop ids: S2T uses one
-            kwargs["eos_token_id"] = kwargs["eos_token_id"][0]
-        return cls(**kwargs, extra=extra)
+        return cls(**kwargs, extra=extra)  # an eos_token_id list is split in __post_init__
 
     def to_dict(self) -> dict:
         """The fields and the kept unknown keys, as ``config.json`` holds them."""
         out = dict(self.extra)
         for f in dataclasses.fields(self):
-            if f.name != "extra":
+            if f.name not in ("extra", "extra_eos_token_ids"):
                 value = getattr(self, f.name)
                 out[f.name] = list(value) if isinstance(value, tuple) else value
+        if self.extra_eos_token_ids:
+            out["eos_token_id"] = list(self.eos_token_ids)
         out.setdefault("model_type", "speech_to_text")
         out.setdefault("architectures", ["Speech2TextForConditionalGeneration"])
         return out
@@ -126,10 +135,18 @@ class GenerationConfig:
     bos_token_id: int = 0
     eos_token_id: int = 2
     pad_token_id: int = 1  # fills finished rows of the output
+    extra_eos_token_ids: tuple[int, ...] = ()  # the rest of an eos_token_id list: they stop too
     extra: dict = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self):
+        _split_eos_list(self)
         _validate_generation(self)
+
+    @property
+    def eos_token_ids(self) -> tuple[int, ...]:
+        """Every id that ends an output: ``eos_token_id`` first, then the others of a list
+        (transformers stops on any of them)."""
+        return (self.eos_token_id, *self.extra_eos_token_ids)
 
     @classmethod
     def from_dict(cls, values: dict) -> "GenerationConfig":
@@ -137,16 +154,16 @@ class GenerationConfig:
         nullable = ("forced_bos_token_id", "max_new_tokens")  # None is a meaningful value
         kwargs = {k: v for k, v in values.items()
                   if k in known and (v is not None or k in nullable)}  # fmt: skip
-        if isinstance(kwargs.get("eos_token_id"), list):
-            kwargs["eos_token_id"] = kwargs["eos_token_id"][0]
         extra = {k: v for k, v in values.items() if k not in known}
-        return cls(**kwargs, extra=extra)
+        return cls(**kwargs, extra=extra)  # an eos_token_id list is split in __post_init__
 
     def to_dict(self) -> dict:
         out = dict(self.extra)
         for f in dataclasses.fields(self):
-            if f.name != "extra":
+            if f.name not in ("extra", "extra_eos_token_ids"):
                 out[f.name] = getattr(self, f.name)
+        if self.extra_eos_token_ids:
+            out["eos_token_id"] = list(self.eos_token_ids)
         return out
 
     def longest_output(self, prompt_length: int = 1) -> int:
@@ -157,7 +174,10 @@ class GenerationConfig:
         return self.max_length
 
     def replace(self, **changes) -> "GenerationConfig":
-        """A copy with some options changed (validated again)."""
+        """A copy with some options changed (validated again). A new ``eos_token_id``
+        (an id or a list) replaces the whole list of stop ids."""
+        if "eos_token_id" in changes and "extra_eos_token_ids" not in changes:
+            changes["extra_eos_token_ids"] = ()
         return dataclasses.replace(self, **changes)
 
     @classmethod
@@ -180,6 +200,26 @@ class GenerationConfig:
 
 
 # --- validation ---------------------------------------------------------------------
+
+
+def _split_eos_list(config) -> None:
+    """``eos_token_id`` given as a list (or tuple) of stop ids: the first stays
+    ``eos_token_id``, the others go to ``extra_eos_token_ids``. Checked here, so that a
+    list is never silently cut to its first id."""
+    value = config.eos_token_id
+    if isinstance(value, (list, tuple)):
+        if not value or not all(_is_int(x) for x in value):
+            raise ConfigError(f"config field 'eos_token_id' must be a token id or a non-empty list "
+                              f"of them, got {value!r:.80}")  # fmt: skip
+        if config.extra_eos_token_ids:
+            raise ConfigError("give the stop ids either as an 'eos_token_id' list or as "
+                              "'extra_eos_token_ids', not both")  # fmt: skip
+        object.__setattr__(config, "eos_token_id", value[0])
+        object.__setattr__(config, "extra_eos_token_ids", tuple(value[1:]))
+    extra = config.extra_eos_token_ids
+    if not isinstance(extra, (list, tuple)) or not all(_is_int(x) for x in extra):
+        raise ConfigError(f"config field 'eos_token_id': the stop ids must be integers, got {extra!r:.80}")
+    object.__setattr__(config, "extra_eos_token_ids", tuple(extra))
 
 
 def _positive_int(config, name: str) -> None:
@@ -213,7 +253,7 @@ def _validate_model(c: ModelConfig) -> None:
                 f"config field 'conv_kernel_sizes' must hold positive odd integers (padding "
                 f"k // 2 keeps 'same' lengths only for odd k), got {list(c.conv_kernel_sizes)}"
             )
-    if c.conv_channels % 2:
+    if c.conv_channels % 2 and c.num_conv_layers > 1:  # one layer: conv_channels is unused
         raise ConfigError(
             f"config field 'conv_channels' ({c.conv_channels}) must be even: GLU halves it"
         )
@@ -232,11 +272,12 @@ def _validate_model(c: ModelConfig) -> None:
                 f"the config is damaged or not a Speech2Text config."
             )
     for name in ("pad_token_id", "bos_token_id", "eos_token_id", "decoder_start_token_id"):
-        value = getattr(c, name)
-        if not _is_int(value) or not 0 <= value < c.vocab_size:
-            raise ConfigError(
-                f"config field '{name}' ({value!r}) must be a token id in [0, {c.vocab_size})"
-            )
+        values = c.eos_token_ids if name == "eos_token_id" else (getattr(c, name),)
+        for value in values:
+            if not _is_int(value) or not 0 <= value < c.vocab_size:
+                raise ConfigError(
+                    f"config field '{name}' ({value!r}) must be a token id in [0, {c.vocab_size})"
+                )
 
 
 TOKEN_ID_FIELDS = ("decoder_start_token_id", "bos_token_id", "eos_token_id", "pad_token_id",
@@ -286,15 +327,16 @@ def _validate_generation(g: GenerationConfig) -> None:
         value = getattr(g, name)
         if value is None and name == "forced_bos_token_id":
             continue
-        if not _is_int(value) or value < 0:
-            raise ConfigError(f"{name} must be a token id (an integer >= 0), got {value!r}")
+        for v in g.eos_token_ids if name == "eos_token_id" else (value,):
+            if not _is_int(v) or v < 0:
+                raise ConfigError(f"{name} must be a token id (an integer >= 0), got {v!r}")
 
 
 def check_generation_for_model(g: GenerationConfig, c: ModelConfig) -> None:
     """What a generation config asks of one model: ids inside its vocabulary, outputs
     inside its decoder's positions. Checked before any audio is processed."""
     for name in TOKEN_ID_FIELDS:
-        value = getattr(g, name)
+        value = max(g.eos_token_ids) if name == "eos_token_id" else getattr(g, name)
         if value is not None and value >= c.vocab_size:
             raise ConfigError(
                 f"{name} ({value}) is not a token of this model (vocabulary of {c.vocab_size})."

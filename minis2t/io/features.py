@@ -269,14 +269,30 @@ class FeatureExtractor:
         truncation: bool = False,
         pad_to_multiple_of: int | None = None,
         seed: int | None = None,
-        **unused,
+        return_attention_mask: bool | None = None,
+        return_tensors: str | None = None,
+        **unknown,
     ) -> dict:
         """Features of one waveform ``[N]`` or a batch (a list of ``[N_i]``, or ``[B, N]``).
 
         Returns ``{"input_features": [B, T, F] float32, "attention_mask": [B, T] int32}``
         (lists instead of arrays for ``padding="do_not_pad"`` with unequal lengths; no
-        mask when ``return_attention_mask`` is False).
+        mask when ``return_attention_mask`` — this call's, else the extractor's — is False).
+        ``return_tensors`` may be None or ``"np"`` (both give NumPy arrays); another
+        framework (``"pt"``) is an :class:`~minis2t.errors.UnsupportedError`, and an
+        unknown keyword a :class:`FeatureError`: nothing is silently ignored.
         """
+        if unknown:
+            raise FeatureError(
+                f"unknown argument(s) {', '.join(sorted(unknown))} of the feature extractor's call; "
+                f"it takes sampling_rate, padding, max_length, truncation, pad_to_multiple_of, "
+                f"seed, return_attention_mask and return_tensors."
+            )
+        from .errors import check_return_tensors  # here: the imports above are the math's
+
+        check_return_tensors(return_tensors)
+        if return_attention_mask is None:
+            return_attention_mask = self.return_attention_mask
         if sampling_rate is not None and sampling_rate != self.sampling_rate:
             raise SamplingRateError(
                 f"audio sampled at {sampling_rate} Hz; this extractor needs "
@@ -303,7 +319,7 @@ class FeatureExtractor:
             raw, padding, max_length, False, pad_to_multiple_of, self.padding_value
         )
         out = {"input_features": features}
-        if self.return_attention_mask:
+        if return_attention_mask:
             out["attention_mask"] = mask
         return out
 

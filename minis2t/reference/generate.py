@@ -10,7 +10,8 @@ this order to every step's scores:
 
 * ``no_repeat_ngram_size = n``: a token that would repeat an n-gram already in the
   sequence (the start token included) gets -inf;
-* ``min_length``: EOS gets -inf while the sequence (start token included) is shorter;
+* ``min_length``: EOS (every id of ``eos_token_ids``) gets -inf while the sequence
+  (start token included) is shorter;
 * ``forced_bos_token_id``: at the first step every token but this one gets -inf and it
   gets 0 (multilingual translation: the target language's ``<lang:xx>`` token).
 
@@ -62,7 +63,7 @@ def process_scores(sequences: np.ndarray, scores: np.ndarray, options):
         for row, banned in enumerate(banned_ngram_tokens(sequences, n)):
             scores[row, banned] = NEG_INF
     if options.min_length > 0 and cur_len < options.min_length:
-        scores[:, options.eos_token_id] = NEG_INF
+        scores[:, list(options.eos_token_ids)] = NEG_INF  # every stop id
     if options.forced_bos_token_id is not None and cur_len == 1:
         scores[:] = NEG_INF
         scores[:, options.forced_bos_token_id] = 0.0
@@ -95,7 +96,7 @@ def greedy_search(step, cache, batch: int, options,
                   output_scores: bool = False) -> GenerateOutput:  # fmt: skip
     """Take the most likely token each step, until every row has ended.
 
-    A row ends with EOS or at ``max_length``; ended rows are padded with ``pad_token_id``
+    A row ends with EOS (any of ``eos_token_ids``) or at ``max_length``; ended rows are padded with ``pad_token_id``
     while the others go on.
     """
     max_length = max_length_of(options)
@@ -109,7 +110,7 @@ def greedy_search(step, cache, batch: int, options,
             all_scores.append(scores)
         tokens = np.where(unfinished, scores.argmax(axis=-1), options.pad_token_id)  # [B]
         sequences = np.concatenate([sequences, tokens[:, None]], axis=1)  # [B, L + 1]
-        unfinished &= (tokens != options.eos_token_id) & (sequences.shape[1] < max_length)
+        unfinished &= ~np.isin(tokens, options.eos_token_ids) & (sequences.shape[1] < max_length)
         if not unfinished.any():
             return GenerateOutput(sequences, None, all_scores if output_scores else None)
 
@@ -196,7 +197,7 @@ def beam_search(step, cache, batch: int, options, output_scores: bool = False,
         cand_seqs[:, :, cur_len] = cand_token
 
         # 3. which candidates end here ------------------------------------------------------
-        ends = (cand_token == options.eos_token_id) | (cur_len + 1 >= max_length)  # [B, 2K]
+        ends = np.isin(cand_token, options.eos_token_ids) | (cur_len + 1 >= max_length)  # [B, 2K]
 
         # 4. the live beams: best K that did not end ---------------------------------------
         live_scores = cand_scores + ends.astype(np.float32) * DEAD  # [B, 2K]
