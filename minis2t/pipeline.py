@@ -21,6 +21,7 @@ from .checkpoint import BUNDLED_MODELS, load_checkpoint, resolve_model_dir, save
 from .audio import FRAME_LENGTH, SAMPLING_RATE, AudioInput, is_sample_list, load_audio
 from .config import GenerationConfig, ModelConfig, check_generation_for_model
 from .fairseq import is_fairseq_dir, load_fairseq_dir
+from .onnx_runtime import is_onnx_dir
 from .errors import (
     ConfigError,
     ModelInputError,
@@ -76,6 +77,9 @@ class Speech2Text:
             "encoder": m.position_table(config.max_source_positions, config.d_model, self.dtype.name),
             "decoder": m.position_table(config.max_target_positions, config.d_model, self.dtype.name),
         }
+        # An exported ONNX directory's graphs (minis2t.onnx_runtime), run instead of the
+        # NumPy network; None: the NumPy network.
+        self.runtime = None
 
     @classmethod
     def from_pretrained(cls, path=None, dtype=np.float32) -> "Speech2Text":
@@ -90,6 +94,8 @@ class Speech2Text:
         :mod:`minis2t.fairseq`). The tokenizer and feature extractor are optional: a
         directory with only ``config.json`` and weights still encodes and decodes ids."""
         directory = resolve_model_dir(BUNDLED_MODEL if path is None else path)
+        if is_onnx_dir(directory):  # written by `minis2t export-onnx`: run by onnxruntime
+            return cls._from_onnx(directory)
         if is_fairseq_dir(directory):  # a checkpoint *.pt with fairseq's config.yaml
             return cls(*load_fairseq_dir(directory, dtype))
         config, weights = load_checkpoint(directory, dtype=dtype)
@@ -99,6 +105,17 @@ class Speech2Text:
         tokenizer = Tokenizer.from_pretrained(directory) if has("vocab.json") else None
         return cls(config, weights, GenerationConfig.from_pretrained(directory), extractor,
                    tokenizer)  # fmt: skip
+
+    @classmethod
+    def _from_onnx(cls, directory, threads: int | None = None) -> "Speech2Text":
+        """An exported directory: its graphs run the network (``self.runtime``), the rest
+        (features, search, tokenizer) is minis2t's as for any directory. No weights."""
+        from .onnx_runtime import load_onnx_dir
+
+        config, generation, extractor, tokenizer, runtime = load_onnx_dir(directory, threads)
+        self = cls(config, {"none": np.zeros(0, np.float32)}, generation, extractor, tokenizer)
+        self.weights, self.params, self.runtime = {}, {}, runtime
+        return self
 
     def save_pretrained(self, directory) -> None:
         """Write the model in the Hugging Face layout — ``config.json``,
@@ -133,6 +150,10 @@ class Speech2Text:
         return out["last_hidden_state"], out["mask"]
 
     def _encode(self, features, attention_mask, output_hidden_states=False, output_attentions=False):
+        if self.runtime is not None:
+            out = self.runtime.encode(features, attention_mask, output_hidden_states, output_attentions)
+            _check_finite(out["last_hidden_state"], "encoder states")
+            return out
         with np.errstate(over="ignore", invalid="ignore"):  # non-finite output raises below
             out = m.encode(self.params, self.config, features, attention_mask, self.positions["encoder"],
                            output_hidden_states, output_attentions)  # fmt: skip
@@ -159,10 +180,18 @@ class Speech2Text:
                                                      self.config.decoder_start_token_id)  # fmt: skip
         enc = self._encode(self._features(input_features), attention_mask, output_hidden_states,
                            output_attentions)  # fmt: skip
-        cache = m.init_cache(self.params, self.config, enc["last_hidden_state"])
-        dec = m.decode(self.params, self.config, decoder_input_ids, cache, enc["mask"],
-                       decoder_attention_mask, self.positions["decoder"], output_hidden_states,
-                       output_attentions)  # fmt: skip
+        if self.runtime is not None:
+            if decoder_attention_mask is not None or output_hidden_states:
+                raise ModelInputError("an exported ONNX model takes no decoder_attention_mask and gives "
+                                      "no hidden states.")  # fmt: skip
+            cache = self.runtime.init_cache(enc["last_hidden_state"])
+            dec = self.runtime.decode(decoder_input_ids, cache, enc["mask"], output_attentions)
+            dec.setdefault("self_attentions", None)
+        else:
+            cache = m.init_cache(self.params, self.config, enc["last_hidden_state"])
+            dec = m.decode(self.params, self.config, decoder_input_ids, cache, enc["mask"],
+                           decoder_attention_mask, self.positions["decoder"], output_hidden_states,
+                           output_attentions)  # fmt: skip
         if not (labels is not None or output_hidden_states or output_attentions or return_dict):
             return dec["logits"]
         out = Output(logits=dec["logits"], encoder_last_hidden_state=enc["last_hidden_state"],
@@ -225,11 +254,17 @@ class Speech2Text:
         batch, k = enc["last_hidden_state"].shape[0], opts.num_beams
         encoder_mask = np.repeat(enc["mask"], k, axis=0)  # [B*K, S]: each beam sees its item
         # cross-attention keys and values once per item, shared by its beams (model.group_beams)
-        cache = m.init_cache(self.params, self.config, enc["last_hidden_state"])
+        if self.runtime is not None:  # the exported graphs: the same search drives them
+            cache = self.runtime.init_cache(enc["last_hidden_state"])
+        else:
+            cache = m.init_cache(self.params, self.config, enc["last_hidden_state"])
 
         def step(tokens, cache):
-            out = m.decode(self.params, self.config, tokens, cache, encoder_mask,
-                           positions=self.positions["decoder"])  # fmt: skip
+            if self.runtime is not None:
+                out = self.runtime.decode(tokens, cache, encoder_mask)
+            else:
+                out = m.decode(self.params, self.config, tokens, cache, encoder_mask,
+                               positions=self.positions["decoder"])  # fmt: skip
             logits = out["logits"][:, -1]
             _check_finite(logits, "decoder logits")
             return logits, out["cache"]

@@ -64,9 +64,13 @@ def cross_attention(model, encoder_states, encoder_mask, sequences, heads) -> di
     after end-of-sentence) given the encoder's output (:meth:`Speech2Text.encode`):
     ``weights [B, len(heads), L, S]`` — row ``i`` is the position whose input is token
     ``i`` — and ``logprobs [B, L - 1]`` of tokens ``1..L-1``."""
-    cache = m.init_cache(model.params, model.config, encoder_states)
-    out = m.decode(model.params, model.config, sequences, cache, encoder_mask,
-                   positions=model.positions["decoder"], output_attentions=True)  # fmt: skip
+    if getattr(model, "runtime", None) is not None:  # an exported ONNX model's decoder graph
+        cache = model.runtime.init_cache(encoder_states)
+        out = model.runtime.decode(sequences, cache, encoder_mask, output_attentions=True)
+    else:
+        cache = m.init_cache(model.params, model.config, encoder_states)
+        out = m.decode(model.params, model.config, sequences, cache, encoder_mask,
+                       positions=model.positions["decoder"], output_attentions=True)  # fmt: skip
     weights = np.stack([out["cross_attentions"][layer][:, head] for layer, head in heads], axis=1)
     log_p = log_softmax(out["logits"][:, :-1].astype(np.float64))  # [B, L - 1, V]: predicting tokens 1..
     logprobs = np.take_along_axis(log_p, sequences[:, 1:, None], axis=-1)[..., 0]
