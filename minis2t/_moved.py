@@ -15,6 +15,7 @@ MOVED = {
     "generate": "reference.generate", "fairseq_search": "reference.fairseq_search", "grad": "reference.grad",
     "model_grad": "reference.model_grad", "pipeline": "app.pipeline", "longform": "app.longform",
     "timing": "app.timing", "formats": "app.formats", "corpus": "app.corpus", "cli": "app.cli",
+    "onnx_export": "app.onnx_export", "onnx_runtime": "app.onnx_runtime", "onnx_graphs": "app.onnx_graphs",
 }  # fmt: skip
 
 

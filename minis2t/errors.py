@@ -93,6 +93,17 @@ class ModelNotFoundError(MiniS2TError):
     """A model name is neither a local directory nor resolvable through huggingface_hub."""
 
 
+class OnnxModelError(CheckpointError):
+    """An exported ONNX directory (``minis2t export-onnx``) cannot be run: a graph is
+    missing, damaged, of an unsupported opset, lacks an input or output (a cache), or was
+    exported from another model; or onnxruntime is not installed."""
+
+
+class ExportError(MiniS2TError):
+    """A model cannot be exported to ONNX (an option out of range, a configuration the
+    graphs cannot carry, a target directory in the way, or torch/transformers/onnx missing)."""
+
+
 # --- model inputs --------------------------------------------------------------------
 
 

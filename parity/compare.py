@@ -1,11 +1,16 @@
 """Stage-by-stage comparison of minis2t (NumPy), its PyTorch twin and transformers.
 
-    python -m parity compare MODEL_DIR AUDIO... [--dtype float32 float64] [--device cpu]
+    python -m parity compare MODEL_DIR AUDIO... [--dtype float32 float64] [--device cpu] [--no-onnx]
 
 Runs the same audio through the three implementations on the same weights and prints,
 for every stage — features, each conv layer, the embedded input and each encoder layer,
 the encoder output, the embedded decoder input and each decoder layer, the logits — the
 largest and the mean absolute difference of each pair.
+
+fairseq joins when it is installed; onnxruntime, running the graphs ``minis2t export-onnx``
+writes for the model (exported into a temporary directory), joins in float32 when onnx and
+onnxruntime are installed: at the stages its graphs expose (encoder output, logits) and the
+log-probabilities of every teacher-forced step.
 
 The decoder input is the decoder start token followed by the tokens NumPy's greedy
 choice produces (``--steps`` of them), so the comparison runs on a realistic prefix.
@@ -91,15 +96,49 @@ def greedy_prefix(model: minis2t.Speech2Text, features, mask, steps: int) -> np.
     return ids
 
 
+def log_probs(logits) -> np.ndarray | None:
+    """Each step's log-probabilities, in float64 (None stays None)."""
+    if logits is None:
+        return None
+    x = np.asarray(logits, np.float64)
+    x = x - x.max(axis=-1, keepdims=True)
+    return x - np.log(np.exp(x).sum(axis=-1, keepdims=True))
+
+
+def onnx_runtime(model_dir, with_onnx: bool | None):
+    """The exported graphs of ``model_dir`` in onnxruntime (exported into a temporary
+    directory), or None without onnx/onnxruntime (``with_onnx=None``) or when not asked."""
+    import importlib.util
+    import tempfile
+
+    from minis2t.app.onnx_export import export
+    from minis2t.app.onnx_runtime import OnnxRuntime
+
+    if with_onnx is None:
+        with_onnx = all(importlib.util.find_spec(p) is not None for p in ("onnx", "onnxruntime"))
+    if not with_onnx:
+        return None
+    out = export(model_dir, Path(tempfile.mkdtemp()) / "onnx")
+    return OnnxRuntime(out, minis2t.ModelConfig.from_pretrained(out))
+
+
+def onnx_stages(runtime, features, mask, ids) -> dict[str, np.ndarray]:
+    """onnxruntime's encoder output and teacher-forced logits."""
+    enc = runtime.encode(features.astype(np.float32), mask)
+    dec = runtime.decode(ids, runtime.init_cache(enc["last_hidden_state"]), enc["mask"])
+    return {"encoder output": enc["last_hidden_state"], "logits": dec["logits"]}
+
+
 @torch.no_grad()
 def compare(model_dir, audio_paths, dtypes=("float32", "float64"), device=None,
-            steps: int = 8, with_fairseq: bool | None = None) -> list[dict]:  # fmt: skip
+            steps: int = 8, with_fairseq: bool | None = None, with_onnx: bool | None = None) -> list[dict]:  # fmt: skip
     """Rows ``{dtype, stage, shape, pairs: {name: (max, mean)}, scale}`` for every stage
     (``scale``: the largest magnitude among the values compared).
 
     ``model_dir`` may be a Hugging Face or a fairseq directory. fairseq joins as a fourth
     implementation when it is installed (``with_fairseq=None``) or asked for (``True``):
-    loaded by its own code from a fairseq directory, or built around the same weights."""
+    loaded by its own code from a fairseq directory, or built around the same weights.
+    onnxruntime joins in float32 likewise (``with_onnx``), see :func:`onnx_runtime`."""
     from transformers import Speech2TextFeatureExtractor, Speech2TextForConditionalGeneration
 
     device = device or default_device()
@@ -117,6 +156,7 @@ def compare(model_dir, audio_paths, dtypes=("float32", "float64"), device=None,
     features, mask = batch["input_features"], batch["attention_mask"]
     ids = greedy_prefix(ours32, features, mask, steps)
     hf_dir, fairseq = _oracle_dirs(model_dir, ours32, with_fairseq)
+    runtime = onnx_runtime(model_dir, with_onnx) if "float32" in dtypes else None
     hf = Speech2TextForConditionalGeneration.from_pretrained(hf_dir).eval().to(device)
     cfg = ours32.config
     for dtype in dtypes:
@@ -151,9 +191,17 @@ def compare(model_dir, audio_paths, dtypes=("float32", "float64"), device=None,
                 fs_model.encoder.embed_positions.weights = torch.from_numpy(tables["enc"])
                 fs_model.decoder.embed_positions.weights = torch.from_numpy(tables["dec"])
             fs_all = fairseq_oracle.stages(fs_model, x, mask, ids)
+        ort_all = onnx_stages(runtime, x, mask, ids) if runtime is not None and dtype == "float32" else {}
         for stage, value in ours_stages.items():
             rows.append(_row(dtype, stage, {"numpy": value, "twin": twin_stages[stage],
-                                            "transformers": hf_all.get(stage), "fairseq": fs_all.get(stage)}))  # fmt: skip
+                                            "transformers": hf_all.get(stage), "fairseq": fs_all.get(stage),
+                                            "onnxruntime": ort_all.get(stage)}))  # fmt: skip
+        # each teacher-forced step's log-probabilities (what the searches rank)
+        rows.append(_row(dtype, "log-probs", {"numpy": log_probs(ours_stages["logits"]),
+                                              "twin": log_probs(twin_stages["logits"]),
+                                              "transformers": log_probs(hf_all.get("logits")),
+                                              "fairseq": log_probs(fs_all.get("logits")),
+                                              "onnxruntime": log_probs(ort_all.get("logits"))}))  # fmt: skip
     return rows
 
 
@@ -200,7 +248,8 @@ def _row(dtype: str, stage: str, values: dict) -> dict:
     return {"dtype": dtype, "stage": stage, "shape": tuple(shape), "pairs": pairs, "scale": scale}
 
 
-PAIRS = ("numpy-twin", "numpy-transformers", "twin-transformers", "numpy-fairseq", "transformers-fairseq")
+PAIRS = ("numpy-twin", "numpy-transformers", "twin-transformers", "numpy-fairseq", "transformers-fairseq",
+         "numpy-onnxruntime", "transformers-onnxruntime")
 
 
 def format_table(rows: list[dict]) -> str:
@@ -230,8 +279,12 @@ def main(argv=None) -> int:
     cmp.add_argument("--fairseq", dest="fairseq", action="store_true", default=None,
                      help="include fairseq (default: when it is installed)")
     cmp.add_argument("--no-fairseq", dest="fairseq", action="store_false")
+    cmp.add_argument("--onnx", dest="onnx", action="store_true", default=None,
+                     help="include onnxruntime on the exported graphs, float32 (default: when onnx and "
+                          "onnxruntime are installed)")  # fmt: skip
+    cmp.add_argument("--no-onnx", dest="onnx", action="store_false")
     args = parser.parse_args(argv)
-    rows = compare(Path(args.model_dir), args.audio, args.dtype, args.device, args.steps, args.fairseq)
+    rows = compare(Path(args.model_dir), args.audio, args.dtype, args.device, args.steps, args.fairseq, args.onnx)
     print(f"model {args.model_dir}; audio {', '.join(args.audio)}; device {args.device or default_device()}")
     print(format_table(rows))
     return 0

@@ -1,6 +1,11 @@
 """A parity sweep over a corpus: NumPy, the twin and transformers on every file of a manifest.
 
     python -m parity sweep MANIFEST MODEL_DIR --output OUT.jsonl [--workers N] [--address ADDR] [--language xx]
+                                                                 [--no-onnx]
+
+onnxruntime is the fifth runtime when onnx and onnxruntime are installed: the model is
+exported once (``minis2t export-onnx``, into a temporary directory) and every worker runs
+its graphs beside the others, at the encoder output, the logits and the tokens.
 
 Per file, on a Dask worker that keeps the three models loaded (float32, the CPU): the
 largest and the mean absolute difference of each pair at three points — the features,
@@ -32,6 +37,18 @@ from . import bars
 STAGES = ("features", "encoder", "logits")
 PAIRS = ("numpy-twin", "numpy-transformers", "twin-transformers")
 _LOADED: dict[str, tuple] = {}  # per worker process: model directory -> the three models
+_GRAPHS: dict[str, object] = {}  # per worker process: exported directory -> its Speech2Text
+
+
+def _graphs(onnx_dir: str | None):
+    """The exported directory's model (onnxruntime running its graphs), or None."""
+    if onnx_dir is None:
+        return None
+    if onnx_dir not in _GRAPHS:
+        import minis2t
+
+        _GRAPHS[onnx_dir] = minis2t.Speech2Text.from_pretrained(onnx_dir)
+    return _GRAPHS[onnx_dir]
 
 
 def _models(model_dir: str):
@@ -65,9 +82,10 @@ def _pairs(values: dict) -> dict:
     return {**{pair: list(d) for pair, d in pairs.items()}, "scale": scale}
 
 
-def compare_file(path: str, model_dir: str, language: str | None = None) -> dict:
-    """The three implementations on one recording: differences per stage, and tokens
-    (a multilingual model's ``language`` forced as its first token, in all three)."""
+def compare_file(path: str, model_dir: str, language: str | None = None, onnx_dir: str | None = None) -> dict:
+    """The three implementations on one recording (four with ``onnx_dir``, the model's
+    exported graphs): differences per stage, and tokens (a multilingual model's
+    ``language`` forced as its first token, in all)."""
     import torch
 
     import minis2t
@@ -100,13 +118,19 @@ def compare_file(path: str, model_dir: str, language: str | None = None) -> dict
         tlogits = tm.decode(twin, ours.config, torch.from_numpy(ids), tcache, tenc["mask"])["logits"].numpy()
         hf_logits = hf(encoder_outputs=(torch.from_numpy(hf_enc),), attention_mask=tmask,
                        decoder_input_ids=torch.from_numpy(ids)).logits.numpy()  # fmt: skip
+    graphs, ort_enc, ort_logits = _graphs(onnx_dir), None, None
+    if graphs is not None:
+        oenc = graphs.runtime.encode(x, mask)
+        ort_enc = oenc["last_hidden_state"]
+        ort_logits = graphs.runtime.decode(ids, graphs.runtime.init_cache(ort_enc), oenc["mask"])["logits"]
+        tokens["onnxruntime"] = graphs.generate(x, mask, **forced)
     same = all(np.array_equal(tokens["numpy"], t) for t in tokens.values())
     return {
         "seconds": len(wave) / 16000,
         "features": _pairs({"numpy": x, "twin": twin_f, "transformers": hf_f}),
         "encoder": _pairs({"numpy": enc["last_hidden_state"], "twin": tenc["last_hidden_state"].numpy(),
-                           "transformers": hf_enc}),  # fmt: skip
-        "logits": _pairs({"numpy": logits, "twin": tlogits, "transformers": hf_logits}),
+                           "transformers": hf_enc, "onnxruntime": ort_enc}),  # fmt: skip
+        "logits": _pairs({"numpy": logits, "twin": tlogits, "transformers": hf_logits, "onnxruntime": ort_logits}),
         "tokens": int(ids.shape[1]),
         "tokens_identical": bool(same),
     }
@@ -122,9 +146,9 @@ def _hf_generation(hf, options):
     return config
 
 
-def sweep_item(item: corpus.Item, model_dir: str, language: str | None = None) -> dict:
+def sweep_item(item: corpus.Item, model_dir: str, language: str | None = None, onnx_dir: str | None = None) -> dict:
     """One manifest row, on a worker: its comparison, or an error line."""
-    result, error = guarded(compare_file, item.path, model_dir, language)
+    result, error = guarded(compare_file, item.path, model_dir, language, onnx_dir)
     if error is not None:
         return {"id": item.id, "path": item.path, "error": error}
     return {"id": item.id, "path": item.path, **result}
@@ -148,7 +172,8 @@ def summary(rows: list[dict], top: int = 10) -> str:
     out = [f"worst {min(top, len(good))} of {len(good)} files (by the logits' largest |numpy - transformers|):"]
     out += ["  ".join(c.rjust(w) for c, w in zip(line, widths)) for line in table]
     identical = sum(r["tokens_identical"] for r in good)
-    out.append(f"\ntokens identical in all three: {identical} of {len(good)} files; "
+    runtimes = "four (with onnxruntime)" if any("numpy-onnxruntime" in r["logits"] for r in good) else "three"
+    out.append(f"\ntokens identical in all {runtimes}: {identical} of {len(good)} files; "
                f"errors: {len(rows) - len(good)}")  # fmt: skip
     bar_of = {"features": ("max |delta| (CMVN-normalised)", bars.HF_FEATURES_MAX, "features"),
               "encoder": ("relative to scale", bars.MODEL_TRANSFORMERS["float32"], "encoder"),
@@ -159,7 +184,28 @@ def summary(rows: list[dict], top: int = 10) -> str:
         worst = max((r[stage]["numpy-transformers"][0] if stage == "features" else relative(r, stage)) for r in good)
         verdict = "within" if worst <= bar else "OUTSIDE"
         out.append(f"{stage}: worst numpy-transformers {worst:.1e} ({how}), {verdict} the suite's bar {bar:.0e}")
+    with_ort = [r for r in good if "numpy-onnxruntime" in r["logits"]]
+    for stage in ("encoder", "logits") if with_ort else ():
+        worst = max(relative(r, stage, "numpy-onnxruntime") for r in with_ort)
+        verdict = "within" if worst <= bars.ONNX["float32"] else "OUTSIDE"
+        out.append(f"{stage}: worst numpy-onnxruntime {worst:.1e} (relative to scale), {verdict} the "
+                   f"suite's bar {bars.ONNX['float32']:.0e}")  # fmt: skip
     return "\n".join(out)
+
+
+def _export(model_dir: str, with_onnx: bool | None) -> str | None:
+    """The model's graphs, exported once into a temporary directory (the workers read it),
+    or None without onnx/onnxruntime (``with_onnx=None``) or when not asked."""
+    import importlib.util
+    import tempfile
+
+    if with_onnx is None:
+        with_onnx = all(importlib.util.find_spec(p) is not None for p in ("onnx", "onnxruntime"))
+    if not with_onnx:
+        return None
+    from minis2t.app.onnx_export import export
+
+    return str(export(model_dir, Path(tempfile.mkdtemp(prefix="sweep-onnx.")) / "onnx"))
 
 
 def main(argv=None) -> int:
@@ -172,6 +218,10 @@ def main(argv=None) -> int:
     parser.add_argument("--address", default=None, help="a running Dask scheduler (tcp://HOST:8786)")
     parser.add_argument("--language", default=None, help="target language of a multilingual model")
     parser.add_argument("--top", type=positive_int, default=10, help="files in the summary table")
+    parser.add_argument("--onnx", dest="onnx", action="store_true", default=None,
+                        help="add onnxruntime on the exported graphs (default: when onnx and onnxruntime "
+                             "are installed)")  # fmt: skip
+    parser.add_argument("--no-onnx", dest="onnx", action="store_false")
     try:
         args = parser.parse_args(argv)
     except SystemExit as e:
@@ -185,10 +235,12 @@ def main(argv=None) -> int:
         import minis2t
 
         minis2t.Speech2Text.from_pretrained(model_dir)._language_options(args.language, {})  # the code is known
+        onnx_dir = _export(model_dir, args.onnx)
         log = corpus.ResultLog(args.output)
         start = time.perf_counter()
         try:
-            counts = corpus.run_on_cluster(sweep_item, items, log, model_dir, args.language, workers=args.workers,
+            counts = corpus.run_on_cluster(sweep_item, items, log, model_dir, args.language, onnx_dir,
+                                           workers=args.workers,
                                            address=args.address, on_result=lambda r: print(
                 f"{r['path']}: error: {r['error']}", file=sys.stderr) if "error" in r else None)  # fmt: skip
         finally:

@@ -34,6 +34,11 @@ def test_compare_reports_every_stage_within_the_bars(multilingual_dir):
                                       "numpy-fairseq", "twin-fairseq", "transformers-fairseq"}  # fmt: skip
     conv64 = next(r for r in rows if r["dtype"] == "float64" and r["stage"] == "conv layer 0")
     assert conv64["pairs"]["numpy-fairseq"][0] <= 1e-10  # before any attention: float64 throughout
+    for stage in ("encoder output", "logits", "log-probs"):  # onnxruntime, the fifth runtime: float32
+        row = next(r for r in rows if r["dtype"] == "float32" and r["stage"] == stage)
+        bar = bars.ONNX["float32"] * max(1.0, row["scale"]) * (2 if stage == "log-probs" else 1)
+        assert row["pairs"]["numpy-onnxruntime"][0] <= bar, (stage, row["pairs"])
+    assert "numpy-onnxruntime max / mean" in format_table(rows)
     assert "numpy-transformers max / mean" in format_table(rows)
     assert "numpy-fairseq max / mean" in format_table(rows)
 

@@ -224,8 +224,9 @@ def test_usage_errors_before_any_work(tmp_path):
 def test_parity_sweep_on_a_local_cluster(tmp_path):
     """`python -m parity sweep` on the bundled model and its recordings, 2 workers: one
     line per file with the three stages' differences inside the suite's own bars
-    (parity/bars.py), identical tokens from NumPy, the twin and transformers, the bad file
-    as an error line, and the summary table."""
+    (parity/bars.py), identical tokens from NumPy, the twin, transformers and onnxruntime
+    (the exported graphs, the fifth runtime), the bad file as an error line, and the
+    summary table."""
     from parity import bars
 
     (tmp_path / "bad.wav").write_bytes(b"not audio")
@@ -246,8 +247,10 @@ def test_parity_sweep_on_a_local_cluster(tmp_path):
             for pair in ("numpy-twin", "numpy-transformers", "twin-transformers"):
                 bar = bars.MODEL_TWIN if pair == "numpy-twin" else bars.MODEL_TRANSFORMERS
                 assert r[stage][pair][0] / max(1.0, r[stage]["scale"]) <= bar["float32"], (item_id, stage, pair)
-    assert f"tokens identical in all three: {len(rows)} of {len(rows)} files; errors: 1" in done.stdout
+            assert r[stage]["numpy-onnxruntime"][0] / max(1.0, r[stage]["scale"]) <= bars.ONNX["float32"]
+    assert f"tokens identical in all four (with onnxruntime): {len(rows)} of {len(rows)} files; errors: 1" in done.stdout
     assert "logits: worst numpy-transformers" in done.stdout and "within the suite's bar" in done.stdout
+    assert "logits: worst numpy-onnxruntime" in done.stdout
 
 
 def test_documented_limits_are_the_code_s():
@@ -311,7 +314,8 @@ def test_joining_a_cluster_started_with_dask_s_own_commands(tmp_path):
 
 def test_parity_sweep_of_the_translation_model_forces_the_language(tmp_path):
     """A multilingual model needs --language (exit 2 without it, naming the choices);
-    with it, NumPy, the twin and transformers all force the code and agree on the tokens."""
+    with it, NumPy, the twin, transformers and onnxruntime all force the code and agree
+    on the tokens."""
     samples = SAMPLES.parent / "samples_st"
     rows = [(p.stem, str(p), "") for p in sorted(samples.glob("*.wav"))]
     manifest, out = write_manifest(tmp_path, rows), tmp_path / "sweep.jsonl"
@@ -324,4 +328,4 @@ def test_parity_sweep_of_the_translation_model_forces_the_language(tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     got = lines(out)
     assert len(got) == len(rows) and all(r["tokens_identical"] for r in got)
-    assert f"tokens identical in all three: {len(rows)} of {len(rows)} files" in done.stdout
+    assert f"tokens identical in all four (with onnxruntime): {len(rows)} of {len(rows)} files" in done.stdout

@@ -13,6 +13,8 @@
     minis2t demo                transcribe the bundled test recordings, print reference and hypothesis
     minis2t info [DIR]          config, parameter count and files of a model directory
     minis2t features [FILE...]  load audio, extract features, print a summary
+    minis2t export-onnx MODEL OUT_DIR [--opset N]
+                                ONNX graphs that onnxruntime runs (minis2t.onnx_export)
 
 Without ``--model``, ``transcribe`` uses the model bundled with the package; without
 FILE, ``features`` uses the bundled recording.
@@ -156,6 +158,14 @@ def main(argv: list[str] | None = None) -> int:
     conv.add_argument("source", help="model directory: fairseq (*.pt + config.yaml) or Hugging Face")
     conv.add_argument("target", help="new directory to write (must not exist, or be empty)")
 
+    exp = commands.add_parser("export-onnx", help="export a model to ONNX graphs that onnxruntime runs "
+                              "(needs torch, transformers, onnx: pip install 'minis2t[export]')")  # fmt: skip
+    exp.add_argument("model", help="model directory (Hugging Face or fairseq), bundled-asr or bundled-st")
+    exp.add_argument("out_dir", help="new directory to write (must not exist, or be empty); "
+                     "then: minis2t transcribe FILE --model OUT_DIR")
+    exp.add_argument("--opset", type=positive_int, default=None, help="ONNX opset (default 18; 17 or later)")
+    exp.add_argument("--dtype", choices=["float32"], default="float32", help="weights and activations")
+
     feats = commands.add_parser("features", help="extract log-mel features and summarise them")
     feats.add_argument("files", nargs="*", help="audio files (default: the bundled recording)")
     feats.add_argument("--num-mel-bins", type=int, default=80)
@@ -166,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
         return int(e.code or 0)
     try:
         commands = {"transcribe": _transcribe, "demo": _demo, "info": _info, "features": _features,
-                    "convert": _convert, "corpus": _corpus}  # fmt: skip
+                    "convert": _convert, "corpus": _corpus, "export-onnx": _export_onnx}  # fmt: skip
         return commands[args.command](args)
     except MiniS2TError as e:  # found before any file was read: one line, no traceback
         print(f"minis2t: error: {' '.join(str(e).split())}", file=sys.stderr)
@@ -578,6 +588,16 @@ def _convert(args) -> int:
               "preprocessor_config.json as 'global_cmvn'); minis2t applies them, but "
               "transformers' feature extractor does not: normalise its features yourself.",
               file=sys.stderr)  # fmt: skip
+    return 0
+
+
+def _export_onnx(args) -> int:
+    """``minis2t export-onnx``: see :mod:`minis2t.onnx_export`."""
+    from .onnx_export import DEFAULT_OPSET, GRAPHS, export
+
+    out = export(args.model, args.out_dir, args.opset or DEFAULT_OPSET, args.dtype)
+    sizes = ", ".join(f"{name} {(out / name).stat().st_size / 1e6:.1f} MB" for name in GRAPHS.values())
+    print(f"wrote {out}: {sizes}; run it with: minis2t transcribe FILE --model {out}")
     return 0
 
 

@@ -34,6 +34,7 @@ from ..reference import fairseq_search
 from ..reference import generate as g
 from ..reference import model as m
 from . import longform
+from .onnx_runtime import is_onnx_dir
 
 
 BUNDLED_MODEL = BUNDLED_MODELS["bundled-asr"]  # see docs: "The bundled model"
@@ -103,6 +104,8 @@ class Speech2Text:
         :mod:`minis2t.fairseq`). The tokenizer and feature extractor are optional: a
         directory with only ``config.json`` and weights still encodes and decodes ids."""
         directory = resolve_model_dir(BUNDLED_MODEL if path is None else path)
+        if is_onnx_dir(directory):  # written by `minis2t export-onnx`: run by onnxruntime
+            return cls._from_onnx(directory)
         if is_fairseq_dir(directory):  # a checkpoint *.pt with fairseq's config.yaml
             return cls(*load_fairseq_dir(directory, dtype))
         config, weights = load_checkpoint(directory, dtype=dtype)
@@ -112,6 +115,17 @@ class Speech2Text:
         tokenizer = Tokenizer.from_pretrained(directory) if has("vocab.json") else None
         return cls(config, weights, GenerationConfig.from_pretrained(directory), extractor,
                    tokenizer)  # fmt: skip
+
+    @classmethod
+    def _from_onnx(cls, directory, threads: int | None = None) -> "Speech2Text":
+        """An exported directory: its graphs run the network (``self.runtime``), the rest
+        (features, search, tokenizer) is minis2t's as for any directory. No weights."""
+        from .onnx_runtime import load_onnx_dir
+
+        config, generation, extractor, tokenizer, runtime = load_onnx_dir(directory, threads)
+        self = cls(config, {"none": np.zeros(0, np.float32)}, generation, extractor, tokenizer)
+        self.weights, self.params, self.runtime = {}, {}, runtime
+        return self
 
     def save_pretrained(self, directory) -> None:
         """Write the model in the Hugging Face layout — ``config.json``,
@@ -213,7 +227,7 @@ class Speech2Text:
                        decoder_hidden_states=dec["hidden_states"])  # fmt: skip
         if output_attentions:
             out.update(encoder_attentions=enc["attentions"],
-                       decoder_attentions=dec["self_attentions"],
+                       decoder_attentions=dec.get("self_attentions"),
                        cross_attentions=dec["cross_attentions"])  # fmt: skip
         return out
 

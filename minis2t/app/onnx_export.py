@@ -1,0 +1,223 @@
+"""``minis2t export-onnx``: a model directory -> ONNX graphs that onnxruntime runs.
+
+The graphs are traced from **transformers'** ``Speech2TextForConditionalGeneration``
+(``torch.onnx.export``), built around the weights minis2t read from the directory. Why
+transformers and not the PyTorch twin in ``parity/``: transformers is the oracle the whole
+project answers to, it implements every configuration a ``config.json`` can name, and its
+modules are what a user exporting by hand would start from; the twin lives in the
+checkout, not in the installed package. A fairseq directory is first read by minis2t's
+torch-free reader (:mod:`minis2t.fairseq`), like every other directory, so one path
+serves them all.
+
+Three graphs and the files that make the directory self-contained (see
+:mod:`minis2t.onnx_runtime` for their inputs and outputs)::
+
+    encoder.onnx    input_features [B, T, F], attention_mask [B, T]
+                      -> last_hidden_state [B, S, D], encoder_mask [B, S]
+    cross_kv.onnx   encoder_states [B, S, D] -> cross_key.i, cross_value.i [B, H, S, Dh]
+    decoder.onnx    input_ids [N, L], encoder_mask [N, S], past_key.i, past_value.i
+                      [N, H, P, Dh], cross_key.i, cross_value.i [N, H, S, Dh]
+                      -> logits [N, L, V], present_key.i, present_value.i [N, H, P + L, Dh],
+                         cross_attention.i [N, H, L, S]
+    onnx_config.json, config.json, generation_config.json, preprocessor_config.json,
+    vocab.json, sentencepiece.bpe.model, tokenizer_config.json
+
+torch, transformers and onnx are imported inside :func:`export` only: importing this
+module (or minis2t) never imports them, and without them the export raises
+:class:`~minis2t.errors.ExportError` naming the extra to install.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ExportError, MiniS2TError
+
+FORMAT_VERSION = 1
+DEFAULT_OPSET = 18
+MIN_OPSET = 17  # LayerNormalization is an ONNX operator from opset 17
+DTYPES = ("float32",)
+GRAPHS = {"encoder": "encoder.onnx", "cross_kv": "cross_kv.onnx", "decoder": "decoder.onnx"}
+MANIFEST = "onnx_config.json"
+
+
+# --- names of the graphs' inputs and outputs (shared with onnx_runtime) -------------------
+
+
+def cross_names(layers: int) -> list[str]:
+    return [f"cross_{kind}.{i}" for i in range(layers) for kind in ("key", "value")]
+
+
+def past_names(layers: int) -> list[str]:
+    return [f"past_{kind}.{i}" for i in range(layers) for kind in ("key", "value")]
+
+
+def present_names(layers: int) -> list[str]:
+    return [f"present_{kind}.{i}" for i in range(layers) for kind in ("key", "value")]
+
+
+def attention_names(layers: int) -> list[str]:
+    return [f"cross_attention.{i}" for i in range(layers)]
+
+
+def config_fingerprint(config) -> str:
+    """A hash of the architecture and token ids (``config.json``'s known fields): a graph
+    carries it, so a graph from another model is recognised when the directory is read."""
+    import hashlib
+
+    values = {k: v for k, v in config.to_dict().items()
+              if k in type(config).__dataclass_fields__ and k != "extra"}  # fmt: skip
+    return hashlib.sha256(json.dumps(values, sort_keys=True, default=list).encode()).hexdigest()[:16]
+
+
+# --- the export ------------------------------------------------------------------------------
+
+
+def _require_export_packages():
+    try:
+        import onnx  # noqa: F401
+        import torch  # noqa: F401
+        import transformers  # noqa: F401
+    except ImportError as e:
+        raise ExportError(
+            f"exporting to ONNX needs torch, transformers and onnx ({e.name} is missing): "
+            f'pip install "minis2t[export]" (with torch installed first). Running an '
+            f'exported directory needs only "minis2t[onnx]".'
+        ) from None
+
+
+def export(model_dir, out_dir, opset: int = DEFAULT_OPSET, dtype: str = "float32") -> Path:
+    """Export the model in ``model_dir`` (a Hugging Face or fairseq directory, or
+    ``bundled-asr`` / ``bundled-st``) to ``out_dir``, which must not exist or be empty.
+
+    The graphs are written into a temporary directory next to ``out_dir``, checked by
+    ``onnx.checker``, and moved into place only when all is done: a failed export leaves
+    nothing behind. Returns ``out_dir``."""
+    from .pipeline import Speech2Text
+
+    out_dir = Path(out_dir)
+    if dtype not in DTYPES:
+        raise ExportError(f"--dtype {dtype}: the export writes {', '.join(DTYPES)} graphs.")
+    if isinstance(opset, bool) or not isinstance(opset, int) or opset < MIN_OPSET:
+        raise ExportError(f"--opset {opset!r}: choose {MIN_OPSET} or later (LayerNormalization "
+                          f"became an ONNX operator in opset 17).")  # fmt: skip
+    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
+        raise ExportError(f"{out_dir} exists and is not an empty directory; nothing was written.")
+    _require_export_packages()
+    model = Speech2Text.from_pretrained(model_dir)  # any layout minis2t reads, validated
+    if getattr(model, "runtime", None) is not None:
+        raise ExportError(f"{model_dir} is already an exported ONNX directory; export its source model.")
+    _check_exportable(model)
+    import onnx
+
+    if opset > onnx.defs.onnx_opset_version():
+        raise ExportError(f"--opset {opset}: the installed onnx ({onnx.__version__}) knows opsets up "
+                          f"to {onnx.defs.onnx_opset_version()}.")  # fmt: skip
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    try:
+        _write_graphs(model, staging, opset)
+        _write_side_files(model, staging, opset, dtype)
+        staging.chmod(0o777 & ~_umask())  # mkdtemp made it private
+        if out_dir.exists():
+            out_dir.rmdir()  # empty, checked above
+        staging.rename(out_dir)
+    except MiniS2TError:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    except Exception as e:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise ExportError(f"the export of {model_dir} failed ({type(e).__name__}: {str(e)[:300]}); "
+                          f"nothing was written to {out_dir}.") from e  # fmt: skip
+    return out_dir
+
+
+def _umask() -> int:
+    import os
+
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _check_exportable(model) -> None:
+    """What the graphs cannot carry, refused before tracing."""
+    c = model.config
+    if c.input_channels != 1:
+        raise ExportError(f"input_channels={c.input_channels}: only single-channel features are exported "
+                          f"(transformers' Speech2Text takes one).")  # fmt: skip
+    if model.dtype != np.float32:
+        raise ExportError(f"the model was loaded as {model.dtype}; the export writes float32 graphs.")
+
+
+def transformers_model(model):
+    """transformers' model of ``model``'s architecture holding its weights, float32, eval."""
+    import torch
+    from transformers import Speech2TextConfig, Speech2TextForConditionalGeneration
+
+    values = {k: v for k, v in model.config.to_dict().items() if k not in ("architectures", "model_type")}
+    hf = Speech2TextForConditionalGeneration(Speech2TextConfig(**values))
+    state = {k: torch.from_numpy(np.array(v, dtype=np.float32)) for k, v in model.weights.items()}
+    missing, unexpected = hf.load_state_dict(state, strict=False)
+    missing = [k for k in missing if "embed_positions" not in k]  # computed, not stored
+    if missing or unexpected:
+        raise ExportError(f"transformers' model does not take these weights (missing {missing[:3]}, "
+                          f"unexpected {unexpected[:3]}).")  # fmt: skip
+    if model.config.tie_word_embeddings:
+        hf.tie_weights()
+    return hf.eval().float()
+
+
+def _write_graphs(model, directory: Path, opset: int) -> None:
+    import warnings
+
+    import torch
+
+    from . import onnx_graphs
+
+    hf = transformers_model(model)
+    c = model.config
+    fingerprint = config_fingerprint(c)
+    # The tracer warns about three Python-level decisions in transformers' code, each fixed
+    # for every input the graphs take: the position table is long enough (decoding stops at
+    # max_target_positions), the encoder mask is as long as the features (the runtime
+    # passes both), and no subsampled length is 0 (features have at least one frame).
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for role, (module, args, inputs, outputs, axes) in onnx_graphs.graphs(hf, c).items():
+            path = directory / GRAPHS[role]
+            torch.onnx.export(module, args, str(path), input_names=inputs, output_names=outputs,
+                              dynamic_axes=axes, opset_version=opset, dynamo=False,
+                              do_constant_folding=True)  # fmt: skip
+            _stamp(path, role, fingerprint, opset)
+
+
+def _stamp(path: Path, role: str, fingerprint: str, opset: int) -> None:
+    """Record the graph's role and its model's fingerprint in its metadata, then check it."""
+    import onnx
+
+    graph = onnx.load(str(path))
+    for key, value in {"minis2t.role": role, "minis2t.config": fingerprint,
+                       "minis2t.format": str(FORMAT_VERSION), "minis2t.opset": str(opset)}.items():  # fmt: skip
+        entry = graph.metadata_props.add()
+        entry.key, entry.value = key, value
+    onnx.checker.check_model(graph, full_check=True)
+    onnx.save(graph, str(path))
+
+
+def _write_side_files(model, directory: Path, opset: int, dtype: str) -> None:
+    """config, generation config, feature extractor and tokenizer files, and the manifest."""
+    model.config.save_pretrained(directory)
+    model.generation_config.save_pretrained(directory)
+    if model.feature_extractor is not None:
+        model.feature_extractor.save_pretrained(directory)
+    if model.tokenizer is not None:
+        model.tokenizer.save_pretrained(directory)
+    manifest = {"format": FORMAT_VERSION, "opset": opset, "dtype": dtype, "graphs": GRAPHS,
+                "config": config_fingerprint(model.config), "exported_by": "minis2t export-onnx"}  # fmt: skip
+    (directory / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
