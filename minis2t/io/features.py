@@ -288,7 +288,7 @@ class FeatureExtractor:
                 f"it takes sampling_rate, padding, max_length, truncation, pad_to_multiple_of, "
                 f"seed, return_attention_mask and return_tensors."
             )
-        from .errors import check_return_tensors  # here: the imports above are the math's
+        from ..errors import check_return_tensors
 
         check_return_tensors(return_tensors)
         if return_attention_mask is None:
