@@ -10,8 +10,11 @@ can link to them.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import sys
+import warnings
 from pathlib import Path
 
 import matplotlib
@@ -63,7 +66,8 @@ def on_pre_build(config, **kwargs) -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     for make in (waveform, frames, filterbank, cmvn, subsampling, positions, attention,
                  masks, kv_cache, tokenizer_pieces, ctc_lattice, beam_tree, parity_table, front_end_table, bundled_tables, numpy_training, fairseq_differences, fairseq_searches, long_form, word_times, translation, corpus, encoder_limits, error_tables):  # fmt: skip
-        make()
+        with quiet_fairseq():  # parity_table and fairseq_differences run fairseq
+            make()
         plt.close("all")
 
 
@@ -152,7 +156,7 @@ def load_bundled() -> minis2t.Speech2Text:
 
 def subsampling() -> None:
     model = load_bundled()
-    wave, _ = bundled_sample()
+    wave = minis2t.load_audio(BUNDLED_RECORDING)  # the front-end pages' running example
     feats = model.feature_extractor(wave)["input_features"]
     out = M.encode(model.params, model.config, feats, output_hidden_states=True)
     panels = [("features [T, 80]", feats[0])] + [
@@ -216,7 +220,7 @@ def attention() -> None:
     tokens = a["tokens"]
     mean_last = np.mean([h["weights"] for h in a["layers"][-1]], axis=0)
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.2), sharey=True)
-    for ax, w, title in ((axes[0], a["layers"][layer][head]["weights"], f"layer {layer}, head {head} (sharpest)"),
+    for ax, w, title in ((axes[0], a["layers"][layer][head]["weights"], f"layer {layer}, head {head} (best aligned)"),
                          (axes[1], mean_last, "last layer, mean of its heads")):  # fmt: skip
         ax.imshow(w, aspect="auto", cmap="Greys", interpolation="nearest")
         ax.plot(w.argmax(axis=1), range(len(tokens)), "r.", ms=4)
@@ -537,14 +541,37 @@ def numpy_training() -> None:
     (OUT / "numpy_training.md").write_text("\n".join(rows) + "\n")
 
 
+@contextlib.contextmanager
+def quiet_fairseq():
+    """fairseq starts hydra, which sets the root logger to DEBUG (hundreds of lines in the
+    build's output, and every later Markdown page logging its extensions) and warns about
+    its own deprecated API: silence both while it runs, and put the root logger back."""
+    root = logging.getLogger()
+    level, handlers = root.level, list(root.handlers)
+    logging.disable(logging.INFO)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logging.disable(logging.NOTSET)
+        root.setLevel(level)
+        for handler in [h for h in root.handlers if h not in handlers]:
+            root.removeHandler(handler)
+        for name in ("hydra", "fairseq"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+
+
 def fairseq_differences() -> None:
     """fairseq against the transformers port, measured now (parity.fairseq_oracle)."""
-    try:
-        from parity import fairseq_oracle
-    except ImportError:  # fairseq is part of the test extra, not the docs one
+    import importlib.util
+
+    if importlib.util.find_spec("fairseq") is None:  # built by scripts/test.sh and scripts/docs.sh
         (OUT / "fairseq_differences.md").write_text(
             "*(fairseq is not installed in this build: `bash scripts/test.sh` installs it.)*\n")
         return
+    from parity import fairseq_oracle
+
     d = fairseq_oracle.differences(models=8)
     sci = lambda x: f"{x:.1e}"  # noqa: E731
     rows = ["| what | fairseq vs transformers | why |", "| --- | --: | --- |",

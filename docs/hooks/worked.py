@@ -24,6 +24,9 @@ ROOT = Path(__file__).resolve().parents[2]
 SPEECH = ROOT / "tests" / "data" / "speech"
 LJ = SPEECH / "en_ljspeech_LJ050-0131_22k05.wav"  # the one recording not at 16 kHz
 FRAME = 150  # the frame the feature pages follow, 1.5 s in
+# the weight entries whose gradient the learning page checks by finite differences
+CHECKED = ("model.encoder.layers.0.fc1.weight", "model.decoder.layers.0.self_attn.q_proj.bias",
+           "model.encoder.conv.conv_layers.1.weight")  # fmt: skip
 
 
 @functools.lru_cache(maxsize=1)
@@ -45,6 +48,20 @@ def human() -> tuple[np.ndarray, str, str]:
     rows = [line.split("\t") for line in (SPEECH / "manifest.tsv").read_text().splitlines()]
     text = next(r[-1] for r in rows if r[0] == BUNDLED_RECORDING.name).lower()
     return minis2t.load_audio(BUNDLED_RECORDING), text, BUNDLED_RECORDING.name
+
+
+def recording_note() -> str:
+    """Says plainly which recording a decoding page uses, and why: the bundled model
+    hears synthetic speech only, shown by what it makes of the person's recording."""
+    m = model()
+    wave, reference, name = human()
+    heard = m.transcribe(wave, sampling_rate=16000)[0]
+    _, text, file = sample()
+    return (f'!!! note "Which recording: the bundled model\'s synthetic speech"\n\n'
+            f"    The front-end pages follow a person reading (LibriSpeech `{name}`). This page needs the "
+            f"bundled model to *decode*, and that model was trained on synthesised voices only: on the "
+            f"LibriSpeech recording it says \"{heard}\" (the reader said \"{reference}\"). So the "
+            f"examples here use its own synthetic test speech, `{file}`: \"{text}\".\n")
 
 
 def sci(x: float) -> str:
@@ -116,7 +133,7 @@ def frames() -> str:
         f"x window      first four {fmt(win[0, :4], 5)}   (w[0] = 0: the ends fade out)",
         f"energy        frame {np.sum(frame ** 2):.3g} -> windowed {np.sum(win ** 2):.3g}",
     ]  # fmt: skip
-    return example(f"frame {FRAME} of a bundled test recording", code(lines))
+    return example(f"frame {FRAME} of the LibriSpeech recording (a person reading)", code(lines))
 
 
 # --- 3. mel ------------------------------------------------------------------------------
@@ -135,13 +152,18 @@ def mel() -> str:
     energies = power @ banks
     p = power[FRAME]
     top = int(np.argmax(p))
-    rows = ["| filter | bins with weight > 0 | centre | width | energy in frame %d |" % FRAME,
-            "| --: | --- | --: | --: | --: |"]  # fmt: skip
+    # the triangle's corners: edges evenly spaced in mel from 20 Hz to 8 kHz, filter j
+    # rising from edge j to its centre, edge j + 1, and falling to edge j + 2
+    edges = F.mel_to_hz(np.linspace(F.hz_to_mel(20.0), F.hz_to_mel(8000.0), 82))  # [82] Hz
+    rows = ["| filter | left edge | centre | right edge | bins with weight > 0 | heaviest bin | energy in frame %d |" % FRAME,
+            "| --: | --: | --: | --: | --- | --: | --: |"]  # fmt: skip
     for j in (0, 1, 40, 79):
         bins = np.nonzero(banks[:, j])[0]
-        centre = bins[np.argmax(banks[bins, j])] * 31.25
-        rows.append(f"| {j} | {bins[0]}–{bins[-1]} ({bins.size} bins) | {centre:.0f} Hz | "
-                    f"{(bins[-1] - bins[0] + 1) * 31.25:.0f} Hz | {energies[FRAME, j]:.3g} |")  # fmt: skip
+        heaviest = bins[np.argmax(banks[bins, j])]
+        assert edges[j] < heaviest * 31.25 < edges[j + 2]  # the corners are the filter's
+        rows.append(f"| {j} | {edges[j]:.0f} Hz | {edges[j + 1]:.0f} Hz | {edges[j + 2]:.0f} Hz | "
+                    f"{bins[0]}–{bins[-1]} ({bins.size} bin{'s' if bins.size > 1 else ''}) | {heaviest} = {heaviest * 31.25:.0f} Hz "
+                    f"(weight {banks[heaviest, j]:.2f}) | {energies[FRAME, j]:.3g} |")  # fmt: skip
     lines = [
         f"windowed frames  {shape(windowed)}",
         f"power spectrum   {shape(power)}   (512-point FFT: 257 bins, 31.25 Hz apart)",
@@ -151,7 +173,7 @@ def mel() -> str:
         f"column sum {banks[256].sum():.0f})",
         f"energies         {shape(energies)} = power @ banks",
     ]  # fmt: skip
-    return example("the power spectrum of one frame pooled into 80 bands",
+    return example(f"frame {FRAME} of the LibriSpeech recording: its power spectrum pooled into 80 bands",
                    code(lines) + "\n\n" + "\n".join(rows))  # fmt: skip
 
 
@@ -192,7 +214,7 @@ def cmvn() -> str:
         f"digital silence    fbank = ln(eps) = {np.log(np.finfo(np.float32).eps):.4f} everywhere; "
         f"CMVN -> all zeros: {bool(np.all(silent == 0))}",
     ]  # fmt: skip
-    return example("one utterance's bands before and after CMVN", code(lines) + "\n\n" + "\n".join(rows))
+    return example("the LibriSpeech recording's bands before and after CMVN", code(lines) + "\n\n" + "\n".join(rows))
 
 
 # --- 5. subsampling ----------------------------------------------------------------------
@@ -201,7 +223,7 @@ def cmvn() -> str:
 def subsampling() -> str:
     m = model()
     c = m.config
-    wave, _, _ = sample()
+    wave, _, _ = human()  # only shapes and sizes here: a person's recording will do
     feats = m.feature_extractor(wave)["input_features"]
     out = M.encode(m.params, c, feats, output_hidden_states=True)
     convs = m.params["model"]["encoder"]["conv"]["conv_layers"]
@@ -223,7 +245,7 @@ def subsampling() -> str:
         f"subsampled_lengths      {fmt(M.subsampled_lengths(np.array([feats.shape[1], 100, 7]), c.num_conv_layers), 6)}"
         f"  for {feats.shape[1]}, 100 and 7 frames",
     ]  # fmt: skip
-    return example("the bundled model's subsampler on a test recording", code(lines))
+    return example("the bundled model's subsampler on the LibriSpeech recording", code(lines))
 
 
 # --- 6. positions ------------------------------------------------------------------------
@@ -444,8 +466,7 @@ def learning() -> str:
         lines.append(f"  {name:52s} {shape(g):14s} |g| = {np.linalg.norm(g):.3e}")
     rng = np.random.default_rng(0)
     lines.append("central differences, h = 1e-5: (L(w + h) - L(w - h)) / 2h against the gradient")
-    for name in ("model.encoder.layers.0.fc1.weight", "model.decoder.layers.0.self_attn.q_proj.bias",
-                 "model.encoder.conv.conv_layers.1.weight"):  # fmt: skip
+    for name in CHECKED:
         w = m.weights[name]
         index = tuple(int(rng.integers(n)) for n in w.shape)
         old = w[index]
