@@ -75,16 +75,25 @@ def test_readme_notebook_command_runs_as_written():
         written.unlink(missing_ok=True)
 
 
-def test_mkdocs_build_strict(tmp_path):
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    """The site, built once for this module's tests: (site directory, the build's stderr)."""
+    out = tmp_path_factory.mktemp("site")
     result = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path / "site")],
-        cwd=ROOT, capture_output=True, text=True, timeout=600,
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(out / "site")],
+        cwd=ROOT, capture_output=True, text=True, timeout=900,
         env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},  # a banner about MkDocs 2, not about us
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "WARNING" not in result.stderr, result.stderr[-3000:]
-    for page in ("index.html", "parity/index.html", "bundled-model/index.html", "api/index.html"):
-        assert (tmp_path / "site" / page).is_file()
+    return out / "site", result.stderr
+
+
+def test_mkdocs_build_strict(site):
+    site, stderr = site
+    assert "WARNING" not in stderr, stderr[-3000:]
+    for page in ("index.html", "parity/index.html", "bundled-model/index.html", "api/index.html",
+                 "translation/index.html", "long-form/index.html"):  # fmt: skip
+        assert (site / page).is_file()
     assert (ROOT / "build" / "docs" / "figures" / "beam_tree.png").is_file()
     # The build writes nothing into docs/ (mkdocs serve watches it: a hook writing there
     # would trigger a rebuild after every build).
@@ -92,23 +101,74 @@ def test_mkdocs_build_strict(tmp_path):
                            cwd=ROOT, capture_output=True, text=True).stdout  # fmt: skip
     assert [line for line in stray.splitlines() if "__pycache__" not in line and line.startswith(("??", "!!"))] == []
     # The included source and the worked examples are in the pages.
-    frames = (tmp_path / "site" / "frames" / "index.html").read_text(encoding="utf-8")
+    frames = (site / "frames" / "index.html").read_text(encoding="utf-8")
     text = re.sub(r"<[^>]+>", "", frames)  # the highlighted code, without its markup
     assert "\ndef frame_signal(waveform" in text
     assert "Worked example" in frames and "<!-- worked" not in frames
     # Nothing is fetched from the network when a page is read: no script, style sheet or
     # image from another host (the material theme's Google-fonts link is switched off).
 
-    for page in (tmp_path / "site").rglob("*.html"):
+    for page in (site).rglob("*.html"):
         remote = re.findall(r'(?:src|href)="(https?://[^"]+)"', page.read_text(encoding="utf-8"))
         loaded = [u for u in remote if re.search(r"\.(js|css|woff2?|png|svg)(\?|$)|fonts\.googleapis", u)]
         assert not loaded, (page, loaded)
-    assert (tmp_path / "site" / "javascripts" / "mathjax" / "tex-mml-chtml.js").is_file()
+    assert (site / "javascripts" / "mathjax" / "tex-mml-chtml.js").is_file()
     # The generated tables hold measurements, not an "install ..." placeholder: the tests'
     # environment has torch, transformers and kaldi-native-fbank.
     for table in ("parity_table.md", "front_end_table.md", "positions_measured.md"):
         text = (ROOT / "build" / "docs" / "figures" / table).read_text()
         assert "install" not in text and "not installed" not in text, (table, text)
+
+
+
+
+def test_build_prints_no_debug_lines(site):
+    """fairseq starts hydra, which turns the root logger to DEBUG: the hooks put it back."""
+    _, stderr = site
+    assert "DEBUG" not in stderr, [line for line in stderr.splitlines() if "DEBUG" in line][:5]
+
+
+def strip_rendered(html: str) -> str:
+    """A page without what may legitimately hold TeX or pipes: MathJax's own spans and
+    divs (arithmatex), code, scripts and styles."""
+    html = re.sub(r'<(span|div) class="arithmatex">.*?</\1>', " ", html, flags=re.S)
+    return re.sub(r"<(code|pre|script|style)[^>]*>.*?</\1>", " ", html, flags=re.S)
+
+
+def test_math_and_tables_render(site):
+    """No TeX outside MathJax's elements (a `\\(` Markdown ate, a `\\bar` in a paragraph, a
+    `|` inside TeX that split a table row), no table row of another width than its header,
+    no Markdown table left as a paragraph of pipes."""
+    site, _ = site
+    problems = []
+    for page in sorted(site.rglob("*.html")):
+        html = page.read_text(encoding="utf-8")
+        body = strip_rendered(html)
+        for m in re.finditer(r"\\[A-Za-z]+|\\[()\[\]]|\$\$", body):
+            problems.append((page.relative_to(site).as_posix(), "raw TeX", body[max(0, m.start() - 60) : m.end() + 20]))
+        for m in re.finditer(r"<p>[^<]*\|[^<]*\|[^<]*</p>", body):
+            problems.append((page.relative_to(site).as_posix(), "table left as text", m.group(0)[:120]))
+        for table in re.findall(r"<table>.*?</table>", html, flags=re.S):
+            head, _, rows = table.partition("</thead>")
+            width = len(re.findall(r"<th[ >]", head))
+            for row in re.findall(r"<tr>(.*?)</tr>", rows, flags=re.S):
+                if len(re.findall(r"<td[ >]", row)) != width:
+                    problems.append((page.relative_to(site).as_posix(), "row width", re.sub(r"<[^>]+>", " ", row)[:120]))
+    assert problems == []
+
+
+def test_figures_are_legible_at_the_page_width(site):
+    """Every figure at most 825 px wide (7.5 in at 110 dpi): the material theme's content
+    column is about 700 px, so a figure is scaled by at most 0.85 and 8-pt text stays
+    10 px tall. (The hook also refuses more than two panels side by side and text under
+    8 pt when it draws them: docs/hooks/figures.py, check_legible.)"""
+    from PIL import Image
+
+    site, _ = site
+    figures = sorted((site / "figures").glob("*.png"))
+    assert len(figures) >= 18
+    wide = {p.name: Image.open(p).size for p in figures if Image.open(p).size[0] > 825}
+    assert wide == {}
 
 
 def test_readme_names_every_error_type():

@@ -84,9 +84,36 @@ def on_files(files, config, **kwargs):
     return files
 
 
+# Legible at the page's width: the content column of the material theme is about 700 px
+# wide, and an image wider than that is scaled down, its letters with it. Every figure is
+# at most WIDTH inches at DPI (825 px: scaled by at most 0.85), holds at most two panels
+# side by side, and no text under MIN_POINTS (8 pt at 110 dpi and 0.85 is 10 px on screen).
+# save() refuses a figure that breaks a rule; tests/test_docs.py checks the built images.
+WIDTH, DPI, MIN_POINTS, MAX_COLUMNS = 7.5, 110, 8, 2
+plt.rcParams.update({"font.size": 9, "axes.titlesize": 9, "legend.fontsize": 8, "xtick.labelsize": 8,
+                     "ytick.labelsize": 8, "figure.titlesize": 9})  # fmt: skip
+
+
+def check_legible(fig, name: str) -> None:
+    from matplotlib.text import Text
+
+    width = fig.get_size_inches()[0]
+    assert width <= WIDTH + 1e-9, f"{name}: {width} inches wide, more than {WIDTH}"
+    columns = {}
+    for ax in fig.axes:
+        spec = ax.get_subplotspec()
+        if spec is not None and ax.get_visible() and ax.axison:
+            columns.setdefault(spec.rowspan.start, set()).add(spec.colspan.start)
+    assert all(len(c) <= MAX_COLUMNS for c in columns.values()), f"{name}: more than {MAX_COLUMNS} panels in a row"
+    small = [t.get_text() for t in fig.findobj(Text) if t.get_text().strip() and t.get_visible()
+             and t.get_fontsize() < MIN_POINTS]  # fmt: skip
+    assert not small, f"{name}: text under {MIN_POINTS} pt: {small[:5]}"
+
+
 def save(fig, name: str) -> None:
+    check_legible(fig, name)
     fig.tight_layout()
-    fig.savefig(OUT / name, dpi=110)
+    fig.savefig(OUT / name, dpi=DPI)
 
 
 def bundled_sample() -> tuple[np.ndarray, str]:
@@ -97,7 +124,7 @@ def bundled_sample() -> tuple[np.ndarray, str]:
 def waveform() -> None:
     wave = minis2t.load_audio(BUNDLED_RECORDING)
     t = np.arange(wave.shape[0]) / 16000
-    fig, ax = plt.subplots(figsize=(9, 2.4))
+    fig, ax = plt.subplots(figsize=(7.5, 2.4))
     ax.plot(t, wave, lw=0.4)
     ax.set(xlabel="seconds", ylabel="amplitude", title="LibriSpeech 1272-128104-0000 at 16 kHz")
     save(fig, "waveform.png")
@@ -119,8 +146,8 @@ def frames() -> None:
     steps = [("frame (16-bit units)", frame), ("− DC", F.remove_dc_offset(frame))]
     steps.append(("pre-emphasis", F.preemphasize(steps[-1][1])))
     steps.append(("× Povey window", steps[-1][1] * F.povey_window(400, np.float64)))
-    fig, axes = plt.subplots(1, 4, figsize=(12, 2.6), sharex=True)
-    for ax, (label, x) in zip(axes, steps):
+    fig, axes = plt.subplots(2, 2, figsize=(7.5, 4.6), sharex=True)
+    for ax, (label, x) in zip(axes.flat, steps):
         ax.plot(n, x[0], lw=0.7)
         ax.axhline(0, color="grey", lw=0.5)
         ax.set(title=f"{label}\nmean {x[0].mean():.1f}", xlabel="sample")
@@ -130,7 +157,7 @@ def frames() -> None:
 def filterbank() -> None:
     banks = F.mel_filterbank(80)  # [257, 80]
     hz = np.arange(257) * 16000 / 512
-    fig, ax = plt.subplots(figsize=(9, 3))
+    fig, ax = plt.subplots(figsize=(7.5, 3))
     ax.plot(hz, banks[:, ::2], lw=0.8)  # every other triangle, for legibility
     ax.set(xlabel="Hz", ylabel="weight", title="Kaldi mel filter bank (every 2nd of 80 triangles)")
     save(fig, "filterbank.png")
@@ -140,7 +167,7 @@ def cmvn() -> None:
     wave = minis2t.load_audio(BUNDLED_RECORDING)
     raw = minis2t.fbank(wave)
     norm = F.utterance_cmvn(raw)
-    fig, axes = plt.subplots(2, 1, figsize=(9, 5), sharex=True)
+    fig, axes = plt.subplots(2, 1, figsize=(7.5, 5), sharex=True)
     for ax, x, title in ((axes[0], raw, "log-mel (natural log of 16-bit-unit energies)"),
                          (axes[1], norm, "after utterance CMVN")):  # fmt: skip
         im = ax.imshow(x.T, origin="lower", aspect="auto", cmap="magma")
@@ -162,10 +189,11 @@ def subsampling() -> None:
     panels = [("features [T, 80]", feats[0])] + [
         (f"conv layer {i} + GLU [{x.shape[1]}, {x.shape[2]}]", x[0]) for i, x in enumerate(out["conv_outputs"])
     ]  # fmt: skip
-    fig, axes = plt.subplots(1, len(panels), figsize=(11, 3))
-    for ax, (title, x) in zip(axes, panels):
-        ax.imshow(x.T, origin="lower", aspect="auto", cmap="viridis")
-        ax.set(title=title, xlabel="time step")
+    fig, axes = plt.subplots(len(panels), 1, figsize=(7.5, 2.2 * len(panels)))
+    for ax, (title, x) in zip(axes, panels):  # one row each, time to the right: 100, 50, 25 steps a second
+        ax.imshow(x.T, origin="lower", aspect="auto", cmap="viridis", extent=(0, feats.shape[1] / 100, 0, x.shape[1]))
+        ax.set(title=title, ylabel="channel")
+    axes[-1].set_xlabel("seconds")
     save(fig, "subsampling.png")
 
 
@@ -173,7 +201,7 @@ def positions() -> None:
     from minis2t.nn import sinusoidal_positions
 
     table = sinusoidal_positions(202, 128)
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.2))
+    fig, axes = plt.subplots(2, 1, figsize=(7.5, 5.6))
     axes[0].imshow(table[2:].T, aspect="auto", origin="lower", cmap="RdBu")
     axes[0].set(title="positions 2..201, d = 128 (sines, then cosines)", xlabel="position", ylabel="dimension")
     rows = ["| d | max gap, p ≤ 100 | max gap, p ≤ 6000 | bound at 6000 | bit-identical entries |",
@@ -219,14 +247,14 @@ def attention() -> None:
     layer, head = worked.best_head()
     tokens = a["tokens"]
     mean_last = np.mean([h["weights"] for h in a["layers"][-1]], axis=0)
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.2), sharey=True)
-    for ax, w, title in ((axes[0], a["layers"][layer][head]["weights"], f"layer {layer}, head {head} (best aligned)"),
-                         (axes[1], mean_last, "last layer, mean of its heads")):  # fmt: skip
+    fig, axes = plt.subplots(1, 2, figsize=(7.5, 4.6), sharey=True)
+    for ax, w, title in ((axes[0], a["layers"][layer][head]["weights"], f"layer {layer}, head {head}\n(best aligned, see the table)"),
+                         (axes[1], mean_last, "last layer,\nmean of its heads")):  # fmt: skip
         ax.imshow(w, aspect="auto", cmap="Greys", interpolation="nearest")
         ax.plot(w.argmax(axis=1), range(len(tokens)), "r.", ms=4)
-        ax.set(title=f"cross-attention, {title}", xlabel="encoder frame (40 ms)")
-    axes[0].set_yticks(range(len(tokens)), tokens, fontsize=7)
-    fig.suptitle(f"\"{a['text']}\" — red dots: each token's largest weight", fontsize=9)
+        ax.set(title=title, xlabel="encoder frame (40 ms)")
+    axes[0].set_yticks(range(len(tokens)), tokens, fontsize=8)
+    fig.suptitle(f"cross-attention on \"{a['text']}\"\nred dots: each token's largest weight")
     save(fig, "attention.png")
 
 
@@ -246,11 +274,11 @@ def masks() -> None:
     panels = [("encoder self-attention, item 2 (padded)\nkeys past its end: weight 0", enc["attentions"][0][1, 0]),
               ("decoder self-attention (causal)\ntoken i sees tokens ≤ i", out.decoder_attentions[0][0, 0]),
               ("cross-attention, item 2 (padded)\nno token looks at padding", out.cross_attentions[0][1, 0])]  # fmt: skip
-    fig, axes = plt.subplots(1, 3, figsize=(12, 3.6))
-    for ax, (title, w) in zip(axes, panels):
+    fig, axes = plt.subplots(2, 2, figsize=(7.5, 6.4))
+    axes[1, 1].set_axis_off()
+    for ax, (title, w) in zip(axes.flat, panels):
         ax.imshow(w == 0, cmap="Greys", aspect="auto", interpolation="nearest", vmin=0, vmax=1.6)
         ax.set(title=title, xlabel="key", ylabel="query")
-        ax.title.set_fontsize(9)
     fig.suptitle("grey: masked (the weight is exactly 0); white: allowed", fontsize=9)
     save(fig, "masks.png")
 
@@ -265,7 +293,7 @@ def kv_cache() -> None:
     cache = M.init_cache(p, c, states)
     ids = model.generate(model.feature_extractor(wave)["input_features"])[0]
     steps = 5
-    fig, ax = plt.subplots(figsize=(11, 3.2))
+    fig, ax = plt.subplots(figsize=(7.5, 3.2))
     s = cache.cross_kv[0][0].shape[2]
     for t in range(steps):
         cache = M.decode(p, c, ids[None, t : t + 1], cache)["cache"]
@@ -279,9 +307,8 @@ def kv_cache() -> None:
                                    color="lightgray"))  # fmt: skip
         ax.text(steps + 5.7, y, f"cross K/V {list(cache.cross_kv[0][0].shape)} (fixed)", va="center", fontsize=8)
     ax.set(xlim=(-2.5, steps + 14), ylim=(-steps + 0.4, 0.6),
-           title="the KV cache, layer 0, after each step: dark = the key/value added by this step's "
+           title="the KV cache, layer 0, after each step\ndark = the key/value added by this step's "
                  "token (a decoder step computes only it)")  # fmt: skip
-    ax.title.set_fontsize(9)
     ax.set_axis_off()
     save(fig, "kv_cache.png")
 
@@ -300,16 +327,17 @@ def ctc_lattice() -> None:
     ext, alpha, beta, log_p = grad.ctc_lattice(log_probs, target)
     occupancy = np.exp(alpha + beta - log_probs[:, ext] - log_p)
     names = ["∅" if c == 0 else "abc"[c - 1] for c in ext]
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.4), sharey=True)
+    fig, axes = plt.subplots(3, 1, figsize=(7.5, 8), sharex=True)
     per_frame = lambda a: np.exp(a - a.max(axis=1, keepdims=True))  # noqa: E731 (each frame's largest = 1)
     for ax, values, title in ((axes[0], per_frame(alpha), "α (forward), each frame scaled to its max"),
                               (axes[1], per_frame(beta), "β (backward), each frame scaled to its max"),
                               (axes[2], occupancy, "occupancy α·β / y: sums to 1 per frame")):  # fmt: skip
         ax.imshow(values.T, aspect="auto", cmap="Greys", origin="upper")
-        ax.set(title=title, xlabel="frame t")
-    axes[0].set_yticks(range(len(ext)), [f"{s}: {n}" for s, n in enumerate(names)], fontsize=8)
+        ax.set(title=title)
+        ax.set_yticks(range(len(ext)), [f"{s}: {n}" for s, n in enumerate(names)], fontsize=8)
+    axes[-1].set_xlabel("frame t")
     fig.suptitle(f"target \"abbc\" (labels 1 2 2 3, blank ∅ = 0) over {frames} frames: "
-                 f"-log p = {-log_p:.3f}; the two b's need the blank between them", fontsize=9)
+                 f"-log p = {-log_p:.3f}\nthe two b's need the blank between them")
     save(fig, "ctc_lattice.png")
 
 
@@ -318,21 +346,20 @@ def tokenizer_pieces() -> None:
     tok = load_bundled().tokenizer
     sentences = ["remind me to call maria at seven thirty", "set an alarm for eight in the morning",
                  "remind me to call zbigniew"]  # fmt: skip
-    fig, ax = plt.subplots(figsize=(12, 2.6))
+    fig, ax = plt.subplots(figsize=(7.5, 2.8))
     for row, text in enumerate(sentences):
         ids = tok.encode(text)
         x = 0.0
         for i, piece in zip(ids, tok.convert_ids_to_tokens(ids)):
-            width = 0.25 + 0.13 * len(piece)
+            width = max(0.55, 0.25 + 0.13 * len(piece))  # room for a three-digit id under it
             color = "tab:orange" if len(piece.strip("▁")) <= 1 else "lightsteelblue"
             ax.add_patch(plt.Rectangle((x, -row - 0.3), width - 0.05, 0.6, color=color))
             ax.text(x + width / 2, -row, piece, ha="center", va="center", fontsize=8)
-            ax.text(x + width / 2, -row - 0.45, str(i), ha="center", va="center", fontsize=6, color="dimgray")
+            ax.text(x + width / 2, -row - 0.48, str(i), ha="center", va="center", fontsize=8, color="dimgray")
             x += width
     ax.set(xlim=(-0.1, 12), ylim=(-len(sentences) + 0.3, 0.5),
-           title="pieces (▁ marks a word start) and their ids; orange: single characters — "
+           title="pieces (▁ marks a word start) and their ids\norange: single characters — "
                  "what an unknown word falls back to")  # fmt: skip
-    ax.title.set_fontsize(9)
     ax.set_axis_off()
     save(fig, "tokenizer.png")
 
@@ -343,26 +370,29 @@ def beam_tree() -> None:
     feats = model.feature_extractor(wave)["input_features"]
     trace: list = []
     out = model.generate(feats, num_beams=3, trace=trace, return_dict=True)
-    fig, ax = plt.subplots(figsize=(12, 4.5))
     k = 3
+    half = (len(trace) + 1) // 2  # two rows of steps, so that the tokens stay legible
+    fig, axes = plt.subplots(2, 1, figsize=(7.5, 6.4))
     for t, rec in enumerate(trace):
+        ax, x = axes[t // half], t % half
         for c in range(2 * k):
-            y = -c
             token = model.tokenizer.convert_ids_to_tokens([int(rec["token"][0, c])])[0]
             live = c in rec["live"][0]
             ended = bool(rec["ends"][0, c]) and c < k
             color = "tab:green" if ended else ("black" if live else "lightgray")
-            ax.text(t, y, token, fontsize=7, color=color, ha="center", va="center")
-        if t > 0:
+            ax.text(x, -c, token, fontsize=8, color=color, ha="center", va="center")
+        if t > 0 and x > 0:  # the first step of the second row continues the first row's last
             prev_live = trace[t - 1]["live"][0]
             for c in range(2 * k):
                 src = int(rec["beam"][0, c])
-                ax.plot([t - 1 + 0.3, t - 0.3], [-prev_live[src], -c], lw=0.4,
+                ax.plot([x - 1 + 0.3, x - 0.3], [-prev_live[src], -c], lw=0.4,
                         color="black" if c in rec["live"][0] else "lightgray")  # fmt: skip
-    ax.set(xlim=(-0.5, len(trace) - 0.5), ylim=(-2 * k + 0.5, 0.5), xlabel="step",
-           title=f"beam search, 3 beams: the 6 candidates of each step (black: kept, green: finished, "
-                 f"grey: dropped)\nresult: \"{model.tokenizer.decode(out.sequences[0], True)}\"")  # fmt: skip
-    ax.set_yticks([])
+    for row, ax in enumerate(axes):
+        ax.set(xlim=(-0.5, half - 0.5), ylim=(-2 * k + 0.5, 0.5), yticks=[])
+        ax.set_xticks(range(half), [str(row * half + i) for i in range(half)])
+    axes[1].set_xlabel("step")
+    axes[0].set_title(f"beam search, 3 beams: the 6 candidates of each step\n(black: kept, green: finished, "
+                      f"grey: dropped)\nresult: \"{model.tokenizer.decode(out.sequences[0], True)}\"")  # fmt: skip
     save(fig, "beam_tree.png")
 
 
@@ -518,14 +548,14 @@ def numpy_training() -> None:
             ("NumPy (minis2t.train)", recipe / "results" / "numpy_full_log.txt", recipe / "results" / "numpy_full.json")]
     runs = [(label, training_curve(log), json.loads(res.read_text())) for label, log, res in runs
             if log.is_file() and res.is_file()]  # fmt: skip
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.2))
+    fig, axes = plt.subplots(1, 2, figsize=(7.5, 3.4))
     for label, curve, _ in runs:
         for ax, x in zip(axes, (curve[:, 0], curve[:, 3] / 60)):
             line, = ax.plot(x, curve[:, 1], label=f"{label}: cross-entropy")
             ax.plot(x, curve[:, 2], "--", color=line.get_color(), label=f"{label}: CTC")
     axes[0].set(xlabel="step", ylabel="loss (running mean)", yscale="log", title="loss by step")
     axes[1].set(xlabel="minutes of training on 2 cores", yscale="log", title="loss by time")
-    axes[0].legend(fontsize=7)
+    axes[0].legend(fontsize=8)
     save(fig, "training_curves.png")
     rows = ["| trained by | steps | training time | WER, all 1 800 test utterances | seen voices | held-out voices |",
             "| --- | --: | --: | --: | --: | --: |"]  # fmt: skip
@@ -630,13 +660,13 @@ def long_form() -> None:
     energy = frame_energies(wave)
     threshold = Segmenter(max_seconds=20).threshold(energy)
     t = np.arange(energy.shape[0]) / 100
-    fig, ax = plt.subplots(figsize=(11, 3))
+    fig, ax = plt.subplots(figsize=(7.5, 3))
     ax.plot(t, energy, lw=0.6, label="frame energy (dB)")
     ax.axhline(threshold, color="C3", lw=0.8, ls="--", label="speech threshold")
     for k, seg in enumerate(segments):
         ax.axvspan(seg.start, seg.end, color="C2", alpha=0.15, label="segment" if k == 0 else None)
     ax.set(xlabel="seconds", ylabel="dB", title=f"{len(refs)} recordings with pauses: {len(segments)} segments found")
-    ax.legend(fontsize=7, loc="lower right")
+    ax.legend(fontsize=8, loc="lower right")
     save(fig, "long_form.png")
     path = ROOT / "recipes" / "long_form" / "results" / "long_form.json"
     if not path.is_file():
@@ -782,19 +812,19 @@ def word_times() -> None:
     words = timing.word_timestamps(model, states, mask, seq)[0]["words"]
     step = timing.frame_seconds(model.config)
     pieces = model.tokenizer.convert_ids_to_tokens(targets[text]) + ["</s>"]
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(10, 6.5), height_ratios=[3, 1], sharex=True)
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(7.5, 6.5), height_ratios=[3, 1], sharex=True)
     top.imshow(matrix, aspect="auto", cmap="viridis", origin="upper",
                extent=(0, frames * step, len(pieces) - 0.5, -0.5))  # fmt: skip
     top.plot((cols + 0.5) * step, rows, color="w", lw=1.5, label="DTW path")
-    top.set_yticks(range(len(pieces)), pieces, fontsize=7)
+    top.set_yticks(range(len(pieces)), pieces, fontsize=8)
     top.set(ylabel="token", title=f"cross-attention of {len(heads)} heads, standardised and averaged; the DTW path")
-    top.legend(loc="upper right", fontsize=7)
+    top.legend(loc="upper right", fontsize=8)
     t = np.arange(wave.shape[0]) / 16000
     bottom.plot(t, wave, lw=0.3, color="0.4")
     for k, w in enumerate(words):
         bottom.axvspan(w["start"], w["end"], color=f"C{k % 2}", alpha=0.25)
         bottom.text((w["start"] + w["end"]) / 2, (0.85 if k % 2 else -0.95) * np.abs(wave).max(), w["word"],
-                    ha="center", fontsize=7)  # fmt: skip
+                    ha="center", fontsize=8)  # fmt: skip
     bottom.set(xlabel="seconds", yticks=[], title="words, from where the path enters each word's first token")
     save(fig, "word_times.png")
 
@@ -857,13 +887,13 @@ def translation() -> None:
     ref = json.loads((samples / "references.json").read_text())[0]
     batch = model.feature_extractor([minis2t.load_audio(samples / ref["file"])])
     states, mask = model.encode(batch["input_features"], batch["attention_mask"])
-    languages, steps = ("fr", "de", "es"), 3
+    languages, steps = ("fr", "de", "es"), 2
     runs = {}
     for lang in languages:
         ids = model.generate(None, encoder_outputs=(states, mask), forced_bos_token_id=model.tokenizer.language_id(lang))
         runs[lang] = (ids, m.decode(model.params, model.config, ids, m.init_cache(model.params, model.config, states),
                                     mask, positions=model.positions["decoder"], output_attentions=True))  # fmt: skip
-    fig, axes = plt.subplots(len(languages), steps, figsize=(10, 6))
+    fig, axes = plt.subplots(len(languages), steps, figsize=(7.5, 6.6))
     for row, lang in enumerate(languages):
         ids, out = runs[lang]
         for step in range(steps):
@@ -876,17 +906,17 @@ def translation() -> None:
             ax.set_yticks(range(4)[::-1], model.tokenizer.convert_ids_to_tokens(top), fontsize=8)
             ax.set_xscale("log")  # the runners-up are orders of magnitude below
             ax.set_xlim(1e-6, 1)
-            ax.set_title(f"<lang:{lang}>, output {step + 2}", fontsize=9)
-    fig.suptitle(f"English: \"{ref['text']}\" — probabilities of the next pieces after each forced language token")
+            ax.set_title(f"<lang:{lang}>, output {step + 2}")
+    fig.suptitle(f"English: \"{ref['text']}\"\nprobabilities of the next pieces after each forced language token")
     fig.tight_layout()
     save(fig, "translation_steps.png")
-    fig, axes = plt.subplots(1, len(languages), figsize=(13, 4.5))
+    fig, axes = plt.subplots(len(languages), 1, figsize=(7.5, 3.4 * len(languages)), sharex=True)
     for ax, lang in zip(axes, languages):
         ids, out = runs[lang]
         ax.imshow(out["cross_attentions"][-1][0].mean(axis=0), aspect="auto", cmap="magma")
-        ax.set_yticks(range(ids.shape[1]), model.tokenizer.convert_ids_to_tokens(ids[0]), fontsize=7)
-        ax.set(xlabel="encoder frame (40 ms)", title=f"{lang}: {model.tokenizer.decode(ids[0], skip_special_tokens=True)}")
-        ax.title.set_fontsize(8)
+        ax.set_yticks(range(ids.shape[1]), model.tokenizer.convert_ids_to_tokens(ids[0]), fontsize=8)
+        ax.set(title=f"{lang}: {model.tokenizer.decode(ids[0], skip_special_tokens=True)}")
+    axes[-1].set_xlabel("encoder frame (40 ms)")
     fig.tight_layout()
     save(fig, "translation_attention.png")
     path = ROOT / "recipes" / "synthetic_speech" / "results" / "st.json"

@@ -431,7 +431,7 @@ def parity_bars() -> str:
 
     rows = [
         "| comparison | float64 | float32 |", "| --- | --: | --: |",
-        f"| front end, NumPy vs twin, step by step (max \\(|\\Delta|\\)) | {sci(bars.FRONT_END_TWIN['float64'])} | "
+        f"| front end, NumPy vs twin, step by step (max \\(\\lvert\\Delta\\rvert\\)) | {sci(bars.FRONT_END_TWIN['float64'])} | "
         f"{sci(bars.FRONT_END_TWIN['float32'])} |",
         f"| model, NumPy vs twin, per layer (relative to the tensor's scale) | {sci(bars.MODEL_TWIN['float64'])} | "
         f"{sci(bars.MODEL_TWIN['float32'])} |",
