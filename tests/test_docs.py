@@ -14,8 +14,8 @@ ROOT = Path(__file__).parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.py"))
 
 
-def test_there_are_seven_notebooks():
-    assert [p.name[:2] for p in NOTEBOOKS] == ["01", "02", "03", "04", "05", "06", "07"]
+def test_there_are_eight_notebooks():
+    assert [p.name[:2] for p in NOTEBOOKS] == ["01", "02", "03", "04", "05", "06", "07", "08"]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
@@ -30,7 +30,7 @@ def test_notebook_executes(path):
 
 
 STAGE_PAGES = ["audio", "frames", "mel", "cmvn", "subsampling", "positions", "attention",
-               "encoder-decoder", "search", "tokenizer", "learning"]  # fmt: skip
+               "encoder-decoder", "search", "tokenizer", "learning", "translation", "long-form"]  # fmt: skip
 
 
 @pytest.mark.parametrize("page", STAGE_PAGES)

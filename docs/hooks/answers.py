@@ -538,6 +538,131 @@ def learning_tied() -> str:
                           f"grads['lm_head.weight'] is grads['model.decoder.embed_tokens.weight']: {same}"]))
 
 
+# --- translation -------------------------------------------------------------------------
+
+
+def translation_wrong_language() -> str:
+    import sacrebleu
+
+    m = worked.st_model()
+    waves, refs = worked.st_samples()
+    untrained = [c for c in m.tokenizer.langs if c not in m.languages]
+    refused = None
+    try:
+        m.transcribe(waves[0], language=untrained[0])
+    except minis2t.errors.UnknownLanguageError as e:
+        refused = e
+    assert refused is not None
+    outputs = {c: m.transcribe(waves, forced_bos_token_id=m.tokenizer.language_id(c)) for c in untrained}
+    first = outputs[untrained[0]]
+    assert all(o == first for o in outputs.values())  # every untrained code: the same output
+    chrf = {lang: sacrebleu.corpus_chrf(first, [[r["translations"][lang] for r in refs]]).score for lang in m.languages}
+    closest = max(chrf, key=chrf.get)
+    assert chrf[closest] < 90 and closest == "es"  # "mostly Spanish-looking", not a translation
+    assert m.config.tie_word_embeddings  # "moved only by the tied LM head's softmax"
+    embed = m.weights["model.decoder.embed_tokens.weight"]
+    ids = {c: m.tokenizer.language_id(c) for c in m.tokenizer.langs}
+    norms = {c: float(np.linalg.norm(embed[i])) for c, i in ids.items()}
+    spread = max(float(np.abs(embed[ids[a]] - embed[ids[b]]).max()) for a in untrained for b in untrained)
+    trained_gap = min(float(np.abs(embed[ids[a]] - embed[ids[b]]).max())
+                      for a in m.languages for b in m.languages if a != b)  # fmt: skip
+    assert spread < trained_gap / 10  # the untrained codes' rows are nearly one vector
+    lines = [f"language='{untrained[0]}' -> {type(refused).__name__}: {refused}",
+             f"forced_bos_token_id = <lang:{untrained[0]}> ({ids[untrained[0]]}), on the {len(refs)} samples:"]
+    lines += [f"  \"{o}\"" for o in first]
+    lines += [f"the same outputs for every untrained code ({', '.join(untrained)})",
+              "chrF against each trained language's reference: "
+              + ", ".join(f"{lang} {v:.1f}" for lang, v in chrf.items()),
+              "embedding norms: " + ", ".join(f"<lang:{c}> {v:.2f}" for c, v in norms.items()),
+              f"largest difference between two untrained codes' rows {spread:.4f}; "
+              f"between two trained ones at least {trained_gap:.3f}"]  # fmt: skip
+    return computed(text(lines))
+
+
+def translation_wrong_reference() -> str:
+    import sacrebleu
+
+    m = worked.st_model()
+    waves, refs = worked.st_samples()
+    german = m.transcribe(waves, language="de")
+    rows = []
+    for lang in m.languages:
+        truth = [r["translations"][lang] for r in refs]
+        rows.append([f"{lang} references", f"{sacrebleu.corpus_bleu(german, [truth]).score:.1f}",
+                     f"{sacrebleu.corpus_chrf(german, [truth]).score:.1f}"])  # fmt: skip
+    scores = {r[0]: float(r[1]) for r in rows}
+    assert scores["de references"] > 50 and scores["fr references"] < 5 and scores["es references"] < 5
+    assert all(float(r[2]) > 5 for r in rows)  # chrF stays above zero
+    return computed("The German outputs of the samples, scored against each language's references:\n\n"
+                    + table(["scored against", "BLEU", "chrF"], rows))
+
+
+# --- long form -------------------------------------------------------------------------
+
+
+def long_form_louder() -> str:
+    from minis2t import longform as L
+
+    base = worked.pauses()
+    segmenter = L.Segmenter(max_seconds=60.0)
+    louder = 10 * base["wave"]
+    threshold = segmenter.threshold(L.frame_energies(louder))
+    segments = segmenter.feed(louder) + segmenter.finish()
+    same = [(a.start, a.end) for a in segments] == [(b.start, b.end) for b in base["segments"]]
+    assert same and abs(threshold - base["threshold"] - 20) < 0.05
+    return computed(text([f"threshold {base['threshold']:.2f} dB -> {threshold:.2f} dB (+{threshold - base['threshold']:.2f})",
+                          f"segments: {len(segments)}, the same start and end times: {same}"]))  # fmt: skip
+
+
+def long_form_where_cut() -> str:
+    from minis2t import longform as L
+
+    d = worked.pauses(worked.SHORT_LIMIT)
+    e = d["energies"]
+    first, second = d["segments"][0], d["segments"][1]
+    assert abs(second.start - first.end) < 1e-9  # the first segment ends at a cut
+    pad = int(L.PAD_SECONDS * 100)
+    a = int(round(first.start * 100)) + pad  # the region's first speech frame
+    half, limit = int(worked.SHORT_LIMIT * 100) // 2, int(worked.SHORT_LIMIT * 100)
+    window = e[a + half : a + limit]
+    cut = a + half + int(np.argmin(window))
+    assert cut + pad == int(round(second.start * 100))  # the first piece keeps its 0.15 s after the cut
+    return computed(text([f"the region starts at frame {a} ({a / 100:.2f} s; the segment's {first.start:.2f} s is 0.15 s of padding before it)",
+                          f"window: frames {a + half}..{a + limit - 1}, energies from {window.min():.1f} to {window.max():.1f} dB",
+                          f"quietest: frame {cut} ({cut / 100:.2f} s, {e[cut]:.1f} dB); the boundary between the two "
+                          f"segments is {pad} frames later, at {second.start:.2f} s"]))  # fmt: skip
+
+
+def long_form_dtw_by_hand() -> str:
+    a, rows, cols = worked.dtw_toy()
+    n, m = a.shape
+
+    def paths(i, j):  # every monotone path from (0, 0) to (i, j), steps right, down, diagonal
+        if (i, j) == (0, 0):
+            yield [(0, 0)]
+            return
+        for di, dj in ((1, 1), (1, 0), (0, 1)):
+            if i - di >= 0 and j - dj >= 0:
+                for path in paths(i - di, j - dj):
+                    yield path + [(i, j)]
+
+    every = list(paths(n - 1, m - 1))
+    best = min(-sum(a[i, j] for i, j in path) for path in every)
+    found = -a[rows, cols].sum()
+    assert math.isclose(best, found, abs_tol=1e-12)
+    total = np.full((n, m), np.inf)  # the cumulative table, as the answer fills it by hand
+    for i in range(n):
+        for j in range(m):
+            before = 0.0 if (i, j) == (0, 0) else min(total[i - 1, j - 1] if i and j else np.inf,
+                                                       total[i - 1, j] if i else np.inf,
+                                                       total[i, j - 1] if j else np.inf)  # fmt: skip
+            total[i, j] = -a[i, j] + before
+    assert math.isclose(total[-1, -1], found, abs_tol=1e-12)
+    return computed(text(["D (cumulative cost):"] + ["  " + " ".join(f"{v:5.1f}" for v in row) for row in total]
+                         + [f"all {len(every)} monotone paths tried: the cheapest costs {best:.1f}; "
+                            f"timing.dtw's path costs {found:.1f}"]))  # fmt: skip
+
+
 # --- numbers inside prose ----------------------------------------------------------------
 
 

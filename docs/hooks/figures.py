@@ -65,7 +65,7 @@ def on_pre_build(config, **kwargs) -> None:
     vendor_mathjax()
     OUT.mkdir(parents=True, exist_ok=True)
     for make in (waveform, frames, filterbank, cmvn, subsampling, positions, attention,
-                 masks, kv_cache, tokenizer_pieces, ctc_lattice, beam_tree, parity_table, front_end_table, bundled_tables, numpy_training, fairseq_differences, fairseq_searches, long_form, word_times, translation, corpus, encoder_limits, error_tables):  # fmt: skip
+                 masks, kv_cache, tokenizer_pieces, ctc_lattice, beam_tree, parity_table, front_end_table, bundled_tables, numpy_training, fairseq_differences, fairseq_searches, long_form, long_form_real, word_times, translation, corpus, encoder_limits, error_tables):  # fmt: skip
         with quiet_fairseq():  # parity_table and fairseq_differences run fairseq
             make()
         plt.close("all")
@@ -590,6 +590,25 @@ def quiet_fairseq():
             root.removeHandler(handler)
         for name in ("hydra", "fairseq"):
             logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def long_form_real() -> None:
+    """The pause detector on a person's speech (JFK, 1961): energies, threshold and
+    segments with the bundled model's limit, and with a limit small enough to force cuts."""
+    worked = _worked()
+    fig, axes = plt.subplots(2, 1, figsize=(7.5, 5.2), sharex=True)
+    for ax, limit in zip(axes, (60.0, worked.SHORT_LIMIT)):
+        d = worked.pauses(limit)
+        t = np.arange(d["energies"].shape[0]) / 100
+        ax.plot(t, d["energies"], lw=0.7, label="frame energy (dB)")
+        ax.axhline(d["threshold"], color="C3", lw=1, ls="--", label=f"threshold {d['threshold']:.1f} dB")
+        for k, seg in enumerate(d["segments"]):
+            ax.axvspan(seg.start, seg.end, color=f"C{2 + k % 2}", alpha=0.2, label="segments" if k == 0 else None)
+        ax.set(ylabel="dB", ylim=(-80, 0),
+               title=f"limit {limit:g} s: {len(d['segments'])} segments" + (" (cut at the quietest frame where too long)" if limit < 60 else ""))  # fmt: skip
+    axes[0].legend(loc="lower right", ncol=3)
+    axes[-1].set_xlabel("seconds of en_jfk_inaugural_1961_16k.wav")
+    save(fig, "long_form_real.png")
 
 
 def fairseq_differences() -> None:

@@ -9,6 +9,7 @@ changes with it.
 from __future__ import annotations
 
 import functools
+import math
 import json
 from pathlib import Path
 
@@ -478,3 +479,160 @@ def learning() -> str:
         numeric, analytic = (plus - minus) / 2e-5, grads[name][index]
         lines.append(f"  {name}{list(index)}: {numeric:+.8e} vs {analytic:+.8e}")
     return example("the bundled model's loss and gradients on one recording", code(lines))
+
+
+# --- translation -------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=1)
+def st_model() -> minis2t.Speech2Text:
+    return minis2t.Speech2Text.from_pretrained("bundled-st")
+
+
+@functools.lru_cache(maxsize=1)
+def st_samples() -> tuple[list[np.ndarray], list[dict]]:
+    """The bundled translation model's sample recordings (synthetic English speech) and
+    their references: the English text and its French, German and Spanish translations."""
+    from minis2t.checkpoint import BUNDLED_MODELS
+
+    directory = BUNDLED_MODELS["bundled-st"].parent / "samples_st"
+    refs = json.loads((directory / "references.json").read_text())
+    return [minis2t.load_audio(directory / r["file"]) for r in refs], refs
+
+
+def translation() -> str:
+    m = st_model()
+    waves, refs = st_samples()
+    feats = m.feature_extractor(waves[:1])["input_features"]
+    lines = [f"recording  {refs[0]['file']} (synthetic English speech): \"{refs[0]['text']}\"",
+             f"features   {shape(feats)} -> the same encoder states for every language"]  # fmt: skip
+    for lang in m.languages:
+        lang_id = m.tokenizer.language_id(lang)
+        ids = m.generate(feats, forced_bos_token_id=lang_id)
+        pieces = m.tokenizer.convert_ids_to_tokens(ids[0])
+        lines.append(f"<lang:{lang}> = id {lang_id:2d}: ids {shape(ids)} {pieces[:6]} ... {pieces[-2:]}")
+        lines.append(f"              -> \"{m.tokenizer.decode(ids[0], skip_special_tokens=True)}\"")
+    return example("one English recording, each language forced", code(lines))
+
+
+def translation_tokenizer() -> str:
+    m = st_model()
+    tok = m.tokenizer
+    _, refs = st_samples()
+    lines = [f"vocabulary {len(tok)} pieces; language codes {', '.join(f'<lang:{c}>={i}' for c, i in tok.lang_code_to_id.items())}",
+             f"trained for {m.languages} (generation_config.json: languages)"]  # fmt: skip
+    seen, before = {}, tok.tgt_lang
+    for lang in m.languages:
+        text = refs[0]["translations"][lang]
+        tok.tgt_lang = lang  # a target text starts with its language's code
+        pieces = tok.convert_ids_to_tokens(tok.encode(text))
+        seen[lang] = set(pieces[1:-1])
+        lines.append(f"{lang}: \"{text}\"")
+        lines.append(f"    {len(pieces)} pieces: {pieces}")
+    if before is None:
+        tok._tgt_lang = None  # the setter refuses None; the tokenizer started without one
+    else:
+        tok.tgt_lang = before
+    for a, b in (("fr", "es"), ("fr", "de"), ("es", "de")):
+        lines.append(f"pieces in both the {a} and the {b} sentence: {sorted(seen[a] & seen[b])}")
+    return example("one vocabulary for three languages", code(lines))
+
+
+def translation_bleu() -> str:
+    """BLEU and chrF of the bundled translation model on its bundled samples, computed
+    now with sacrebleu (the recipe's held-out scores follow on the page)."""
+    import sacrebleu
+
+    m = st_model()
+    waves, refs = st_samples()
+    rows = ["| target | BLEU | chrF | sentences | first output |", "| --- | --: | --: | --: | --- |"]
+    for lang in m.languages:
+        out = m.transcribe(waves, language=lang)
+        truth = [r["translations"][lang] for r in refs]
+        bleu, chrf = sacrebleu.corpus_bleu(out, [truth]).score, sacrebleu.corpus_chrf(out, [truth]).score
+        rows.append(f"| {lang} | {bleu:.1f} | {chrf:.1f} | {len(refs)} | {out[0]} |")
+    return "\n".join(rows) + f"\n\n*Computed when this page was built, sacrebleu {sacrebleu.__version__}.*\n"
+
+
+# --- long form ---------------------------------------------------------------------------
+
+JFK = SPEECH / "en_jfk_inaugural_1961_16k.wav"  # a person speaking, with pauses: public domain
+SHORT_LIMIT = 1.5  # seconds: a stand-in for the model's limit, small enough to cut JFK's phrases
+
+
+@functools.lru_cache(maxsize=4)
+def pauses(max_seconds: float = 60.0) -> dict:
+    """The segmenter on the JFK recording: energies, the statistics behind the threshold,
+    the segments; and every cut that ``max_seconds`` forced."""
+    from minis2t import longform as L
+
+    wave = minis2t.load_audio(JFK)
+    energies = L.frame_energies(wave)  # [T] dB, one per 10 ms
+    segmenter = L.Segmenter(max_seconds=max_seconds)
+    threshold = segmenter.threshold(energies)
+    segments = segmenter.feed(wave) + segmenter.finish()
+    return {"wave": wave, "energies": energies, "threshold": threshold, "segments": segments,
+            "floor": float(np.percentile(energies, L.FLOOR_PERCENTILE)),
+            "level": float(np.percentile(energies, L.SPEECH_PERCENTILE))}  # fmt: skip
+
+
+def long_form_pauses() -> str:
+    from minis2t import longform as L
+
+    d = pauses()
+    e = d["energies"]
+    assert np.isclose(d["threshold"], d["floor"] + L.THRESHOLD_FRACTION * (d["level"] - d["floor"]))
+    speech = e > d["threshold"]
+    lines = [f"recording   {JFK.name}: {d['wave'].shape[0]} samples = {d['wave'].shape[0] / 16000:.2f} s",
+             f"energies    {shape(e)} dB, one per 25 ms frame every 10 ms; from {e.min():.1f} to {e.max():.1f}",
+             f"floor       10th percentile  {d['floor']:.1f} dB",
+             f"level       95th percentile  {d['level']:.1f} dB",
+             f"threshold   {d['floor']:.1f} + 0.35 x ({d['level']:.1f} - ({d['floor']:.1f})) = {d['threshold']:.1f} dB",
+             f"speech      {int(speech.sum())} of {e.shape[0]} frames above it",
+             f"segments    {len(d['segments'])} (speech padded by 0.15 s, pauses under 0.3 s bridged):"]  # fmt: skip
+    for s in d["segments"]:
+        pause = "start" if math.isinf(s.pause_before) else f"after a pause of {s.pause_before:.2f} s"
+        lines.append(f"  {s.start:5.2f} - {s.end:5.2f} s  ({s.end - s.start:.2f} s, {pause})")
+    return example("the pause detector on a person's speech", code(lines))
+
+
+def long_form_cut() -> str:
+    from minis2t import longform as L
+
+    d = pauses(SHORT_LIMIT)
+    e = d["energies"]
+    max_frames = int(SHORT_LIMIT * 100)
+    lines = [f"max_seconds {SHORT_LIMIT} -> max_frames {max_frames}; a longer region is cut at the quietest frame",
+             f"of its second half-window: frames a + {max_frames // 2} .. a + {max_frames - 1} after its start a"]  # fmt: skip
+    segments = d["segments"]
+    # a cut: a segment that starts where the previous one ended (a pause leaves a gap)
+    cuts = [b.start for a, b in zip(segments, segments[1:]) if abs(b.start - a.end) < 1e-9]
+    for s in segments:
+        note = "  <- begins at a cut" if s.start in cuts else ""
+        lines.append(f"  {s.start:5.2f} - {s.end:5.2f} s  ({s.end - s.start:.2f} s){note}")
+    assert cuts and all(s.end - s.start <= SHORT_LIMIT + 1e-9 for s in segments)
+    return example(f"a limit of {SHORT_LIMIT} s on the same recording", code(lines))
+
+
+def dtw_toy() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A small attention matrix (3 tokens x 6 frames) and timing.dtw's path through -A."""
+    from minis2t import timing
+
+    a = np.array([[0.1, 0.7, 0.5, 0.1, 0.0, 0.0],
+                  [0.0, 0.1, 0.4, 0.6, 0.2, 0.1],
+                  [0.0, 0.0, 0.1, 0.2, 0.5, 0.8]])  # fmt: skip
+    rows, cols = timing.dtw(-a)
+    return a, rows, cols
+
+
+def long_form_dtw() -> str:
+    a, rows, cols = dtw_toy()
+    from minis2t import timing
+
+    starts = timing.token_starts(a, free_start=False)
+    lines = ["A (token x frame):"] + ["  " + " ".join(f"{v:.1f}" for v in row) for row in a]
+    lines += [f"path (token, frame): {list(zip(rows.tolist(), cols.tolist()))}",
+              f"its cost: -({' + '.join(f'{a[i, j]:.1f}' for i, j in zip(rows, cols))}) = {-a[rows, cols].sum():.1f}",
+              f"token starts (frame where the path enters each row): {starts.tolist()} "
+              f"-> {', '.join(f'{40 * s} ms' for s in starts)} at 40 ms a frame"]  # fmt: skip
+    return example("dynamic time warping on a 3 x 6 matrix", code(lines))
