@@ -18,6 +18,8 @@
 
 # %%
 import json
+import logging
+import warnings
 
 import numpy as np
 import torch
@@ -28,6 +30,10 @@ from minis2t.pipeline import BUNDLED_MODEL
 from parity import bars
 from parity.compare import compare, format_table
 
+# fairseq, the fourth column when it is installed, starts hydra, which turns the root
+# logger to DEBUG and warns about its own API: keep the output to the table.
+logging.disable(logging.INFO)
+warnings.filterwarnings("ignore", module="hydra")
 samples = BUNDLED_MODEL.parent / "samples"
 ref = json.loads((samples / "references.json").read_text())[0]
 rows = compare(BUNDLED_MODEL, [samples / ref["file"]], steps=6, device="cpu")

@@ -636,3 +636,58 @@ def long_form_dtw() -> str:
               f"token starts (frame where the path enters each row): {starts.tolist()} "
               f"-> {', '.join(f'{40 * s} ms' for s in starts)} at 40 ms a frame"]  # fmt: skip
     return example("dynamic time warping on a 3 x 6 matrix", code(lines))
+
+
+# --- the home page -----------------------------------------------------------------------
+
+PARTS = [("The front end: from a file to features", ["audio", "frames", "mel", "cmvn"]),
+         ("The model: subsampling, positions, attention, encoder and decoder",
+          ["subsampling", "positions", "attention", "encoder-decoder"]),
+         ("Decoding: search and the tokenizer", ["search", "tokenizer"]),
+         ("Learning: every gradient by hand", ["learning"]),
+         ("Beyond one sentence: translation, recordings of any length", ["translation", "long-form"]),
+         ("Checking it: parity, fairseq, the bundled model", ["parity", "fairseq", "bundled-model"])]  # fmt: skip
+WORDS_PER_MINUTE, MINUTES_PER_EXERCISE = 120, 10
+
+
+def reading_plan() -> str:
+    """The reading order with each part's estimated time, from the pages themselves."""
+    import re
+
+    docs = ROOT / "docs"
+    rows = ["| part | pages | words | exercises | about |", "| --- | --- | --: | --: | --: |"]
+    for title, pages in PARTS:
+        words = exercises = 0
+        for page in pages:
+            text = (docs / f"{page}.md").read_text()
+            prose = re.sub(r"```.*?```|<!--.*?-->|\\\[.*?\\\]", " ", text, flags=re.S)  # not code, directives, display math
+            words += len(prose.split())
+            exercises += text.count('??? question "')
+        minutes = words / WORDS_PER_MINUTE + MINUTES_PER_EXERCISE * exercises
+        links = ", ".join(f"[{page}]({page}.md)" for page in pages)
+        rows.append(f"| {title} | {links} | {words:,} | {exercises} | {5 * round(minutes / 5):.0f} min |")
+    return "\n".join(rows) + "\n"
+
+
+def shape_letters() -> str:
+    """The glossary of shape letters, with the sizes read from the models' configs."""
+    from minis2t.config import S2T_SMALL
+
+    small, bundled = minis2t.ModelConfig(**S2T_SMALL), model().config
+    both = lambda f: f"{f(bundled)} / {f(small)}"  # noqa: E731
+    rows = [
+        ("`N`", "audio samples, 16 000 a second", "–"),
+        ("`T`", "feature frames, one every 10 ms: `T = 1 + (N − 400) // 160`", "–"),
+        ("`F`", "mel bands per frame", both(lambda c: c.input_feat_per_channel)),
+        ("`B`", "items in a batch", "–"),
+        ("`C`", "channels of a convolution", both(lambda c: c.conv_channels)),
+        ("`S`", "encoder steps after subsampling, one every 40 ms: `S = ⌈T / 4⌉`",
+         both(lambda c: f"at most {c.max_source_positions}")),
+        ("`D`, `d`", "model width (`d_model`)", both(lambda c: c.d_model)),
+        ("`H`", "attention heads; `d_h = D / H` is one head's width", both(lambda c: c.encoder_attention_heads)),
+        ("`L`", "output tokens so far: the decoder's length", both(lambda c: f"at most {c.max_target_positions}")),
+        ("`K`", "beams in beam search", "–"),
+        ("`V`", "vocabulary size", both(lambda c: c.vocab_size)),
+    ]  # fmt: skip
+    out = ["| letter | means | bundled model / s2t-small |", "| --- | --- | --- |"]
+    return "\n".join(out + [f"| {a} | {b} | {c} |" for a, b, c in rows]) + "\n"
