@@ -13,8 +13,8 @@
 #
 # The segmenter that `minis2t transcribe` runs on a long recording, taken apart on a
 # person's speech: President Kennedy's "ask not" sentence (1961, public domain, in
-# `tests/data/speech/`). Knobs: **the recording**, **the limit** a segment may not
-# exceed, **the threshold's fraction** between the noise floor and the speech level.
+# `tests/data/speech/`). Knobs: **the recording** and **the limit** a segment may not
+# exceed.
 # Page 13 of the site (*Recordings of any length*) explains each step.
 
 # %%

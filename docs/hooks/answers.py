@@ -689,4 +689,10 @@ def chars_per_piece() -> str:
     return f"{ratio:.1f}"
 
 
-NUMBERS = {"fft_noise_db": fft_noise_db, "chars_per_piece": chars_per_piece}
+def bundled_parameters() -> str:
+    count = sum(v.size for v in worked.model().weights.values())
+    assert count > 1_000_000  # "millions"
+    return f"{count / 1e6:.1f}"
+
+
+NUMBERS = {"fft_noise_db": fft_noise_db, "chars_per_piece": chars_per_piece, "bundled_parameters": bundled_parameters}

@@ -65,7 +65,7 @@ def on_pre_build(config, **kwargs) -> None:
     vendor_mathjax()
     OUT.mkdir(parents=True, exist_ok=True)
     for make in (waveform, frames, filterbank, cmvn, subsampling, positions, attention,
-                 masks, kv_cache, tokenizer_pieces, ctc_lattice, beam_tree, parity_table, front_end_table, bundled_tables, numpy_training, fairseq_differences, fairseq_searches, long_form, long_form_real, word_times, translation, corpus, encoder_limits, error_tables):  # fmt: skip
+                 masks, kv_cache, tokenizer_pieces, ctc_lattice, beam_tree, parity_table, front_end_table, bundled_tables, numpy_training, fairseq_differences, fairseq_searches, long_form, long_form_real, word_times, shape_diagrams, translation, corpus, encoder_limits, error_tables):  # fmt: skip
         with quiet_fairseq():  # parity_table and fairseq_differences run fairseq
             make()
         plt.close("all")
@@ -609,6 +609,102 @@ def long_form_real() -> None:
     axes[0].legend(loc="lower right", ncol=3)
     axes[-1].set_xlabel("seconds of en_jfk_inaugural_1961_16k.wav")
     save(fig, "long_form_real.png")
+
+
+def flow(name: str, title: str, steps: list[tuple[str, str]], note: str = "") -> None:
+    """A data-path diagram: one box per operation, top to bottom, each arrow labelled with
+    the shape of the array it carries. ``steps`` is ``[(operation, shape after it)]``;
+    the first operation is the input. The shapes are the caller's measurements."""
+    rows = len(steps)
+    fig, ax = plt.subplots(figsize=(7.5, 0.62 * rows + 0.7))
+    for i, (op, out) in enumerate(steps):
+        y = rows - 1 - i
+        ax.add_patch(plt.Rectangle((0.03, y - 0.3), 0.5, 0.6, facecolor="aliceblue", edgecolor="steelblue"))
+        ax.text(0.28, y, op, ha="center", va="center", fontsize=9)
+        ax.text(0.56, y, out, ha="left", va="center", fontsize=9, family="monospace", color="darkred")
+        if i + 1 < rows:
+            ax.annotate("", xy=(0.28, y - 0.7), xytext=(0.28, y - 0.3),
+                        arrowprops={"arrowstyle": "->", "color": "steelblue"})  # fmt: skip
+    ax.set(xlim=(0, 1), ylim=(-0.6, rows - 0.4), title=title)
+    ax.set_axis_off()
+    if note:
+        fig.text(0.5, 0.005, note, ha="center", va="bottom", fontsize=8, color="dimgray")
+    save(fig, name)
+
+
+def shape(x) -> str:
+    return "[" + ", ".join(str(n) for n in np.shape(x)) + "]"
+
+
+def shape_diagrams() -> None:
+    """The front end, the encoder, one decoder step with its cache and beam search's state,
+    each with the shapes the code produces on the running examples in this build."""
+    model = load_bundled()
+    c, p = model.config, model.params
+    wave = minis2t.load_audio(BUNDLED_RECORDING)  # the person's recording
+    x = F.scale_waveform(wave.astype(np.float64))
+    framed = F.frame_signal(x)
+    windowed = F.preemphasize(F.remove_dc_offset(framed)) * F.povey_window(400, np.float64)
+    power = F.power_spectrum(windowed)
+    banks = F.mel_filterbank(80)
+    logmel = minis2t.fbank(wave)
+    batch = model.feature_extractor([wave], return_attention_mask=True)
+    flow("shapes_front_end.png", "the front end, on the LibriSpeech recording", [
+        ("file (FLAC, 16-bit, 16 kHz)", "N samples"),
+        ("load_audio", f"{shape(wave)} float32 in [-1, 1]"),
+        ("x 2**15 (16-bit units)", shape(x)),
+        ("frame_signal: 400 every 160", f"{shape(framed)}  [T, 400]"),
+        ("- DC, pre-emphasis, x window", shape(windowed)),
+        ("power_spectrum (512-point FFT)", f"{shape(power)}  [T, 257]"),
+        ("@ mel_filterbank " + shape(banks), "[T, 80]"),
+        ("log, floor at eps: fbank", f"{shape(logmel)}  [T, F]"),
+        ("utterance CMVN, pad, mask", f"{shape(batch['input_features'])} + mask {shape(batch['attention_mask'])}"),
+    ])  # fmt: skip
+    feats = batch["input_features"]
+    enc = M.encode(p, c, feats, batch["attention_mask"], output_hidden_states=True, output_attentions=True)
+    h, dh = c.encoder_attention_heads, c.d_model // c.encoder_attention_heads
+    s_len = enc["last_hidden_state"].shape[1]
+    steps = [("features", f"{shape(feats)}  [B, T, F]")]
+    for i, y in enumerate(enc["conv_outputs"]):
+        steps.append((f"conv {i}: stride 2, then GLU", f"{shape(y)}"))
+    steps += [("x sqrt(D) + positions", f"{shape(enc['hidden_states'][0])}  [B, S, D]"),
+              (f"LayerNorm, Q K V, split {h} heads", f"3 x [{feats.shape[0]}, {h}, {s_len}, {dh}]  [B, H, S, d_h]"),
+              ("scores, softmax (mask: padding)", f"{shape(enc['attentions'][0])}  [B, H, S, S]"),
+              ("x V, merge heads, + residual", f"{shape(enc['hidden_states'][1])}"),
+              (f"LayerNorm, FFN {c.d_model} -> {c.encoder_ffn_dim} -> {c.d_model}", f"{shape(enc['hidden_states'][1])}"),
+              (f"... {c.encoder_layers} layers, final LayerNorm", f"{shape(enc['last_hidden_state'])}  [B, S, D]")]  # fmt: skip
+    flow("shapes_encoder.png", "the encoder, on the LibriSpeech recording's features", steps)
+    wave_s, _ = bundled_sample()  # decoding: the bundled model's own synthetic speech
+    feats_s = model.feature_extractor(wave_s)["input_features"]
+    states = M.encode(p, c, feats_s)["last_hidden_state"]
+    k = 5
+    trace: list = []
+    ids = model.generate(feats_s, num_beams=k, trace=trace)
+    t = 4  # the step drawn: four tokens already in the cache
+    cache = M.init_cache(p, c, states)  # one utterance: its cross K/V once, for all beams
+    rows = np.repeat(ids[:, : t + 1], k, axis=0)  # [B*K, t+1]: the same prefix in every beam
+    cache = M.decode(p, c, rows[:, :t], cache)["cache"]  # t tokens in the cache
+    out = M.decode(p, c, rows[:, t:], cache, output_attentions=True)  # step t
+    flow("shapes_decoder_step.png", f"one decoder step with its cache: step {t}, {k} beams, test_00 (synthetic)", [
+        ("the beams' last tokens", f"[{k}, 1]  [B K, 1]"),
+        ("embed x sqrt(D) + position", f"[{k}, 1, {c.d_model}]  [B K, 1, D]"),
+        ("self-attn: new K V appended", f"cache {shape(out['cache'].self_kv[0][0])}  [B K, H, t+1, d_h]"),
+        ("causal softmax over t+1 keys", f"{shape(out['self_attentions'][0])}  [B K, H, 1, t+1]"),
+        ("cross-attn: K V computed once", f"{shape(cache.cross_kv[0][0])}  [B, H, S, d_h]"),
+        ("FFN, residual; ... layers; LayerNorm", f"[{k}, 1, {c.d_model}]"),
+        ("LM head", f"{shape(out['logits'])}  [B K, 1, V]"),
+    ], note="cross K/V are kept once per utterance and shared by its beams (group_beams)")  # fmt: skip
+    rec = trace[t]
+    flow("shapes_beam_state.png", f"beam search's state at one step, {k} beams, one utterance", [
+        ("live beams' tokens so far", f"[1, {k}, {t}]  [B, K, t]  + scores [1, {k}]"),
+        ("decoder step, log-softmax", f"[{k}, {c.vocab_size}]  [B K, V]"),
+        ("+ each beam's score", f"[1, {k}, {c.vocab_size}]  [B, K, V]"),
+        (f"best 2K of K x V", f"tokens {shape(rec['token'])}, source beams {shape(rec['beam'])}  [B, 2K]"),
+        ("ended? (EOS or max length)", f"{shape(rec['ends'])}  [B, 2K] booleans"),
+        ("best K that did not end", f"{shape(rec['live'])}  [B, K] -> the new live beams"),
+        ("finished hypotheses", "at most K per item, with their scores"),
+        ("reorder the cache rows", f"[{k}] rows: cache[B K, H, t+1, d_h]"),
+    ])  # fmt: skip
 
 
 def fairseq_differences() -> None:

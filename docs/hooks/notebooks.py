@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -53,8 +54,11 @@ def render(path: Path, key: str) -> None:
     env_path = os.environ.get("PYTHONPATH", "")
     os.environ["PYTHONPATH"] = str(ROOT) + (os.pathsep + env_path if env_path else "")  # the kernel imports parity/
     try:
-        NotebookClient(notebook, timeout=900, kernel_name="python3",
-                       resources={"metadata": {"path": str(ROOT)}}).execute()  # fmt: skip
+        client = NotebookClient(notebook, timeout=900, kernel_name="python3",
+                                resources={"metadata": {"path": str(ROOT)}})  # fmt: skip
+        # the kernel process's own log (a warning that it talks over local TCP) is not the
+        # notebook's output; errors in cells still reach the build as exceptions
+        client.execute(stderr=subprocess.DEVNULL)
     finally:
         os.environ["PYTHONPATH"] = env_path
     notebook.cells = [c for c in notebook.cells if HIDDEN_TAG not in c.get("metadata", {}).get("tags", [])]

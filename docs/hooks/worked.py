@@ -691,3 +691,37 @@ def shape_letters() -> str:
     ]  # fmt: skip
     out = ["| letter | means | bundled model / s2t-small |", "| --- | --- | --- |"]
     return "\n".join(out + [f"| {a} | {b} | {c} |" for a, b, c in rows]) + "\n"
+
+
+# --- learning: one weight first -------------------------------------------------------------
+
+
+def scalar_gradient() -> str:
+    """``y = w x + b``, ``loss = (y - t)^2 / 2`` with one number each: the derivatives by
+    hand, by central differences, and by ``minis2t.grad.linear_backward`` on 1 x 1 arrays."""
+    from minis2t.grad import linear_backward
+
+    x, w, b, t = 2.0, 0.5, 0.1, 1.5
+    loss = lambda w_, b_, x_: 0.5 * (w_ * x_ + b_ - t) ** 2  # noqa: E731
+    y = w * x + b
+    dy = y - t  # d loss / d y
+    by_hand = {"w": dy * x, "b": dy, "x": dy * w}
+    h = 1e-4
+    numeric = {"w": (loss(w + h, b, x) - loss(w - h, b, x)) / (2 * h),
+               "b": (loss(w, b + h, x) - loss(w, b - h, x)) / (2 * h),
+               "x": (loss(w, b, x + h) - loss(w, b, x - h)) / (2 * h)}  # fmt: skip
+    dx, dw, db = linear_backward(np.array([[dy]]), np.array([[x]]), np.array([[w]]))
+    code_ = {"w": float(dw[0, 0]), "b": float(db[0]), "x": float(dx[0, 0])}
+    for k in by_hand:  # a quadratic: central differences are exact up to rounding
+        assert abs(numeric[k] - by_hand[k]) < 1e-9 and abs(code_[k] - by_hand[k]) < 1e-15
+    lines = [f"x = {x}, w = {w}, b = {b}, target t = {t}",
+             f"forward   y = w x + b = {w} x {x} + {b} = {y:.1f};  loss = (y - t)^2 / 2 = {loss(w, b, x):.3f}",
+             f"backward  dloss/dy = y - t = {dy:.1f}",
+             f"          dloss/dw = dloss/dy x x = {dy:.1f} x {x} = {by_hand['w']:.1f}",
+             f"          dloss/db = dloss/dy x 1 = {by_hand['b']:.1f}",
+             f"          dloss/dx = dloss/dy x w = {dy:.1f} x {w} = {by_hand['x']:.1f}",
+             f"central differences, h = {h:g}:  w {numeric['w']:.10f}, b {numeric['b']:.10f}, x {numeric['x']:.10f}",
+             f"minis2t.grad.linear_backward on 1 x 1 arrays:  dW {code_['w']:.1f}, db {code_['b']:.1f}, dx {code_['x']:.1f}",
+             f"one gradient step, lr 0.1: w {w} -> {w - 0.1 * by_hand['w']:.2f}, b {b} -> {b - 0.1 * by_hand['b']:.2f}; "
+             f"loss {loss(w, b, x):.3f} -> {loss(w - 0.1 * by_hand['w'], b - 0.1 * by_hand['b'], x):.4f}"]  # fmt: skip
+    return example("one weight, one input", code(lines))
