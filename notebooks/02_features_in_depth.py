@@ -162,3 +162,37 @@ with np.errstate(all="ignore"):
 #    `minis2t.load_audio` and check the length against ⌈N · 16000 / 22050⌉. (Page 1.)
 #
 # The answers are under each exercise on the site's pages.
+
+
+# %% [markdown]
+# ### Check your answers
+#
+# Put your answer in the variable (it holds one already, so that the notebook runs top
+# to bottom); the cell under it checks it. On the site the checking cells are hidden.
+#
+# 5. **A louder microphone, in numbers.** By how much does every raw log-mel value of
+#    this (LibriSpeech) recording rise when the waveform is multiplied by 10? Put it in
+#    `rise`.
+
+# %%
+rise = np.log(100)  # your answer
+
+# %% tags=["answer-check"]
+gap = minis2t.fbank(10 * wave.astype(np.float64)) - minis2t.fbank(wave.astype(np.float64))
+assert np.allclose(gap, rise, atol=1e-9), f"the values rise by {gap.min():.4f} to {gap.max():.4f}"
+print(f"right: ln 100 = {rise:.4f} everywhere (no value of this recording reaches the floor)")
+
+# %% [markdown]
+# 6. **Leakage.** For 400 samples of a 1 kHz sine through the 512-point FFT, which window
+#    leaves more power more than 4 bins from 1 kHz: `"rectangle"` or `"povey"`?
+
+# %%
+leaks_more = "rectangle"  # your answer
+
+# %% tags=["answer-check"]
+sine = np.sin(2 * np.pi * 1000 * np.arange(400) / 16000)[None]
+far = np.abs(np.arange(257) - 32) > 4
+share = {name: F.power_spectrum(sine * w)[0][far].sum() / F.power_spectrum(sine * w)[0].sum()
+         for name, w in (("rectangle", np.ones(400)), ("povey", F.povey_window(400, np.float64)))}
+assert leaks_more == max(share, key=share.get), share
+print("right: zero-padded to 512, even 25 whole periods end with a jump", share)

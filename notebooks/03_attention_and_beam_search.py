@@ -152,3 +152,38 @@ for k in (1, 2, 4, 8):
 # The answers are under each exercise on the site's pages; for 4:
 # `2 × layers × tokens × d_model × 4 bytes × beams` for the self-attention part, plus the
 # cross-attention keys and values, fixed per utterance.
+
+
+# %% [markdown]
+# ### Check your answers
+#
+# Put your answer in the variable (it holds one already, so that the notebook runs top
+# to bottom); the cell under it checks it. On the site the checking cells are hidden.
+#
+# 5. **Length penalty by hand.** A finished 10-token hypothesis has sum log p = -3.0, a
+#    14-token one -3.6. Which wins (`"short"` or `"long"`) for length_penalty 0, 1, 2?
+
+# %%
+winner = {0: "short", 1: "long", 2: "long"}  # your answer
+
+# %% tags=["answer-check"]
+truth = {a: "short" if -3.0 / 10**a > -3.6 / 14**a else "long" for a in (0, 1, 2)}
+assert winner == truth, truth
+print("right:", truth)
+
+# %% [markdown]
+# 6. **Cache cost.** How many bytes do the self-attention keys and values of all decoder
+#    layers hold after `L` tokens, for one beam? Write the formula as a function of the
+#    config.
+
+# %%
+def cache_bytes(config, tokens):  # your answer
+    return 2 * config.decoder_layers * tokens * config.d_model * 4
+
+
+# %% tags=["answer-check"]
+check_cache = m.init_cache(model.params, model.config, enc["last_hidden_state"])
+check_cache = m.decode(model.params, model.config, ids[:, :7], check_cache)["cache"]
+held = sum(k.nbytes + v.nbytes for k, v in check_cache.self_kv)
+assert cache_bytes(model.config, 7) == held, f"the cache holds {held} bytes after 7 tokens"
+print(f"right: {held} bytes after 7 tokens")

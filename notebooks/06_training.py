@@ -168,3 +168,22 @@ print(f"finite difference {(plus - minus) / (2 * h):+.8e}, hand-written gradient
 # 5. **Longer, wider.** Train 3 000 steps, or with `d_model=64` and two decoder layers.
 #    How do the exact-match count and the digit error rate move, and what does each
 #    minute of training buy?
+
+
+# %% [markdown]
+# ### Check your answers
+#
+# Put your answer in the variable (it holds one already, so that the notebook runs top
+# to bottom); the cell under it checks it. On the site the checking cells are hidden.
+#
+# 6. **One array or two?** The tiny model's config leaves `tie_word_embeddings` at its
+#    default. After training, are `lm_head.weight` and `model.decoder.embed_tokens.weight`
+#    one array (`True`) or two (`False`)? (Page 11, exercise 3.)
+
+# %%
+tied = True  # your answer
+
+# %% tags=["answer-check"]
+one_array = model.weights["lm_head.weight"] is model.weights["model.decoder.embed_tokens.weight"]
+assert tied == one_array == config.tie_word_embeddings, (one_array, config.tie_word_embeddings)
+print("right: one array, updated by the sum of the head's and the embedding's gradients")

@@ -110,3 +110,22 @@ fig.tight_layout()
 #    depending on the language token, and start depending on the words already written?
 # 3. Translate every recording in `samples_st` and compute BLEU with `sacrebleu` against
 #    the references. What does one wrong number word cost in BLEU, and in chrF?
+
+
+# %% [markdown]
+# ### Check your answers
+#
+# Put your answer in the variable (it holds one already, so that the notebook runs top
+# to bottom); the cell under it checks it. On the site the checking cells are hidden.
+#
+# 4. **Untrained codes.** Does forcing `<lang:it>` give the same output as forcing
+#    `<lang:pt>` (neither was trained)? Put `True` or `False` in `same_output`.
+
+# %%
+same_output = True  # your answer
+
+# %% tags=["answer-check"]
+outputs = [model.generate(batch["input_features"], forced_bos_token_id=model.tokenizer.language_id(c))[0].tolist()[2:]
+           for c in ("it", "pt")]
+assert same_output == (outputs[0] == outputs[1]), outputs
+print("right: the untrained codes' embeddings are nearly one vector (page 12, exercise 1)")

@@ -54,6 +54,9 @@ def test_notebook_has_exercises_and_a_kernel(path):
     text = path.read_text()
     assert "# ## Exercises" in text
     assert "#     name: python3" in text  # the kernel `jupytext --execute` looks for
+    # exercises whose answers a cell checks (hidden on the site; run by every execution)
+    exercises = text.split("# ## Exercises", 1)[1]
+    assert exercises.count('# %% tags=["answer-check"]') >= 1
 
 
 def test_readme_notebook_command_runs_as_written():
@@ -127,6 +130,19 @@ def test_mkdocs_build_strict(site):
         assert "install" not in text and "not installed" not in text, (table, text)
 
 
+
+
+def test_notebooks_are_pages_of_the_site(site):
+    """Every notebook is on the site, executed (its outputs are there), without the cells
+    that check the exercises' answers, and linked from the page it extends."""
+    site, _ = site
+    for path in NOTEBOOKS:
+        html = (site / "notebooks" / path.stem / "index.html").read_text(encoding="utf-8")
+        assert "Exercises" in html and "answer-check" not in html and "right: " not in html, path.name
+        assert re.search(r"<pre><span></span><code>\s*\S", html) or "<img" in html, f"{path.name}: no outputs"
+        assert (site / "notebooks" / path.name).is_file()  # the .py itself, to download
+    linked = {m for page in (ROOT / "docs").glob("*.md") for m in re.findall(r"\]\(notebooks/(\w+)\.md\)", page.read_text())}
+    assert linked == {p.stem for p in NOTEBOOKS}
 
 
 def test_build_prints_no_debug_lines(site):
