@@ -43,7 +43,7 @@ enc = m.encode(model.params, model.config, feats, output_hidden_states=True, out
 print("features", feats.shape, "-> conv outputs", [x.shape for x in enc["conv_outputs"]])
 table = minis2t.nn.sinusoidal_positions(200, model.config.d_model)
 similarity = table[2:] @ table[50]  # how alike position 50 is to every other
-plt.figure(figsize=(8, 2.5))
+plt.figure(figsize=(7.5, 2.5))
 plt.plot(np.arange(2, 200), similarity)
 plt.title("PE[p] · PE[50]: nearby positions look alike")
 plt.xlabel("position p")
@@ -57,13 +57,15 @@ plt.xlabel("position p")
 # %%
 out = model.forward(feats, decoder_input_ids=ids, output_attentions=True)
 layers, heads = model.config.decoder_layers, model.config.decoder_attention_heads
-fig, axes = plt.subplots(layers, heads, figsize=(3 * heads, 2.6 * layers), sharex=True, sharey=True)
+rows = -(-layers * heads // 2)  # two panels a row: legible at a page's width
+fig, axes = plt.subplots(rows, 2, figsize=(7.5, 2.4 * rows), sharex=True, sharey=True, squeeze=False)
 for i in range(layers):
     for h in range(heads):
         w = out.cross_attentions[i][0, h]
-        axes[i, h].imshow(w, aspect="auto", cmap="Greys")
-        axes[i, h].plot(w.argmax(axis=1), range(len(tokens)), "r.", ms=3)
-        axes[i, h].set_title(f"layer {i} head {h}: median peak {np.median(w.max(axis=1)):.2f}", fontsize=8)
+        ax = axes.flat[i * heads + h]
+        ax.imshow(w, aspect="auto", cmap="Greys")
+        ax.plot(w.argmax(axis=1), range(len(tokens)), "r.", ms=3)
+        ax.set_title(f"layer {i} head {h}: median peak {np.median(w.max(axis=1)):.2f}", fontsize=9)
 plt.tight_layout()
 
 # %% [markdown]

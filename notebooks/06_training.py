@@ -63,7 +63,7 @@ print(f"{len(train_texts)} training utterances, {sum(f.shape[0] for f in train_f
       f"{len(test_texts)} test utterances")
 
 example = utterance("159", np.random.default_rng(1))
-fig, ax = plt.subplots(2, 1, figsize=(9, 4))
+fig, ax = plt.subplots(2, 1, figsize=(7.5, 4))
 ax[0].plot(np.arange(example.shape[0]) / 16000, example, lw=0.4)
 ax[0].set_title('"159" as key tones')
 ax[1].imshow(extractor(example)["input_features"][0].T, origin="lower", aspect="auto")
@@ -108,7 +108,7 @@ model, history = nt.train(config, train_feats, [to_ids(t) for t in train_texts],
                           warmup=100, peak_lr=PEAK_LR, spec_augment_from=10**9, progress=False)  # fmt: skip
 print(f"trained {STEPS} steps in {time.perf_counter() - start:.0f} s")
 
-fig, ax = plt.subplots(figsize=(8, 3))
+fig, ax = plt.subplots(figsize=(7.5, 3))
 for key in ("ce", "ctc"):
     ax.plot([h[key] for h in history], lw=0.6, label=key)
 ax.set(xlabel="step", ylabel="loss", yscale="log", title="the two losses while training")

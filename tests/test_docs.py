@@ -190,7 +190,9 @@ def test_figures_are_legible_at_the_page_width(site):
     site, _ = site
     figures = sorted((site / "figures").glob("*.png"))
     assert len(figures) >= 18
-    wide = {p.name: Image.open(p).size for p in figures if Image.open(p).size[0] > 825}
+    plots = sorted((site / "notebooks").rglob("*.png"))  # the executed notebooks' figures
+    assert plots
+    wide = {p.name: Image.open(p).size for p in figures + plots if Image.open(p).size[0] > 825}
     assert wide == {}
 
 

@@ -365,6 +365,7 @@ def cache_or_not() -> str:
     without = time.perf_counter() - start
     gap = float(np.abs(fresh - cached).max())
     assert gap < 1e-3 * float(np.abs(cached).max())  # float32 rounding, not a different answer
+    assert n == 17 and n * (n + 1) // 2 == 153  # the answer's "17-token output ... 153 positions"
     return computed(text([f"{name} (the bundled model's synthetic test speech): {n} tokens fed back",
                           f"positions processed: with the cache {n}, without {n} x {n + 1} / 2 = {n * (n + 1) // 2}",
                           f"last step's logits: largest difference {gap:.1e}",
