@@ -533,6 +533,7 @@ def translation_tokenizer() -> str:
         tok._tgt_lang = None  # the setter refuses None; the tokenizer started without one
     else:
         tok.tgt_lang = before
+    assert "▁factur" in seen["fr"] & seen["es"]  # the page's example of a shared piece
     for a, b in (("fr", "es"), ("fr", "de"), ("es", "de")):
         lines.append(f"pieces in both the {a} and the {b} sentence: {sorted(seen[a] & seen[b])}")
     return example("one vocabulary for three languages", code(lines))
