@@ -584,6 +584,7 @@ def long_form_pauses() -> str:
     e = d["energies"]
     assert np.isclose(d["threshold"], d["floor"] + L.THRESHOLD_FRACTION * (d["level"] - d["floor"]))
     speech = e > d["threshold"]
+    assert len(d["segments"]) == 4  # the page: "11 s with three pauses in it"
     lines = [f"recording   {JFK.name}: {d['wave'].shape[0]} samples = {d['wave'].shape[0] / 16000:.2f} s",
              f"energies    {shape(e)} dB, one per 25 ms frame every 10 ms; from {e.min():.1f} to {e.max():.1f}",
              f"floor       10th percentile  {d['floor']:.1f} dB",
