@@ -225,3 +225,23 @@ def test_readme_states_the_bars_the_tests_assert():
     for start, bar in expected.items():
         found = [value for name, value in rows.items() if name.startswith(start)]
         assert len(found) == 1 and bar.replace("e-0", "e-") in found[0], (start, bar, found)
+
+
+def test_one_documented_command_builds_the_site():
+    """The README's one command for the site: scripts/docs.sh installs what the pages are
+    computed with in the order the machines need (torch==2.13.0 first, then the package
+    with its test extra, which holds the docs and notebooks extras, then fairseq, as
+    scripts/test.sh does), then builds strictly. It is not run here (it installs); its
+    steps are compared with the test script's, which CI runs."""
+    readme = (ROOT / "README.md").read_text()
+    assert re.search(r"^bash scripts/docs\.sh\b", readme, re.M)
+    script = (ROOT / "scripts" / "docs.sh").read_text()
+    test_script = (ROOT / "scripts" / "test.sh").read_text()
+    installs = [line.split("--disable-pip-version-check")[-1].strip() for line in test_script.splitlines()
+                if "pip install" in line or line.strip().startswith("fairseq")]  # fmt: skip
+    order = [script.index('"${pip[@]}" torch==2.13.0'), script.index('"${pip[@]}" -e ".[test]"'),
+             script.index("fairseq-fixed==0.12.3.1"), script.index("mkdocs build --strict")]  # fmt: skip
+    assert order == sorted(order)
+    assert "torch==2.13.0" in installs[0] and '-e ".[test]"' in installs[1] and "fairseq-fixed==0.12.3.1" in test_script
+    result = subprocess.run(["bash", "-n", str(ROOT / "scripts" / "docs.sh")], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
