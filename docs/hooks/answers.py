@@ -424,7 +424,7 @@ def search_noise() -> str:
         if snr is None:
             clean_differ = differ
     assert clean_differ == 0  # the answer: on the clean recordings they agree
-    return computed(f"The bundled model's six synthetic test recordings, white noise added (seed 0):\n\n"
+    return computed("The bundled model's six synthetic test recordings, white noise added (seed 0):\n\n"
                     + table(["noise (SNR)", "transcripts that differ", "greedy right", "beam 5 right"], rows))  # fmt: skip
 
 

@@ -699,7 +699,7 @@ def shape_diagrams() -> None:
         ("live beams' tokens so far", f"[1, {k}, {t}]  [B, K, t]  + scores [1, {k}]"),
         ("decoder step, log-softmax", f"[{k}, {c.vocab_size}]  [B K, V]"),
         ("+ each beam's score", f"[1, {k}, {c.vocab_size}]  [B, K, V]"),
-        (f"best 2K of K x V", f"tokens {shape(rec['token'])}, source beams {shape(rec['beam'])}  [B, 2K]"),
+        ("best 2K of K x V", f"tokens {shape(rec['token'])}, source beams {shape(rec['beam'])}  [B, 2K]"),
         ("ended? (EOS or max length)", f"{shape(rec['ends'])}  [B, 2K] booleans"),
         ("best K that did not end", f"{shape(rec['live'])}  [B, K] -> the new live beams"),
         ("finished hypotheses", "at most K per item, with their scores"),
