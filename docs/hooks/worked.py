@@ -599,9 +599,7 @@ def long_form_pauses() -> str:
 
 
 def long_form_cut() -> str:
-
     d = pauses(SHORT_LIMIT)
-    d["energies"]
     max_frames = int(SHORT_LIMIT * 100)
     lines = [f"max_seconds {SHORT_LIMIT} -> max_frames {max_frames}; a longer region is cut at the quietest frame",
              f"of its second half-window: frames a + {max_frames // 2} .. a + {max_frames - 1} after its start a"]  # fmt: skip
