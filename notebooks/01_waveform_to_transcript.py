@@ -109,3 +109,36 @@ print(model.transcribe(samples / reference["file"]))
 # Answers: shapes `N`, `T`, `S` and `L` follow the recording, `F`, `D` and `V` are the
 # model's; the hand-written loop is exactly greedy search (the test suite checks
 # `generate` against transformers token for token); page 10 shows the fall-back.
+
+
+# %% [markdown]
+# ### Check your answers
+#
+# Put your answer in the variable (it holds one already, so that the notebook runs top
+# to bottom); the cell under it checks it. On the site the checking cells are hidden.
+#
+# 4. **Encoder steps.** How many encoder steps `S` does this recording give, from the
+#    number of feature frames alone? (Page 5: two stride-2 layers.)
+
+# %%
+S_answer = -(-feats.shape[1] // 4)  # your answer: ceil(T / 4)
+
+# %% tags=["answer-check"]
+assert S_answer == enc["last_hidden_state"].shape[1], f"S is {enc['last_hidden_state'].shape[1]}"
+print(f"right: {feats.shape[1]} frames -> {S_answer} encoder steps")
+
+# %% [markdown]
+# 5. **Greedy by hand.** Write the decoding loop (exercise 2) into `greedy_by_hand`, a
+#    list of ids starting with the start token and ending with `</s>`.
+
+# %%
+by_hand_cache = m.init_cache(model.params, model.config, enc["last_hidden_state"])
+greedy_by_hand = [model.config.decoder_start_token_id]
+while greedy_by_hand[-1] != model.config.eos_token_id or len(greedy_by_hand) == 1:
+    step = m.decode(model.params, model.config, np.array([[greedy_by_hand[-1]]]), by_hand_cache)
+    by_hand_cache = step["cache"]
+    greedy_by_hand.append(int(step["logits"][0, -1].argmax()))
+
+# %% tags=["answer-check"]
+assert greedy_by_hand == model.generate(feats, num_beams=1)[0].tolist(), "not what generate(num_beams=1) gives"
+print("right: the loop is greedy search, token for token")

@@ -50,7 +50,7 @@ power, log_mel = front_end(wave)
 print(power.shape, log_mel.shape)
 assert np.array_equal(log_mel, minis2t.fbank(wave.astype(np.float64)))  # the same as fbank
 
-fig, ax = plt.subplots(2, 1, figsize=(9, 5))
+fig, ax = plt.subplots(2, 1, figsize=(7.5, 5))
 ax[0].imshow(np.log(power.T + 1e-3), origin="lower", aspect="auto")
 ax[0].set_title("log power spectrum, 257 bins")
 ax[1].imshow(log_mel.T, origin="lower", aspect="auto")
@@ -74,14 +74,14 @@ def add_noise(wave, snr_db, seed=0):
     return (wave + noise * np.sqrt(power / 10 ** (snr_db / 10))).astype(np.float32)
 
 
-fig, axes = plt.subplots(2, len(SNR_DB), figsize=(12, 5), sharey=True)
-for k, snr in enumerate(SNR_DB):
+fig, axes = plt.subplots(len(SNR_DB), 2, figsize=(7.5, 2.3 * len(SNR_DB)), sharey=True, squeeze=False)
+for k, snr in enumerate(SNR_DB):  # one row per noise level: legible at a page's width
     noisy = add_noise(wave, snr)
     raw = minis2t.fbank(noisy)
-    axes[0, k].imshow(raw.T, origin="lower", aspect="auto", vmin=-5, vmax=25)
-    axes[0, k].set_title(f"log-mel, SNR {snr} dB")
-    axes[1, k].imshow(F.utterance_cmvn(raw).T, origin="lower", aspect="auto", vmin=-3, vmax=3)
-    axes[1, k].set_title("after CMVN")
+    axes[k, 0].imshow(raw.T, origin="lower", aspect="auto", vmin=-5, vmax=25)
+    axes[k, 0].set_title(f"log-mel, SNR {snr} dB")
+    axes[k, 1].imshow(F.utterance_cmvn(raw).T, origin="lower", aspect="auto", vmin=-3, vmax=3)
+    axes[k, 1].set_title("after CMVN")
     print(f"SNR {snr:3d} dB: median log-mel {np.median(raw):.2f}, minimum {raw.min():.2f}")
 plt.tight_layout()
 
@@ -96,7 +96,7 @@ for bins in (23, 80, 128):
     banks = F.mel_filterbank(bins)
     widths = (banks > 0).sum(axis=0)
     print(f"{bins:3d} bins: narrowest band {widths.min()} FFT bins, widest {widths.max()}")
-fig, axes = plt.subplots(1, 3, figsize=(12, 3), sharex=True)
+fig, axes = plt.subplots(3, 1, figsize=(7.5, 6), sharex=True)
 for ax, bins in zip(axes, (23, 80, 128)):
     ax.imshow(front_end(wave, num_mel_bins=bins)[1].T, origin="lower", aspect="auto")
     ax.set_title(f"{bins} mel bins")
@@ -111,7 +111,7 @@ plt.tight_layout()
 # %%
 with_pre = front_end(wave, preemphasis=0.97)[1].mean(axis=0)
 without = front_end(wave, preemphasis=0.0)[1].mean(axis=0)
-fig, ax = plt.subplots(figsize=(9, 3))
+fig, ax = plt.subplots(figsize=(7.5, 3))
 ax.plot(without - with_pre)
 ax.axhline(0, color="grey", lw=0.5)
 ax.set(xlabel="mel band", ylabel="mean log-mel, without − with", title="what pre-emphasis changes")
@@ -162,3 +162,37 @@ with np.errstate(all="ignore"):
 #    `minis2t.load_audio` and check the length against ⌈N · 16000 / 22050⌉. (Page 1.)
 #
 # The answers are under each exercise on the site's pages.
+
+
+# %% [markdown]
+# ### Check your answers
+#
+# Put your answer in the variable (it holds one already, so that the notebook runs top
+# to bottom); the cell under it checks it. On the site the checking cells are hidden.
+#
+# 5. **A louder microphone, in numbers.** By how much does every raw log-mel value of
+#    this (LibriSpeech) recording rise when the waveform is multiplied by 10? Put it in
+#    `rise`.
+
+# %%
+rise = np.log(100)  # your answer
+
+# %% tags=["answer-check"]
+gap = minis2t.fbank(10 * wave.astype(np.float64)) - minis2t.fbank(wave.astype(np.float64))
+assert np.allclose(gap, rise, atol=1e-9), f"the values rise by {gap.min():.4f} to {gap.max():.4f}"
+print(f"right: ln 100 = {rise:.4f} everywhere (no value of this recording reaches the floor)")
+
+# %% [markdown]
+# 6. **Leakage.** For 400 samples of a 1 kHz sine through the 512-point FFT, which window
+#    leaves more power more than 4 bins from 1 kHz: `"rectangle"` or `"povey"`?
+
+# %%
+leaks_more = "rectangle"  # your answer
+
+# %% tags=["answer-check"]
+sine = np.sin(2 * np.pi * 1000 * np.arange(400) / 16000)[None]
+far = np.abs(np.arange(257) - 32) > 4
+share = {name: F.power_spectrum(sine * w)[0][far].sum() / F.power_spectrum(sine * w)[0].sum()
+         for name, w in (("rectangle", np.ones(400)), ("povey", F.povey_window(400, np.float64)))}
+assert leaks_more == max(share, key=share.get), share
+print("right: zero-padded to 512, even 25 whole periods end with a jump", share)

@@ -43,7 +43,7 @@ enc = m.encode(model.params, model.config, feats)
 print("features", feats.shape, "-> conv outputs", [x.shape for x in enc["conv_outputs"]])
 table = minis2t.reference.nn.sinusoidal_positions(200, model.config.d_model)
 similarity = table[2:] @ table[50]  # how alike position 50 is to every other
-plt.figure(figsize=(8, 2.5))
+plt.figure(figsize=(7.5, 2.5))
 plt.plot(np.arange(2, 200), similarity)
 plt.title("PE[p] · PE[50]: nearby positions look alike")
 plt.xlabel("position p")
@@ -57,13 +57,15 @@ plt.xlabel("position p")
 # %%
 out = model.forward(feats, decoder_input_ids=ids, output_attentions=True)
 layers, heads = model.config.decoder_layers, model.config.decoder_attention_heads
-fig, axes = plt.subplots(layers, heads, figsize=(3 * heads, 2.6 * layers), sharex=True, sharey=True)
+rows = -(-layers * heads // 2)  # two panels a row: legible at a page's width
+fig, axes = plt.subplots(rows, 2, figsize=(7.5, 2.4 * rows), sharex=True, sharey=True, squeeze=False)
 for i in range(layers):
     for h in range(heads):
         w = out.cross_attentions[i][0, h]
-        axes[i, h].imshow(w, aspect="auto", cmap="Greys")
-        axes[i, h].plot(w.argmax(axis=1), range(len(tokens)), "r.", ms=3)
-        axes[i, h].set_title(f"layer {i} head {h}: median peak {np.median(w.max(axis=1)):.2f}", fontsize=8)
+        ax = axes.flat[i * heads + h]
+        ax.imshow(w, aspect="auto", cmap="Greys")
+        ax.plot(w.argmax(axis=1), range(len(tokens)), "r.", ms=3)
+        ax.set_title(f"layer {i} head {h}: median peak {np.median(w.max(axis=1)):.2f}", fontsize=9)
 plt.tight_layout()
 
 # %% [markdown]
@@ -152,3 +154,38 @@ for k in (1, 2, 4, 8):
 # The answers are under each exercise on the site's pages; for 4:
 # `2 × layers × tokens × d_model × 4 bytes × beams` for the self-attention part, plus the
 # cross-attention keys and values, fixed per utterance.
+
+
+# %% [markdown]
+# ### Check your answers
+#
+# Put your answer in the variable (it holds one already, so that the notebook runs top
+# to bottom); the cell under it checks it. On the site the checking cells are hidden.
+#
+# 5. **Length penalty by hand.** A finished 10-token hypothesis has sum log p = -3.0, a
+#    14-token one -3.6. Which wins (`"short"` or `"long"`) for length_penalty 0, 1, 2?
+
+# %%
+winner = {0: "short", 1: "long", 2: "long"}  # your answer
+
+# %% tags=["answer-check"]
+truth = {a: "short" if -3.0 / 10**a > -3.6 / 14**a else "long" for a in (0, 1, 2)}
+assert winner == truth, truth
+print("right:", truth)
+
+# %% [markdown]
+# 6. **Cache cost.** How many bytes do the self-attention keys and values of all decoder
+#    layers hold after `L` tokens, for one beam? Write the formula as a function of the
+#    config.
+
+# %%
+def cache_bytes(config, tokens):  # your answer
+    return 2 * config.decoder_layers * tokens * config.d_model * 4
+
+
+# %% tags=["answer-check"]
+check_cache = m.init_cache(model.params, model.config, enc["last_hidden_state"])
+check_cache = m.decode(model.params, model.config, ids[:, :7], check_cache)["cache"]
+held = sum(k.nbytes + v.nbytes for k, v in check_cache.self_kv)
+assert cache_bytes(model.config, 7) == held, f"the cache holds {held} bytes after 7 tokens"
+print(f"right: {held} bytes after 7 tokens")

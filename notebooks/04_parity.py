@@ -18,6 +18,8 @@
 
 # %%
 import json
+import logging
+import warnings
 
 import numpy as np
 import torch
@@ -28,6 +30,10 @@ from minis2t.app.pipeline import BUNDLED_MODEL
 from parity import bars
 from parity.compare import compare, format_table
 
+# fairseq, the fourth column when it is installed, starts hydra, which turns the root
+# logger to DEBUG and warns about its own API: keep the output to the table.
+logging.disable(logging.INFO)
+warnings.filterwarnings("ignore", module="hydra")
 samples = BUNDLED_MODEL.parent / "samples"
 ref = json.loads((samples / "references.json").read_text())[0]
 rows = compare(BUNDLED_MODEL, [samples / ref["file"]], steps=6, device="cpu")
@@ -91,3 +97,27 @@ print(model.tokenizer.decode(ours[0], skip_special_tokens=True))
 # 3. **A real difference.** Pad one utterance in a batch with another, longer one and
 #    compare its encoder output with running it alone, in float64. The gap is not
 #    rounding — page 5 (*Convolutional subsampling*) explains where it comes from.
+
+
+# %% [markdown]
+# ### Check your answers
+#
+# Put your answer in the variable (it holds one already, so that the notebook runs top
+# to bottom); the cell under it checks it. On the site the checking cells are hidden.
+#
+# 4. **Which dtype shows that scaling before or after the product is the same
+#    mathematics?** Put `"float32"` or `"float64"` in `revealing_dtype`.
+
+# %%
+revealing_dtype = "float64"  # your answer
+
+# %% tags=["answer-check"]
+rng = np.random.default_rng(0)
+gaps = {}
+for dt in (np.float32, np.float64):
+    q, k = (rng.standard_normal((4, 16, 32)).astype(dt) for _ in range(2))
+    before = (q * dt(32 ** -0.5)) @ k.swapaxes(-1, -2)
+    after = (q @ k.swapaxes(-1, -2)) * dt(32 ** -0.5)
+    gaps[np.dtype(dt).name] = float(np.abs(before - after).max())
+assert gaps[revealing_dtype] < 1e-12 < gaps["float32"], gaps
+print("right: in float64 the two orders differ only by rounding at 1e-16", gaps)

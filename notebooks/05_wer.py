@@ -118,3 +118,21 @@ print(f"WER at 5 dB: {jiwer.wer(texts, hyps):.3f}; 90 % of resamples between "
 #    or easier for the model than white noise?
 # 3. **A real voice.** Record yourself saying a sentence of the model's grammar (one of
 #    `texts`) and transcribe it. What does the WER of one sentence tell you?
+
+
+# %% [markdown]
+# ### Check your answers
+#
+# Put your answer in the variable (it holds one already, so that the notebook runs top
+# to bottom); the cell under it checks it. On the site the checking cells are hidden.
+#
+# 4. **WER by hand.** Reference "set an alarm for seven thirty", hypothesis "set the
+#    alarm for seven": what is the word error rate? Put it in `wer_answer`.
+
+# %%
+wer_answer = 2 / 6  # your answer: one substitution and one deletion over six words
+
+# %% tags=["answer-check"]
+measured = jiwer.wer("set an alarm for seven thirty", "set the alarm for seven")
+assert abs(wer_answer - measured) < 1e-12, f"jiwer says {measured}"
+print(f"right: {measured:.3f}")

@@ -63,7 +63,7 @@ print(f"{len(train_texts)} training utterances, {sum(f.shape[0] for f in train_f
       f"{len(test_texts)} test utterances")
 
 example = utterance("159", np.random.default_rng(1))
-fig, ax = plt.subplots(2, 1, figsize=(9, 4))
+fig, ax = plt.subplots(2, 1, figsize=(7.5, 4))
 ax[0].plot(np.arange(example.shape[0]) / 16000, example, lw=0.4)
 ax[0].set_title('"159" as key tones')
 ax[1].imshow(extractor(example)["input_features"][0].T, origin="lower", aspect="auto")
@@ -108,7 +108,7 @@ model, history = nt.train(config, train_feats, [to_ids(t) for t in train_texts],
                           warmup=100, peak_lr=PEAK_LR, spec_augment_from=10**9, progress=False)  # fmt: skip
 print(f"trained {STEPS} steps in {time.perf_counter() - start:.0f} s")
 
-fig, ax = plt.subplots(figsize=(8, 3))
+fig, ax = plt.subplots(figsize=(7.5, 3))
 for key in ("ce", "ctc"):
     ax.plot([h[key] for h in history], lw=0.6, label=key)
 ax.set(xlabel="step", ylabel="loss", yscale="log", title="the two losses while training")
@@ -168,3 +168,22 @@ print(f"finite difference {(plus - minus) / (2 * h):+.8e}, hand-written gradient
 # 5. **Longer, wider.** Train 3 000 steps, or with `d_model=64` and two decoder layers.
 #    How do the exact-match count and the digit error rate move, and what does each
 #    minute of training buy?
+
+
+# %% [markdown]
+# ### Check your answers
+#
+# Put your answer in the variable (it holds one already, so that the notebook runs top
+# to bottom); the cell under it checks it. On the site the checking cells are hidden.
+#
+# 6. **One array or two?** The tiny model's config leaves `tie_word_embeddings` at its
+#    default. After training, are `lm_head.weight` and `model.decoder.embed_tokens.weight`
+#    one array (`True`) or two (`False`)? (Page 11, exercise 3.)
+
+# %%
+tied = True  # your answer
+
+# %% tags=["answer-check"]
+one_array = model.weights["lm_head.weight"] is model.weights["model.decoder.embed_tokens.weight"]
+assert tied == one_array == config.tie_word_embeddings, (one_array, config.tie_word_embeddings)
+print("right: one array, updated by the sum of the head's and the embedding's gradients")

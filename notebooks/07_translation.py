@@ -61,7 +61,8 @@ for lang in LANGUAGES:
 
 # %%
 states, mask = model.encode(batch["input_features"], batch["attention_mask"])
-fig, axes = plt.subplots(len(LANGUAGES), STEPS, figsize=(3.2 * STEPS, 2.2 * len(LANGUAGES)))
+rows = -(-len(LANGUAGES) * STEPS // 2)  # two panels a row: legible at a page's width
+fig, axes = plt.subplots(rows, 2, figsize=(7.5, 2.2 * rows), squeeze=False)
 for row, lang in enumerate(LANGUAGES):
     forced = model.tokenizer.language_id(lang)
     ids = model.generate(None, encoder_outputs=(states, mask), forced_bos_token_id=forced)
@@ -71,7 +72,7 @@ for row, lang in enumerate(LANGUAGES):
         p = np.exp(logits[step + 1] - logits[step + 1].max())
         p /= p.sum()
         top = np.argsort(-p)[:5]
-        ax = axes[row, step]
+        ax = axes.flat[row * STEPS + step]
         ax.barh(range(5)[::-1], p[top])
         ax.set_yticks(range(5)[::-1], model.tokenizer.convert_ids_to_tokens(top), fontsize=8)
         ax.set_xlim(0, 1)
@@ -87,7 +88,8 @@ fig.tight_layout()
 # after the noun.
 
 # %%
-fig, axes = plt.subplots(1, len(LANGUAGES), figsize=(5 * len(LANGUAGES), 4))
+fig, axes = plt.subplots(len(LANGUAGES), 1, figsize=(7.5, 3.4 * len(LANGUAGES)), squeeze=False)
+axes = axes[:, 0]
 for ax, lang in zip(axes, LANGUAGES):
     forced = model.tokenizer.language_id(lang)
     ids = model.generate(None, encoder_outputs=(states, mask), forced_bos_token_id=forced)
@@ -95,7 +97,7 @@ for ax, lang in zip(axes, LANGUAGES):
                    positions=model.positions["decoder"])
     attention = out["cross_attentions"][-1][0].mean(axis=0)  # [L, S]
     ax.imshow(attention, aspect="auto", cmap="magma")
-    ax.set_yticks(range(ids.shape[1]), model.tokenizer.convert_ids_to_tokens(ids[0]), fontsize=7)
+    ax.set_yticks(range(ids.shape[1]), model.tokenizer.convert_ids_to_tokens(ids[0]), fontsize=8)
     ax.set_xlabel("encoder frame (40 ms)")
     ax.set_title(lang)
 fig.tight_layout()
@@ -110,3 +112,22 @@ fig.tight_layout()
 #    depending on the language token, and start depending on the words already written?
 # 3. Translate every recording in `samples_st` and compute BLEU with `sacrebleu` against
 #    the references. What does one wrong number word cost in BLEU, and in chrF?
+
+
+# %% [markdown]
+# ### Check your answers
+#
+# Put your answer in the variable (it holds one already, so that the notebook runs top
+# to bottom); the cell under it checks it. On the site the checking cells are hidden.
+#
+# 4. **Untrained codes.** Does forcing `<lang:it>` give the same output as forcing
+#    `<lang:pt>` (neither was trained)? Put `True` or `False` in `same_output`.
+
+# %%
+same_output = True  # your answer
+
+# %% tags=["answer-check"]
+outputs = [model.generate(batch["input_features"], forced_bos_token_id=model.tokenizer.language_id(c))[0].tolist()[2:]
+           for c in ("it", "pt")]
+assert same_output == (outputs[0] == outputs[1]), outputs
+print("right: the untrained codes' embeddings are nearly one vector (page 12, exercise 1)")

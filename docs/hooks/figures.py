@@ -10,8 +10,11 @@ can link to them.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import sys
+import warnings
 from pathlib import Path
 
 import matplotlib
@@ -62,8 +65,9 @@ def on_pre_build(config, **kwargs) -> None:
     vendor_mathjax()
     OUT.mkdir(parents=True, exist_ok=True)
     for make in (waveform, frames, filterbank, cmvn, subsampling, positions, attention,
-                 masks, kv_cache, tokenizer_pieces, ctc_lattice, beam_tree, parity_table, front_end_table, bundled_tables, numpy_training, fairseq_differences, fairseq_searches, long_form, word_times, translation, corpus, encoder_limits, error_tables):  # fmt: skip
-        make()
+                 masks, kv_cache, tokenizer_pieces, ctc_lattice, beam_tree, parity_table, front_end_table, bundled_tables, numpy_training, fairseq_differences, fairseq_searches, long_form, long_form_real, word_times, shape_diagrams, translation, corpus, encoder_limits, error_tables):  # fmt: skip
+        with quiet_fairseq():  # parity_table and fairseq_differences run fairseq
+            make()
         plt.close("all")
 
 
@@ -80,9 +84,36 @@ def on_files(files, config, **kwargs):
     return files
 
 
+# Legible at the page's width: the content column of the material theme is about 700 px
+# wide, and an image wider than that is scaled down, its letters with it. Every figure is
+# at most WIDTH inches at DPI (825 px: scaled by at most 0.85), holds at most two panels
+# side by side, and no text under MIN_POINTS (8 pt at 110 dpi and 0.85 is 10 px on screen).
+# save() refuses a figure that breaks a rule; tests/test_docs.py checks the built images.
+WIDTH, DPI, MIN_POINTS, MAX_COLUMNS = 7.5, 110, 8, 2
+plt.rcParams.update({"font.size": 9, "axes.titlesize": 9, "legend.fontsize": 8, "xtick.labelsize": 8,
+                     "ytick.labelsize": 8, "figure.titlesize": 9})  # fmt: skip
+
+
+def check_legible(fig, name: str) -> None:
+    from matplotlib.text import Text
+
+    width = fig.get_size_inches()[0]
+    assert width <= WIDTH + 1e-9, f"{name}: {width} inches wide, more than {WIDTH}"
+    columns = {}
+    for ax in fig.axes:
+        spec = ax.get_subplotspec()
+        if spec is not None and ax.get_visible() and ax.axison:
+            columns.setdefault(spec.rowspan.start, set()).add(spec.colspan.start)
+    assert all(len(c) <= MAX_COLUMNS for c in columns.values()), f"{name}: more than {MAX_COLUMNS} panels in a row"
+    small = [t.get_text() for t in fig.findobj(Text) if t.get_text().strip() and t.get_visible()
+             and t.get_fontsize() < MIN_POINTS]  # fmt: skip
+    assert not small, f"{name}: text under {MIN_POINTS} pt: {small[:5]}"
+
+
 def save(fig, name: str) -> None:
+    check_legible(fig, name)
     fig.tight_layout()
-    fig.savefig(OUT / name, dpi=110)
+    fig.savefig(OUT / name, dpi=DPI)
 
 
 def bundled_sample() -> tuple[np.ndarray, str]:
@@ -93,7 +124,7 @@ def bundled_sample() -> tuple[np.ndarray, str]:
 def waveform() -> None:
     wave = minis2t.load_audio(BUNDLED_RECORDING)
     t = np.arange(wave.shape[0]) / 16000
-    fig, ax = plt.subplots(figsize=(9, 2.4))
+    fig, ax = plt.subplots(figsize=(7.5, 2.4))
     ax.plot(t, wave, lw=0.4)
     ax.set(xlabel="seconds", ylabel="amplitude", title="LibriSpeech 1272-128104-0000 at 16 kHz")
     save(fig, "waveform.png")
@@ -115,8 +146,8 @@ def frames() -> None:
     steps = [("frame (16-bit units)", frame), ("− DC", F.remove_dc_offset(frame))]
     steps.append(("pre-emphasis", F.preemphasize(steps[-1][1])))
     steps.append(("× Povey window", steps[-1][1] * F.povey_window(400, np.float64)))
-    fig, axes = plt.subplots(1, 4, figsize=(12, 2.6), sharex=True)
-    for ax, (label, x) in zip(axes, steps):
+    fig, axes = plt.subplots(2, 2, figsize=(7.5, 4.6), sharex=True)
+    for ax, (label, x) in zip(axes.flat, steps):
         ax.plot(n, x[0], lw=0.7)
         ax.axhline(0, color="grey", lw=0.5)
         ax.set(title=f"{label}\nmean {x[0].mean():.1f}", xlabel="sample")
@@ -126,7 +157,7 @@ def frames() -> None:
 def filterbank() -> None:
     banks = F.mel_filterbank(80)  # [257, 80]
     hz = np.arange(257) * 16000 / 512
-    fig, ax = plt.subplots(figsize=(9, 3))
+    fig, ax = plt.subplots(figsize=(7.5, 3))
     ax.plot(hz, banks[:, ::2], lw=0.8)  # every other triangle, for legibility
     ax.set(xlabel="Hz", ylabel="weight", title="Kaldi mel filter bank (every 2nd of 80 triangles)")
     save(fig, "filterbank.png")
@@ -136,7 +167,7 @@ def cmvn() -> None:
     wave = minis2t.load_audio(BUNDLED_RECORDING)
     raw = minis2t.fbank(wave)
     norm = F.utterance_cmvn(raw)
-    fig, axes = plt.subplots(2, 1, figsize=(9, 5), sharex=True)
+    fig, axes = plt.subplots(2, 1, figsize=(7.5, 5), sharex=True)
     for ax, x, title in ((axes[0], raw, "log-mel (natural log of 16-bit-unit energies)"),
                          (axes[1], norm, "after utterance CMVN")):  # fmt: skip
         im = ax.imshow(x.T, origin="lower", aspect="auto", cmap="magma")
@@ -152,16 +183,17 @@ def load_bundled() -> minis2t.Speech2Text:
 
 def subsampling() -> None:
     model = load_bundled()
-    wave, _ = bundled_sample()
+    wave = minis2t.load_audio(BUNDLED_RECORDING)  # the front-end pages' running example
     feats = model.feature_extractor(wave)["input_features"]
     out = M.encode(model.params, model.config, feats)
     panels = [("features [T, 80]", feats[0])] + [
         (f"conv layer {i} + GLU [{x.shape[1]}, {x.shape[2]}]", x[0]) for i, x in enumerate(out["conv_outputs"])
     ]  # fmt: skip
-    fig, axes = plt.subplots(1, len(panels), figsize=(11, 3))
-    for ax, (title, x) in zip(axes, panels):
-        ax.imshow(x.T, origin="lower", aspect="auto", cmap="viridis")
-        ax.set(title=title, xlabel="time step")
+    fig, axes = plt.subplots(len(panels), 1, figsize=(7.5, 2.2 * len(panels)))
+    for ax, (title, x) in zip(axes, panels):  # one row each, time to the right: 100, 50, 25 steps a second
+        ax.imshow(x.T, origin="lower", aspect="auto", cmap="viridis", extent=(0, feats.shape[1] / 100, 0, x.shape[1]))
+        ax.set(title=title, ylabel="channel")
+    axes[-1].set_xlabel("seconds")
     save(fig, "subsampling.png")
 
 
@@ -169,7 +201,7 @@ def positions() -> None:
     from minis2t.reference.nn import sinusoidal_positions
 
     table = sinusoidal_positions(202, 128)
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.2))
+    fig, axes = plt.subplots(2, 1, figsize=(7.5, 5.6))
     axes[0].imshow(table[2:].T, aspect="auto", origin="lower", cmap="RdBu")
     axes[0].set(title="positions 2..201, d = 128 (sines, then cosines)", xlabel="position", ylabel="dimension")
     rows = ["| d | max gap, p ≤ 100 | max gap, p ≤ 6000 | bound at 6000 | bit-identical entries |",
@@ -215,14 +247,14 @@ def attention() -> None:
     layer, head = worked.best_head()
     tokens = a["tokens"]
     mean_last = np.mean([h["weights"] for h in a["layers"][-1]], axis=0)
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.2), sharey=True)
-    for ax, w, title in ((axes[0], a["layers"][layer][head]["weights"], f"layer {layer}, head {head} (sharpest)"),
-                         (axes[1], mean_last, "last layer, mean of its heads")):  # fmt: skip
+    fig, axes = plt.subplots(1, 2, figsize=(7.5, 4.6), sharey=True)
+    for ax, w, title in ((axes[0], a["layers"][layer][head]["weights"], f"layer {layer}, head {head}\n(best aligned, see the table)"),
+                         (axes[1], mean_last, "last layer,\nmean of its heads")):  # fmt: skip
         ax.imshow(w, aspect="auto", cmap="Greys", interpolation="nearest")
         ax.plot(w.argmax(axis=1), range(len(tokens)), "r.", ms=4)
-        ax.set(title=f"cross-attention, {title}", xlabel="encoder frame (40 ms)")
-    axes[0].set_yticks(range(len(tokens)), tokens, fontsize=7)
-    fig.suptitle(f"\"{a['text']}\" — red dots: each token's largest weight", fontsize=9)
+        ax.set(title=title, xlabel="encoder frame (40 ms)")
+    axes[0].set_yticks(range(len(tokens)), tokens, fontsize=8)
+    fig.suptitle(f"cross-attention on \"{a['text']}\"\nred dots: each token's largest weight")
     save(fig, "attention.png")
 
 
@@ -241,11 +273,11 @@ def masks() -> None:
     panels = [("encoder self-attention, item 2 (padded)\nkeys past its end: weight 0", enc["attentions"][0][1, 0]),
               ("decoder self-attention (causal)\ntoken i sees tokens ≤ i", out.decoder_attentions[0][0, 0]),
               ("cross-attention, item 2 (padded)\nno token looks at padding", out.cross_attentions[0][1, 0])]  # fmt: skip
-    fig, axes = plt.subplots(1, 3, figsize=(12, 3.6))
-    for ax, (title, w) in zip(axes, panels):
+    fig, axes = plt.subplots(2, 2, figsize=(7.5, 6.4))
+    axes[1, 1].set_axis_off()
+    for ax, (title, w) in zip(axes.flat, panels):
         ax.imshow(w == 0, cmap="Greys", aspect="auto", interpolation="nearest", vmin=0, vmax=1.6)
         ax.set(title=title, xlabel="key", ylabel="query")
-        ax.title.set_fontsize(9)
     fig.suptitle("grey: masked (the weight is exactly 0); white: allowed", fontsize=9)
     save(fig, "masks.png")
 
@@ -260,7 +292,7 @@ def kv_cache() -> None:
     cache = M.init_cache(p, c, states)
     ids = model.generate(model.feature_extractor(wave)["input_features"])[0]
     steps = 5
-    fig, ax = plt.subplots(figsize=(11, 3.2))
+    fig, ax = plt.subplots(figsize=(7.5, 3.2))
     s = cache.cross_kv[0][0].shape[2]
     for t in range(steps):
         cache = M.decode(p, c, ids[None, t : t + 1], cache)["cache"]
@@ -274,9 +306,8 @@ def kv_cache() -> None:
                                    color="lightgray"))  # fmt: skip
         ax.text(steps + 5.7, y, f"cross K/V {list(cache.cross_kv[0][0].shape)} (fixed)", va="center", fontsize=8)
     ax.set(xlim=(-2.5, steps + 14), ylim=(-steps + 0.4, 0.6),
-           title="the KV cache, layer 0, after each step: dark = the key/value added by this step's "
+           title="the KV cache, layer 0, after each step\ndark = the key/value added by this step's "
                  "token (a decoder step computes only it)")  # fmt: skip
-    ax.title.set_fontsize(9)
     ax.set_axis_off()
     save(fig, "kv_cache.png")
 
@@ -295,16 +326,17 @@ def ctc_lattice() -> None:
     ext, alpha, beta, log_p = grad.ctc_lattice(log_probs, target)
     occupancy = np.exp(alpha + beta - log_probs[:, ext] - log_p)
     names = ["∅" if c == 0 else "abc"[c - 1] for c in ext]
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.4), sharey=True)
+    fig, axes = plt.subplots(3, 1, figsize=(7.5, 8), sharex=True)
     per_frame = lambda a: np.exp(a - a.max(axis=1, keepdims=True))  # noqa: E731 (each frame's largest = 1)
     for ax, values, title in ((axes[0], per_frame(alpha), "α (forward), each frame scaled to its max"),
                               (axes[1], per_frame(beta), "β (backward), each frame scaled to its max"),
                               (axes[2], occupancy, "occupancy α·β / y: sums to 1 per frame")):  # fmt: skip
         ax.imshow(values.T, aspect="auto", cmap="Greys", origin="upper")
-        ax.set(title=title, xlabel="frame t")
-    axes[0].set_yticks(range(len(ext)), [f"{s}: {n}" for s, n in enumerate(names)], fontsize=8)
+        ax.set(title=title)
+        ax.set_yticks(range(len(ext)), [f"{s}: {n}" for s, n in enumerate(names)], fontsize=8)
+    axes[-1].set_xlabel("frame t")
     fig.suptitle(f"target \"abbc\" (labels 1 2 2 3, blank ∅ = 0) over {frames} frames: "
-                 f"-log p = {-log_p:.3f}; the two b's need the blank between them", fontsize=9)
+                 f"-log p = {-log_p:.3f}\nthe two b's need the blank between them")
     save(fig, "ctc_lattice.png")
 
 
@@ -313,21 +345,20 @@ def tokenizer_pieces() -> None:
     tok = load_bundled().tokenizer
     sentences = ["remind me to call maria at seven thirty", "set an alarm for eight in the morning",
                  "remind me to call zbigniew"]  # fmt: skip
-    fig, ax = plt.subplots(figsize=(12, 2.6))
+    fig, ax = plt.subplots(figsize=(7.5, 2.8))
     for row, text in enumerate(sentences):
         ids = tok.encode(text)
         x = 0.0
         for i, piece in zip(ids, tok.convert_ids_to_tokens(ids)):
-            width = 0.25 + 0.13 * len(piece)
+            width = max(0.55, 0.25 + 0.13 * len(piece))  # room for a three-digit id under it
             color = "tab:orange" if len(piece.strip("▁")) <= 1 else "lightsteelblue"
             ax.add_patch(plt.Rectangle((x, -row - 0.3), width - 0.05, 0.6, color=color))
             ax.text(x + width / 2, -row, piece, ha="center", va="center", fontsize=8)
-            ax.text(x + width / 2, -row - 0.45, str(i), ha="center", va="center", fontsize=6, color="dimgray")
+            ax.text(x + width / 2, -row - 0.48, str(i), ha="center", va="center", fontsize=8, color="dimgray")
             x += width
     ax.set(xlim=(-0.1, 12), ylim=(-len(sentences) + 0.3, 0.5),
-           title="pieces (▁ marks a word start) and their ids; orange: single characters — "
+           title="pieces (▁ marks a word start) and their ids\norange: single characters — "
                  "what an unknown word falls back to")  # fmt: skip
-    ax.title.set_fontsize(9)
     ax.set_axis_off()
     save(fig, "tokenizer.png")
 
@@ -338,26 +369,29 @@ def beam_tree() -> None:
     feats = model.feature_extractor(wave)["input_features"]
     trace: list = []
     out = model.generate(feats, num_beams=3, trace=trace, return_dict=True)
-    fig, ax = plt.subplots(figsize=(12, 4.5))
     k = 3
+    half = (len(trace) + 1) // 2  # two rows of steps, so that the tokens stay legible
+    fig, axes = plt.subplots(2, 1, figsize=(7.5, 6.4))
     for t, rec in enumerate(trace):
+        ax, x = axes[t // half], t % half
         for c in range(2 * k):
-            y = -c
             token = model.tokenizer.convert_ids_to_tokens([int(rec["token"][0, c])])[0]
             live = c in rec["live"][0]
             ended = bool(rec["ends"][0, c]) and c < k
             color = "tab:green" if ended else ("black" if live else "lightgray")
-            ax.text(t, y, token, fontsize=7, color=color, ha="center", va="center")
-        if t > 0:
+            ax.text(x, -c, token, fontsize=8, color=color, ha="center", va="center")
+        if t > 0 and x > 0:  # the first step of the second row continues the first row's last
             prev_live = trace[t - 1]["live"][0]
             for c in range(2 * k):
                 src = int(rec["beam"][0, c])
-                ax.plot([t - 1 + 0.3, t - 0.3], [-prev_live[src], -c], lw=0.4,
+                ax.plot([x - 1 + 0.3, x - 0.3], [-prev_live[src], -c], lw=0.4,
                         color="black" if c in rec["live"][0] else "lightgray")  # fmt: skip
-    ax.set(xlim=(-0.5, len(trace) - 0.5), ylim=(-2 * k + 0.5, 0.5), xlabel="step",
-           title=f"beam search, 3 beams: the 6 candidates of each step (black: kept, green: finished, "
-                 f"grey: dropped)\nresult: \"{model.tokenizer.decode(out.sequences[0], True)}\"")  # fmt: skip
-    ax.set_yticks([])
+    for row, ax in enumerate(axes):
+        ax.set(xlim=(-0.5, half - 0.5), ylim=(-2 * k + 0.5, 0.5), yticks=[])
+        ax.set_xticks(range(half), [str(row * half + i) for i in range(half)])
+    axes[1].set_xlabel("step")
+    axes[0].set_title(f"beam search, 3 beams: the 6 candidates of each step\n(black: kept, green: finished, "
+                      f"grey: dropped)\nresult: \"{model.tokenizer.decode(out.sequences[0], True)}\"")  # fmt: skip
     save(fig, "beam_tree.png")
 
 
@@ -513,14 +547,14 @@ def numpy_training() -> None:
             ("NumPy (minis2t.train)", recipe / "results" / "numpy_full_log.txt", recipe / "results" / "numpy_full.json")]
     runs = [(label, training_curve(log), json.loads(res.read_text())) for label, log, res in runs
             if log.is_file() and res.is_file()]  # fmt: skip
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.2))
+    fig, axes = plt.subplots(1, 2, figsize=(7.5, 3.4))
     for label, curve, _ in runs:
         for ax, x in zip(axes, (curve[:, 0], curve[:, 3] / 60)):
             line, = ax.plot(x, curve[:, 1], label=f"{label}: cross-entropy")
             ax.plot(x, curve[:, 2], "--", color=line.get_color(), label=f"{label}: CTC")
     axes[0].set(xlabel="step", ylabel="loss (running mean)", yscale="log", title="loss by step")
     axes[1].set(xlabel="minutes of training on 2 cores", yscale="log", title="loss by time")
-    axes[0].legend(fontsize=7)
+    axes[0].legend(fontsize=8)
     save(fig, "training_curves.png")
     rows = ["| trained by | steps | training time | WER, all 1 800 test utterances | seen voices | held-out voices |",
             "| --- | --: | --: | --: | --: | --: |"]  # fmt: skip
@@ -536,14 +570,152 @@ def numpy_training() -> None:
     (OUT / "numpy_training.md").write_text("\n".join(rows) + "\n")
 
 
+@contextlib.contextmanager
+def quiet_fairseq():
+    """fairseq starts hydra, which sets the root logger to DEBUG (hundreds of lines in the
+    build's output, and every later Markdown page logging its extensions) and warns about
+    its own deprecated API: silence both while it runs, and put the root logger back."""
+    root = logging.getLogger()
+    level, handlers = root.level, list(root.handlers)
+    logging.disable(logging.INFO)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logging.disable(logging.NOTSET)
+        root.setLevel(level)
+        for handler in [h for h in root.handlers if h not in handlers]:
+            root.removeHandler(handler)
+        for name in ("hydra", "fairseq"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def long_form_real() -> None:
+    """The pause detector on a person's speech (JFK, 1961): energies, threshold and
+    segments with the bundled model's limit, and with a limit small enough to force cuts."""
+    worked = _worked()
+    fig, axes = plt.subplots(2, 1, figsize=(7.5, 5.2), sharex=True)
+    for ax, limit in zip(axes, (60.0, worked.SHORT_LIMIT)):
+        d = worked.pauses(limit)
+        t = np.arange(d["energies"].shape[0]) / 100
+        ax.plot(t, d["energies"], lw=0.7, label="frame energy (dB)")
+        ax.axhline(d["threshold"], color="C3", lw=1, ls="--", label=f"threshold {d['threshold']:.1f} dB")
+        for k, seg in enumerate(d["segments"]):
+            ax.axvspan(seg.start, seg.end, color=f"C{2 + k % 2}", alpha=0.2, label="segments" if k == 0 else None)
+        ax.set(ylabel="dB", ylim=(-80, 0),
+               title=f"limit {limit:g} s: {len(d['segments'])} segments" + (" (cut at the quietest frame where too long)" if limit < 60 else ""))  # fmt: skip
+    axes[0].legend(loc="lower right", ncol=3)
+    axes[-1].set_xlabel("seconds of en_jfk_inaugural_1961_16k.wav")
+    save(fig, "long_form_real.png")
+
+
+def flow(name: str, title: str, steps: list[tuple[str, str]], note: str = "") -> None:
+    """A data-path diagram: one box per operation, top to bottom, each arrow labelled with
+    the shape of the array it carries. ``steps`` is ``[(operation, shape after it)]``;
+    the first operation is the input. The shapes are the caller's measurements."""
+    rows = len(steps)
+    fig, ax = plt.subplots(figsize=(7.5, 0.62 * rows + 0.7))
+    for i, (op, out) in enumerate(steps):
+        y = rows - 1 - i
+        ax.add_patch(plt.Rectangle((0.03, y - 0.3), 0.5, 0.6, facecolor="aliceblue", edgecolor="steelblue"))
+        ax.text(0.28, y, op, ha="center", va="center", fontsize=9)
+        ax.text(0.56, y, out, ha="left", va="center", fontsize=9, family="monospace", color="darkred")
+        if i + 1 < rows:
+            ax.annotate("", xy=(0.28, y - 0.7), xytext=(0.28, y - 0.3),
+                        arrowprops={"arrowstyle": "->", "color": "steelblue"})  # fmt: skip
+    ax.set(xlim=(0, 1), ylim=(-0.6, rows - 0.4), title=title)
+    ax.set_axis_off()
+    if note:
+        fig.text(0.5, 0.005, note, ha="center", va="bottom", fontsize=8, color="dimgray")
+    save(fig, name)
+
+
+def shape(x) -> str:
+    return "[" + ", ".join(str(n) for n in np.shape(x)) + "]"
+
+
+def shape_diagrams() -> None:
+    """The front end, the encoder, one decoder step with its cache and beam search's state,
+    each with the shapes the code produces on the running examples in this build."""
+    model = load_bundled()
+    c, p = model.config, model.params
+    wave = minis2t.load_audio(BUNDLED_RECORDING)  # the person's recording
+    x = F.scale_waveform(wave.astype(np.float64))
+    framed = F.frame_signal(x)
+    windowed = F.preemphasize(F.remove_dc_offset(framed)) * F.povey_window(400, np.float64)
+    power = F.power_spectrum(windowed)
+    banks = F.mel_filterbank(80)
+    logmel = minis2t.fbank(wave)
+    batch = model.feature_extractor([wave], return_attention_mask=True)
+    flow("shapes_front_end.png", "the front end, on the LibriSpeech recording", [
+        ("file (FLAC, 16-bit, 16 kHz)", "N samples"),
+        ("load_audio", f"{shape(wave)} float32 in [-1, 1]"),
+        ("x 2**15 (16-bit units)", shape(x)),
+        ("frame_signal: 400 every 160", f"{shape(framed)}  [T, 400]"),
+        ("- DC, pre-emphasis, x window", shape(windowed)),
+        ("power_spectrum (512-point FFT)", f"{shape(power)}  [T, 257]"),
+        ("@ mel_filterbank " + shape(banks), "[T, 80]"),
+        ("log, floor at eps: fbank", f"{shape(logmel)}  [T, F]"),
+        ("utterance CMVN, pad, mask", f"{shape(batch['input_features'])} + mask {shape(batch['attention_mask'])}"),
+    ])  # fmt: skip
+    feats = batch["input_features"]
+    enc = M.encode(p, c, feats, batch["attention_mask"], output_hidden_states=True, output_attentions=True)
+    h, dh = c.encoder_attention_heads, c.d_model // c.encoder_attention_heads
+    s_len = enc["last_hidden_state"].shape[1]
+    steps = [("features", f"{shape(feats)}  [B, T, F]")]
+    for i, y in enumerate(enc["conv_outputs"]):
+        steps.append((f"conv {i}: stride 2, then GLU", f"{shape(y)}"))
+    steps += [("x sqrt(D) + positions", f"{shape(enc['hidden_states'][0])}  [B, S, D]"),
+              (f"LayerNorm, Q K V, split {h} heads", f"3 x [{feats.shape[0]}, {h}, {s_len}, {dh}]  [B, H, S, d_h]"),
+              ("scores, softmax (mask: padding)", f"{shape(enc['attentions'][0])}  [B, H, S, S]"),
+              ("x V, merge heads, + residual", f"{shape(enc['hidden_states'][1])}"),
+              (f"LayerNorm, FFN {c.d_model} -> {c.encoder_ffn_dim} -> {c.d_model}", f"{shape(enc['hidden_states'][1])}"),
+              (f"... {c.encoder_layers} layers, final LayerNorm", f"{shape(enc['last_hidden_state'])}  [B, S, D]")]  # fmt: skip
+    flow("shapes_encoder.png", "the encoder, on the LibriSpeech recording's features", steps)
+    wave_s, _ = bundled_sample()  # decoding: the bundled model's own synthetic speech
+    feats_s = model.feature_extractor(wave_s)["input_features"]
+    states = M.encode(p, c, feats_s)["last_hidden_state"]
+    k = 5
+    trace: list = []
+    ids = model.generate(feats_s, num_beams=k, trace=trace)
+    t = 4  # the step drawn: four tokens already in the cache
+    cache = M.init_cache(p, c, states)  # one utterance: its cross K/V once, for all beams
+    rows = np.repeat(ids[:, : t + 1], k, axis=0)  # [B*K, t+1]: the same prefix in every beam
+    cache = M.decode(p, c, rows[:, :t], cache)["cache"]  # t tokens in the cache
+    out = M.decode(p, c, rows[:, t:], cache, output_attentions=True)  # step t
+    flow("shapes_decoder_step.png", f"one decoder step with its cache: step {t}, {k} beams, test_00 (synthetic)", [
+        ("the beams' last tokens", f"[{k}, 1]  [B K, 1]"),
+        ("embed x sqrt(D) + position", f"[{k}, 1, {c.d_model}]  [B K, 1, D]"),
+        ("self-attn: new K V appended", f"cache {shape(out['cache'].self_kv[0][0])}  [B K, H, t+1, d_h]"),
+        ("causal softmax over t+1 keys", f"{shape(out['self_attentions'][0])}  [B K, H, 1, t+1]"),
+        ("cross-attn: K V computed once", f"{shape(cache.cross_kv[0][0])}  [B, H, S, d_h]"),
+        ("FFN, residual; ... layers; LayerNorm", f"[{k}, 1, {c.d_model}]"),
+        ("LM head", f"{shape(out['logits'])}  [B K, 1, V]"),
+    ], note="cross K/V are kept once per utterance and shared by its beams (group_beams)")  # fmt: skip
+    rec = trace[t]
+    flow("shapes_beam_state.png", f"beam search's state at one step, {k} beams, one utterance", [
+        ("live beams' tokens so far", f"[1, {k}, {t}]  [B, K, t]  + scores [1, {k}]"),
+        ("decoder step, log-softmax", f"[{k}, {c.vocab_size}]  [B K, V]"),
+        ("+ each beam's score", f"[1, {k}, {c.vocab_size}]  [B, K, V]"),
+        ("best 2K of K x V", f"tokens {shape(rec['token'])}, source beams {shape(rec['beam'])}  [B, 2K]"),
+        ("ended? (EOS or max length)", f"{shape(rec['ends'])}  [B, 2K] booleans"),
+        ("best K that did not end", f"{shape(rec['live'])}  [B, K] -> the new live beams"),
+        ("finished hypotheses", "at most K per item, with their scores"),
+        ("reorder the cache rows", f"[{k}] rows: cache[B K, H, t+1, d_h]"),
+    ])  # fmt: skip
+
+
 def fairseq_differences() -> None:
     """fairseq against the transformers port, measured now (parity.fairseq_oracle)."""
-    try:
-        from parity import fairseq_oracle
-    except ImportError:  # fairseq is part of the test extra, not the docs one
+    import importlib.util
+
+    if importlib.util.find_spec("fairseq") is None:  # built by scripts/test.sh and scripts/docs.sh
         (OUT / "fairseq_differences.md").write_text(
             "*(fairseq is not installed in this build: `bash scripts/test.sh` installs it.)*\n")
         return
+    from parity import fairseq_oracle
+
     d = fairseq_oracle.differences(models=8)
     sci = lambda x: f"{x:.1e}"  # noqa: E731
     rows = ["| what | fairseq vs transformers | why |", "| --- | --: | --- |",
@@ -602,13 +774,13 @@ def long_form() -> None:
     energy = frame_energies(wave)
     threshold = Segmenter(max_seconds=20).threshold(energy)
     t = np.arange(energy.shape[0]) / 100
-    fig, ax = plt.subplots(figsize=(11, 3))
+    fig, ax = plt.subplots(figsize=(7.5, 3))
     ax.plot(t, energy, lw=0.6, label="frame energy (dB)")
     ax.axhline(threshold, color="C3", lw=0.8, ls="--", label="speech threshold")
     for k, seg in enumerate(segments):
         ax.axvspan(seg.start, seg.end, color="C2", alpha=0.15, label="segment" if k == 0 else None)
     ax.set(xlabel="seconds", ylabel="dB", title=f"{len(refs)} recordings with pauses: {len(segments)} segments found")
-    ax.legend(fontsize=7, loc="lower right")
+    ax.legend(fontsize=8, loc="lower right")
     save(fig, "long_form.png")
     path = ROOT / "recipes" / "long_form" / "results" / "long_form.json"
     if not path.is_file():
@@ -754,19 +926,19 @@ def word_times() -> None:
     words = timing.word_timestamps(model, states, mask, seq)[0]["words"]
     step = timing.frame_seconds(model.config)
     pieces = model.tokenizer.convert_ids_to_tokens(targets[text]) + ["</s>"]
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(10, 6.5), height_ratios=[3, 1], sharex=True)
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(7.5, 6.5), height_ratios=[3, 1], sharex=True)
     top.imshow(matrix, aspect="auto", cmap="viridis", origin="upper",
                extent=(0, frames * step, len(pieces) - 0.5, -0.5))  # fmt: skip
     top.plot((cols + 0.5) * step, rows, color="w", lw=1.5, label="DTW path")
-    top.set_yticks(range(len(pieces)), pieces, fontsize=7)
+    top.set_yticks(range(len(pieces)), pieces, fontsize=8)
     top.set(ylabel="token", title=f"cross-attention of {len(heads)} heads, standardised and averaged; the DTW path")
-    top.legend(loc="upper right", fontsize=7)
+    top.legend(loc="upper right", fontsize=8)
     t = np.arange(wave.shape[0]) / 16000
     bottom.plot(t, wave, lw=0.3, color="0.4")
     for k, w in enumerate(words):
         bottom.axvspan(w["start"], w["end"], color=f"C{k % 2}", alpha=0.25)
         bottom.text((w["start"] + w["end"]) / 2, (0.85 if k % 2 else -0.95) * np.abs(wave).max(), w["word"],
-                    ha="center", fontsize=7)  # fmt: skip
+                    ha="center", fontsize=8)  # fmt: skip
     bottom.set(xlabel="seconds", yticks=[], title="words, from where the path enters each word's first token")
     save(fig, "word_times.png")
 
@@ -829,13 +1001,13 @@ def translation() -> None:
     ref = json.loads((samples / "references.json").read_text())[0]
     batch = model.feature_extractor([minis2t.load_audio(samples / ref["file"])])
     states, mask = model.encode(batch["input_features"], batch["attention_mask"])
-    languages, steps = ("fr", "de", "es"), 3
+    languages, steps = ("fr", "de", "es"), 2
     runs = {}
     for lang in languages:
         ids = model.generate(None, encoder_outputs=(states, mask), forced_bos_token_id=model.tokenizer.language_id(lang))
         runs[lang] = (ids, m.decode(model.params, model.config, ids, m.init_cache(model.params, model.config, states),
                                     mask, positions=model.positions["decoder"]))  # fmt: skip
-    fig, axes = plt.subplots(len(languages), steps, figsize=(10, 6))
+    fig, axes = plt.subplots(len(languages), steps, figsize=(7.5, 6.6))
     for row, lang in enumerate(languages):
         ids, out = runs[lang]
         for step in range(steps):
@@ -848,17 +1020,17 @@ def translation() -> None:
             ax.set_yticks(range(4)[::-1], model.tokenizer.convert_ids_to_tokens(top), fontsize=8)
             ax.set_xscale("log")  # the runners-up are orders of magnitude below
             ax.set_xlim(1e-6, 1)
-            ax.set_title(f"<lang:{lang}>, output {step + 2}", fontsize=9)
-    fig.suptitle(f"English: \"{ref['text']}\" — probabilities of the next pieces after each forced language token")
+            ax.set_title(f"<lang:{lang}>, output {step + 2}")
+    fig.suptitle(f"English: \"{ref['text']}\"\nprobabilities of the next pieces after each forced language token")
     fig.tight_layout()
     save(fig, "translation_steps.png")
-    fig, axes = plt.subplots(1, len(languages), figsize=(13, 4.5))
+    fig, axes = plt.subplots(len(languages), 1, figsize=(7.5, 3.4 * len(languages)), sharex=True)
     for ax, lang in zip(axes, languages):
         ids, out = runs[lang]
         ax.imshow(out["cross_attentions"][-1][0].mean(axis=0), aspect="auto", cmap="magma")
-        ax.set_yticks(range(ids.shape[1]), model.tokenizer.convert_ids_to_tokens(ids[0]), fontsize=7)
-        ax.set(xlabel="encoder frame (40 ms)", title=f"{lang}: {model.tokenizer.decode(ids[0], skip_special_tokens=True)}")
-        ax.title.set_fontsize(8)
+        ax.set_yticks(range(ids.shape[1]), model.tokenizer.convert_ids_to_tokens(ids[0]), fontsize=8)
+        ax.set(title=f"{lang}: {model.tokenizer.decode(ids[0], skip_special_tokens=True)}")
+    axes[-1].set_xlabel("encoder frame (40 ms)")
     fig.tight_layout()
     save(fig, "translation_attention.png")
     path = ROOT / "recipes" / "synthetic_speech" / "results" / "st.json"

@@ -10,6 +10,8 @@ host, in an editor) just skips them:
 * ``<!-- worked: frames -->`` — the Markdown returned by ``worked.frames()``: a worked
   example computed on a real recording, with shapes and numbers as the package produces
   them in this build.
+* ``<!-- answer: NAME -->`` inside an exercise's answer — what ``answers.NAME()`` computes
+  (and asserts) for it; ``<!-- n: NAME -->`` — one number inside a sentence.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ HOOKS = Path(__file__).resolve().parent
 ROOT = HOOKS.parents[1]
 
 DIRECTIVE = re.compile(r"^<!-- (source|worked): ([\w., -]+) -->$", re.MULTILINE)
+ANSWER = re.compile(r"^( *)<!-- answer: (\w+) -->$", re.MULTILINE)  # inside an indented answer
+NUMBER = re.compile(r"<!-- n: (\w+) -->")  # a number inside a sentence
 
 
 def resolve(dotted: str):
@@ -59,6 +63,20 @@ def worked_block(name: str) -> str:
     return getattr(worked, name)()
 
 
+def answers_module():
+    if str(HOOKS) not in sys.path:
+        sys.path.insert(0, str(HOOKS))
+    import answers
+
+    return answers
+
+
+def answer_block(indent: str, name: str) -> str:
+    """``answers.NAME()``'s Markdown, indented to sit inside the answer it belongs to."""
+    body = getattr(answers_module(), name)()
+    return "\n".join(indent + line if line else "" for line in body.rstrip("\n").split("\n"))
+
+
 def expand(markdown: str) -> str:
     def replace(match: re.Match) -> str:
         kind, names = match.group(1), [n.strip() for n in match.group(2).split(",")]
@@ -66,7 +84,9 @@ def expand(markdown: str) -> str:
             return "\n".join(source_block(n) for n in names)
         return "\n".join(worked_block(n) for n in names)
 
-    return DIRECTIVE.sub(replace, markdown)
+    markdown = DIRECTIVE.sub(replace, markdown)
+    markdown = ANSWER.sub(lambda m: answer_block(m.group(1), m.group(2)), markdown)
+    return NUMBER.sub(lambda m: answers_module().NUMBERS[m.group(1)](), markdown)
 
 
 def on_page_markdown(markdown: str, page, config, files, **kwargs) -> str:

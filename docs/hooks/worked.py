@@ -9,6 +9,7 @@ changes with it.
 from __future__ import annotations
 
 import functools
+import math
 import json
 from pathlib import Path
 
@@ -24,6 +25,9 @@ ROOT = Path(__file__).resolve().parents[2]
 SPEECH = ROOT / "tests" / "data" / "speech"
 LJ = SPEECH / "en_ljspeech_LJ050-0131_22k05.wav"  # the one recording not at 16 kHz
 FRAME = 150  # the frame the feature pages follow, 1.5 s in
+# the weight entries whose gradient the learning page checks by finite differences
+CHECKED = ("model.encoder.layers.0.fc1.weight", "model.decoder.layers.0.self_attn.q_proj.bias",
+           "model.encoder.conv.conv_layers.1.weight")  # fmt: skip
 
 
 @functools.lru_cache(maxsize=1)
@@ -45,6 +49,20 @@ def human() -> tuple[np.ndarray, str, str]:
     rows = [line.split("\t") for line in (SPEECH / "manifest.tsv").read_text().splitlines()]
     text = next(r[-1] for r in rows if r[0] == BUNDLED_RECORDING.name).lower()
     return minis2t.load_audio(BUNDLED_RECORDING), text, BUNDLED_RECORDING.name
+
+
+def recording_note() -> str:
+    """Says plainly which recording a decoding page uses, and why: the bundled model
+    hears synthetic speech only, shown by what it makes of the person's recording."""
+    m = model()
+    wave, reference, name = human()
+    heard = m.transcribe(wave, sampling_rate=16000)[0]
+    _, text, file = sample()
+    return (f'!!! note "Which recording: the bundled model\'s synthetic speech"\n\n'
+            f"    The front-end pages follow a person reading (LibriSpeech `{name}`). This page needs the "
+            f"bundled model to *decode*, and that model was trained on synthesised voices only: on the "
+            f"LibriSpeech recording it says \"{heard}\" (the reader said \"{reference}\"). So the "
+            f"examples here use its own synthetic test speech, `{file}`: \"{text}\".\n")
 
 
 def sci(x: float) -> str:
@@ -116,7 +134,7 @@ def frames() -> str:
         f"x window      first four {fmt(win[0, :4], 5)}   (w[0] = 0: the ends fade out)",
         f"energy        frame {np.sum(frame ** 2):.3g} -> windowed {np.sum(win ** 2):.3g}",
     ]  # fmt: skip
-    return example(f"frame {FRAME} of a bundled test recording", code(lines))
+    return example(f"frame {FRAME} of the LibriSpeech recording (a person reading)", code(lines))
 
 
 # --- 3. mel ------------------------------------------------------------------------------
@@ -135,13 +153,18 @@ def mel() -> str:
     energies = power @ banks
     p = power[FRAME]
     top = int(np.argmax(p))
-    rows = ["| filter | bins with weight > 0 | centre | width | energy in frame %d |" % FRAME,
-            "| --: | --- | --: | --: | --: |"]  # fmt: skip
+    # the triangle's corners: edges evenly spaced in mel from 20 Hz to 8 kHz, filter j
+    # rising from edge j to its centre, edge j + 1, and falling to edge j + 2
+    edges = F.mel_to_hz(np.linspace(F.hz_to_mel(20.0), F.hz_to_mel(8000.0), 82))  # [82] Hz
+    rows = ["| filter | left edge | centre | right edge | bins with weight > 0 | heaviest bin | energy in frame %d |" % FRAME,
+            "| --: | --: | --: | --: | --- | --: | --: |"]  # fmt: skip
     for j in (0, 1, 40, 79):
         bins = np.nonzero(banks[:, j])[0]
-        centre = bins[np.argmax(banks[bins, j])] * 31.25
-        rows.append(f"| {j} | {bins[0]}–{bins[-1]} ({bins.size} bins) | {centre:.0f} Hz | "
-                    f"{(bins[-1] - bins[0] + 1) * 31.25:.0f} Hz | {energies[FRAME, j]:.3g} |")  # fmt: skip
+        heaviest = bins[np.argmax(banks[bins, j])]
+        assert edges[j] < heaviest * 31.25 < edges[j + 2]  # the corners are the filter's
+        rows.append(f"| {j} | {edges[j]:.0f} Hz | {edges[j + 1]:.0f} Hz | {edges[j + 2]:.0f} Hz | "
+                    f"{bins[0]}–{bins[-1]} ({bins.size} bin{'s' if bins.size > 1 else ''}) | {heaviest} = {heaviest * 31.25:.0f} Hz "
+                    f"(weight {banks[heaviest, j]:.2f}) | {energies[FRAME, j]:.3g} |")  # fmt: skip
     lines = [
         f"windowed frames  {shape(windowed)}",
         f"power spectrum   {shape(power)}   (512-point FFT: 257 bins, 31.25 Hz apart)",
@@ -151,7 +174,7 @@ def mel() -> str:
         f"column sum {banks[256].sum():.0f})",
         f"energies         {shape(energies)} = power @ banks",
     ]  # fmt: skip
-    return example("the power spectrum of one frame pooled into 80 bands",
+    return example(f"frame {FRAME} of the LibriSpeech recording: its power spectrum pooled into 80 bands",
                    code(lines) + "\n\n" + "\n".join(rows))  # fmt: skip
 
 
@@ -192,7 +215,7 @@ def cmvn() -> str:
         f"digital silence    fbank = ln(eps) = {np.log(np.finfo(np.float32).eps):.4f} everywhere; "
         f"CMVN -> all zeros: {bool(np.all(silent == 0))}",
     ]  # fmt: skip
-    return example("one utterance's bands before and after CMVN", code(lines) + "\n\n" + "\n".join(rows))
+    return example("the LibriSpeech recording's bands before and after CMVN", code(lines) + "\n\n" + "\n".join(rows))
 
 
 # --- 5. subsampling ----------------------------------------------------------------------
@@ -201,7 +224,7 @@ def cmvn() -> str:
 def subsampling() -> str:
     m = model()
     c = m.config
-    wave, _, _ = sample()
+    wave, _, _ = human()  # only shapes and sizes here: a person's recording will do
     feats = m.feature_extractor(wave)["input_features"]
     out = M.encode(m.params, c, feats)
     convs = m.params["model"]["encoder"]["conv"]["conv_layers"]
@@ -223,7 +246,7 @@ def subsampling() -> str:
         f"subsampled_lengths      {fmt(M.subsampled_lengths(np.array([feats.shape[1], 100, 7]), c.num_conv_layers), 6)}"
         f"  for {feats.shape[1]}, 100 and 7 frames",
     ]  # fmt: skip
-    return example("the bundled model's subsampler on a test recording", code(lines))
+    return example("the bundled model's subsampler on the LibriSpeech recording", code(lines))
 
 
 # --- 6. positions ------------------------------------------------------------------------
@@ -409,7 +432,7 @@ def parity_bars() -> str:
 
     rows = [
         "| comparison | float64 | float32 |", "| --- | --: | --: |",
-        f"| front end, NumPy vs twin, step by step (max \\(|\\Delta|\\)) | {sci(bars.FRONT_END_TWIN['float64'])} | "
+        f"| front end, NumPy vs twin, step by step (max \\(\\lvert\\Delta\\rvert\\)) | {sci(bars.FRONT_END_TWIN['float64'])} | "
         f"{sci(bars.FRONT_END_TWIN['float32'])} |",
         f"| model, NumPy vs twin, per layer (relative to the tensor's scale) | {sci(bars.MODEL_TWIN['float64'])} | "
         f"{sci(bars.MODEL_TWIN['float32'])} |",
@@ -444,8 +467,7 @@ def learning() -> str:
         lines.append(f"  {name:52s} {shape(g):14s} |g| = {np.linalg.norm(g):.3e}")
     rng = np.random.default_rng(0)
     lines.append("central differences, h = 1e-5: (L(w + h) - L(w - h)) / 2h against the gradient")
-    for name in ("model.encoder.layers.0.fc1.weight", "model.decoder.layers.0.self_attn.q_proj.bias",
-                 "model.encoder.conv.conv_layers.1.weight"):  # fmt: skip
+    for name in CHECKED:
         w = m.weights[name]
         index = tuple(int(rng.integers(n)) for n in w.shape)
         old = w[index]
@@ -488,3 +510,248 @@ def hf_api() -> str:
               "| transformers accepts | minis2t refuses because |", "|---|---|"]  # fmt: skip
     lines += [f"| `{cell(what)}` | {cell(why)} |" for what, why in hf.refused()]
     return "\n".join(lines) + "\n"
+
+
+# --- translation -------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=1)
+def st_model() -> minis2t.Speech2Text:
+    return minis2t.Speech2Text.from_pretrained("bundled-st")
+
+
+@functools.lru_cache(maxsize=1)
+def st_samples() -> tuple[list[np.ndarray], list[dict]]:
+    """The bundled translation model's sample recordings (synthetic English speech) and
+    their references: the English text and its French, German and Spanish translations."""
+    from minis2t.io.checkpoint import BUNDLED_MODELS
+
+    directory = BUNDLED_MODELS["bundled-st"].parent / "samples_st"
+    refs = json.loads((directory / "references.json").read_text())
+    return [minis2t.load_audio(directory / r["file"]) for r in refs], refs
+
+
+def translation() -> str:
+    m = st_model()
+    waves, refs = st_samples()
+    feats = m.feature_extractor(waves[:1])["input_features"]
+    lines = [f"recording  {refs[0]['file']} (synthetic English speech): \"{refs[0]['text']}\"",
+             f"features   {shape(feats)} -> the same encoder states for every language"]  # fmt: skip
+    for lang in m.languages:
+        lang_id = m.tokenizer.language_id(lang)
+        ids = m.generate(feats, forced_bos_token_id=lang_id)
+        pieces = m.tokenizer.convert_ids_to_tokens(ids[0])
+        lines.append(f"<lang:{lang}> = id {lang_id:2d}: ids {shape(ids)} {pieces[:6]} ... {pieces[-2:]}")
+        lines.append(f"              -> \"{m.tokenizer.decode(ids[0], skip_special_tokens=True)}\"")
+    return example("one English recording, each language forced", code(lines))
+
+
+def translation_tokenizer() -> str:
+    m = st_model()
+    tok = m.tokenizer
+    _, refs = st_samples()
+    lines = [f"vocabulary {len(tok)} pieces; language codes {', '.join(f'<lang:{c}>={i}' for c, i in tok.lang_code_to_id.items())}",
+             f"trained for {m.languages} (generation_config.json: languages)"]  # fmt: skip
+    seen, before = {}, tok.tgt_lang
+    for lang in m.languages:
+        text = refs[0]["translations"][lang]
+        tok.tgt_lang = lang  # a target text starts with its language's code
+        pieces = tok.convert_ids_to_tokens(tok.encode(text))
+        seen[lang] = set(pieces[1:-1])
+        lines.append(f"{lang}: \"{text}\"")
+        lines.append(f"    {len(pieces)} pieces: {pieces}")
+    if before is None:
+        tok._tgt_lang = None  # the setter refuses None; the tokenizer started without one
+    else:
+        tok.tgt_lang = before
+    assert "▁factur" in seen["fr"] & seen["es"]  # the page's example of a shared piece
+    for a, b in (("fr", "es"), ("fr", "de"), ("es", "de")):
+        lines.append(f"pieces in both the {a} and the {b} sentence: {sorted(seen[a] & seen[b])}")
+    return example("one vocabulary for three languages", code(lines))
+
+
+def translation_bleu() -> str:
+    """BLEU and chrF of the bundled translation model on its bundled samples, computed
+    now with sacrebleu (the recipe's held-out scores follow on the page)."""
+    import sacrebleu
+
+    m = st_model()
+    waves, refs = st_samples()
+    rows = ["| target | BLEU | chrF | sentences | first output |", "| --- | --: | --: | --: | --- |"]
+    for lang in m.languages:
+        out = m.transcribe(waves, language=lang)
+        truth = [r["translations"][lang] for r in refs]
+        bleu, chrf = sacrebleu.corpus_bleu(out, [truth]).score, sacrebleu.corpus_chrf(out, [truth]).score
+        rows.append(f"| {lang} | {bleu:.1f} | {chrf:.1f} | {len(refs)} | {out[0]} |")
+    return "\n".join(rows) + f"\n\n*Computed when this page was built, sacrebleu {sacrebleu.__version__}.*\n"
+
+
+# --- long form ---------------------------------------------------------------------------
+
+JFK = SPEECH / "en_jfk_inaugural_1961_16k.wav"  # a person speaking, with pauses: public domain
+SHORT_LIMIT = 1.5  # seconds: a stand-in for the model's limit, small enough to cut JFK's phrases
+
+
+@functools.lru_cache(maxsize=4)
+def pauses(max_seconds: float = 60.0) -> dict:
+    """The segmenter on the JFK recording: energies, the statistics behind the threshold,
+    the segments; and every cut that ``max_seconds`` forced."""
+    from minis2t import longform as L
+
+    wave = minis2t.load_audio(JFK)
+    energies = L.frame_energies(wave)  # [T] dB, one per 10 ms
+    segmenter = L.Segmenter(max_seconds=max_seconds)
+    threshold = segmenter.threshold(energies)
+    segments = segmenter.feed(wave) + segmenter.finish()
+    return {"wave": wave, "energies": energies, "threshold": threshold, "segments": segments,
+            "floor": float(np.percentile(energies, L.FLOOR_PERCENTILE)),
+            "level": float(np.percentile(energies, L.SPEECH_PERCENTILE))}  # fmt: skip
+
+
+def long_form_pauses() -> str:
+    from minis2t import longform as L
+
+    d = pauses()
+    e = d["energies"]
+    assert np.isclose(d["threshold"], d["floor"] + L.THRESHOLD_FRACTION * (d["level"] - d["floor"]))
+    speech = e > d["threshold"]
+    assert len(d["segments"]) == 4  # the page: "11 s with three pauses in it"
+    lines = [f"recording   {JFK.name}: {d['wave'].shape[0]} samples = {d['wave'].shape[0] / 16000:.2f} s",
+             f"energies    {shape(e)} dB, one per 25 ms frame every 10 ms; from {e.min():.1f} to {e.max():.1f}",
+             f"floor       10th percentile  {d['floor']:.1f} dB",
+             f"level       95th percentile  {d['level']:.1f} dB",
+             f"threshold   {d['floor']:.1f} + 0.35 x ({d['level']:.1f} - ({d['floor']:.1f})) = {d['threshold']:.1f} dB",
+             f"speech      {int(speech.sum())} of {e.shape[0]} frames above it",
+             f"segments    {len(d['segments'])} (speech padded by 0.15 s, pauses under 0.3 s bridged):"]  # fmt: skip
+    for s in d["segments"]:
+        pause = "start" if math.isinf(s.pause_before) else f"after a pause of {s.pause_before:.2f} s"
+        lines.append(f"  {s.start:5.2f} - {s.end:5.2f} s  ({s.end - s.start:.2f} s, {pause})")
+    return example("the pause detector on a person's speech", code(lines))
+
+
+def long_form_cut() -> str:
+    d = pauses(SHORT_LIMIT)
+    max_frames = int(SHORT_LIMIT * 100)
+    lines = [f"max_seconds {SHORT_LIMIT} -> max_frames {max_frames}; a longer region is cut at the quietest frame",
+             f"of its second half-window: frames a + {max_frames // 2} .. a + {max_frames - 1} after its start a"]  # fmt: skip
+    segments = d["segments"]
+    # a cut: a segment that starts where the previous one ended (a pause leaves a gap)
+    cuts = [b.start for a, b in zip(segments, segments[1:]) if abs(b.start - a.end) < 1e-9]
+    for s in segments:
+        note = "  <- begins at a cut" if s.start in cuts else ""
+        lines.append(f"  {s.start:5.2f} - {s.end:5.2f} s  ({s.end - s.start:.2f} s){note}")
+    assert cuts and all(s.end - s.start <= SHORT_LIMIT + 1e-9 for s in segments)
+    return example(f"a limit of {SHORT_LIMIT} s on the same recording", code(lines))
+
+
+def dtw_toy() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A small attention matrix (3 tokens x 6 frames) and timing.dtw's path through -A."""
+    from minis2t import timing
+
+    a = np.array([[0.1, 0.7, 0.5, 0.1, 0.0, 0.0],
+                  [0.0, 0.1, 0.4, 0.6, 0.2, 0.1],
+                  [0.0, 0.0, 0.1, 0.2, 0.5, 0.8]])  # fmt: skip
+    rows, cols = timing.dtw(-a)
+    return a, rows, cols
+
+
+def long_form_dtw() -> str:
+    a, rows, cols = dtw_toy()
+    from minis2t import timing
+
+    starts = timing.token_starts(a, free_start=False)
+    lines = ["A (token x frame):"] + ["  " + " ".join(f"{v:.1f}" for v in row) for row in a]
+    lines += [f"path (token, frame): {list(zip(rows.tolist(), cols.tolist()))}",
+              f"its cost: -({' + '.join(f'{a[i, j]:.1f}' for i, j in zip(rows, cols))}) = {-a[rows, cols].sum():.1f}",
+              f"token starts (frame where the path enters each row): {starts.tolist()} "
+              f"-> {', '.join(f'{40 * s} ms' for s in starts)} at 40 ms a frame"]  # fmt: skip
+    return example("dynamic time warping on a 3 x 6 matrix", code(lines))
+
+
+# --- the home page -----------------------------------------------------------------------
+
+PARTS = [("The front end: from a file to features", ["audio", "frames", "mel", "cmvn"]),
+         ("The model: subsampling, positions, attention, encoder and decoder",
+          ["subsampling", "positions", "attention", "encoder-decoder"]),
+         ("Decoding: search and the tokenizer", ["search", "tokenizer"]),
+         ("Learning: every gradient by hand", ["learning"]),
+         ("Beyond one sentence: translation, recordings of any length", ["translation", "long-form"]),
+         ("Checking it: parity, fairseq, the bundled model", ["parity", "fairseq", "bundled-model"])]  # fmt: skip
+WORDS_PER_MINUTE, MINUTES_PER_EXERCISE = 120, 10
+
+
+def reading_plan() -> str:
+    """The reading order with each part's estimated time, from the pages themselves."""
+    import re
+
+    docs = ROOT / "docs"
+    rows = ["| part | pages | words | exercises | about |", "| --- | --- | --: | --: | --: |"]
+    for title, pages in PARTS:
+        words = exercises = 0
+        for page in pages:
+            text = (docs / f"{page}.md").read_text()
+            prose = re.sub(r"```.*?```|<!--.*?-->|\\\[.*?\\\]", " ", text, flags=re.S)  # not code, directives, display math
+            words += len(prose.split())
+            exercises += text.count('??? question "')
+        minutes = words / WORDS_PER_MINUTE + MINUTES_PER_EXERCISE * exercises
+        links = ", ".join(f"[{page}]({page}.md)" for page in pages)
+        rows.append(f"| {title} | {links} | {words:,} | {exercises} | {5 * round(minutes / 5):.0f} min |")
+    return "\n".join(rows) + "\n"
+
+
+def shape_letters() -> str:
+    """The glossary of shape letters, with the sizes read from the models' configs."""
+    from minis2t.io.config import S2T_SMALL
+
+    small, bundled = minis2t.ModelConfig(**S2T_SMALL), model().config
+    both = lambda f: f"{f(bundled)} / {f(small)}"  # noqa: E731
+    rows = [
+        ("`N`", "audio samples, 16 000 a second", "–"),
+        ("`T`", "feature frames, one every 10 ms: `T = 1 + (N − 400) // 160`", "–"),
+        ("`F`", "mel bands per frame", both(lambda c: c.input_feat_per_channel)),
+        ("`B`", "items in a batch", "–"),
+        ("`C`", "channels of a convolution", both(lambda c: c.conv_channels)),
+        ("`S`", "encoder steps after subsampling, one every 40 ms: `S = ⌈T / 4⌉`",
+         both(lambda c: f"at most {c.max_source_positions}")),
+        ("`D`, `d`", "model width (`d_model`)", both(lambda c: c.d_model)),
+        ("`H`", "attention heads; `d_h = D / H` is one head's width", both(lambda c: c.encoder_attention_heads)),
+        ("`L`", "output tokens so far: the decoder's length", both(lambda c: f"at most {c.max_target_positions}")),
+        ("`K`", "beams in beam search", "–"),
+        ("`V`", "vocabulary size", both(lambda c: c.vocab_size)),
+    ]  # fmt: skip
+    out = ["| letter | means | bundled model / s2t-small |", "| --- | --- | --- |"]
+    return "\n".join(out + [f"| {a} | {b} | {c} |" for a, b, c in rows]) + "\n"
+
+
+# --- learning: one weight first -------------------------------------------------------------
+
+
+def scalar_gradient() -> str:
+    """``y = w x + b``, ``loss = (y - t)^2 / 2`` with one number each: the derivatives by
+    hand, by central differences, and by ``minis2t.reference.grad.linear_backward`` on 1 x 1 arrays."""
+    from minis2t.reference.grad import linear_backward
+
+    x, w, b, t = 2.0, 0.5, 0.1, 1.5
+    loss = lambda w_, b_, x_: 0.5 * (w_ * x_ + b_ - t) ** 2  # noqa: E731
+    y = w * x + b
+    dy = y - t  # d loss / d y
+    by_hand = {"w": dy * x, "b": dy, "x": dy * w}
+    h = 1e-4
+    numeric = {"w": (loss(w + h, b, x) - loss(w - h, b, x)) / (2 * h),
+               "b": (loss(w, b + h, x) - loss(w, b - h, x)) / (2 * h),
+               "x": (loss(w, b, x + h) - loss(w, b, x - h)) / (2 * h)}  # fmt: skip
+    dx, dw, db = linear_backward(np.array([[dy]]), np.array([[x]]), np.array([[w]]))
+    code_ = {"w": float(dw[0, 0]), "b": float(db[0]), "x": float(dx[0, 0])}
+    for k in by_hand:  # a quadratic: central differences are exact up to rounding
+        assert abs(numeric[k] - by_hand[k]) < 1e-9 and abs(code_[k] - by_hand[k]) < 1e-15
+    lines = [f"x = {x}, w = {w}, b = {b}, target t = {t}",
+             f"forward   y = w x + b = {w} x {x} + {b} = {y:.1f};  loss = (y - t)^2 / 2 = {loss(w, b, x):.3f}",
+             f"backward  dloss/dy = y - t = {dy:.1f}",
+             f"          dloss/dw = dloss/dy x x = {dy:.1f} x {x} = {by_hand['w']:.1f}",
+             f"          dloss/db = dloss/dy x 1 = {by_hand['b']:.1f}",
+             f"          dloss/dx = dloss/dy x w = {dy:.1f} x {w} = {by_hand['x']:.1f}",
+             f"central differences, h = {h:g}:  w {numeric['w']:.10f}, b {numeric['b']:.10f}, x {numeric['x']:.10f}",
+             f"minis2t.reference.grad.linear_backward on 1 x 1 arrays:  dW {code_['w']:.1f}, db {code_['b']:.1f}, dx {code_['x']:.1f}",
+             f"one gradient step, lr 0.1: w {w} -> {w - 0.1 * by_hand['w']:.2f}, b {b} -> {b - 0.1 * by_hand['b']:.2f}; "
+             f"loss {loss(w, b, x):.3f} -> {loss(w - 0.1 * by_hand['w'], b - 0.1 * by_hand['b'], x):.4f}"]  # fmt: skip
+    return example("one weight, one input", code(lines))
