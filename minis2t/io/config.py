@@ -257,6 +257,15 @@ def _validate_model(c: ModelConfig) -> None:
         raise ConfigError(
             f"config field 'conv_channels' ({c.conv_channels}) must be even: GLU halves it"
         )
+    rows = min(c.max_source_positions, c.max_target_positions) + 2
+    if isinstance(c.pad_token_id, int) and not 0 <= c.pad_token_id < rows:
+        # the position tables have max_*_positions + 2 rows and the pad id's row is zeroed:
+        # transformers cannot even build such a model (an index error)
+        raise ConfigError(
+            f"config field 'pad_token_id' ({c.pad_token_id}) must be below the position tables' "
+            f"{rows} rows (min(max_source_positions, max_target_positions) + 2), whose row "
+            f"pad_token_id is the padding row"
+        )
     if c.activation_function not in ACTIVATIONS:
         raise ConfigError(
             f"config field 'activation_function' is {c.activation_function!r}; "
