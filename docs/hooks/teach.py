@@ -26,7 +26,7 @@ from pathlib import Path
 HOOKS = Path(__file__).resolve().parent
 ROOT = HOOKS.parents[1]
 
-DIRECTIVE = re.compile(r"^<!-- (source|worked): ([\w., -]+) -->$", re.MULTILINE)
+DIRECTIVE = re.compile(r"^<!-- (source|worked|side-by-side): ([\w., -]+) -->$", re.MULTILINE)
 ANSWER = re.compile(r"^( *)<!-- answer: (\w+) -->$", re.MULTILINE)  # inside an indented answer
 NUMBER = re.compile(r"<!-- n: (\w+) -->")  # a number inside a sentence
 
@@ -53,6 +53,23 @@ def source_block(dotted: str) -> str:
     code = textwrap.indent(textwrap.dedent("".join(lines)).rstrip(), "    ")  # inside the block
     title = f"Source: <code>{dotted}</code> — {path}, lines {first}–{first + len(lines) - 1}"
     return f'???+ abstract "{title}"\n\n    ```python\n{code}\n    ```\n'
+
+
+def side_by_side(left: str, right: str) -> str:
+    """Two functions' sources in two columns (the reference and its twin read as a
+    translation): an HTML table whose cells hold highlighted code blocks."""
+    import html
+
+    cells = []
+    for dotted in (left, right):
+        obj = resolve(dotted)
+        lines, first = inspect.getsourcelines(obj)
+        path = Path(inspect.getsourcefile(obj)).resolve().relative_to(ROOT).as_posix()
+        code = html.escape(textwrap.dedent("".join(lines)).rstrip())
+        cells.append(f'<td style="vertical-align:top;width:50%"><p><code>{dotted}</code> — {path}, '
+                     f"lines {first}–{first + len(lines) - 1}</p>"
+                     f'<pre style="font-size:0.68rem;white-space:pre-wrap"><code>{code}</code></pre></td>')
+    return f'<table class="side-by-side"><tr>{"".join(cells)}</tr></table>\n'
 
 
 def worked_block(name: str) -> str:
@@ -82,6 +99,8 @@ def expand(markdown: str) -> str:
         kind, names = match.group(1), [n.strip() for n in match.group(2).split(",")]
         if kind == "source":
             return "\n".join(source_block(n) for n in names)
+        if kind == "side-by-side":
+            return side_by_side(*names)
         return "\n".join(worked_block(n) for n in names)
 
     markdown = DIRECTIVE.sub(replace, markdown)
