@@ -342,3 +342,24 @@ def test_readme_states_the_reference_size():
     stated = int(re.search(r"<!-- reference-lines -->(\d+)<!-- /reference-lines -->",
                            (root / "README.md").read_text()).group(1))  # fmt: skip
     assert stated == lines
+
+
+@pytest.mark.parametrize("beams", [1, 5])
+def test_the_reference_alone_transcribes_the_bundled_recordings(beams):
+    """Waveform to tokens with nothing but minis2t.reference (fbank, CMVN, encoder,
+    decoder, search): the application's tokens, and the references' words."""
+    import json
+
+    from minis2t.app.pipeline import BUNDLED_MODEL
+    from minis2t.reference import run
+
+    model = minis2t.Speech2Text.from_pretrained()
+    samples = BUNDLED_MODEL.parent / "samples"
+    refs = json.loads((samples / "references.json").read_text())[:3]
+    opts = model.generation_options(num_beams=beams)
+    for ref in refs:
+        wave = minis2t.load_audio(samples / ref["file"])
+        tokens = run.waveform_to_tokens(model.params, model.config, wave, opts)
+        batch = model.feature_extractor([wave])
+        np.testing.assert_array_equal(tokens, model.generate(batch["input_features"], num_beams=beams)[0])
+        assert model.tokenizer.decode(tokens, skip_special_tokens=True) == ref["text"]
