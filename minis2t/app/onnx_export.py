@@ -110,7 +110,7 @@ def export(model_dir, out_dir, opset: int = DEFAULT_OPSET, dtype: str = "float32
         raise ExportError(f"{out_dir} exists and is not an empty directory; nothing was written.")
     _require_export_packages()
     model = Speech2Text.from_pretrained(model_dir)  # any layout minis2t reads, validated
-    if getattr(model, "runtime", None) is not None:
+    if model.runtime.name != "numpy":  # an exported directory's graphs: nothing to trace
         raise ExportError(f"{model_dir} is already an exported ONNX directory; export its source model.")
     _check_exportable(model)
     import onnx

@@ -98,7 +98,10 @@ def _require_onnxruntime():
 
 
 class OnnxRuntime:
-    """The encoder and decoder steps of an exported directory, in onnxruntime sessions."""
+    """The encoder and decoder steps of an exported directory, in onnxruntime sessions:
+    the runtime interface of :class:`minis2t.engine.runtime.NumpyRuntime`."""
+
+    name = "onnxruntime"
 
     def __init__(self, directory, config: ModelConfig, threads: int | None = None):
         ort = _require_onnxruntime()
