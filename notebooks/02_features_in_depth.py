@@ -23,7 +23,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import minis2t
-from minis2t.io import features as F
+from minis2t.reference import features as F
 
 ROOT = Path.cwd() if (Path.cwd() / "tests").exists() else Path.cwd().parent
 path = ROOT / "tests" / "data" / "speech" / "en_librispeech_dev-clean_1272-128104-0000.flac"

@@ -25,7 +25,7 @@ import time
 import numpy as np
 
 import minis2t
-from minis2t.io import features as F
+from minis2t.reference import features as F
 from minis2t.reference import model as M
 from minis2t.reference import nn
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 import minis2t
-from minis2t.io import features as F
+from minis2t.reference import features as F
 from minis2t.reference import model as M
 from minis2t.reference import nn
 from minis2t.app.cli import BUNDLED_MODEL, BUNDLED_RECORDING

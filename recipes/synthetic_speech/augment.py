@@ -31,7 +31,7 @@ import numpy as np
 import scipy.signal
 
 import minis2t
-from minis2t.io import features as F
+from minis2t.reference import features as F
 
 RATE = 16000
 BACKGROUND_DIR = Path(__file__).resolve().parents[2] / "tests" / "data" / "speech"
