@@ -30,8 +30,8 @@ SPEECH = ROOT / "tests" / "data" / "speech"
 sys.path.insert(0, str(ROOT))
 
 import minis2t  # noqa: E402
-from minis2t import features as F  # noqa: E402
-from minis2t import model as M  # noqa: E402
+from minis2t.reference import features as F  # noqa: E402
+from minis2t.reference import model as M  # noqa: E402
 from minis2t.app.cli import BUNDLED_MODEL, BUNDLED_RECORDING  # noqa: E402
 
 

@@ -43,7 +43,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from common import descendants, rss_mb  # noqa: E402  (benchmarks/common.py)
-from minis2t import corpus  # noqa: E402
+from minis2t.app import corpus  # noqa: E402
 
 
 def recordings(n: int) -> list[tuple[np.ndarray, str]]:

@@ -46,7 +46,7 @@ sys.path[:0] = [str(ROOT), str(HERE), str(ROOT / "recipes" / "synthetic_speech")
 import engines  # noqa: E402
 import minis2t  # noqa: E402
 from espeak_words import Espeak  # noqa: E402
-from minis2t import timing  # noqa: E402
+from minis2t.app import timing  # noqa: E402
 from minis2t.app.cli import BUNDLED_MODEL  # noqa: E402
 from minis2t.app.longform import PAD_SECONDS  # noqa: E402
 
