@@ -660,7 +660,7 @@ def shape_diagrams() -> None:
         ("utterance CMVN, pad, mask", f"{shape(batch['input_features'])} + mask {shape(batch['attention_mask'])}"),
     ])  # fmt: skip
     feats = batch["input_features"]
-    enc = M.encode(p, c, feats, batch["attention_mask"], output_hidden_states=True, output_attentions=True)
+    enc = M.encode(p, c, feats, batch["attention_mask"])
     h, dh = c.encoder_attention_heads, c.d_model // c.encoder_attention_heads
     s_len = enc["last_hidden_state"].shape[1]
     steps = [("features", f"{shape(feats)}  [B, T, F]")]
@@ -683,7 +683,7 @@ def shape_diagrams() -> None:
     cache = M.init_cache(p, c, states)  # one utterance: its cross K/V once, for all beams
     rows = np.repeat(ids[:, : t + 1], k, axis=0)  # [B*K, t+1]: the same prefix in every beam
     cache = M.decode(p, c, rows[:, :t], cache)["cache"]  # t tokens in the cache
-    out = M.decode(p, c, rows[:, t:], cache, output_attentions=True)  # step t
+    out = M.decode(p, c, rows[:, t:], cache)  # step t
     flow("shapes_decoder_step.png", f"one decoder step with its cache: step {t}, {k} beams, test_00 (synthetic)", [
         ("the beams' last tokens", f"[{k}, 1]  [B K, 1]"),
         ("embed x sqrt(D) + position", f"[{k}, 1, {c.d_model}]  [B K, 1, D]"),
