@@ -376,8 +376,15 @@ def pre_ln_norms() -> str:
     m = worked.model()
     wave, _, name = worked.human()
     feats = m.feature_extractor(wave)["input_features"]
-    out = M.encode(m.params, m.config, feats, output_hidden_states=True)
-    norms = [float(np.linalg.norm(h[0], axis=-1).mean()) for h in out["hidden_states"]]
+    out = M.encode(m.params, m.config, feats)
+    # hidden_states: the embedded input, each layer's input, and last the normalised output
+    # (transformers' list); the last layer's own output is computed from its input
+    stream, layers = out["hidden_states"][:-1], m.params["model"]["encoder"]["layers"]
+    from minis2t.reference.nn import ACTIVATIONS
+
+    last, _ = M.encoder_layer(stream[-1], layers[-1], m.config.encoder_attention_heads, None,
+                              ACTIVATIONS[m.config.activation_function])  # fmt: skip
+    norms = [float(np.linalg.norm(h[0], axis=-1).mean()) for h in stream + [last]]
     final = float(np.linalg.norm(out["last_hidden_state"][0], axis=-1).mean())
     grows = all(b > a for a, b in zip(norms[1:], norms[2:]))
     assert norms[-1] > norms[1]  # the answer: the stream's norm grows through the layers
