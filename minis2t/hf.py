@@ -11,7 +11,7 @@ Code written for ``transformers`` runs with ``minis2t.hf`` in its place::
     processor.batch_decode(ids, skip_special_tokens=True)
 
 This is a thin layer: every number comes from :class:`minis2t.Speech2Text` and the model
-functions (:mod:`minis2t.model`); what this module adds is transformers' names, argument
+functions (:mod:`minis2t.reference.model`); what this module adds is transformers' names, argument
 conventions and output objects. Arrays are NumPy (``return_tensors="np"``). What
 transformers accepts and minis2t does not compute is refused with a typed error that names
 the argument or config field (:class:`minis2t.errors.UnsupportedError`,
@@ -486,7 +486,7 @@ class Speech2TextForConditionalGeneration:
 
 
     def _generate_without_cache(self, features, attention_mask, enc, output_scores: bool, options: dict):
-        """transformers' ``use_cache=False``: the same searches (:mod:`minis2t.generate`),
+        """transformers' ``use_cache=False``: the same searches (:mod:`minis2t.reference.generate`),
         each step decoding the whole output so far from an empty self-attention cache."""
         s2t = self._s2t
         opts = s2t.generation_options(**options)

@@ -11,7 +11,7 @@ Per file, on a Dask worker that keeps the three models loaded (float32, the CPU)
 largest and the mean absolute difference of each pair at three points — the features,
 the encoder output, and the logits of the decoder run on NumPy's own beam-search output
 (teacher forcing) — and whether the three ``generate`` calls chose identical tokens. The
-run is :mod:`minis2t.corpus`'s: results appended as they finish, ids already in OUT
+run is :mod:`minis2t.app.corpus`'s: results appended as they finish, ids already in OUT
 skipped, a file that fails gets an error line, a lost worker's files run again.
 
 At the end a table, worst files first (by the logits' largest difference between NumPy and

@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PRELUDE = """
 import json, resource, sys, time, traceback
 import numpy as np
-import minis2t, minis2t.pipeline, minis2t.cli, scipy.signal, soundfile  # imported before the cap
+import minis2t, minis2t.app.pipeline, minis2t.app.cli, scipy.signal, soundfile  # imported before the cap
 from minis2t import errors
 
 def _vm_bytes():

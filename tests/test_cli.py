@@ -464,7 +464,7 @@ def test_the_errors_page_lists_every_error_the_command_gives():
 
     table = error_cases.command_table()
     assert "--8<-- \"figures/command_errors.md\"" in (ROOT / "docs" / "errors.md").read_text()
-    missing = [(line, piece) for line, piece in raise_sites(ROOT / "minis2t" / "cli.py")
+    missing = [(line, piece) for line, piece in raise_sites(ROOT / "minis2t" / "app" / "cli.py")
                if piece.replace("\\n", "") not in table and piece not in ("",)]  # fmt: skip
     # _model_dir's "no bundled model" and convert's "not an empty directory" are not
     # transcribe's; every other raise must have its row

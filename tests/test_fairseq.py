@@ -377,7 +377,7 @@ def test_a_fairseq_directory_transcribes_without_torch(tmp_path):
     bundled = minis2t.Speech2Text.from_pretrained()
     fo.write_fairseq_dir(tmp_path, bundled.config, bundled.weights, bundled.tokenizer.sp_model_proto)
     recording = str(minis2t.app.cli.BUNDLED_RECORDING)
-    code = ("import sys, minis2t.cli; status = minis2t.app.cli.main(['transcribe', '--model', sys.argv[1], sys.argv[2]]); "
+    code = ("import sys, minis2t.app.cli; status = minis2t.app.cli.main(['transcribe', '--model', sys.argv[1], sys.argv[2]]); "
             "assert 'torch' not in sys.modules and 'fairseq' not in sys.modules; sys.exit(status)")  # fmt: skip
     result = subprocess.run([sys.executable, "-c", code, str(tmp_path), recording], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr

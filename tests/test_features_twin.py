@@ -15,7 +15,8 @@ from parity import bars
 from hypothesis import given
 from hypothesis import strategies as st
 
-import minis2t.io.features as npf
+import minis2t
+import minis2t.reference.features as npf
 import parity.features as thf
 from tests.test_features import signals
 
@@ -86,7 +87,7 @@ def batches(draw):
 def test_feature_extractor(batch, bins, means, vars_):
     waves, options = batch
     kwargs = dict(num_mel_bins=bins, normalize_means=means, normalize_vars=vars_)
-    ours = npf.FeatureExtractor(feature_size=bins, **kwargs)(waves, **options)
+    ours = minis2t.FeatureExtractor(feature_size=bins, **kwargs)(waves, **options)
     theirs = thf.FeatureExtractor(**kwargs)(waves, **options)
     ours_f, theirs_f = ours["input_features"], theirs["input_features"]
     if isinstance(ours_f, list):  # do_not_pad with ragged lengths
@@ -118,6 +119,6 @@ def test_global_cmvn(dtype, seed):
     assert_twin(npf.global_cmvn(x, mean, std), thf.global_cmvn(to_torch(x, dtype), mean, std), dtype)
     stats = {"mean": mean.tolist(), "std": std.tolist()}
     wave = rng.standard_normal(8000).astype(np.float32) * 0.1
-    ours = npf.FeatureExtractor(do_ceptral_normalize=False, global_cmvn=stats)(wave)["input_features"]
+    ours = minis2t.FeatureExtractor(do_ceptral_normalize=False, global_cmvn=stats)(wave)["input_features"]
     theirs = thf.FeatureExtractor(do_ceptral_normalize=False, global_cmvn=stats)(wave)["input_features"]
     assert_twin(ours, theirs, np.float32)

@@ -188,16 +188,19 @@ def test_command_keeps_good_files_when_one_header_is_absurd(tmp_path):
 
 
 def test_encoder_keeps_one_layers_attention_at_a_time():
-    """Memory of encode ~ one layer's attention scores [B, H, S, S], not one per layer: a
-    4-layer encoder over 2000 positions would hold 4 x 64 MB if it kept them all."""
+    """Memory of the engine's encode (what Speech2Text runs) ~ one layer's attention scores
+    [B, H, S, S], not one per layer: a 4-layer encoder over 2000 positions would hold
+    4 x 64 MB if it kept them all. (The reference keeps every layer's weights: it returns
+    them, for reading.)"""
     result = run_bounded("""
         import tracemalloc
-        from minis2t import model as m
+        from minis2t.engine import model as m
         from minis2t.io.checkpoint import expected_shapes
+        from minis2t.reference.model import nest
         cfg = minis2t.ModelConfig(d_model=64, encoder_layers=4, decoder_layers=1, encoder_attention_heads=4,
             decoder_attention_heads=4, encoder_ffn_dim=128, decoder_ffn_dim=128, conv_channels=64, vocab_size=16)
         rng = np.random.default_rng(0)
-        params = m.nest({k: rng.standard_normal(s).astype(np.float32) * 0.05 for k, s in expected_shapes(cfg).items()})
+        params = nest({k: rng.standard_normal(s).astype(np.float32) * 0.05 for k, s in expected_shapes(cfg).items()})
         feats = rng.standard_normal((1, 8000, 80)).astype(np.float32)
         tracemalloc.start()
         out = m.encode(params, cfg, feats)

@@ -171,7 +171,7 @@ def command_cases(work: Path) -> list[tuple[str, list[str], bytes | None]]:
     """``(situation, the command's arguments, standard input)``: every error the command
     gives — usage errors (exit 2, before any file is read) and a file's errors (exit 1,
     the other files go on). ``tests/test_cli.py`` checks that every ``raise`` in
-    ``minis2t/cli.py`` and every audio error type appears."""
+    ``minis2t/app/cli.py`` and every audio error type appears."""
     good = str(SAMPLE)
     taken = work / "taken"
     taken.write_text("x")

@@ -310,7 +310,7 @@ def _check_subtitle_options(args, formats: list[str]) -> None:
 
 
 def _corpus(args) -> int:
-    """``minis2t corpus``: see :mod:`minis2t.corpus`."""
+    """``minis2t corpus``: see :mod:`minis2t.app.corpus`."""
     import time
 
     from tqdm import tqdm

@@ -15,7 +15,7 @@ sentence at a time. So a long recording is cut where the speaker pauses:
 4. each segment is decoded like a short clip; two neighbours apart by a short pause are
    also decoded as one, and kept as one sentence when the model is clearly surer of that
    reading (``JOIN_MARGIN``); the texts are joined;
-5. each word gets its times from cross-attention (:mod:`minis2t.timing`).
+5. each word gets its times from cross-attention (:mod:`minis2t.app.timing`).
 
 Each segment keeps its start and end time in the recording.
 """
@@ -314,7 +314,7 @@ def transcribe_long(model, audio, sampling_rate: int | None = None, batch_size: 
     ``on_segment(dict)`` is called for each segment as it is decoded,
     ``on_progress(seconds)`` with the seconds of audio read so far. Segments in which
     the model finds no words are left out. With ``word_timestamps`` each segment has
-    ``words`` (:mod:`minis2t.timing`)."""
+    ``words`` (:mod:`minis2t.app.timing`)."""
     max_seconds = segment_seconds(model)
     segmenter = Segmenter(max_seconds, min_pause=min_pause)
     done: list[Segment] = []

@@ -6,7 +6,7 @@ transformers and not the PyTorch twin in ``parity/``: transformers is the oracle
 project answers to, it implements every configuration a ``config.json`` can name, and its
 modules are what a user exporting by hand would start from; the twin lives in the
 checkout, not in the installed package. A fairseq directory is first read by minis2t's
-torch-free reader (:mod:`minis2t.fairseq`), like every other directory, so one path
+torch-free reader (:mod:`minis2t.io.fairseq`), like every other directory, so one path
 serves them all.
 
 Three graphs and the files that make the directory self-contained (see

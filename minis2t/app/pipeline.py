@@ -101,7 +101,7 @@ class Speech2Text:
         translation model (English speech into French, German and Spanish), or a fairseq
         S2T directory (a ``*.pt`` checkpoint with its ``config.yaml``, SentencePiece model
         and dictionary; see
-        :mod:`minis2t.fairseq`). The tokenizer and feature extractor are optional: a
+        :mod:`minis2t.io.fairseq`). The tokenizer and feature extractor are optional: a
         directory with only ``config.json`` and weights still encodes and decodes ids."""
         directory = resolve_model_dir(BUNDLED_MODEL if path is None else path)
         if is_onnx_dir(directory):  # written by `minis2t export-onnx`: run by onnxruntime
@@ -260,7 +260,7 @@ class Speech2Text:
         (a list) collects beam search's steps, see :func:`minis2t.reference.generate.beam_search`.
 
         ``search="fairseq"`` decodes with fairseq's ``SequenceGenerator`` rules instead
-        (:mod:`minis2t.fairseq_search`: the search behind fairseq's published WERs), with
+        (:mod:`minis2t.reference.fairseq_search`: the search behind fairseq's published WERs), with
         ``num_beams`` beams, ``length_penalty`` as its ``lenpen``, at most
         ``max_length - 2`` tokens before EOS (the longest output is then as long as
         transformers' would be) and at least ``max(1, min_length - 1)``.
@@ -340,12 +340,12 @@ class Speech2Text:
         "avg_logprob": float | None, "words": [{"word": str, "start": s, "end": s,
         "probability": float}, ...]}, ...]}`` with times in seconds; ``avg_logprob`` is the
         beam's length-normalised log-probability (None for greedy search); word times come
-        from cross-attention (:mod:`minis2t.timing`), ``word_timestamps=False`` leaves
+        from cross-attention (:mod:`minis2t.app.timing`), ``word_timestamps=False`` leaves
         ``words`` out and saves the extra decoder pass they cost. ``language``,
         ``batch_size`` (segments per batch), ``search`` and ``options`` are as for
         :meth:`transcribe`; ``on_segment`` receives each segment as
         it is decoded, ``on_progress`` the seconds of audio read so far. See
-        :mod:`minis2t.longform`."""
+        :mod:`minis2t.app.longform`."""
         options = self._decoding_options(language, batch_size, search, options)
         return longform.transcribe_long(self, audio, sampling_rate, batch_size, on_segment=on_segment,
                                         on_progress=on_progress, search=search,

@@ -1,15 +1,15 @@
-"""Backward passes of the primitives in :mod:`minis2t.nn`, written by hand.
+"""Backward passes of the primitives in :mod:`minis2t.reference.nn`, written by hand.
 
 Each ``*_backward`` function takes the gradient of a scalar loss with respect to a
 primitive's output (``dy``, the same shape as the output) and the primitive's inputs,
 and returns the gradients with respect to those inputs — the vector-Jacobian product.
 Nothing is stored by the forward pass: what a backward needs (a normalised input, a
-softmax) it recomputes from the inputs, which keeps :mod:`minis2t.nn` exactly as
+softmax) it recomputes from the inputs, which keeps :mod:`minis2t.reference.nn` exactly as
 inference uses it. Each docstring gives the derivation; ``tests/test_grad.py`` checks
 every function against ``torch.autograd`` run on the twin's forward (float64, 1e-10).
 
 Notation: ``dy`` is :math:`\\partial \\ell / \\partial y` for the loss :math:`\\ell`;
-shapes as in :mod:`minis2t.nn` (``B`` batch, ``T``/``S`` time, ``D`` width, ``H`` heads).
+shapes as in :mod:`minis2t.reference.nn` (``B`` batch, ``T``/``S`` time, ``D`` width, ``H`` heads).
 """
 
 from __future__ import annotations

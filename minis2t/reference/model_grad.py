@@ -1,5 +1,5 @@
-"""Backward passes of the blocks in :mod:`minis2t.model`, from the primitives' in
-:mod:`minis2t.grad`.
+"""Backward passes of the blocks in :mod:`minis2t.reference.model`, from the primitives' in
+:mod:`minis2t.reference.grad`.
 
 Each ``*_backward`` takes the gradient at a block's output and the block's *input*, and
 returns the gradient at that input and the gradients of the block's weights, as a dict

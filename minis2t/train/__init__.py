@@ -6,7 +6,7 @@
 The forward pass is inference's own (:func:`minis2t.reference.model.encode` and
 :func:`~minis2t.reference.model.decode` over the labels shifted right — teacher forcing), the loss
 is :func:`minis2t.reference.grad.cross_entropy`, and the backward pass is
-:mod:`minis2t.model_grad` built from :mod:`minis2t.grad`. ``tests/test_train.py`` checks
+:mod:`minis2t.reference.model_grad` built from :mod:`minis2t.reference.grad`. ``tests/test_train.py`` checks
 the loss and every gradient against transformers' ``loss.backward()``, and one
 optimiser step against ``torch.optim.AdamW``.
 """

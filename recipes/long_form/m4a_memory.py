@@ -82,7 +82,7 @@ def measure(path: Path, decode_only: bool) -> dict:
                 "n = sum(b.shape[0] for b in blocks(sys.argv[1]))\n"
                 "result = {'samples': n}\n")  # fmt: skip
     else:
-        body = ("import io, contextlib, minis2t.cli\n"
+        body = ("import io, contextlib, minis2t.app.cli\n"
                 "out = io.StringIO()\n"
                 "with contextlib.redirect_stdout(out):\n"
                 "    status = minis2t.app.cli.main(['transcribe', sys.argv[1], '--output-format', 'json', '--quiet'])\n"

@@ -86,7 +86,7 @@ def command(path: Path) -> tuple[dict, float, float]:
     """``minis2t transcribe --output-format json`` in a fresh process: (result, seconds,
     peak resident MB)."""
     # VmHWM, not getrusage's ru_maxrss: the latter carries the parent's peak across fork/exec
-    code = ("import sys, json, io, contextlib, minis2t.cli\n"
+    code = ("import sys, json, io, contextlib, minis2t.app.cli\n"
             "out = io.StringIO()\n"
             "with contextlib.redirect_stdout(out):\n"
             "    status = minis2t.app.cli.main(['transcribe', sys.argv[1], '--output-format', 'json', '--quiet'])\n"

@@ -161,7 +161,7 @@ def main() -> None:
     print(json.dumps({k: v for k, v in dev.items() if k != "grid"}), flush=True)
     chosen = dev["chosen"]
     if (timing.ROW_SHIFT, timing.MEDIAN_WIDTH, timing.FREE_START) != (chosen["shift"], chosen["width"], chosen["free_start"]):
-        raise SystemExit(f"set minis2t.timing's ROW_SHIFT, MEDIAN_WIDTH, FREE_START to the chosen "
+        raise SystemExit(f"set minis2t.app.timing's ROW_SHIFT, MEDIAN_WIDTH, FREE_START to the chosen "
                          f"{chosen['shift']}, {chosen['width']}, {chosen['free_start']} and run again")  # fmt: skip
     if args.write_heads:
         path = BUNDLED_MODEL / "generation_config.json"
