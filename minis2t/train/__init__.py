@@ -3,12 +3,13 @@
     from minis2t.train import loss_and_grads
     loss, grads = loss_and_grads(model, input_features, attention_mask, labels)
 
-The forward pass is inference's own (:func:`minis2t.reference.model.encode` and
-:func:`~minis2t.reference.model.decode` over the labels shifted right — teacher forcing), the loss
-is :func:`minis2t.reference.grad.cross_entropy`, and the backward pass is
-:mod:`minis2t.reference.model_grad` built from :mod:`minis2t.reference.grad`. ``tests/test_train.py`` checks
-the loss and every gradient against transformers' ``loss.backward()``, and one
-optimiser step against ``torch.optim.AdamW``.
+The forward pass is the reference's (:func:`minis2t.reference.model.encode` and
+:func:`~minis2t.reference.model.decode` over the labels shifted right — teacher forcing),
+the loss is :func:`minis2t.reference.grad.cross_entropy`, and the backward pass is
+:mod:`minis2t.reference.model_grad` built from :mod:`minis2t.reference.grad`: loss to
+gradients with the reference alone. ``tests/test_train.py`` checks the loss and every
+gradient against transformers' ``loss.backward()``, and one optimiser step against
+``torch.optim.AdamW``.
 """
 
 from __future__ import annotations
