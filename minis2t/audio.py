@@ -1,7 +1,8 @@
 """Stage 1: audio in, a clean 16 kHz mono float32 waveform out.
 
 ``load_audio`` is the single door through which sound enters minis2t. It accepts a file
-(anything libsndfile reads: WAV, FLAC, OGG/Vorbis/Opus, MP3, ...), the bytes of one, a
+(anything libsndfile reads: WAV, FLAC, OGG/Vorbis/Opus, MP3, ...; and, through PyAV's
+FFmpeg, the audio track of M4A/AAC, MP4, WebM, MKV and the rest), the bytes of one, a
 binary file object, or an array, and returns a float32 waveform ``[N]`` at 16 kHz, or
 raises a :mod:`minis2t.errors` error that says what is wrong. The rules, all explicit,
 none guessed from the data:
@@ -16,6 +17,10 @@ none guessed from the data:
   resampled or allocated, so a damaged header cannot exhaust the machine;
 * **truncated files** (a WAV whose data chunk is shorter than its header says, a FLAC or
   Ogg stream that ends early) are refused, never transcribed in part;
+* **the same checks everywhere**: :class:`AudioCheck` (NaN or infinite samples, range,
+  empty, too short, silence) runs on the samples ``load_audio`` takes and on every block
+  the long-form reader streams, so a recording gets the same typed error from
+  ``transcribe``, ``transcribe_long``, the command and a corpus run;
 * the caller's array is never modified: every path works on a copy.
 """
 
