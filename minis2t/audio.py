@@ -26,6 +26,7 @@ none guessed from the data:
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import math
 import os
@@ -336,6 +337,8 @@ def open_decoder(source, name: str, sampling_rate: int | None = None):
             opened.seek(0)
         decoder = AvDecoder.open(opened, name)
         if decoder is None:
+            if importlib.util.find_spec("av") is None:
+                hint += " (and PyAV, which reads M4A, MP4, WebM and MKV, is not installed: pip install av)"
             raise undecodable(name, reason, hint) from None
     try:
         check_file_rate(decoder.rate, sampling_rate, name)
