@@ -482,3 +482,17 @@ def test_the_errors_page_lists_every_error_the_command_gives():
                  "holds no samples", "truncated", "cannot decode", "no audio track", "declares 1 Hz",
                  "belongs in [-1, 1]", "cannot write"):  # fmt: skip
         assert said in table, said
+
+
+@pytest.mark.parametrize("args", [["--model", "nowhere/"], ["--language", "en"], ["--max-length", "100000"]])
+def test_a_usage_error_leaves_no_output_directory_behind(tmp_path, args):
+    """The output directory is made only once every check has passed."""
+    status, _, err = in_process("transcribe", GOOD, "--output-dir", tmp_path / "new" / "out", *args)
+    assert status == 2 and not (tmp_path / "new").exists()
+    assert not list(tmp_path.iterdir())  # nor a probe file
+
+
+def test_the_same_file_twice_is_two_inputs(tmp_path):
+    """Every input is counted, even one given twice."""
+    status, out, err = in_process("transcribe", GOOD, GOOD)
+    assert status == 0 and out.count(GOOD_TEXT) == 2 and "2 files: 2 transcribed" in err
