@@ -74,7 +74,7 @@ def shorthand(argv: list[str]) -> list[str]:
     if not argv or argv[0] in COMMANDS or argv[0] in ("-h", "--help", "--version"):
         return argv
     first = argv[0]
-    if first == "-" or Path(first).exists() or first.startswith("--"):
+    if first == "-" or Path(first).exists() or first.startswith("-"):  # a file, stdin, or an option
         return ["transcribe", *argv]
     return argv
 

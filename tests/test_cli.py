@@ -395,6 +395,8 @@ def test_minis2t_file_is_short_for_transcribe_file(tmp_path):
     done = command(GOOD)
     assert done.returncode == 0 and done.stdout.strip() == GOOD_TEXT
     assert in_process(GOOD, "--output_format", "json", "--quiet")[0] == 0  # options after the file
+    status, out, _ = in_process("-f", "json", "--beam_size", "2", GOOD)  # and before it
+    assert status == 0 and json.loads(out)[0]["text"] == GOOD_TEXT
     status, _, err = in_process("transcibe", GOOD)  # a mistyped command is not taken for a file
     assert status == 2 and "invalid choice" in err
 
