@@ -405,7 +405,7 @@ class AvDecoder:
         self._ended = False
 
     @classmethod
-    def open(cls, opened, name: str) -> "AvDecoder | None":
+    def open(cls, opened, name: str) -> AvDecoder | None:
         """The decoder, or None when PyAV is not installed or cannot open the data; a
         container without an audio track is an AudioFileError."""
         try:
