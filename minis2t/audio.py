@@ -335,7 +335,9 @@ def open_decoder(source, name: str, sampling_rate: int | None = None):
         reason = e
         if not isinstance(opened, str):
             opened.seek(0)
-        decoder = AvDecoder.open(opened, name)
+        # A WAV, FLAC, Ogg or AIFF file libsndfile refuses is damaged: FFmpeg, more lenient,
+        # might decode part of it, and minis2t never transcribes a damaged file in part.
+        decoder = None if _magic(opened) in LIBSNDFILE_MAGIC else AvDecoder.open(opened, name)
         if decoder is None:
             if importlib.util.find_spec("av") is None:
                 hint += " (and PyAV, which reads M4A, MP4, WebM and MKV, is not installed: pip install av)"
@@ -420,6 +422,10 @@ class AvDecoder:
         if stream is None:
             container.close()
             raise AudioFileError(f"{name} has no audio track (a video without sound?); nothing to transcribe.")
+        if stream.codec_context is None:
+            container.close()
+            raise AudioFileError(f"{name}: FFmpeg has no decoder for its audio track's codec; convert it to WAV "
+                                 f"or FLAC with a tool that reads it.")  # fmt: skip
         return cls(container, stream, name)
 
     def check_header(self) -> None:
@@ -542,6 +548,20 @@ def _seekable(stream, name: str) -> io.IOBase:
             f"audio this large, or split it."
         )
     return io.BytesIO(data)
+
+
+# The first bytes of the containers libsndfile reads (RIFF/RF64 WAV, FLAC, Ogg, AIFF).
+LIBSNDFILE_MAGIC = (b"RIFF", b"RF64", b"fLaC", b"OggS", b"FORM")
+
+
+def _magic(opened) -> bytes:
+    """The first four bytes of a path or a seekable file object (left at its start)."""
+    if isinstance(opened, str):
+        with open(opened, "rb") as f:
+            return f.read(4)
+    head = opened.read(4)
+    opened.seek(0)
+    return head
 
 
 def _looks_like_path(data: bytes) -> bool:

@@ -498,3 +498,20 @@ def test_the_same_file_twice_is_two_inputs(tmp_path):
     """Every input is counted, even one given twice."""
     status, out, err = in_process("transcribe", GOOD, GOOD)
     assert status == 0 and out.count(GOOD_TEXT) == 2 and "2 files: 2 transcribed" in err
+
+
+def test_a_damaged_wav_is_not_handed_to_ffmpeg(tmp_path):
+    """A WAV whose format tag was damaged into 0x0022 (DSP Group TrueSpeech) over 16-bit
+    PCM data: libsndfile refuses it, and FFmpeg would decode its bytes as TrueSpeech into
+    14 s of noise (checked here). It is not handed to FFmpeg: a file libsndfile's family
+    refuses is damaged, and a damaged file is never transcribed."""
+    from minis2t.audio import AvDecoder
+
+    data = bytearray(GOOD.read_bytes())
+    data[20:22] = b"\x22\x00"  # the format tag, little-endian
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(bytes(data))
+    with AvDecoder.open(str(bad), "bad.wav") as ffmpeg:  # what FFmpeg alone would make of it
+        assert ffmpeg.read(-1).shape[0] > 10 * 16000
+    with pytest.raises(errors.AudioFileError, match="cannot decode"):
+        minis2t.load_audio(bad)
