@@ -404,6 +404,7 @@ class AvDecoder:
         self._frames = container.decode(stream)
         self._convert = None  # an av.AudioResampler to float planar, made at the first frame
         self._pending: list[np.ndarray] = []  # decoded [k, C] pieces not yet returned
+        self._have = 0  # frames in them
         self._ended = False
 
     @classmethod
@@ -450,20 +451,21 @@ class AvDecoder:
             raise undecodable(self.name, e) from None
         for piece in converted:
             self._pending.append(piece.to_ndarray().T.astype(np.float32, copy=False))  # [C, k] -> [k, C]
+            self._have += self._pending[-1].shape[0]
         if frame is None:
             self._ended = True
         return True
 
     def read(self, n: int) -> np.ndarray:
-        have = sum(p.shape[0] for p in self._pending)
-        while (n < 0 or have < n) and self._decode_more():
-            have = sum(p.shape[0] for p in self._pending)
+        while (n < 0 or self._have < n) and self._decode_more():
+            pass
         if not self._pending:
             channels = self.stream.codec_context.channels or 1
             return np.zeros((0, channels), np.float32)
-        data = np.concatenate(self._pending)
+        data = np.concatenate(self._pending)  # [have, C]
         n = data.shape[0] if n < 0 else min(n, data.shape[0])
         self._pending = [data[n:]] if n < data.shape[0] else []
+        self._have = data.shape[0] - n
         return data[:n]
 
     def check_complete(self, n: int) -> None:
