@@ -26,7 +26,8 @@ class AudioError(MiniS2TError):
 
 
 class AudioFileError(AudioError):
-    """An audio file is missing, unreadable, or in a format libsndfile cannot decode."""
+    """An audio file is missing, unreadable, truncated, or in a format neither libsndfile nor
+    FFmpeg (PyAV) decodes."""
 
 
 class EmptyAudioError(AudioError):

@@ -9,7 +9,8 @@ silence, a DC offset, anti-phase channels, clipping, sub-LSB noise, rates from 1
   (blocks, as the command reads) raise the same typed error, or both succeed;
 * the command (``--output-format json``) reports that same error type and message for
   the file, exits 1 when it failed and 0 otherwise, and its text is ``transcribe_long``'s;
-* the bytes of the file and the file object give ``transcribe_long``'s answer too.
+* the bytes of the file and the file object give ``transcribe_long``'s answer too, and
+  the samples themselves (an array, for files that hold them exactly) the same error.
 
 All of them go through :class:`minis2t.io.audio.AudioCheck`; this test is what keeps a new
 entry point from skipping it.
@@ -114,3 +115,11 @@ def test_the_command_and_the_api_agree_on_every_recording(recording):
     # only their outcome's type, and their text, are compared
     for other in (from_bytes, from_file_object):
         assert other[0] == long_form[0] and (other[0] != "ok" or other[1] == long_form[1])
+    # the file holds the array's exact values: as samples, the same error (arrays with more
+    # channels than frames are refused as channel-first [C, N], a rule files do not need)
+    if subtype == "DOUBLE" and samples.shape[0] >= samples.shape[1]:
+        # (only the type: decoders give float32, the array stays float64, so texts may differ
+        # where a segment boundary falls within rounding)
+        as_array = samples[:, 0] if samples.shape[1] == 1 else samples
+        assert outcome(MODEL.transcribe, as_array, rate)[0] == whole[0]
+        assert outcome(lambda a, r: MODEL.transcribe_long(a, r, word_timestamps=False), as_array, rate)[0] == whole[0]

@@ -234,3 +234,23 @@ def test_a_reader_that_goes_away_is_no_error():
     process.stdout.close()
     error = process.stderr.read().decode()
     assert process.wait() == 141 and "Traceback" not in error and error == ""
+
+
+def test_hour_long_m4a_streams_within_the_long_form_memory_bound():
+    """recipes/long_form/m4a_memory.py's results: M4A (AAC, decoded by PyAV) streams in
+    blocks like WAV, so `minis2t transcribe` on 30 and 60 minutes of it stays within the
+    long-form bound (<= 500 MB, the 60-minute peak within 10 % of the 30-minute one), and
+    every minute of it was decoded and transcribed (issue 32)."""
+    from pathlib import Path
+
+    results = Path(__file__).parents[1] / "recipes" / "long_form" / "results"
+    runs = {r["minutes"]: r for r in json.loads((results / "m4a_memory.json").read_text())["runs"]}
+    assert set(runs) >= {30, 60}
+    for r in runs.values():
+        assert r["mode"] == "transcribe" and r["status"] == 0 and r["error"] is None and r["segments"] > 0
+        assert r["peak_mb"] <= 500
+    assert runs[60]["peak_mb"] <= 1.1 * runs[30]["peak_mb"]
+    assert runs[60]["segments"] >= 1.8 * runs[30]["segments"]  # the whole hour was read
+    decode = {r["minutes"]: r for r in json.loads((results / "m4a_memory_decode.json").read_text())["runs"]}
+    assert decode[60]["samples"] >= 60 * 60 * 16000 - 4096  # all of it (AAC's last frame may be short)
+    assert decode[60]["peak_mb"] <= 1.1 * decode[30]["peak_mb"]

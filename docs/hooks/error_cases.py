@@ -193,7 +193,6 @@ def command_cases(work: Path) -> list[tuple[str, list[str], bytes | None]]:
     junk.write_text("not audio at all " * 20)
     truncated = work / "half.wav"
     truncated.write_bytes(SAMPLE.read_bytes()[: SAMPLE.stat().st_size // 2])
-    long = work / "long.wav"
     out_dir = work / "out"
     (out_dir / "test_00.json").mkdir(parents=True, exist_ok=True)
     one_hz = work / "one_hz.wav"

@@ -76,7 +76,7 @@ def shorthand(argv: list[str]) -> list[str]:
     if not argv or argv[0] in COMMANDS or argv[0] in ("-h", "--help", "--version"):
         return argv
     first = argv[0]
-    if first == "-" or Path(first).exists() or first.startswith("--"):
+    if first == "-" or Path(first).exists() or first.startswith("-"):  # a file, stdin, or an option
         return ["transcribe", *argv]
     return argv
 
@@ -208,7 +208,8 @@ def _transcribe(args) -> int:
         raise UsageError("standard input (-) can be read only once.")
     formats = _formats(args)
     _check_subtitle_options(args, formats)
-    directory = None if args.output_dir is None else _output_dir(args.output_dir, args.files)
+    if args.output_dir is not None:
+        _check_output_dir(args.output_dir, args.files)
     model = Speech2Text.from_pretrained(_model_dir(args.model))
     _check_task_and_language(model, args)
     options = {"search": args.search}
@@ -217,52 +218,54 @@ def _transcribe(args) -> int:
     if args.max_length is not None:
         options["max_length"] = args.max_length
     model.transcribe([], language=args.language, **options)  # validate options and language once
-    results = {}
+    directory = None if args.output_dir is None else _make_output_dir(args.output_dir)  # all checked: now make it
+    results = []  # (path, result or None, error or None) for each input, in order
     with _threads(args.threads):
         for path, result, error in _run_files(model, args, options):
-            results[path] = (result, error)
-            if error:
-                print(f"{path}: error: {error}", file=sys.stderr)
-                continue
-            if not result["text"]:
+            if error is None and not result["text"]:
                 result["warning"] = NO_WORDS
                 print(f"{path}: warning: {NO_WORDS}", file=sys.stderr)
-            if directory is not None:
-                written, error = guarded(_write_outputs, directory, path, result, formats, args)
-                if error is not None:
-                    results[path] = (None, error)
-                    print(f"{path}: error: {error}", file=sys.stderr)
+            if error is None and directory is not None:
+                _, error = guarded(_write_outputs, directory, path, result, formats, args)
+            if error is not None:
+                result = None
+                print(f"{path}: error: {error}", file=sys.stderr)
+            results.append((path, result, error))
     if directory is None:
-        _print_results(args.files, results, formats[0], args)
+        _print_results(results, formats[0], args)
     if directory is not None or len(args.files) > 1:
         print(_summary(results, directory), file=sys.stderr)
-    return 1 if any(error for _, error in results.values()) else 0
+    return 1 if any(error for _, _, error in results) else 0
 
 
-def _summary(results: dict, directory: Path | None) -> str:
+def _summary(results: list, directory: Path | None) -> str:
     """One sentence counting every input: transcribed (with how many empty) and failed."""
-    failed = sum(error is not None for _, error in results.values())
-    empty = sum(error is None and not result["text"] for result, error in results.values())
+    failed = sum(error is not None for _, _, error in results)
+    empty = sum(error is None and not result["text"] for _, result, error in results)
     done = len(results) - failed
     where = f", written to {directory}" if directory is not None else ""
     return (f"{len(results)} file{'s' if len(results) != 1 else ''}: {done} transcribed{where}"
             f" ({empty} with no words), {failed} failed.")  # fmt: skip
 
 
-def _output_dir(given: str, files: list[str]) -> Path:
-    """``--output-dir``: a directory that exists or can be made, that can be written to,
-    and in which no two inputs would get the same output name."""
+def _check_output_dir(given: str, files: list[str]) -> None:
+    """``--output-dir``: a directory, or a path where one can be made, that can be written
+    in (tried, not judged from permission bits, which say little to root or on a read-only
+    file system), and in which no two inputs would get the same output name. Nothing is
+    created yet: a usage error found later leaves no directory behind."""
     directory = Path(given)
     if directory.exists() and not directory.is_dir():
         raise UsageError(f"--output-dir {given} exists and is not a directory; give a directory (it is "
                          f"created if needed).")  # fmt: skip
+    existing = next(p for p in [directory, *directory.absolute().parents] if p.exists())
+    if not existing.is_dir():
+        raise UsageError(f"--output-dir {given}: cannot create it ({existing} is a file).")
     try:
-        directory.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=directory, prefix=".minis2t-probe-"):
-            pass  # permission bits say little to root, or on read-only file systems: try it
+        with tempfile.NamedTemporaryFile(dir=existing, prefix=".minis2t-probe-"):
+            pass
     except OSError as e:
-        raise UsageError(f"--output-dir {given}: cannot {'write in' if directory.is_dir() else 'create'} it "
-                         f"({e.strerror or e}).") from None  # fmt: skip
+        verb = "write in" if existing == directory else "create"
+        raise UsageError(f"--output-dir {given}: cannot {verb} it ({e.strerror or e}).") from None
     seen: dict[str, str] = {}
     for path in files:
         stem = _stem(path)
@@ -270,6 +273,14 @@ def _output_dir(given: str, files: list[str]) -> Path:
             raise UsageError(f"{seen[stem]} and {path} would both be written as {given}/{stem}.*; "
                              f"give them different names or separate runs.")  # fmt: skip
         seen[stem] = path
+
+
+def _make_output_dir(given: str) -> Path:
+    directory = Path(given)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UsageError(f"--output-dir {given}: cannot create it ({e.strerror or e}).") from None
     return directory
 
 
@@ -465,16 +476,14 @@ def _write_whole(target: Path, text: str) -> None:
         aside.unlink(missing_ok=True)
 
 
-def _print_results(files, results, fmt: str, args) -> None:
+def _print_results(results: list, fmt: str, args) -> None:
     from .formats import WRITERS, tsv_row
 
     if fmt == "json":
-        rows = [{"file": f, **(results[f][0] if results[f][1] is None else _error_row(results[f][1]))}
-                for f in files]  # fmt: skip
+        rows = [{"file": f, **(result if error is None else _error_row(error))} for f, result, error in results]
         print(json.dumps(rows, indent=2, ensure_ascii=False))
         return
-    for f in files:
-        result, error = results[f]
+    for f, result, error in results:
         if error is not None:
             continue
         if fmt == "tsv":  # whisper's columns, after the file's name
@@ -483,7 +492,7 @@ def _print_results(files, results, fmt: str, args) -> None:
         elif fmt in ("srt", "vtt"):
             print(WRITERS[fmt](result, **_subtitle_options(fmt, args)), end="")
         else:
-            print(result["text"] if len(files) == 1 else f"{f}: {result['text']}")
+            print(result["text"] if len(results) == 1 else f"{f}: {result['text']}")
 
 
 def _demo(args) -> int:

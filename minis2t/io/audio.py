@@ -1,7 +1,8 @@
 """Stage 1: audio in, a clean 16 kHz mono float32 waveform out.
 
 ``load_audio`` is the single door through which sound enters minis2t. It accepts a file
-(anything libsndfile reads: WAV, FLAC, OGG/Vorbis/Opus, MP3, ...), the bytes of one, a
+(anything libsndfile reads: WAV, FLAC, OGG/Vorbis/Opus, MP3, ...; and, through PyAV's
+FFmpeg, the audio track of M4A/AAC, MP4, WebM, MKV and the rest), the bytes of one, a
 binary file object, or an array, and returns a float32 waveform ``[N]`` at 16 kHz, or
 raises a :mod:`minis2t.errors` error that says what is wrong. The rules, all explicit,
 none guessed from the data:
@@ -16,11 +17,16 @@ none guessed from the data:
   resampled or allocated, so a damaged header cannot exhaust the machine;
 * **truncated files** (a WAV whose data chunk is shorter than its header says, a FLAC or
   Ogg stream that ends early) are refused, never transcribed in part;
+* **the same checks everywhere**: :class:`AudioCheck` (NaN or infinite samples, range,
+  empty, too short, silence) runs on the samples ``load_audio`` takes and on every block
+  the long-form reader streams, so a recording gets the same typed error from
+  ``transcribe``, ``transcribe_long``, the command and a corpus run;
 * the caller's array is never modified: every path works on a copy.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import math
 import os
@@ -329,8 +335,12 @@ def open_decoder(source, name: str, sampling_rate: int | None = None):
         reason = e
         if not isinstance(opened, str):
             opened.seek(0)
-        decoder = AvDecoder.open(opened, name)
+        # A WAV, FLAC, Ogg or AIFF file libsndfile refuses is damaged: FFmpeg, more lenient,
+        # might decode part of it, and minis2t never transcribes a damaged file in part.
+        decoder = None if _magic(opened) in LIBSNDFILE_MAGIC else AvDecoder.open(opened, name)
         if decoder is None:
+            if importlib.util.find_spec("av") is None:
+                hint += " (and PyAV, which reads M4A, MP4, WebM and MKV, is not installed: pip install av)"
             raise undecodable(name, reason, hint) from None
     try:
         check_file_rate(decoder.rate, sampling_rate, name)
@@ -394,10 +404,11 @@ class AvDecoder:
         self._frames = container.decode(stream)
         self._convert = None  # an av.AudioResampler to float planar, made at the first frame
         self._pending: list[np.ndarray] = []  # decoded [k, C] pieces not yet returned
+        self._have = 0  # frames in them
         self._ended = False
 
     @classmethod
-    def open(cls, opened, name: str) -> "AvDecoder | None":
+    def open(cls, opened, name: str) -> AvDecoder | None:
         """The decoder, or None when PyAV is not installed or cannot open the data; a
         container without an audio track is an AudioFileError."""
         try:
@@ -412,6 +423,10 @@ class AvDecoder:
         if stream is None:
             container.close()
             raise AudioFileError(f"{name} has no audio track (a video without sound?); nothing to transcribe.")
+        if stream.codec_context is None:
+            container.close()
+            raise AudioFileError(f"{name}: FFmpeg has no decoder for its audio track's codec; convert it to WAV "
+                                 f"or FLAC with a tool that reads it.")  # fmt: skip
         return cls(container, stream, name)
 
     def check_header(self) -> None:
@@ -436,20 +451,21 @@ class AvDecoder:
             raise undecodable(self.name, e) from None
         for piece in converted:
             self._pending.append(piece.to_ndarray().T.astype(np.float32, copy=False))  # [C, k] -> [k, C]
+            self._have += self._pending[-1].shape[0]
         if frame is None:
             self._ended = True
         return True
 
     def read(self, n: int) -> np.ndarray:
-        have = sum(p.shape[0] for p in self._pending)
-        while (n < 0 or have < n) and self._decode_more():
-            have = sum(p.shape[0] for p in self._pending)
+        while (n < 0 or self._have < n) and self._decode_more():
+            pass
         if not self._pending:
             channels = self.stream.codec_context.channels or 1
             return np.zeros((0, channels), np.float32)
-        data = np.concatenate(self._pending)
+        data = np.concatenate(self._pending)  # [have, C]
         n = data.shape[0] if n < 0 else min(n, data.shape[0])
         self._pending = [data[n:]] if n < data.shape[0] else []
+        self._have = data.shape[0] - n
         return data[:n]
 
     def check_complete(self, n: int) -> None:
@@ -534,6 +550,20 @@ def _seekable(stream, name: str) -> io.IOBase:
             f"audio this large, or split it."
         )
     return io.BytesIO(data)
+
+
+# The first bytes of the containers libsndfile reads (RIFF/RF64 WAV, FLAC, Ogg, AIFF).
+LIBSNDFILE_MAGIC = (b"RIFF", b"RF64", b"fLaC", b"OggS", b"FORM")
+
+
+def _magic(opened) -> bytes:
+    """The first four bytes of a path or a seekable file object (left at its start)."""
+    if isinstance(opened, str):
+        with open(opened, "rb") as f:
+            return f.read(4)
+    head = opened.read(4)
+    opened.seek(0)
+    return head
 
 
 def _looks_like_path(data: bytes) -> bool:
