@@ -64,7 +64,7 @@ for dtype, tdtype in ((np.float32, torch.float32), (np.float64, torch.float64)):
     model = minis2t.Speech2Text.from_pretrained(dtype=dtype)
     feats = model.feature_extractor(minis2t.load_audio(samples / ref["file"]))["input_features"].astype(dtype)
     params = tm.to_torch(weights, tdtype)
-    table = tm.position_table(config.max_source_positions, config.d_model, tdtype, "cpu")
+    table = tm.position_table(config.max_source_positions, config.d_model, config.pad_token_id, tdtype, "cpu")
     theirs = tm.encode(params, config, torch.from_numpy(feats), positions=table)["last_hidden_state"].numpy()
     own = M.encode(model.params, config, feats)["last_hidden_state"]
     shared = M.encode(model.params, config, feats, positions=table.numpy())["last_hidden_state"]

@@ -50,7 +50,7 @@ def train(config: minis2t.ModelConfig, features: list[np.ndarray], targets: list
     ctc_head = torch.nn.Linear(config.d_model, config.vocab_size)  # training only
     head = {"weight": ctc_head.weight, "bias": ctc_head.bias}
     parameters = list({id(t): t for t in named.values()}.values()) + list(ctc_head.parameters())
-    positions = {side: tm.position_table(n, config.d_model, torch.float32, "cpu")
+    positions = {side: tm.position_table(n, config.d_model, config.pad_token_id, torch.float32, "cpu")
                  for side, n in (("encoder", config.max_source_positions), ("decoder", config.max_target_positions))}
     optimizer = torch.optim.AdamW(parameters, lr=peak_lr, betas=(0.9, 0.98), weight_decay=0.01)
     lengths = [f.shape[0] for f in features]
