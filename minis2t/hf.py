@@ -38,7 +38,7 @@ from . import generate as g
 from . import model as m
 from .checkpoint import resolve_model_dir, save_checkpoint
 from .config import GenerationConfig, ModelConfig, read_json
-from .errors import ConfigError, FeatureError, ModelInputError, TokenizerError, UnsupportedError
+from .errors import FeatureError, ModelInputError, TokenizerError, UnsupportedError
 from .features import FeatureExtractor
 from .pipeline import Speech2Text
 from .tokenizer import Tokenizer
