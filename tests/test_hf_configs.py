@@ -69,7 +69,7 @@ def rel_diff(ours, theirs) -> float:
 # --- the space ------------------------------------------------------------------------------
 
 
-def rarely(draw, usual, rare, one_in: int = 12):
+def rarely(draw, usual, rare, one_in: int = 30):
     """A value of ``rare`` one time in ``one_in``, else of ``usual``: the values minis2t
     refuses are drawn, but most examples still compare numbers."""
     # the middle value: hypothesis draws the ends of a range more often than 1 in one_in
