@@ -33,7 +33,7 @@ from minis2t.hf import (
     cache_from_transformers,
 )
 from parity import bars
-from tests.test_hf_configs import SMALL, rel_diff, transformers_model
+from tests.test_hf_configs import SMALL, rel_diff, transformers_model, transformers_table
 
 ROOT = Path(__file__).parent.parent
 ASR, ST = BUNDLED_MODELS["bundled-asr"], BUNDLED_MODELS["bundled-st"]
@@ -86,8 +86,8 @@ def pair(tmp_path_factory):
     hf = transformers_model({**SMALL, "tie_word_embeddings": False}, seed=4)
     hf.save_pretrained(directory)
     ours = Speech2TextForConditionalGeneration.from_pretrained(directory, dtype=np.float64)
-    ours._s2t.positions = {"encoder": hf.model.encoder.embed_positions.weights.numpy(),
-                           "decoder": hf.model.decoder.embed_positions.weights.numpy()}  # fmt: skip
+    ours._s2t.positions = {"encoder": transformers_table(hf.model.encoder.embed_positions),
+                           "decoder": transformers_table(hf.model.decoder.embed_positions)}  # fmt: skip
     rng = np.random.default_rng(3)
     features = rng.standard_normal((2, 24, 8))
     mask = np.ones((2, 24), np.int64)
