@@ -15,7 +15,7 @@ functions (:mod:`minis2t.model`); what this module adds is transformers' names, 
 conventions and output objects. Arrays are NumPy (``return_tensors="np"``). What
 transformers accepts and minis2t does not compute is refused with a typed error that names
 the argument or config field (:class:`minis2t.errors.UnsupportedError`,
-:class:`~minis2t.errors.ConfigError`, ...) — never a silent difference. ``REFUSED`` lists
+:class:`~minis2t.errors.ConfigError`, ...) — never a silent difference. :func:`refused` lists
 those refusals with the reason; the documentation's *transformers API* page is generated
 from it and from ``CALLS``.
 
