@@ -6,7 +6,7 @@ ones that should not), builds the model with transformers (its own random initia
 under a seed, ``parity.transformers_oracle.random_model``), saves it with transformers'
 ``save_pretrained`` and loads the directory through ``minis2t.hf`` — so config.json and
 generation_config.json are read the way a user's would be. Then, on a drawn batch
-(padding, lengths, decoder ids with padding), it compares logits, loss, every hidden state
+(padding, lengths, decoder ids with padding, masked or not), it compares logits, loss, every hidden state
 (transformers' convention), every attention, the cache after the forward, and the tokens
 ``generate`` returns (greedy and beam, forced first token, eos lists).
 
@@ -146,8 +146,12 @@ def inputs(draw, config: dict) -> dict:
     for row in range(batch):
         ids[row, draw(st.integers(1, length)):] = config["pad_token_id"]
     labels = np.where(rng.random((batch, length)) < 0.2, -100, rng.integers(0, config["vocab_size"], (batch, length)))
+    decoder_mask = None
+    if draw(st.booleans()):  # the padding of the decoder's input masked (its first token always real)
+        decoder_mask = (ids != config["pad_token_id"]).astype(np.int64)
+        decoder_mask[:, 0] = 1
     return dict(
-        features=features, mask=mask, ids=ids, labels=labels,
+        features=features, mask=mask, ids=ids, labels=labels, decoder_attention_mask=decoder_mask,
         num_beams=draw(st.integers(1, 3)),
         max_length=draw(st.integers(2, min(8, config["max_target_positions"]))),
         forced_bos_token_id=draw(st.none() | st.integers(0, config["vocab_size"] - 1)),
@@ -209,10 +213,13 @@ def check_example(config: dict, x: dict, last_hidden_state_too: bool) -> None:
         return
     t = torch.from_numpy
     with torch.no_grad():
+        decoder_mask = x.get("decoder_attention_mask")
         theirs = hf(input_features=t(x["features"]), attention_mask=t(x["mask"]), decoder_input_ids=t(x["ids"]),
+                    decoder_attention_mask=None if decoder_mask is None else t(decoder_mask),
                     labels=t(x["labels"]), output_hidden_states=True, output_attentions=True, use_cache=True)  # fmt: skip
     out = ours(x["features"], attention_mask=x["mask"], decoder_input_ids=x["ids"], labels=x["labels"],
-               output_hidden_states=True, output_attentions=True, use_cache=True)  # fmt: skip
+               decoder_attention_mask=decoder_mask, output_hidden_states=True, output_attentions=True,
+               use_cache=True)  # fmt: skip
 
     assert rel_diff(out.logits, theirs.logits) <= BAR
     if not np.isnan(float(theirs.loss)):  # every label -100: NaN in both, compared in test_hf
