@@ -15,7 +15,7 @@ functions (:mod:`minis2t.reference.model`); what this module adds is transformer
 conventions and output objects. Arrays are NumPy (``return_tensors="np"``). What
 transformers accepts and minis2t does not compute is refused with a typed error that names
 the argument or config field (:class:`minis2t.errors.UnsupportedError`,
-:class:`~minis2t.errors.ConfigError`, ...) — never a silent difference. ``REFUSED`` lists
+:class:`~minis2t.errors.ConfigError`, ...) — never a silent difference. :func:`refused` lists
 those refusals with the reason; the documentation's *transformers API* page is generated
 from it and from ``CALLS``.
 
@@ -162,6 +162,13 @@ class Speech2TextFeatureExtractor(FeatureExtractor):
 
     @classmethod
     def from_pretrained(cls, name, **overrides) -> "Speech2TextFeatureExtractor":
+        """``preprocessor_config.json`` of a directory or bundled model, ``overrides``
+        (constructor arguments) on top; an unknown one is a ``FeatureError``."""
+        known = set(inspect.signature(FeatureExtractor.__init__).parameters) - {"self", "unused"}
+        unknown = sorted(set(overrides) - known)
+        if unknown:
+            raise FeatureError(f"unknown feature extractor option(s) {', '.join(unknown)}; "
+                               f"it takes {', '.join(sorted(known))}.")  # fmt: skip
         directory = resolve_model_dir(name)
         return cls(**{**FeatureExtractor.from_pretrained(directory).to_dict(), **overrides})
 
@@ -216,6 +223,38 @@ class Speech2TextTokenizer(Tokenizer):
     def from_pretrained(cls, name, **overrides) -> "Speech2TextTokenizer":
         return super().from_pretrained(resolve_model_dir(name), **overrides)
 
+    def __call__(self, text=None, text_pair=None, text_target=None, text_pair_target=None,
+                 add_special_tokens: bool = True, **options) -> ModelOutput:  # fmt: skip
+        """transformers' call: ``text`` (and ``text_target``, whose ids come back as
+        ``labels``), with :meth:`minis2t.Tokenizer.__call__`'s options. Pairs are refused:
+        Speech2Text encodes one text per item."""
+        if text_pair is not None or text_pair_target is not None:
+            raise UnsupportedError("text_pair / text_pair_target: Speech2Text encodes one text per item; "
+                                   "join the texts, or call build_inputs_with_special_tokens.")  # fmt: skip
+        if text is None and text_target is None:
+            raise TokenizerError("give text (or text_target) to the tokenizer.")
+        if text is None:
+            return BatchEncoding(**super().__call__(text_target, add_special_tokens, **options))
+        out = super().__call__(text, add_special_tokens, **options)
+        if text_target is not None:
+            out["labels"] = super().__call__(text_target, add_special_tokens, **options)["input_ids"]
+        return BatchEncoding(**out)
+
+    def decode(self, token_ids, skip_special_tokens: bool = False, clean_up_tokenization_spaces=None,
+               **kwargs) -> str:  # fmt: skip
+        """Ids -> text (:meth:`minis2t.Tokenizer.decode`). ``clean_up_tokenization_spaces``
+        is off for Speech2Text in transformers; turning it on is refused, not ignored."""
+        if kwargs:
+            raise TokenizerError(f"unknown argument(s) {', '.join(sorted(kwargs))} of decode.")
+        if clean_up_tokenization_spaces:
+            raise UnsupportedError("clean_up_tokenization_spaces=True: minis2t decodes as Speech2Text's "
+                                   "tokenizer does by default, without the English clean-up.")  # fmt: skip
+        return super().decode(token_ids, skip_special_tokens)
+
+    def batch_decode(self, sequences, skip_special_tokens: bool = False, clean_up_tokenization_spaces=None,
+                     **kwargs) -> list[str]:  # fmt: skip
+        return [self.decode(ids, skip_special_tokens, clean_up_tokenization_spaces, **kwargs) for ids in sequences]
+
     @property
     def prefix_tokens(self) -> list[int]:
         return self.prefix_ids
@@ -242,6 +281,10 @@ class Speech2TextProcessor:
 
     @classmethod
     def from_pretrained(cls, name, **overrides) -> "Speech2TextProcessor":
+        if overrides:
+            raise UnsupportedError(f"Speech2TextProcessor.from_pretrained argument(s) {', '.join(sorted(overrides))}: "
+                                   f"load the feature extractor or tokenizer with them and build "
+                                   f"Speech2TextProcessor(feature_extractor, tokenizer).")  # fmt: skip
         return cls(Speech2TextFeatureExtractor.from_pretrained(name), Speech2TextTokenizer.from_pretrained(name))
 
     def save_pretrained(self, directory) -> None:
