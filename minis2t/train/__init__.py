@@ -17,13 +17,18 @@ from __future__ import annotations
 import math
 import re
 import time
+from typing import TYPE_CHECKING
+
 import numpy as np
 
-from ..reference import model as m
 from ..errors import LabelError
+from ..reference import model as m
 from ..reference.grad import cross_entropy, ctc_loss, linear_backward
-from ..reference.nn import linear, log_softmax
 from ..reference.model_grad import decode_backward, encode_backward
+from ..reference.nn import linear, log_softmax
+
+if TYPE_CHECKING:  # the learning layer sits above the application: it trains a Speech2Text
+    from ..app.pipeline import Speech2Text
 
 IGNORE = m.IGNORE_INDEX
 
@@ -61,7 +66,7 @@ def check_labels(labels, batch: int, vocab_size: int) -> np.ndarray:
     return array.astype(np.int64)
 
 
-def loss_and_grads(model, input_features: np.ndarray, attention_mask: np.ndarray | None,
+def loss_and_grads(model: Speech2Text, input_features: np.ndarray, attention_mask: np.ndarray | None,
                    labels: np.ndarray, label_smoothing: float = 0.0) -> tuple[float, dict[str, np.ndarray]]:  # fmt: skip
     """Mean cross-entropy of ``labels [B, L]`` given the features, and its gradient with
     respect to every weight.
@@ -83,7 +88,7 @@ def loss_and_grads(model, input_features: np.ndarray, attention_mask: np.ndarray
     return loss, grads
 
 
-def training_loss_and_grads(model, input_features, attention_mask, labels, label_smoothing: float = 0.0,
+def training_loss_and_grads(model: Speech2Text, input_features, attention_mask, labels, label_smoothing: float = 0.0,
                             ctc_head: dict | None = None, ctc_weight: float = 0.0):  # fmt: skip
     """:func:`loss_and_grads`, optionally with the recipe's auxiliary CTC loss on the
     encoder: ``(1 - w) CE + w CTC``, CTC over ``log_softmax(states W^T + b)`` with blank
@@ -253,7 +258,7 @@ def init_ctc_head(config, rng: np.random.Generator, dtype=np.float32) -> dict[st
             "bias": rng.uniform(-bound, bound, config.vocab_size).astype(dtype)}  # fmt: skip
 
 
-def fit(model, batches, steps: int, peak_lr: float = 2e-3, warmup: int = 400, ctc_head=None,
+def fit(model: Speech2Text, batches, steps: int, peak_lr: float = 2e-3, warmup: int = 400, ctc_head=None,
         ctc_weight: float = 0.0, smoothing: float = 0.0, clip: float = 5.0, betas=(0.9, 0.98),
         weight_decay: float = 0.01, on_step=None) -> list[dict]:  # fmt: skip
     """``steps`` AdamW updates of ``model.weights`` (in place) and of the CTC head, one per
