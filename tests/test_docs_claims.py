@@ -90,7 +90,7 @@ def test_positions_answers():
     assert abs(rotated[0] - table[p + k, i]) <= bound and abs(rotated[1] - table[p + k, 128 + i]) <= bound
     assert round(bound, 6) == 1.3e-5
     ids = np.array([[5, 6, 7, 1, 1], [5, 6, 7, 8, 9]])
-    assert M.position_ids(ids != 1).tolist() == [[2, 3, 4, 1, 1], [2, 3, 4, 5, 6]]
+    assert M.position_ids(ids != 1, 1).tolist() == [[2, 3, 4, 1, 1], [2, 3, 4, 5, 6]]
 
 
 def test_attention_answers():

@@ -297,7 +297,7 @@ def positions_rotation() -> str:
 
 def positions_padding() -> str:
     ids = np.array([[5, 6, 7, 1, 1], [5, 6, 7, 8, 9]])
-    pos = M.position_ids(ids != 1)
+    pos = M.position_ids(ids != 1, 1)  # the pad id 1, as the S2T models have it
     assert pos.tolist() == [[2, 3, 4, 1, 1], [2, 3, 4, 5, 6]]
     assert np.all(nn.sinusoidal_positions(10, 256)[1] == 0)
     return computed(text([f"position_ids -> {pos.tolist()}; row 1 of the table is all zeros"]))
