@@ -409,3 +409,39 @@ def test_an_exported_fairseq_directory_agrees_with_fairseq(tmp_path):
         theirs, _ = fo.generate(model, task, features, np.array([features.shape[1]]), beam=5)
         mine = graphs.generate(features, search="fairseq", num_beams=5)[0, 1:].tolist()
         assert mine[: len(theirs[0])] == theirs[0], path.name
+
+
+# --- what the docs page says about the graphs -------------------------------------------------------
+
+
+def test_the_docs_page_describes_the_graphs_as_they_are(exported, tmp_path):
+    """docs/onnx.md: attention is MatMul -> Mul -> Add -> Softmax -> MatMul in the exported
+    graphs, layer norm is LayerNormalization (opset 17 on: the export's minimum), and
+    onnxruntime's optimised graph merges each score product with its scaling (FusedMatMul,
+    one per attention: 1 per encoder layer, 2 per decoder layer)."""
+    from minis2t.onnx_export import MIN_OPSET
+
+    page = (Path(__file__).parent.parent / "docs" / "onnx.md").read_text()
+    assert MIN_OPSET == 17 and "opset 17 and later" in page and "FusedMatMul" in page
+    out = exported("bundled-asr")
+    config = minis2t.ModelConfig.from_pretrained(out)
+    for name, attentions in (("encoder.onnx", config.encoder_layers), ("decoder.onnx", 2 * config.decoder_layers)):
+        graph = onnx.load(str(out / name)).graph
+        producer = {o: n for n in graph.node for o in n.output}
+        consumers = lambda x: [n for n in graph.node if x in n.input]  # noqa: E731
+        softmaxes = [n for n in graph.node if n.op_type == "Softmax"]
+        assert len(softmaxes) == attentions
+        for node in softmaxes:
+            add = producer[node.input[0]]  # Add (mask) <- Mul (scaling) <- MatMul (scores)
+            mul = next(producer[i] for i in add.input if i in producer and producer[i].op_type == "Mul")
+            matmul = next(producer[i] for i in mul.input if i in producer and producer[i].op_type == "MatMul")
+            assert (add.op_type, mul.op_type, matmul.op_type) == ("Add", "Mul", "MatMul")
+            assert [n.op_type for n in consumers(node.output[0])].count("MatMul") == 1
+        layer_norms = sum(n.op_type == "LayerNormalization" for n in graph.node)
+        assert layer_norms == (2 * config.encoder_layers + 1 if name == "encoder.onnx" else 3 * config.decoder_layers + 1)
+        options = ort.SessionOptions()
+        options.optimized_model_filepath = str(tmp_path / name)
+        options.log_severity_level = 3
+        ort.InferenceSession(str(out / name), options, providers=["CPUExecutionProvider"])
+        optimised = onnx.load(options.optimized_model_filepath).graph
+        assert sum(n.op_type == "FusedMatMul" for n in optimised.node) == attentions
