@@ -285,6 +285,9 @@ def main() -> None:
     note(f"Threads: {THREADS} for torch, for NumPy's BLAS and for onnxruntime (also run with 1 intra-op "
          f"thread: 'onnxruntime 1'); onnxruntime {onnxruntime.__version__}, graphs of opset "
          f"{__import__('minis2t.onnx_export').onnx_export.DEFAULT_OPSET} exported by minis2t export-onnx.\n")  # fmt: skip
+    import os
+
+    load = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp, threadpool_limits(limits=THREADS):
         hf, ours, graphs, onnx_dir = build(Path(tmp))
         results = {"threads": THREADS, "onnxruntime": onnxruntime.__version__}
@@ -295,6 +298,10 @@ def main() -> None:
             results["memory_mb"] = peak_memory(Path(tmp) / "hf", onnx_dir)
             results["profile"] = bench_profiles(ours, onnx_dir)
         verdicts(results)
+    results["load_average"] = [load, os.getloadavg()[0]]
+    note(f"\nThe machine's load average (1 min) was {load:.1f} when this run started and {os.getloadavg()[0]:.1f} "
+         f"when it ended, on {os.cpu_count()} cores: above the core count, other processes shared the cores "
+         f"and every time above is stretched, BLAS-threaded NumPy and torch most.")
     if not args.quick:  # a partial run must not replace the committed complete one
         save("onnx", results)
 
