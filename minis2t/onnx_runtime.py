@@ -116,6 +116,17 @@ class OnnxRuntime:
             _check_graph(self.sessions[role], role, name, config, manifest)
         self.layers = config.decoder_layers
 
+    @property
+    def num_parameters(self) -> int:
+        """The model's parameters, counted from its config (the graphs hold them as
+        initialisers; a tied head counted once), as :attr:`Speech2Text.num_parameters`."""
+        from .checkpoint import TIED_HEAD, expected_shapes
+
+        shapes = expected_shapes(self.config)
+        if self.config.tie_word_embeddings:
+            del shapes[TIED_HEAD]
+        return int(sum(np.prod(shape) for shape in shapes.values()))
+
     # --- the three calls ---------------------------------------------------------------------
 
     def encode(self, features, attention_mask=None, output_hidden_states=False, output_attentions=False) -> dict:

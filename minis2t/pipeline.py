@@ -131,6 +131,8 @@ class Speech2Text:
     @property
     def num_parameters(self) -> int:
         """Parameters, a tied head counted once."""
+        if self.runtime is not None:  # an exported ONNX directory: no weights in NumPy
+            return self.runtime.num_parameters
         return sum({id(a): a.size for a in self.weights.values()}.values())
 
     def _features(self, input_features) -> np.ndarray:

@@ -94,6 +94,7 @@ def test_bundled_asr_transcribes_as_numpy(exported, search, beams):
     ours = minis2t.Speech2Text.from_pretrained("bundled-asr")
     graphs = minis2t.Speech2Text.from_pretrained(exported("bundled-asr"))
     assert graphs.runtime is not None
+    assert graphs.num_parameters == ours.num_parameters  # counted from the config, head tied
     for path in SAMPLES:
         features = ours.feature_extractor(minis2t.load_audio(path))["input_features"]
         a = ours.generate(features, search=search, num_beams=beams, return_dict=True)
