@@ -448,3 +448,25 @@ def test_the_docs_page_describes_the_graphs_as_they_are(exported, tmp_path):
         ort.InferenceSession(str(out / name), options, providers=["CPUExecutionProvider"])
         optimised = onnx.load(options.optimized_model_filepath).graph
         assert sum(n.op_type == "FusedMatMul" for n in optimised.node) == attentions
+
+
+def test_the_runtime_refuses_bad_inputs_as_numpy_does(exported):
+    """Wrong feature bins, too many encoder or decoder positions, token ids outside the
+    vocabulary, decoder rows that are not whole beams: the NumPy model's error types."""
+    graphs = minis2t.Speech2Text.from_pretrained(exported("bundled-asr"))
+    runtime, c = graphs.runtime, graphs.config
+    with pytest.raises(errors.ModelInputError, match="bins"):
+        graphs.encode(np.zeros((1, 50, 40), np.float32))
+    with pytest.raises(errors.InputTooLongError, match="max_source_positions"):
+        runtime.encode(np.zeros((1, 4 * c.max_source_positions + 8, 80), np.float32))
+    states, mask = graphs.encode(np.random.default_rng(0).standard_normal((2, 60, 80)).astype(np.float32))
+    cache = runtime.init_cache(states)
+    with pytest.raises(errors.ModelInputError, match="token ids"):
+        runtime.decode(np.full((2, 1), c.vocab_size), cache, mask)
+    with pytest.raises(errors.ModelInputError, match="beams"):
+        runtime.decode(np.full((3, 1), 2), cache, np.repeat(mask, 2, axis=0)[:3])
+    with pytest.raises(errors.InputTooLongError, match="max_target_positions"):
+        runtime.decode(np.full((2, c.max_target_positions + 1), 5), cache, mask)
+    with pytest.raises(errors.ModelInputError, match="hidden states"):
+        graphs.forward(np.zeros((1, 50, 80), np.float32), decoder_input_ids=np.full((1, 2), 2),
+                       output_hidden_states=True)  # fmt: skip
