@@ -93,15 +93,15 @@ def _runs(hf, ours, graphs, waves, beams: int, tokens: int) -> dict:
         options["early_stopping"] = True
     extractor = minis2t.FeatureExtractor()
 
-    def onnx(n):
+    def on_graphs(n):
         def run():
             f = extractor(waves)
             return graphs[n].generate(f["input_features"], f["attention_mask"], **options)
 
         return run
 
-    assert onnx(2)().shape[1] == tokens + 1
-    return {"numpy": run_numpy, "onnxruntime 1": onnx(1), "onnxruntime 2": onnx(2), "transformers": run_hf}
+    assert on_graphs(2)().shape[1] == tokens + 1
+    return {"numpy": run_numpy, "onnxruntime 1": on_graphs(1), "onnxruntime 2": on_graphs(2), "transformers": run_hf}
 
 
 def bench_generate(hf, ours, graphs, seconds: float = 10.0) -> dict:
@@ -277,7 +277,6 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="5 s encoder only, printed, not saved")
     args = parser.parse_args()
-    import onnxruntime
     import torch
     from threadpoolctl import threadpool_limits
 

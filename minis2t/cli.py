@@ -71,7 +71,8 @@ def main(argv: list[str] | None = None) -> int:
     tr.add_argument("--output-dir", default=None, help="write DIR/<name>.<format> per recording instead of stdout")
     tr.add_argument("--word-timestamps", action=argparse.BooleanOptionalAction, default=True,
                     help="time every word (JSON's segments get 'words'; on by default)")
-    tr.add_argument("--threads", type=positive_int, default=None, help="BLAS threads (default: all cores)")
+    tr.add_argument("--threads", type=positive_int, default=None,
+                    help="BLAS threads, and onnxruntime's for an exported ONNX directory (default: all cores)")
     tr.add_argument("--quiet", action="store_true", help="no progress, no segments as they are decoded")
     tr.add_argument("--device", default="cpu", help="only cpu: minis2t is NumPy")
 
@@ -149,6 +150,8 @@ def _transcribe(args) -> int:
         )
     formats = _formats(args)
     model = Speech2Text.from_pretrained(_model_dir(args.model))
+    if model.runtime is not None and args.threads is not None:  # an exported directory: its sessions' threads
+        model = Speech2Text._from_onnx(model.runtime.directory, threads=args.threads)
     options = {}
     if args.beams is not None:
         options["num_beams"] = args.beams

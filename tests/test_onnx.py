@@ -431,7 +431,6 @@ def test_the_docs_page_describes_the_graphs_as_they_are(exported, tmp_path):
     for name, attentions in (("encoder.onnx", config.encoder_layers), ("decoder.onnx", 2 * config.decoder_layers)):
         graph = onnx.load(str(out / name)).graph
         producer = {o: n for n in graph.node for o in n.output}
-        consumers = lambda x: [n for n in graph.node if x in n.input]  # noqa: E731
         softmaxes = [n for n in graph.node if n.op_type == "Softmax"]
         assert len(softmaxes) == attentions
         for node in softmaxes:
@@ -439,7 +438,7 @@ def test_the_docs_page_describes_the_graphs_as_they_are(exported, tmp_path):
             mul = next(producer[i] for i in add.input if i in producer and producer[i].op_type == "Mul")
             matmul = next(producer[i] for i in mul.input if i in producer and producer[i].op_type == "MatMul")
             assert (add.op_type, mul.op_type, matmul.op_type) == ("Add", "Mul", "MatMul")
-            assert [n.op_type for n in consumers(node.output[0])].count("MatMul") == 1
+            assert [n.op_type for n in graph.node if node.output[0] in n.input].count("MatMul") == 1
         layer_norms = sum(n.op_type == "LayerNormalization" for n in graph.node)
         assert layer_norms == (2 * config.encoder_layers + 1 if name == "encoder.onnx" else 3 * config.decoder_layers + 1)
         options = ort.SessionOptions()

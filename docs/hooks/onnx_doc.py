@@ -174,7 +174,6 @@ def operator_table(directory: Path, tmp: Path) -> str:
 
 def _single_op(op: str, inputs: dict, **attributes):
     """Run one ONNX operator in onnxruntime (opset 18, float32)."""
-    import onnx
     import onnxruntime as ort
     from onnx import TensorProto, helper
 
@@ -255,8 +254,8 @@ def end_to_end_table(exported: dict) -> str:
         for path in files:
             f = ours.feature_extractor(minis2t.load_audio(path))
             x, mask = f["input_features"], f["attention_mask"]
-            a_states, a_mask = ours.encode(x, mask)
-            b_states, b_mask = graphs.encode(x, mask)
+            a_states, _ = ours.encode(x, mask)
+            b_states, _ = graphs.encode(x, mask)
             enc_rel = max(enc_rel, float(np.abs(a_states - b_states).max() / np.abs(a_states).max()))
             ids = ours.generate(x, mask, **options)
             a = ours.forward(x, mask, decoder_input_ids=ids)
