@@ -127,6 +127,8 @@ def test_long_form_and_word_timestamps_use_the_graphs(exported):
     for x, y in zip(a["segments"], b["segments"]):
         assert [w["word"] for w in x["words"]] == [w["word"] for w in y["words"]]
         assert [(w["start"], w["end"]) for w in x["words"]] == [(w["start"], w["end"]) for w in y["words"]]
+        # a mean of the chosen tokens' log-probs: measured within 7e-6 of NumPy's on these
+        # recordings (every log-prob, docs/onnx.md's table); 1e-4 leaves a 15x margin
         assert abs(x["avg_logprob"] - y["avg_logprob"]) <= 1e-4 * max(1.0, abs(x["avg_logprob"]))
 
 
