@@ -242,7 +242,9 @@ def bench_profiles(ours, onnx_dir: Path) -> dict:
                  (f"{numpy_profile[job]['total'] * 1e3:.1f} (whole call)", f"{sum(ort[job].values()) * 1e3:.1f}"))])
     print_table("(e) where the time goes (ms): NumPy's instrumented building blocks (mean of 3 calls) against "
                 "onnxruntime's profiler (kernel time per operator type, one call, 2 threads; with 2 threads "
-                "kernel times may sum past the wall time)",
+                "kernel times may sum past the wall time). onnxruntime's operator types do not say which "
+                "layer a MatMul belongs to: its 'linear' holds every product, attention's included, its "
+                "'attention' the softmax",
                 ["part", "encoder numpy", "encoder onnxruntime", "transcription numpy", "transcription onnxruntime"],
                 rows)  # fmt: skip
     return {"numpy": numpy_profile, "onnxruntime": ort}
