@@ -93,15 +93,15 @@ def _runs(hf, ours, graphs, waves, beams: int, tokens: int) -> dict:
         options["early_stopping"] = True
     extractor = minis2t.FeatureExtractor()
 
-    def onnx(n):
+    def on_graphs(n):
         def run():
             f = extractor(waves)
             return graphs[n].generate(f["input_features"], f["attention_mask"], **options)
 
         return run
 
-    assert onnx(2)().shape[1] == tokens + 1
-    return {"numpy": run_numpy, "onnxruntime 1": onnx(1), "onnxruntime 2": onnx(2), "transformers": run_hf}
+    assert on_graphs(2)().shape[1] == tokens + 1
+    return {"numpy": run_numpy, "onnxruntime 1": on_graphs(1), "onnxruntime 2": on_graphs(2), "transformers": run_hf}
 
 
 def bench_generate(hf, ours, graphs, seconds: float = 10.0) -> dict:
@@ -242,7 +242,9 @@ def bench_profiles(ours, onnx_dir: Path) -> dict:
                  (f"{numpy_profile[job]['total'] * 1e3:.1f} (whole call)", f"{sum(ort[job].values()) * 1e3:.1f}"))])
     print_table("(e) where the time goes (ms): NumPy's instrumented building blocks (mean of 3 calls) against "
                 "onnxruntime's profiler (kernel time per operator type, one call, 2 threads; with 2 threads "
-                "kernel times may sum past the wall time)",
+                "kernel times may sum past the wall time). onnxruntime's operator types do not say which "
+                "layer a MatMul belongs to: its 'linear' holds every product, attention's included, its "
+                "'attention' the softmax",
                 ["part", "encoder numpy", "encoder onnxruntime", "transcription numpy", "transcription onnxruntime"],
                 rows)  # fmt: skip
     return {"numpy": numpy_profile, "onnxruntime": ort}
@@ -277,7 +279,6 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="5 s encoder only, printed, not saved")
     args = parser.parse_args()
-    import onnxruntime
     import torch
     from threadpoolctl import threadpool_limits
 
@@ -285,6 +286,9 @@ def main() -> None:
     note(f"Threads: {THREADS} for torch, for NumPy's BLAS and for onnxruntime (also run with 1 intra-op "
          f"thread: 'onnxruntime 1'); onnxruntime {onnxruntime.__version__}, graphs of opset "
          f"{__import__('minis2t.app.onnx_export').app.onnx_export.DEFAULT_OPSET} exported by minis2t export-onnx.\n")  # fmt: skip
+    import os
+
+    load = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp, threadpool_limits(limits=THREADS):
         hf, ours, graphs, onnx_dir = build(Path(tmp))
         results = {"threads": THREADS, "onnxruntime": onnxruntime.__version__}
@@ -295,6 +299,10 @@ def main() -> None:
             results["memory_mb"] = peak_memory(Path(tmp) / "hf", onnx_dir)
             results["profile"] = bench_profiles(ours, onnx_dir)
         verdicts(results)
+    results["load_average"] = [load, os.getloadavg()[0]]
+    note(f"\nThe machine's load average (1 min) was {load:.1f} when this run started and {os.getloadavg()[0]:.1f} "
+         f"when it ended, on {os.cpu_count()} cores: above the core count, other processes shared the cores "
+         f"and every time above is stretched, BLAS-threaded NumPy and torch most.")
     if not args.quick:  # a partial run must not replace the committed complete one
         save("onnx", results)
 

@@ -215,6 +215,7 @@ def test_readme_states_the_bars_the_tests_assert():
         "generated ids vs transformers": f"scores {bars.SEQUENCE_SCORES:.0e} relative",
         "model logits vs fairseq": f"float64 {bars.FAIRSEQ['float64']:.0e}",
         "`minis2t.hf` vs transformers": f"float64 {bars.MODEL_TRANSFORMERS['float64']:.0e}",
+        "onnxruntime on the exported graphs vs NumPy": f"float32 {bars.ONNX['float32']:.0e}",
     }  # fmt: skip
     for start, bar in expected.items():
         found = [value for name, value in rows.items() if name.startswith(start)]

@@ -127,7 +127,8 @@ def main(argv: list[str] | None = None) -> int:
         for spelling in spellings:
             tr.add_argument(spelling, dest=action.dest, type=action.type, choices=action.choices,
                             default=argparse.SUPPRESS, help=argparse.SUPPRESS)
-    tr.add_argument("--threads", type=positive_int, default=None, help="BLAS threads (default: all cores)")
+    tr.add_argument("--threads", type=positive_int, default=None,
+                    help="BLAS threads, and onnxruntime's for an exported ONNX directory (default: all cores)")
     tr.add_argument("--quiet", action="store_true", help="no progress, no segments as they are decoded")
     tr.add_argument("--device", default="cpu", help="only cpu: minis2t is NumPy")
 
@@ -211,6 +212,8 @@ def _transcribe(args) -> int:
     if args.output_dir is not None:
         _check_output_dir(args.output_dir, args.files)
     model = Speech2Text.from_pretrained(_model_dir(args.model))
+    if model.runtime.name == "onnxruntime" and args.threads is not None:  # its sessions' threads
+        model = Speech2Text._from_onnx(model.runtime.directory, threads=args.threads)
     _check_task_and_language(model, args)
     options = {"search": args.search}
     if args.beams is not None:

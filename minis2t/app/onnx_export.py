@@ -194,14 +194,24 @@ def _write_graphs(model, directory: Path, opset: int) -> None:
             torch.onnx.export(module, args, str(path), input_names=inputs, output_names=outputs,
                               dynamic_axes=axes, opset_version=opset, dynamo=False,
                               do_constant_folding=True)  # fmt: skip
-            _stamp(path, role, fingerprint, opset)
+            _stamp(path, role, c, fingerprint, opset)
 
 
-def _stamp(path: Path, role: str, fingerprint: str, opset: int) -> None:
-    """Record the graph's role and its model's fingerprint in its metadata, then check it."""
+def _stamp(path: Path, role: str, config, fingerprint: str, opset: int) -> None:
+    """Declare every fixed size of the graph's inputs and outputs (the tracer names some it
+    could not infer), record the graph's role and its model's fingerprint in its
+    metadata, then check it."""
     import onnx
 
+    from .onnx_runtime import expected_shapes
+
     graph = onnx.load(str(path))
+    inputs, outputs = expected_shapes(role, config)
+    for values, shapes in ((graph.graph.input, inputs), (graph.graph.output, outputs)):
+        for value in values:
+            for dim, size in zip(value.type.tensor_type.shape.dim, shapes.get(value.name, ())):
+                if size is not None:
+                    dim.dim_value = size  # replaces a dim_param such as "Transposecross_key.0_dim_1"
     for key, value in {"minis2t.role": role, "minis2t.config": fingerprint,
                        "minis2t.format": str(FORMAT_VERSION), "minis2t.opset": str(opset)}.items():  # fmt: skip
         entry = graph.metadata_props.add()

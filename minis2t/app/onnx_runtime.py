@@ -119,6 +119,17 @@ class OnnxRuntime:
             _check_graph(self.sessions[role], role, name, config, manifest)
         self.layers = config.decoder_layers
 
+    @property
+    def num_parameters(self) -> int:
+        """The model's parameters, counted from its config (the graphs hold them as
+        initialisers; a tied head counted once), as :attr:`Speech2Text.num_parameters`."""
+        from .checkpoint import TIED_HEAD, expected_shapes
+
+        shapes = expected_shapes(self.config)
+        if self.config.tie_word_embeddings:
+            del shapes[TIED_HEAD]
+        return int(sum(np.prod(shape) for shape in shapes.values()))
+
     # --- the three calls ---------------------------------------------------------------------
 
     def encode(self, features, attention_mask=None, output_hidden_states=False, output_attentions=False) -> dict:
@@ -229,7 +240,7 @@ def _session(ort, path: Path, options):
         raise OnnxModelError(f"onnxruntime cannot load {path}: {first}") from None
 
 
-def _expected(role: str, c: ModelConfig) -> tuple[dict, dict]:
+def expected_shapes(role: str, c: ModelConfig) -> tuple[dict, dict]:
     """``({input: shape}, {output: shape})``, None for a dynamic size."""
     layers, heads = c.decoder_layers, c.decoder_attention_heads
     head = c.d_model // heads
@@ -265,7 +276,7 @@ def _check_graph(session, role: str, name: str, c: ModelConfig, manifest: dict) 
                              f"re-export the model into an empty directory.")  # fmt: skip
     if meta.get("minis2t.opset", str(manifest["opset"])) != str(manifest["opset"]):
         raise OnnxModelError(f"{name} has opset {meta.get('minis2t.opset')}, {MANIFEST} says {manifest['opset']}.")
-    inputs, outputs = _expected(role, c)
+    inputs, outputs = expected_shapes(role, c)
     for kind, expected, found in (("input", inputs, session.get_inputs()), ("output", outputs, session.get_outputs())):
         have = {x.name: x for x in found}
         for wanted, shape in expected.items():
