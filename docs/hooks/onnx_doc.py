@@ -196,7 +196,7 @@ def _ulps(x32: np.ndarray, exact: np.ndarray, at_one: bool = False) -> float:
 def rounding_table() -> str:
     """LayerNormalization, Softmax and MatMul in onnxruntime against minis2t's NumPy
     functions, each measured against the float64 value of the same inputs."""
-    from minis2t import nn
+    from minis2t.reference import nn
 
     rng = np.random.default_rng(0)
     rows = ["| operator (ONNX) | NumPy function | inputs | onnxruntime error | NumPy error | onnxruntime − NumPy, max \\|Δ\\| |",
