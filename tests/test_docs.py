@@ -67,7 +67,10 @@ def test_readme_notebook_command_runs_as_written():
         result = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=600, env=env)
         assert result.returncode == 0, result.stderr[-2000:]
         assert written.is_file()
-        assert "DEBUG" not in written.read_text(), "hydra's DEBUG lines in the notebook's output"
+        import json
+
+        outputs = [o for c in json.loads(written.read_text())["cells"] for o in c.get("outputs", [])]
+        assert "DEBUG" not in json.dumps(outputs), "hydra's DEBUG lines in the notebook's output"
         ignored = subprocess.run(["git", "check-ignore", "-q", str(written)], cwd=ROOT)
         assert ignored.returncode == 0, "executed notebooks must be ignored by git"
     finally:
