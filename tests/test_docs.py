@@ -87,7 +87,7 @@ def site(tmp_path_factory):
     shutil.rmtree(ROOT / "build" / "notebook_keys", ignore_errors=True)
     result = subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(out / "site")],
-        cwd=ROOT, capture_output=True, text=True, timeout=900,
+        cwd=ROOT, capture_output=True, text=True, timeout=3600,  # the eight notebooks run in this build
         env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},  # a banner about MkDocs 2, not about us
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
