@@ -78,3 +78,24 @@ def test_the_fixed_answers_say_what_the_code_does():
     cmvn = (DOCS / "cmvn.md").read_text()
     assert "about\n140 dB" not in cmvn and "<!-- n: fft_noise_db -->" in cmvn
     assert "five times longer" not in (DOCS / "tokenizer.md").read_text()
+
+
+def test_running_example_is_a_person_and_synthetic_speech_is_named():
+    """The front-end pages' worked examples and figures run on the LibriSpeech utterance
+    the package ships (a person reading); every page whose examples need the bundled
+    model to decode says that they use its synthetic speech, and shows why."""
+    import inspect
+
+    import worked
+
+    for name in ("frames", "mel", "cmvn", "subsampling"):
+        source = inspect.getsource(getattr(worked, name))
+        assert "human()" in source and "sample()" not in source, name
+    wave, text, file = worked.human()
+    assert file == "en_librispeech_dev-clean_1272-128104-0000.flac" and text.startswith("mister quilter")
+    for page in ("attention", "encoder-decoder", "search", "learning"):
+        assert "<!-- worked: recording_note -->" in (DOCS / f"{page}.md").read_text(), page
+    note = worked.recording_note()
+    assert "synthetic" in note and file in note
+    index = (DOCS / "index.md").read_text()
+    assert "a worked example on a real recording" not in index

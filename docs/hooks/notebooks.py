@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -68,6 +69,7 @@ def render(path: Path, key: str) -> None:
     body, resources = MarkdownExporter().from_notebook_node(notebook, resources={"output_files_dir": f"{path.stem}_files"})
     target = OUT / f"{path.stem}.md"
     target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(OUT / f"{path.stem}_files", ignore_errors=True)  # an earlier run's plots
     for name, data in resources.get("outputs", {}).items():
         image = OUT / name
         image.parent.mkdir(parents=True, exist_ok=True)
