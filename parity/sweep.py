@@ -89,7 +89,7 @@ def compare_file(path: str, model_dir: str, language: str | None = None, onnx_di
     import torch
 
     import minis2t
-    from minis2t import model as m
+    from minis2t.reference import model as m
 
     from . import generate as tg
     from . import model as tm

@@ -148,7 +148,7 @@ def test_the_command_refuses_what_the_api_refuses(tmp_path, model, name, make, e
     assert f"{path}: error: {api.value}" in err
     done = command("transcribe", path)  # the same, as a user runs it
     assert done.returncode == 1 and done.stdout == "" and str(api.value) in done.stderr
-    from minis2t import corpus  # a corpus worker's line for the file
+    from minis2t.app import corpus  # a corpus worker's line for the file
 
     row = corpus.transcribe_item(corpus.Item("x", path), "bundled-asr", {})
     assert row == {"id": "x", "path": path, "error": str(api.value)}

@@ -117,7 +117,7 @@ def test_long_form_page_states_the_segmenter_settings():
     """The numbers in the long-form page's description are the module's own settings."""
     import inspect
 
-    from minis2t import longform as L
+    from minis2t.app import longform as L
 
     text = page("long-form")
     assert L.BLOCK_SECONDS == 30 and "read 30 s at a time" in text
@@ -177,8 +177,8 @@ def test_long_form_page_states_the_stitching_and_timing_settings():
     import inspect
     import json
 
-    from minis2t import longform as L
-    from minis2t import timing
+    from minis2t.app import longform as L
+    from minis2t.app import timing
 
     text = " ".join(page("long-form").split())
     assert inspect.signature(L.transcribe_long).parameters["min_pause"].default == 0.3 and L.JOIN_PAUSE_SECONDS == 0.7

@@ -609,7 +609,7 @@ def translation_wrong_reference() -> str:
 
 
 def long_form_louder() -> str:
-    from minis2t import longform as L
+    from minis2t.app import longform as L
 
     base = worked.pauses()
     segmenter = L.Segmenter(max_seconds=60.0)
@@ -623,7 +623,7 @@ def long_form_louder() -> str:
 
 
 def long_form_where_cut() -> str:
-    from minis2t import longform as L
+    from minis2t.app import longform as L
 
     d = worked.pauses(worked.SHORT_LIMIT)
     e = d["energies"]

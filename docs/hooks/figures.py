@@ -315,7 +315,7 @@ def kv_cache() -> None:
 def ctc_lattice() -> None:
     """The CTC lattice of a short target: α, β and the posterior occupancy α·β/y of each
     (frame, extended-target position), from :func:`minis2t.reference.grad.ctc_lattice`."""
-    from minis2t import grad
+    from minis2t.reference import grad
 
     rng = np.random.default_rng(3)
     target, frames, classes = [1, 2, 2, 3], 14, 5
@@ -906,7 +906,7 @@ def word_times() -> None:
     """The alignment behind word times on one bundled recording: the heads' standardised
     cross-attention (tokens x encoder frames), the DTW path through it, and the words on
     the waveform; the measured tables from recipes/long_form/word_times.py and tune.py."""
-    from minis2t import timing
+    from minis2t.app import timing
 
     model = minis2t.Speech2Text.from_pretrained()
     samples = BUNDLED_MODEL.parent / "samples"
@@ -990,7 +990,7 @@ def word_times() -> None:
 def translation() -> None:
     """The bundled translation model on one of its recordings: the next steps'
     probabilities and the cross-attention with each language forced; the measured scores."""
-    from minis2t import model as m
+    from minis2t.reference import model as m
     from minis2t.io.checkpoint import BUNDLED_MODELS
 
     directory = BUNDLED_MODELS["bundled-st"]

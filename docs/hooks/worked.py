@@ -596,7 +596,7 @@ SHORT_LIMIT = 1.5  # seconds: a stand-in for the model's limit, small enough to 
 def pauses(max_seconds: float = 60.0) -> dict:
     """The segmenter on the JFK recording: energies, the statistics behind the threshold,
     the segments; and every cut that ``max_seconds`` forced."""
-    from minis2t import longform as L
+    from minis2t.app import longform as L
 
     wave = minis2t.load_audio(JFK)
     energies = L.frame_energies(wave)  # [T] dB, one per 10 ms
@@ -609,7 +609,7 @@ def pauses(max_seconds: float = 60.0) -> dict:
 
 
 def long_form_pauses() -> str:
-    from minis2t import longform as L
+    from minis2t.app import longform as L
 
     d = pauses()
     e = d["energies"]
@@ -646,7 +646,7 @@ def long_form_cut() -> str:
 
 def dtw_toy() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A small attention matrix (3 tokens x 6 frames) and timing.dtw's path through -A."""
-    from minis2t import timing
+    from minis2t.app import timing
 
     a = np.array([[0.1, 0.7, 0.5, 0.1, 0.0, 0.0],
                   [0.0, 0.1, 0.4, 0.6, 0.2, 0.1],
@@ -657,7 +657,7 @@ def dtw_toy() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def long_form_dtw() -> str:
     a, rows, cols = dtw_toy()
-    from minis2t import timing
+    from minis2t.app import timing
 
     starts = timing.token_starts(a, free_start=False)
     lines = ["A (token x frame):"] + ["  " + " ".join(f"{v:.1f}" for v in row) for row in a]
