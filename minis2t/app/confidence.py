@@ -38,7 +38,6 @@ FILENAME = "confidence.json"
 FORMAT = "minis2t-confidence/1"
 # The signals, in the order the calibration's coefficients follow.
 SIGNALS = ("avg_logprob", "min_logprob", "min_margin", "mean_entropy", "log_tokens", "log_seconds_per_token")
-MARKER = "[not understood]"  # what text, SRT and WebVTT show for a segment not understood
 
 
 def signals(model, waves: list[np.ndarray], ids: list[np.ndarray]) -> list[dict]:
