@@ -263,8 +263,11 @@ def _summary(results: dict, directory: Path | None) -> str:
     done = len(results) - failed
     where = f", written to {directory}" if directory is not None else ""
     return (f"{len(results)} file{'s' if len(results) != 1 else ''}: {done} transcribed{where}"
-            f" ({empty} with no words, {unclear} segment{'s' if unclear != 1 else ''} not understood),"
-            f" {failed} failed.")  # fmt: skip
+            f" ({empty} with no words{_segments_not_understood(unclear)}), {failed} failed.")  # fmt: skip
+
+
+def _segments_not_understood(count: int) -> str:
+    return f", {count} segment{'s' if count != 1 else ''} not understood" if count else ""
 
 
 def _not_understood(result: dict) -> int:

@@ -155,11 +155,14 @@ def digit_string(rng: random.Random) -> str:
     return " ".join("oh" if w == "zero" and rng.random() < 0.3 else w for w in words)
 
 
-def speech_plan(rng: random.Random, n_grammar: int) -> list[dict]:
+def speech_plan(rng: random.Random, n_grammar: int, n_seen: int) -> list[dict]:
     """``{"kind", "text", "reference", "engine", ...}`` for every spoken clip."""
     items = []
-    for i, text in enumerate(held_out_sentences(n_grammar)):
+    sentences = held_out_sentences(n_grammar + n_seen)
+    for i, text in enumerate(sentences[:n_grammar]):
         items.append({"kind": "grammar", "text": text, "reference": text, **unheard_voice(rng, i)})
+    for i, text in enumerate(sentences[n_grammar:]):
+        items.append({"kind": "grammar_seen_voices", "text": text, "reference": text, **seen_voice(rng, i)})
     for i, text in enumerate(OPEN_ENGLISH):
         items.append({"kind": "open_english", "text": text, "reference": text, **any_voice(rng, i)})
     for lang, texts in OTHER_LANGUAGES.items():
@@ -187,6 +190,14 @@ def unheard_voice(rng: random.Random, i: int) -> dict:
     return {"engine": "flite", "voice": rng.choice(["awb", "slt", "kal16"]),
             "stretch": rng.choice([round(rng.uniform(0.7, 0.8), 3), round(rng.uniform(1.25, 1.4), 3), 1.0]),
             "cents": rng.choice([-300, -200, 200, 300])}  # fmt: skip
+
+
+def seen_voice(rng: random.Random, i: int) -> dict:
+    """A voice training used, at training's rates (the sentence is new)."""
+    if i % 2 == 0:
+        return {"engine": "espeak-ng", "voice": rng.choice(TRAINED_ACCENTS) + rng.choice(["", "+m3", "+f2", "+m5", "+f4", "+klatt"]),
+                "speed": rng.randint(130, 200)}  # fmt: skip
+    return {"engine": "flite", "voice": rng.choice(["kal", "kal16", "awb", "slt"]), "stretch": round(rng.uniform(0.8, 1.25), 3)}
 
 
 def any_voice(rng: random.Random, i: int) -> dict:
@@ -265,14 +276,14 @@ def music(rng: np.random.Generator, t: np.ndarray) -> np.ndarray:
     return wave
 
 
-def material(n_grammar: int) -> list[tuple[dict, Path]]:
-    """Every clip, made once and cached in ``WORK``."""
+def material(n_grammar: int, n_seen: int) -> list[tuple[dict, Path]]:
+    """Every clip, made once and cached in ``WORK`` (under a name that says what it is)."""
     WORK.mkdir(parents=True, exist_ok=True)
     rng = random.Random(SEED)
-    items = speech_plan(rng, n_grammar)
+    items = speech_plan(rng, n_grammar, n_seen)
     clips = []
     for i, item in enumerate(items):
-        path = WORK / f"speech_{i:04d}.wav"
+        path = WORK / f"{item['kind']}_{i:04d}.wav"
         if not path.exists():
             synthesise(item, path)
         clips.append((item, path))
@@ -287,15 +298,21 @@ def material(n_grammar: int) -> list[tuple[dict, Path]]:
 # --- decoding ----------------------------------------------------------------------
 
 
-def decode_all(model, clips) -> list[dict]:
+def decode_all(model, clips, cache: dict) -> list[dict]:
     """One row per segment that ``transcribe_long`` returns for each clip (as the command
-    would cut and decode it), with the clip's kind and whether the text is exactly right."""
+    would cut and decode it), with the clip's kind and whether the text is exactly right.
+    ``cache`` maps a clip's file name to its rows (decoded before)."""
     rows = []
     for c, (item, path) in enumerate(clips):
+        if path.name in cache:
+            rows += [{**r, "clip": c} for r in cache[path.name]]
+            continue
+        first = len(rows)
         try:
             result = longform.transcribe_long(model, str(path), word_timestamps=False, keep_signals=True)
         except minis2t.errors.MiniS2TError as e:  # e.g. silence: refused before decoding
             rows.append({"clip": c, "kind": item["kind"], "refused": type(e).__name__})
+            cache[path.name] = rows[first:]
             continue
         segments = result["segments"]
         if not segments:
@@ -304,6 +321,7 @@ def decode_all(model, clips) -> list[dict]:
             right = len(segments) == 1 and item["reference"] is not None and s["text"] == item["reference"]
             rows.append({"clip": c, "kind": item["kind"], "segments": len(segments), "text": s["text"],
                          "reference": item["reference"], "right": bool(right), "signals": s["signals"]})  # fmt: skip
+        cache[path.name] = rows[first:]
     return rows
 
 
@@ -344,11 +362,14 @@ def fit(rows: list[dict], features: list[str]) -> conf.Calibration:
 
 def choose_threshold(calibration: conf.Calibration, rows: list[dict]) -> float:
     """The threshold with the best balanced accuracy on the fitting half: the mean of the
-    acceptance of right in-grammar segments and the rejection of everything else."""
+    acceptance of right in-grammar segments and the rejection of out-of-grammar ones
+    (wrong in-grammar segments may go either way: rejecting them is welcome, not required)."""
     p = np.array([calibration(r["signals"]) for r in rows])
-    y = np.array([r["right"] for r in rows])
+    kind = np.array([r["kind"] for r in rows])
+    right = np.array([r["right"] for r in rows]) & np.isin(kind, GRAMMAR_KINDS)
+    out = np.isin(kind, REJECT_KINDS)
     candidates = np.unique(np.round(p, 4))
-    best = max(candidates, key=lambda t: ((p[y] >= t).mean() + (p[~y] < t).mean()) / 2 - 1e-6 * abs(t - 0.5))
+    best = max(candidates, key=lambda t: ((p[right] >= t).mean() + (p[out] < t).mean()) / 2 - 1e-6 * abs(t - 0.5))
     return float(best)
 
 
@@ -376,6 +397,7 @@ def reliability(p: np.ndarray, y: np.ndarray, bins: int = 10) -> tuple[list[dict
     return table, round(float(ece), 4)
 
 
+GRAMMAR_KINDS = ("grammar", "grammar_seen_voices")
 REJECT_KINDS = ("open_english", "other_language", "digits", "noise", "music", "tone", "hum")
 
 
@@ -410,7 +432,8 @@ def measure(calibration: conf.Calibration, rows: list[dict], clips: set) -> dict
     table, ece = reliability(p, y)
     reject_clips = sum(v["clips"] for k, v in per_kind.items() if k in REJECT_KINDS)
     falsely_accepted = sum(v["any_understood"] for k, v in per_kind.items() if k in REJECT_KINDS)
-    g = per_kind.get("grammar", {"right": 0, "right_accepted": 0, "wrong": 0, "wrong_accepted": 0, "clips": 0})
+    g = {k: sum(v[k] for kind_, v in per_kind.items() if kind_ in GRAMMAR_KINDS) for k in ("right", "right_accepted", "wrong", "wrong_accepted", "clips")}
+    unheard = per_kind.get("grammar", {"right": 0, "right_accepted": 0})
     correct_decisions = sum(v["right_accepted"] + v["wrong"] - v["wrong_accepted"] for v in per_kind.values())
     return {
         "threshold": round(t, 4),
@@ -421,9 +444,10 @@ def measure(calibration: conf.Calibration, rows: list[dict], clips: set) -> dict
         "false_accept_rate_out_of_grammar": round(falsely_accepted / max(1, reject_clips), 4),
         "accept_rate_right_grammar": round(g["right_accepted"] / max(1, g["right"]), 4),
         "false_reject_rate_right_grammar": round(1 - g["right_accepted"] / max(1, g["right"]), 4),
+        "accept_rate_right_grammar_unheard_voices": round(unheard["right_accepted"] / max(1, unheard["right"]), 4),
         "grammar_exact": round(g["right"] / max(1, g["clips"]), 4),
         "grammar_wrong_rejected": round(1 - g["wrong_accepted"] / max(1, g["wrong"]), 4) if g["wrong"] else None,
-        "auroc_right_grammar_vs_out_of_grammar": round(auroc(p[y & (kind == "grammar")], p[rejects]), 4),
+        "auroc_right_grammar_vs_out_of_grammar": round(auroc(p[y & np.isin(kind, GRAMMAR_KINDS)], p[rejects]), 4),
         "ece": ece,
         "reliability": table,
         "per_kind": per_kind,
@@ -439,7 +463,8 @@ FEATURE_SETS = {
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--grammar-clips", type=int, default=200)
+    parser.add_argument("--grammar-clips", type=int, default=200, help="grammar sentences, unheard voices")
+    parser.add_argument("--seen-voice-clips", type=int, default=100, help="grammar sentences, training's voices")
     parser.add_argument("--redecode", action="store_true", help="decode again instead of reading work/confidence/rows.json")
     parser.add_argument("--no-write", action="store_true", help="measure only; leave the model directory alone")
     args = parser.parse_args()
@@ -447,16 +472,14 @@ def main() -> None:
         if shutil.which(program) is None:
             raise SystemExit(f"{program} is missing: apt-get install espeak-ng flite sox")
     t0 = time.time()
-    clips = material(args.grammar_clips)
+    clips = material(args.grammar_clips, args.seen_voice_clips)
     print(f"[{time.time() - t0:5.0f} s] {len(clips)} clips", flush=True)
     model = minis2t.Speech2Text.from_pretrained(MODEL_DIR)
     model.calibration = None  # signals only: the calibration is what this fits
-    cache = WORK / "rows.json"  # delete it (or --redecode) after changing the model or the signals
-    if cache.exists() and not args.redecode:
-        rows = json.loads(cache.read_text())
-    else:
-        rows = decode_all(model, clips)
-        cache.write_text(json.dumps(rows))
+    cache = WORK / "decoded.json"  # delete it (or --redecode) after changing the model or the signals
+    known = json.loads(cache.read_text()) if cache.exists() and not args.redecode else {}
+    rows = decode_all(model, clips, known)
+    cache.write_text(json.dumps(known))
     print(f"[{time.time() - t0:5.0f} s] {len(rows)} rows decoded", flush=True)
     fit_clips, measure_clips = split(rows)
     train = [r for r in rows if r["clip"] in fit_clips and usable(r)]
