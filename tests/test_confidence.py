@@ -135,9 +135,9 @@ def test_the_command_min_confidence_zero_accepts_everything_and_above_one_is_a_u
     assert row["segments"] and all(s["understood"] for s in row["segments"])
     status, out, _ = in_process("transcribe", noise, "--min-confidence", "0", "--quiet")
     assert "[not understood]" not in out and out.strip()
-    with pytest.raises(SystemExit) as e:
-        in_process("transcribe", noise, "--min-confidence", "1.01")
-    assert e.value.code == 2
+    for bad in ("1.01", "-0.5", "nan", "sure"):
+        status, out, err = in_process("transcribe", noise, "--min-confidence", bad)
+        assert status == 2 and "--min-confidence" in err and "[0, 1]" in err and out == "", (bad, err)
 
 
 def test_a_model_without_confidence_json_has_no_confidence_and_understands_everything(tmp_path):
@@ -192,7 +192,8 @@ def test_the_calibration_is_sklearn_s_logistic_regression(model):
     ({"features": ["avg_logprob", "loudness"]}, "unknown signal"),
     ({"scale": [0.0]}, "finite numbers"),
     ({"threshold": 1.5}, "threshold"),
-    ({"coef": None}, "malformed"),
+    ({"coef": None}, "finite numbers"),
+    ({"intercept": "high"}, "malformed"),
 ])  # fmt: skip
 def test_a_bad_calibration_file_is_a_config_error(tmp_path, change, message):
     good = {"format": conf.FORMAT, "features": ["avg_logprob"], "mean": [0.0], "scale": [1.0], "coef": [1.0],
