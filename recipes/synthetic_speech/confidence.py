@@ -478,6 +478,7 @@ def main() -> None:
     model.calibration = None  # signals only: the calibration is what this fits
     cache = WORK / "decoded.json"  # delete it (or --redecode) after changing the model or the signals
     known = json.loads(cache.read_text()) if cache.exists() and not args.redecode else {}
+    cached = sum(path.name in known for _, path in clips)
     rows = decode_all(model, clips, known)
     cache.write_text(json.dumps(known))
     print(f"[{time.time() - t0:5.0f} s] {len(rows)} rows decoded", flush=True)
@@ -504,6 +505,7 @@ def main() -> None:
         "measure_clips": len(measure_clips),
         "segments_left_out_of_fit": sum(1 for r in rows if "signals" in r and not usable(r)),
         "seconds": seconds,
+        "clips_from_cache": cached,  # 0: the seconds are those of the whole recipe, from nothing
         "compared": {name: {"features": c["calibration"].features, **c["measured"]} for name, c in compared.items()},
         "measured_segments": [{"kind": r["kind"], "right": r["right"], "confidence": round(calibration(r["signals"]), 4)}
                               for r in rows if r["clip"] in measure_clips and usable(r)],  # fmt: skip
