@@ -1111,9 +1111,12 @@ def bundled_confidence() -> None:
     fig, (ax, hist) = plt.subplots(1, 2, figsize=(7.5, 3.0))
     ax.plot([0, 1], [0, 1], color="0.6", lw=1, ls="--", label="perfect calibration")
     for name, m in r["compared"].items():
-        bins = m["reliability"]
-        ax.plot([b["predicted"] for b in bins], [b["observed"] for b in bins], marker="o", ms=3,
-                lw=2 if name == r["chosen"] else 1, label=f"{name} (ECE {m['ece']:.3f})")  # fmt: skip
+        bins, mine = m["reliability"], name == r["chosen"]
+        ax.plot([b["predicted"] for b in bins], [b["observed"] for b in bins], lw=2 if mine else 0.8,
+                alpha=1 if mine else 0.6, label=f"{name} (ECE {m['ece']:.3f})", zorder=3 if mine else 2)  # fmt: skip
+        if mine:  # each bin's dot, its area the bin's segments
+            ax.scatter([b["predicted"] for b in bins], [b["observed"] for b in bins],
+                       s=[4 * b["count"] ** 0.75 for b in bins], color=ax.lines[-1].get_color(), zorder=4)  # fmt: skip
     ax.set(xlabel="predicted confidence (bin mean)", ylabel="observed share exactly right", xlim=(0, 1), ylim=(0, 1))
     ax.legend(fontsize=8, loc="upper left")
     seg = r["measured_segments"]
@@ -1121,9 +1124,11 @@ def bundled_confidence() -> None:
     inside = [s["confidence"] for s in seg if not s["right"] and s["kind"].startswith("grammar")]
     out = [s["confidence"] for s in seg if not s["kind"].startswith("grammar")]
     edges = np.linspace(0, 1, 21)
-    hist.hist([good, inside, out], bins=edges, stacked=True, label=["right transcript", "wrong, in grammar", "out of grammar"],
+    hist.hist([good, inside, out], bins=edges, histtype="step", lw=1.5,
+              label=["right transcript", "wrong, in grammar", "out of grammar"],
               color=["tab:green", "tab:orange", "tab:red"])  # fmt: skip
-    hist.axvline(chosen["threshold"], color="k", lw=1)
+    hist.axvline(chosen["threshold"], color="k", lw=1, ls=":")
+    hist.text(chosen["threshold"], 0.98, " threshold", transform=hist.get_xaxis_transform(), va="top", fontsize=8)
     hist.set(xlabel="confidence", ylabel="segments", yscale="log")
     hist.legend(fontsize=8, loc="upper center")
     save(fig, "bundled_confidence.png")

@@ -427,6 +427,8 @@ def _run_files(model, args, options):
     printed to stderr as they are decoded (unless --quiet)."""
     from tqdm import tqdm
 
+    from .formats import segment_text
+
     show = not args.quiet and sys.stderr.isatty()
     files = tqdm(total=len(args.files), unit="file", disable=not show or len(args.files) < 2)
     for path in args.files:
@@ -439,7 +441,7 @@ def _run_files(model, args, options):
 
         on_segment = None
         if show and len(args.files) == 1:
-            on_segment = lambda s: audio.write(f"[{s['start']:8.2f} -> {s['end']:8.2f}] {s['text']}",  # noqa: E731
+            on_segment = lambda s: audio.write(f"[{s['start']:8.2f} -> {s['end']:8.2f}] {segment_text(s)}",  # noqa: E731
                                                file=sys.stderr)  # fmt: skip
         source = sys.stdin.buffer if path == "-" else path
         result, error = guarded(model.transcribe_long, source, batch_size=args.batch_size,

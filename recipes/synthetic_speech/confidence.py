@@ -219,7 +219,7 @@ def synthesise(item: dict, path: Path) -> np.ndarray:
         subprocess.run(command, check=True, capture_output=True)
         if item.get("cents"):
             shifted = Path(tmp) / "shifted.wav"
-            subprocess.run(["sox", str(raw), str(shifted), "pitch", str(item["cents"])], check=True, capture_output=True)
+            subprocess.run(["sox", "-D", "-R", str(raw), str(shifted), "pitch", str(item["cents"])], check=True, capture_output=True)
             raw = shifted
         wave = minis2t.load_audio(raw)  # 16 kHz mono float32
     sf.write(path, wave, RATE)
@@ -411,7 +411,7 @@ def measure(calibration: conf.Calibration, rows: list[dict], clips: set) -> dict
     for r in mine:
         by_clip.setdefault(r["clip"], []).append(r)
     per_kind: dict[str, dict] = {}
-    for c, segs in by_clip.items():
+    for segs in by_clip.values():
         kind = segs[0]["kind"]
         decoded = [s for s in segs if "signals" in s]
         understood = [calibration(s["signals"]) >= t for s in decoded]
@@ -497,7 +497,7 @@ def main() -> None:
     chosen = "all signals"
     calibration = compared[chosen]["calibration"]
     seconds = round(time.time() - t0)
-    counts = {k: sum(1 for c, (item, _) in enumerate(clips) if item["kind"] == k) for k in dict.fromkeys(i["kind"] for i, _ in clips)}
+    counts = {k: sum(item["kind"] == k for item, _ in clips) for k in dict.fromkeys(i["kind"] for i, _ in clips)}
     results = {
         "chosen": chosen,
         "clips_per_kind": counts,
@@ -507,8 +507,10 @@ def main() -> None:
         "seconds": seconds,
         "clips_from_cache": cached,  # 0: the seconds are those of the whole recipe, from nothing
         "compared": {name: {"features": c["calibration"].features, **c["measured"]} for name, c in compared.items()},
-        "measured_segments": [{"kind": r["kind"], "right": r["right"], "confidence": round(calibration(r["signals"]), 4)}
-                              for r in rows if r["clip"] in measure_clips and usable(r)],  # fmt: skip
+        "measured_segments": [
+            {"kind": r["kind"], "right": r["right"], "confidence": round(calibration(r["signals"]), 4)}
+            for r in rows if r["clip"] in measure_clips and usable(r)
+        ],
     }
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=1) + "\n")
