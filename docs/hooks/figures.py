@@ -1128,7 +1128,7 @@ def bundled_confidence() -> None:
               label=["right transcript", "wrong, in grammar", "out of grammar"],
               color=["tab:green", "tab:orange", "tab:red"])  # fmt: skip
     hist.axvline(chosen["threshold"], color="k", lw=1, ls=":")
-    hist.text(chosen["threshold"], 0.98, " threshold", transform=hist.get_xaxis_transform(), va="top", fontsize=8)
+    hist.text(chosen["threshold"], 0.5, " threshold", transform=hist.get_xaxis_transform(), va="center", fontsize=8)
     hist.set(xlabel="confidence", ylabel="segments", yscale="log")
     hist.legend(fontsize=8, loc="upper center")
     save(fig, "bundled_confidence.png")
