@@ -97,6 +97,16 @@ def test_a_german_sentence_is_not_understood(model, tmp_path):
     assert segments and not any(s["understood"] for s in segments), segments
 
 
+def test_the_file_confidence_weights_segments_by_duration(model):
+    wave = np.concatenate([minis2t.load_audio(SAMPLES[0]), np.zeros(RATE, np.float32), non_speech("noise", 2.0, seed=5)])
+    result = model.transcribe_long(wave, word_timestamps=False)
+    s = result["segments"]
+    assert len(s) >= 2 and s[0]["understood"] and not s[-1]["understood"]
+    weights = [x["end"] - x["start"] for x in s]
+    expected = sum(x["confidence"] * w for x, w in zip(s, weights)) / sum(weights)
+    assert result["confidence"] == pytest.approx(expected, abs=5e-5)  # rounded to 4 decimals
+
+
 def test_min_confidence_moves_the_threshold_and_is_checked(model):
     noise = non_speech("noise", seed=1)
     assert all(s["understood"] for s in model.transcribe_long(noise, min_confidence=0.0)["segments"])

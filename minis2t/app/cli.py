@@ -275,11 +275,7 @@ def _not_understood(result: dict) -> int:
 
 
 def _note_confidence(path: str, result: dict) -> None:
-    """The file's confidence into its result (None without a calibration), and a note on
-    stderr when some of its segments were not understood."""
-    from .confidence import file_confidence
-
-    result["confidence"] = file_confidence(result["segments"])
+    """A note on stderr when some of the file's segments were not understood."""
     unclear = _not_understood(result)
     if unclear:
         print(f"{path}: {unclear} of {len(result['segments'])} segment(s) not understood (confidence below "

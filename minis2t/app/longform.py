@@ -321,7 +321,8 @@ def transcribe_long(model, audio, sampling_rate: int | None = None, batch_size: 
     the model finds no words are left out. With ``word_timestamps`` each segment has
     ``words`` (:mod:`minis2t.timing`). Each segment has ``confidence`` and ``understood``
     (:mod:`minis2t.app.confidence`; ``min_confidence`` replaces the model's threshold;
-    ``keep_signals`` adds the ``signals`` the confidence came from, for calibration)."""
+    ``keep_signals`` adds the ``signals`` the confidence came from, for calibration); the
+    result's ``confidence`` is the recording's (:func:`minis2t.app.confidence.file_confidence`)."""
     min_confidence = conf.check_min_confidence(min_confidence)
     max_seconds = segment_seconds(model)
     segmenter = Segmenter(max_seconds, min_pause=min_pause)
@@ -367,7 +368,8 @@ def transcribe_long(model, audio, sampling_rate: int | None = None, batch_size: 
             on_progress(read / SAMPLING_RATE)
     decode(pending + segmenter.finish(), final=True)
     segments = [s.to_dict() | ({"signals": s.signals} if keep_signals else {}) for s in done]
-    return {"text": " ".join(s["text"] for s in segments), "segments": segments}
+    return {"text": " ".join(s["text"] for s in segments), "segments": segments,
+            "confidence": conf.file_confidence(segments)}
 
 
 # Segments apart by a pause shorter than the segmenter's bridge may be one sentence

@@ -358,7 +358,8 @@ class Speech2Text:
         Each segment also has ``confidence`` (the calibrated probability that its text is
         exactly right; None when the model directory has no ``confidence.json``) and
         ``understood`` (``confidence >= min_confidence``, by default the model's threshold;
-        always True without a calibration), see :mod:`minis2t.app.confidence`."""
+        always True without a calibration), see :mod:`minis2t.app.confidence`; the result's
+        ``confidence`` is the recording's, its segments' weighted by their durations."""
         options = self._decoding_options(language, batch_size, search, options)
         return longform.transcribe_long(self, audio, sampling_rate, batch_size, on_segment=on_segment,
                                         on_progress=on_progress, search=search,
