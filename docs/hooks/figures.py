@@ -65,7 +65,7 @@ def on_pre_build(config, **kwargs) -> None:
     vendor_mathjax()
     OUT.mkdir(parents=True, exist_ok=True)
     for make in (waveform, frames, filterbank, cmvn, subsampling, positions, attention,
-                 masks, kv_cache, tokenizer_pieces, ctc_lattice, beam_tree, parity_table, front_end_table, bundled_tables, numpy_training, fairseq_differences, fairseq_searches, long_form, long_form_real, word_times, shape_diagrams, translation, corpus, encoder_limits, error_tables):  # fmt: skip
+                 masks, kv_cache, tokenizer_pieces, ctc_lattice, beam_tree, parity_table, front_end_table, bundled_tables, bundled_confidence, numpy_training, fairseq_differences, fairseq_searches, long_form, long_form_real, word_times, shape_diagrams, translation, corpus, encoder_limits, error_tables):  # fmt: skip
         with quiet_fairseq():  # parity_table and fairseq_differences run fairseq
             make()
         plt.close("all")
@@ -1095,3 +1095,66 @@ def error_tables() -> None:
     (OUT / "error_cases.md").write_text(error_cases.table())
     (OUT / "error_classes.md").write_text(error_cases.classes())
     (OUT / "command_errors.md").write_text(error_cases.command_table())
+
+
+KIND_NAMES = {"grammar": "grammar sentences, voices it never heard", "grammar_seen_voices": "grammar sentences, training's voices",
+              "open_english": "English outside the grammar", "other_language": "other languages (espeak-ng)",
+              "digits": "digit strings", "noise": "noise", "music": "music (tones)", "tone": "tones and sweeps",
+              "hum": "mains hum"}  # fmt: skip
+
+
+def bundled_confidence() -> None:
+    """The confidence calibration's reliability diagram and its numbers, from the recipe's
+    committed results (recipes/synthetic_speech/results/confidence.json)."""
+    r = json.loads((ROOT / "recipes" / "synthetic_speech" / "results" / "confidence.json").read_text())
+    chosen = r["compared"][r["chosen"]]
+    fig, (ax, hist) = plt.subplots(1, 2, figsize=(7.5, 3.0))
+    ax.plot([0, 1], [0, 1], color="0.6", lw=1, ls="--", label="perfect calibration")
+    for name, m in r["compared"].items():
+        bins, mine = m["reliability"], name == r["chosen"]
+        ax.plot([b["predicted"] for b in bins], [b["observed"] for b in bins], lw=2 if mine else 0.8,
+                alpha=1 if mine else 0.6, label=f"{name} (ECE {m['ece']:.3f})", zorder=3 if mine else 2)  # fmt: skip
+        if mine:  # each bin's dot, its area the bin's segments
+            ax.scatter([b["predicted"] for b in bins], [b["observed"] for b in bins],
+                       s=[4 * b["count"] ** 0.75 for b in bins], color=ax.lines[-1].get_color(), zorder=4)  # fmt: skip
+    ax.set(xlabel="predicted confidence (bin mean)", ylabel="observed share exactly right", xlim=(0, 1), ylim=(0, 1))
+    ax.legend(fontsize=8, loc="upper left")
+    seg = r["measured_segments"]
+    good = [s["confidence"] for s in seg if s["right"]]
+    inside = [s["confidence"] for s in seg if not s["right"] and s["kind"].startswith("grammar")]
+    out = [s["confidence"] for s in seg if not s["kind"].startswith("grammar")]
+    edges = np.linspace(0, 1, 21)
+    hist.hist([good, inside, out], bins=edges, histtype="step", lw=1.5,
+              label=["right transcript", "wrong, in grammar", "out of grammar"],
+              color=["tab:green", "tab:orange", "tab:red"])  # fmt: skip
+    hist.axvline(chosen["threshold"], color="k", lw=1, ls=":")
+    hist.text(chosen["threshold"], 0.5, " threshold", transform=hist.get_xaxis_transform(), va="center", fontsize=8)
+    hist.set(xlabel="confidence", ylabel="segments", yscale="log")
+    hist.legend(fontsize=8, loc="upper center")
+    save(fig, "bundled_confidence.png")
+
+    lines = ["| calibration | threshold | out-of-grammar rejected | right in-grammar accepted | (unheard voices) | AUROC | ECE |",
+             "| --- | --: | --: | --: | --: | --: | --: |"]  # fmt: skip
+    for name, m in r["compared"].items():
+        bold = "**" if name == r["chosen"] else ""
+        lines.append(f"| {bold}{name}{bold} ({', '.join(m['features'])}) | {m['threshold']:.3f} | "
+                     f"{_pct(m['reject_rate_out_of_grammar'])} | {_pct(m['accept_rate_right_grammar'])} | "
+                     f"{_pct(m['accept_rate_right_grammar_unheard_voices'])} | "
+                     f"{m['auroc_right_grammar_vs_out_of_grammar']:.4f} | {m['ece']:.3f} |")  # fmt: skip
+    lines += ["", "| material (measuring half) | clips | transcribed exactly right | clips with a segment understood |",
+              "| --- | --: | --: | --: |"]  # fmt: skip
+    for kind, v in chosen["per_kind"].items():
+        lines.append(f"| {KIND_NAMES.get(kind, kind)} | {v['clips']} | {v['right']} | {v['any_understood']} |")
+    lines += ["", "| confidence bin | segments | mean confidence | share exactly right |", "| --- | --: | --: | --: |"]
+    for b in chosen["reliability"]:
+        lines.append(f"| {b['low']:.1f}–{b['high']:.1f} | {b['count']} | {b['predicted']:.3f} | {b['observed']:.3f} |")
+    counts = ", ".join(f"{n} {KIND_NAMES.get(k, k)}" for k, n in r["clips_per_kind"].items())
+    lines += ["", f"{sum(r['clips_per_kind'].values())} clips ({counts}); {r['fit_clips']} fitted the calibration "
+              f"and chose its threshold, the other {r['measure_clips']} ({chosen['segments']} segments) measured "
+              f"it. Shipped: **{r['chosen']}**, threshold {chosen['threshold']:.3f}; accuracy of accept/reject "
+              f"{_pct(chosen['accuracy'])}; {_pct(chosen['false_accept_rate_out_of_grammar'])} of out-of-grammar "
+              f"clips falsely accepted, {_pct(chosen['false_reject_rate_right_grammar'])} of right in-grammar "
+              f"transcripts falsely rejected; {_pct(chosen['grammar_wrong_rejected'])} of wrong in-grammar "
+              f"transcripts rejected. " + (f"The recipe took {r['seconds'] / 60:.0f} minutes on 2 shared cores, from nothing."
+              if r["clips_from_cache"] == 0 else f"(This run read {r['clips_from_cache']} decoded clips from its cache.)")]  # fmt: skip
+    (OUT / "bundled_confidence.md").write_text("\n".join(lines) + "\n")

@@ -59,6 +59,17 @@ def positive_int(text: str) -> int:
     return value
 
 
+def unit_interval(text: str) -> float:
+    """A number in [0, 1] (``--min-confidence``)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text}")
+    return value
+
+
 class Parser(argparse.ArgumentParser):
     """argparse, with its usage errors in one line (exit 2): the error and where help is."""
 
@@ -127,6 +138,9 @@ def main(argv: list[str] | None = None) -> int:
         for spelling in spellings:
             tr.add_argument(spelling, dest=action.dest, type=action.type, choices=action.choices,
                             default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    tr.add_argument("--min-confidence", type=unit_interval, default=None,
+                    help="segments less confident than this (0-1) are 'not understood' (default: the "
+                         "model's threshold, from its confidence.json; 0 accepts everything)")  # fmt: skip
     tr.add_argument("--threads", type=positive_int, default=None,
                     help="BLAS threads, and onnxruntime's for an exported ONNX directory (default: all cores)")
     tr.add_argument("--quiet", action="store_true", help="no progress, no segments as they are decoded")
@@ -228,6 +242,8 @@ def _transcribe(args) -> int:
             if error is None and not result["text"]:
                 result["warning"] = NO_WORDS
                 print(f"{path}: warning: {NO_WORDS}", file=sys.stderr)
+            if error is None:
+                _note_confidence(path, result)
             if error is None and directory is not None:
                 _, error = guarded(_write_outputs, directory, path, result, formats, args)
             if error is not None:
@@ -242,13 +258,31 @@ def _transcribe(args) -> int:
 
 
 def _summary(results: list, directory: Path | None) -> str:
-    """One sentence counting every input: transcribed (with how many empty) and failed."""
+    """One sentence counting every input: transcribed (with how many empty, how many
+    segments not understood) and failed."""
     failed = sum(error is not None for _, _, error in results)
     empty = sum(error is None and not result["text"] for _, result, error in results)
+    unclear = sum(_not_understood(result) for _, result, error in results if error is None)
     done = len(results) - failed
     where = f", written to {directory}" if directory is not None else ""
     return (f"{len(results)} file{'s' if len(results) != 1 else ''}: {done} transcribed{where}"
-            f" ({empty} with no words), {failed} failed.")  # fmt: skip
+            f" ({empty} with no words{_segments_not_understood(unclear)}), {failed} failed.")  # fmt: skip
+
+
+def _segments_not_understood(count: int) -> str:
+    return f", {count} segment{'s' if count != 1 else ''} not understood" if count else ""
+
+
+def _not_understood(result: dict) -> int:
+    return sum(not s.get("understood", True) for s in result["segments"])
+
+
+def _note_confidence(path: str, result: dict) -> None:
+    """A note on stderr when some of the file's segments were not understood."""
+    unclear = _not_understood(result)
+    if unclear:
+        print(f"{path}: {unclear} of {len(result['segments'])} segment(s) not understood (confidence below "
+              f"the threshold; JSON keeps their text)", file=sys.stderr)  # fmt: skip
 
 
 def _check_output_dir(given: str, files: list[str]) -> None:
@@ -404,6 +438,8 @@ def _run_files(model, args, options):
     printed to stderr as they are decoded (unless --quiet)."""
     from tqdm import tqdm
 
+    from .formats import segment_text
+
     show = not args.quiet and sys.stderr.isatty()
     files = tqdm(total=len(args.files), unit="file", disable=not show or len(args.files) < 2)
     for path in args.files:
@@ -416,12 +452,13 @@ def _run_files(model, args, options):
 
         on_segment = None
         if show and len(args.files) == 1:
-            on_segment = lambda s: audio.write(f"[{s['start']:8.2f} -> {s['end']:8.2f}] {s['text']}",  # noqa: E731
+            on_segment = lambda s: audio.write(f"[{s['start']:8.2f} -> {s['end']:8.2f}] {segment_text(s)}",  # noqa: E731
                                                file=sys.stderr)  # fmt: skip
         source = sys.stdin.buffer if path == "-" else path
         result, error = guarded(model.transcribe_long, source, batch_size=args.batch_size,
                                 language=args.language, on_segment=on_segment, on_progress=on_progress,
-                                word_timestamps=args.word_timestamps, **options)  # fmt: skip
+                                word_timestamps=args.word_timestamps, min_confidence=args.min_confidence,
+                                **options)  # fmt: skip
         audio.close()
         files.update(1)
         yield path, result, error
@@ -480,7 +517,7 @@ def _write_whole(target: Path, text: str) -> None:
 
 
 def _print_results(results: list, fmt: str, args) -> None:
-    from .formats import WRITERS, tsv_row
+    from .formats import WRITERS, shown_text, tsv_row
 
     if fmt == "json":
         rows = [{"file": f, **(result if error is None else _error_row(error))} for f, result, error in results]
@@ -495,7 +532,8 @@ def _print_results(results: list, fmt: str, args) -> None:
         elif fmt in ("srt", "vtt"):
             print(WRITERS[fmt](result, **_subtitle_options(fmt, args)), end="")
         else:
-            print(result["text"] if len(results) == 1 else f"{f}: {result['text']}")
+            text = shown_text(result)
+            print(text if len(results) == 1 else f"{f}: {text}")
 
 
 def _demo(args) -> int:

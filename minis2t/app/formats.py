@@ -4,6 +4,10 @@ Each writer takes one recording's result, ``{"text": str, "segments": [{"start":
 "end": s, "text": str, ...}]}`` (what :meth:`minis2t.Speech2Text.transcribe_long`
 returns), and returns the file's text. TSV has whisper's columns: start and end in
 integer milliseconds, then the text.
+
+A segment that was not understood (``"understood": false``, see
+:mod:`minis2t.app.confidence`) shows :data:`MARKER` instead of its text in text, SRT,
+WebVTT and TSV; JSON keeps its text, its confidence and the flag.
 """
 
 from __future__ import annotations
@@ -11,6 +15,19 @@ from __future__ import annotations
 import json
 
 FORMATS = ("txt", "json", "srt", "vtt", "tsv")
+MARKER = "[not understood]"  # instead of a segment's text when the model was not confident of it
+
+
+def segment_text(segment: dict) -> str:
+    """What a reader is shown of a segment: its text, or the marker when not understood."""
+    return segment["text"] if segment.get("understood", True) else MARKER
+
+
+def shown_text(result: dict) -> str:
+    """The recording's text with each segment not understood replaced by the marker."""
+    if all(s.get("understood", True) for s in result["segments"]):
+        return result["text"]
+    return " ".join(segment_text(s) for s in result["segments"])
 
 
 def timestamp(seconds: float, marker: str, always_hours: bool = True) -> str:
@@ -29,7 +46,7 @@ def _line(text: str) -> str:
 
 
 def to_txt(result: dict) -> str:
-    return "".join(s["text"] + "\n" for s in result["segments"])
+    return "".join(segment_text(s) + "\n" for s in result["segments"])
 
 
 def cues(result: dict, max_line_width: int | None = None, max_line_count: int | None = None) -> list[tuple]:
@@ -39,9 +56,12 @@ def cues(result: dict, max_line_width: int | None = None, max_line_count: int | 
     cues, a cue timed from its first word's start to its last word's end (the segment's
     start for its first cue, its end for its last). Needs the segments' ``words``."""
     if max_line_width is None and max_line_count is None:
-        return [(s["start"], s["end"], _line(s["text"])) for s in result["segments"]]
+        return [(s["start"], s["end"], _line(segment_text(s))) for s in result["segments"]]
     out = []
     for segment in result["segments"]:
+        if not segment.get("understood", True):  # one cue, the marker: no invented words
+            out.append((segment["start"], segment["end"], MARKER))
+            continue
         lines = _wrap(segment["words"], max_line_width)
         per_cue = max_line_count or len(lines) or 1
         for k in range(0, len(lines), per_cue):
@@ -82,7 +102,7 @@ def to_vtt(result: dict, max_line_width: int | None = None, max_line_count: int 
 
 def tsv_row(segment: dict) -> str:
     """``start<TAB>end<TAB>text``, times in integer milliseconds (whisper's columns)."""
-    return f"{int(round(1000 * segment['start']))}\t{int(round(1000 * segment['end']))}\t{_line(segment['text'])}"
+    return f"{int(round(1000 * segment['start']))}\t{int(round(1000 * segment['end']))}\t{_line(segment_text(segment))}"
 
 
 def to_tsv(result: dict) -> str:

@@ -36,6 +36,7 @@ from ..io.audio import (
     open_decoder,
     resample,
 )
+from . import confidence as conf
 from . import timing
 
 BLOCK_SECONDS = 30.0  # audio read per step
@@ -143,6 +144,9 @@ class Segment:
     pause_before: float = math.inf
     words: list | None = None
     ids: np.ndarray | None = field(default=None, repr=False)  # the output tokens, start token first
+    confidence: float | None = None  # the calibrated probability the text is right (minis2t.app.confidence)
+    understood: bool = True
+    signals: dict | None = field(default=None, repr=False)  # what the confidence was computed from
 
     @property
     def tokens(self) -> int:
@@ -152,6 +156,7 @@ class Segment:
     def to_dict(self) -> dict:
         out = {"start": round(self.start, 3), "end": round(self.end, 3), "text": self.text,
                "avg_logprob": self.avg_logprob}  # fmt: skip
+        out.update(confidence=self.confidence, understood=self.understood)
         if self.words is not None:
             out["words"] = self.words
         return out
@@ -307,14 +312,18 @@ def segment_seconds(model) -> float:
 def transcribe_long(model, audio, sampling_rate: int | None = None, batch_size: int = 8,
                     block_seconds: float = BLOCK_SECONDS, on_segment=None, on_progress=None,
                     min_pause: float = 0.3, search: str = "transformers", word_timestamps: bool = True,
-                    **options) -> dict:  # fmt: skip
+                    min_confidence: float | None = None, keep_signals: bool = False, **options) -> dict:  # fmt: skip
     """``{"text", "segments": [{"start", "end", "text", "avg_logprob"(, "words")}]}`` for a
     recording of any length (see the module's steps). ``model`` is a
     :class:`minis2t.Speech2Text`; ``options`` go to its ``generate`` (``num_beams``, ...).
     ``on_segment(dict)`` is called for each segment as it is decoded,
     ``on_progress(seconds)`` with the seconds of audio read so far. Segments in which
     the model finds no words are left out. With ``word_timestamps`` each segment has
-    ``words`` (:mod:`minis2t.app.timing`)."""
+    ``words`` (:mod:`minis2t.app.timing`). Each segment has ``confidence`` and ``understood``
+    (:mod:`minis2t.app.confidence`; ``min_confidence`` replaces the model's threshold;
+    ``keep_signals`` adds the ``signals`` the confidence came from, for calibration); the
+    result's ``confidence`` is the recording's (:func:`minis2t.app.confidence.file_confidence`)."""
+    min_confidence = conf.check_min_confidence(min_confidence)
     max_seconds = segment_seconds(model)
     segmenter = Segmenter(max_seconds, min_pause=min_pause)
     done: list[Segment] = []
@@ -324,9 +333,9 @@ def transcribe_long(model, audio, sampling_rate: int | None = None, batch_size: 
         return decode_waves(model, waves, batch_size, search, word_timestamps, **options)
 
     def emit(segments: list[Segment]) -> None:
+        segments = [s for s in segments if s.text]
+        conf.assess(model, segments, min_confidence, keep_signals)
         for segment in segments:
-            if not segment.text:
-                continue
             if segment.words is not None:  # times in the recording, within the segment
                 segment.words = [{**w, "start": round(min(w["start"] + segment.start, segment.end), 3),
                                   "end": round(min(w["end"] + segment.start, segment.end), 3)}
@@ -358,8 +367,9 @@ def transcribe_long(model, audio, sampling_rate: int | None = None, batch_size: 
         if on_progress is not None:
             on_progress(read / SAMPLING_RATE)
     decode(pending + segmenter.finish(), final=True)
-    segments = [s.to_dict() for s in done]
-    return {"text": " ".join(s["text"] for s in segments), "segments": segments}
+    segments = [s.to_dict() | ({"signals": s.signals} if keep_signals else {}) for s in done]
+    return {"text": " ".join(s["text"] for s in segments), "segments": segments,
+            "confidence": conf.file_confidence(segments)}
 
 
 # Segments apart by a pause shorter than the segmenter's bridge may be one sentence

@@ -12,6 +12,8 @@ points. What a user gives is checked here, once, before any work::
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 
 import numpy as np
 
@@ -33,7 +35,7 @@ from ..io.tokenizer import Tokenizer
 from ..reference import fairseq_search
 from ..reference import generate as g
 from ..reference import model as m
-from . import longform
+from . import confidence, longform
 from .onnx_runtime import is_onnx_dir
 
 
@@ -62,6 +64,8 @@ class Output(dict):
 
 class Speech2Text:
     """A Speech2Text model directory, loaded into NumPy."""
+
+    calibration = None  # the confidence calibration (minis2t.app.confidence), if the directory has one
 
     def __init__(self, config: ModelConfig, weights: dict[str, np.ndarray],
                  generation_config: GenerationConfig | None = None,
@@ -113,8 +117,9 @@ class Speech2Text:
         extractor = (FeatureExtractor.from_pretrained(directory)
                      if has("preprocessor_config.json", "processor_config.json") else None)  # fmt: skip
         tokenizer = Tokenizer.from_pretrained(directory) if has("vocab.json") else None
-        return cls(config, weights, GenerationConfig.from_pretrained(directory), extractor,
-                   tokenizer)  # fmt: skip
+        model = cls(config, weights, GenerationConfig.from_pretrained(directory), extractor, tokenizer)
+        model.calibration = confidence.load(directory)  # None without confidence.json
+        return model
 
     @classmethod
     def _from_onnx(cls, directory, threads: int | None = None) -> "Speech2Text":
@@ -137,6 +142,8 @@ class Speech2Text:
             self.tokenizer.save_pretrained(directory)
         if self.feature_extractor is not None:
             self.feature_extractor.save_pretrained(directory)
+        if self.calibration is not None:  # the confidence calibration travels with the model
+            (Path(directory) / confidence.FILENAME).write_text(json.dumps(self.calibration.to_dict(), indent=1) + "\n")
 
     @property
     def num_parameters(self) -> int:
@@ -334,7 +341,8 @@ class Speech2Text:
 
     def transcribe_long(self, audio: AudioInput, sampling_rate: int | None = None, language: str | None = None,
                         batch_size: int = 8, search: str = "transformers", word_timestamps: bool = True,
-                        on_segment=None, on_progress=None, **options) -> dict:  # fmt: skip
+                        on_segment=None, on_progress=None, min_confidence: float | None = None,
+                        **options) -> dict:  # fmt: skip
         """A recording of any length, cut at pauses and decoded segment by segment (files
         are read in blocks: memory does not grow with their length).
 
@@ -347,11 +355,18 @@ class Speech2Text:
         ``batch_size`` (segments per batch), ``search`` and ``options`` are as for
         :meth:`transcribe`; ``on_segment`` receives each segment as
         it is decoded, ``on_progress`` the seconds of audio read so far. See
-        :mod:`minis2t.app.longform`."""
+        :mod:`minis2t.app.longform`.
+
+        Each segment also has ``confidence`` (the calibrated probability that its text is
+        exactly right; None when the model directory has no ``confidence.json``) and
+        ``understood`` (``confidence >= min_confidence``, by default the model's threshold;
+        always True without a calibration), see :mod:`minis2t.app.confidence`; the result's
+        ``confidence`` is the recording's, its segments' weighted by their durations."""
         options = self._decoding_options(language, batch_size, search, options)
         return longform.transcribe_long(self, audio, sampling_rate, batch_size, on_segment=on_segment,
                                         on_progress=on_progress, search=search,
-                                        word_timestamps=word_timestamps, **options)  # fmt: skip
+                                        word_timestamps=word_timestamps, min_confidence=min_confidence,
+                                        **options)  # fmt: skip
 
     @property
     def max_seconds(self) -> float:

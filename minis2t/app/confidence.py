@@ -1,0 +1,167 @@
+"""How sure the model is of a segment: a calibrated probability that its text is exactly right.
+
+A recogniser trained on a closed grammar answers every input with a fluent grammar
+sentence, noise and German included. Its decoder still betrays doubt: the tokens it
+chose are less probable, the runner-up tokens closer, and the sentence it settles on is
+too short or too long for the audio. This module turns those signals into one number:
+
+1. **signals** (:func:`signals`): the decoder is run once more over the tokens the
+   search chose (teacher forcing, on the segment's own audio) and, per segment, gives
+   the mean and the least log-probability of its tokens, the least margin between a
+   chosen token and the best other token, the mean entropy of the next-token
+   distributions, the number of tokens and the seconds of audio per token;
+2. **calibration** (:class:`Calibration`): a logistic regression of those signals,
+   fitted on held-out material (``recipes/synthetic_speech/confidence.py``: grammar
+   sentences from voices the model never trained on, and material it must reject —
+   open English, other languages, digit strings, noise, music, hum) and shipped in the
+   model directory as ``confidence.json``; its output is the segment's ``confidence``;
+3. **understood**: ``confidence >= threshold`` — the file's default threshold, chosen
+   on held-out data, or the caller's ``min_confidence``.
+
+A model directory without ``confidence.json`` has no calibration: its segments carry
+``"confidence": None`` and are all understood.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ConfigError
+from ..reference.nn import log_softmax
+
+FILENAME = "confidence.json"
+FORMAT = "minis2t-confidence/1"
+# The signals, in the order the calibration's coefficients follow.
+SIGNALS = ("avg_logprob", "min_logprob", "min_margin", "mean_entropy", "log_tokens", "log_seconds_per_token")
+
+
+def signals(model, waves: list[np.ndarray], ids: list[np.ndarray]) -> list[dict]:
+    """The decoder's signals (:data:`SIGNALS`) for each 16 kHz wave ``[N]`` and the token
+    ids ``[L]`` the search chose for it (decoder start token first, end-of-sentence
+    included when reached). One encoder pass and one teacher-forced decoder pass per batch."""
+    if not waves:
+        return []
+    batch = model.feature_extractor(waves)
+    states, mask = model.encode(batch["input_features"], batch["attention_mask"])
+    longest = max(x.shape[0] for x in ids)
+    pad = model.config.pad_token_id
+    sequences = np.full((len(ids), longest), pad, np.int64)  # [B, L]
+    for b, x in enumerate(ids):
+        sequences[b, : x.shape[0]] = x
+    cache = model.runtime.init_cache(states)
+    logits = model.runtime.decode(sequences, cache, mask)["logits"][:, :-1]  # [B, L - 1, V]
+    log_p = log_softmax(logits.astype(np.float64))  # predicting tokens 1..L-1
+    return [_signals(log_p[b, : x.shape[0] - 1], x[1:], w.shape[0] / 16000) for b, (x, w) in enumerate(zip(ids, waves))]
+
+
+def _signals(log_p: np.ndarray, targets: np.ndarray, seconds: float) -> dict:
+    """``log_p [n, V]`` the next-token log-probabilities where ``targets [n]`` were chosen."""
+    n = targets.shape[0]
+    chosen = log_p[np.arange(n), targets]  # [n]
+    others = log_p.copy()
+    others[np.arange(n), targets] = -np.inf
+    margin = chosen - others.max(axis=1)  # [n]: > 0 where the chosen token was the most probable
+    entropy = -(np.exp(log_p) * log_p).sum(axis=1)  # [n]
+    return {"avg_logprob": float(chosen.mean()), "min_logprob": float(chosen.min()),
+            "min_margin": float(margin.min()), "mean_entropy": float(entropy.mean()),
+            "log_tokens": math.log(n), "log_seconds_per_token": math.log(max(seconds, 1e-3) / n)}  # fmt: skip
+
+
+@dataclass
+class Calibration:
+    """A logistic regression of standardised signals: ``p = 1 / (1 + exp(-(b + w . (x - mean) / scale)))``."""
+
+    features: list[str]
+    mean: np.ndarray  # [F]
+    scale: np.ndarray  # [F]
+    coef: np.ndarray  # [F]
+    intercept: float
+    threshold: float
+    info: dict  # the rest of the file (how it was fitted, the held-out numbers)
+
+    def __call__(self, signal: dict) -> float:
+        """The probability that the segment with these signals is exactly right."""
+        x = np.array([signal[name] for name in self.features], np.float64)
+        z = self.intercept + float(self.coef @ ((x - self.mean) / self.scale))
+        return float(1.0 / (1.0 + math.exp(-z))) if z > -700 else 0.0
+
+    @classmethod
+    def from_dict(cls, data: dict, name: str = FILENAME) -> "Calibration":
+        if not isinstance(data, dict) or data.get("format") != FORMAT:
+            raise ConfigError(f"{name}: not a confidence calibration (its 'format' must be {FORMAT!r}).")
+        try:
+            features = [str(f) for f in data["features"]]
+            arrays = [np.asarray(data[k], np.float64) for k in ("mean", "scale", "coef")]
+            intercept, threshold = float(data["intercept"]), float(data["threshold"])
+        except (KeyError, TypeError, ValueError) as e:
+            raise ConfigError(f"{name}: missing or malformed field ({e}); needs features, mean, "
+                              "scale, coef, intercept, threshold.") from None  # fmt: skip
+        unknown = sorted(set(features) - set(SIGNALS))
+        if unknown or not features:
+            raise ConfigError(f"{name}: unknown signal(s) {unknown or 'none given'}; known: {', '.join(SIGNALS)}.")
+        if any(a.shape != (len(features),) or not np.isfinite(a).all() for a in arrays) or not (arrays[1] > 0).all():
+            raise ConfigError(f"{name}: mean, scale and coef must be {len(features)} finite numbers (scale > 0).")
+        if not (math.isfinite(intercept) and 0.0 <= threshold <= 1.0):
+            raise ConfigError(f"{name}: intercept must be finite and threshold in [0, 1].")
+        rest = {k: v for k, v in data.items() if k not in ("features", "mean", "scale", "coef", "intercept", "threshold")}
+        return cls(features, *arrays, intercept, threshold, rest)
+
+    def to_dict(self) -> dict:
+        return {**self.info, "format": FORMAT, "features": list(self.features), "mean": self.mean.tolist(),
+                "scale": self.scale.tolist(), "coef": self.coef.tolist(), "intercept": self.intercept,
+                "threshold": self.threshold}  # fmt: skip
+
+
+def load(directory) -> Calibration | None:
+    """The calibration in ``directory/confidence.json``, or None when there is none."""
+    path = Path(directory) / FILENAME
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ConfigError(f"{path}: unreadable confidence calibration ({e}).") from None
+    return Calibration.from_dict(data, str(path))
+
+
+def check_min_confidence(value) -> float | None:
+    """``value`` as a threshold in [0, 1] (None: the model's default)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= float(value) <= 1.0:
+        raise ConfigError(f"min_confidence must be a number in [0, 1], got {value!r}.")
+    return float(value)
+
+
+def assess(model, segments: list, min_confidence: float | None = None, keep_signals: bool = False) -> None:
+    """Set ``confidence`` and ``understood`` on each :class:`minis2t.app.longform.Segment`
+    (its ``audio`` and ``ids`` still there): with no calibration, None and True. The
+    signals are computed when there is a calibration or ``keep_signals`` asks for them."""
+    calibration = getattr(model, "calibration", None)
+    if calibration is None and not keep_signals:
+        for segment in segments:
+            segment.confidence, segment.understood = None, True
+        return
+    found = signals(model, [s.audio for s in segments], [s.ids for s in segments])
+    for segment, signal in zip(segments, found):
+        segment.signals = signal
+        if calibration is None:
+            segment.confidence, segment.understood = None, True
+            continue
+        threshold = calibration.threshold if min_confidence is None else min_confidence
+        segment.confidence = round(calibration(signal), 4)
+        segment.understood = bool(segment.confidence >= threshold)
+
+
+def file_confidence(segments: list[dict]) -> float | None:
+    """A recording's confidence: its segments' confidences weighted by their durations
+    (None when no segment has one)."""
+    scored = [(s["confidence"], max(s["end"] - s["start"], 1e-3)) for s in segments if s.get("confidence") is not None]
+    if not scored:
+        return None
+    return round(sum(c * w for c, w in scored) / sum(w for _, w in scored), 4)
