@@ -470,3 +470,11 @@ def test_the_runtime_refuses_bad_inputs_as_numpy_does(exported):
     with pytest.raises(errors.ModelInputError, match="hidden states"):
         graphs.forward(np.zeros((1, 50, 80), np.float32), decoder_input_ids=np.full((1, 2), 2),
                        output_hidden_states=True)  # fmt: skip
+
+
+def test_an_exported_directory_keeps_the_confidence_model(exported):
+    """The bundled recogniser's calibration is copied by the export and read back: the
+    exported model says what it did not understand as the NumPy one does."""
+    graphs = minis2t.Speech2Text.from_pretrained(exported)
+    ours = minis2t.Speech2Text.from_pretrained()
+    assert graphs.calibration is not None and graphs.calibration.to_dict() == ours.calibration.to_dict()

@@ -221,13 +221,15 @@ def _stamp(path: Path, role: str, config, fingerprint: str, opset: int) -> None:
 
 
 def _write_side_files(model, directory: Path, opset: int, dtype: str) -> None:
-    """config, generation config, feature extractor and tokenizer files, and the manifest."""
+    """config, generation config, feature extractor, tokenizer and confidence files, and the manifest."""
     model.config.save_pretrained(directory)
     model.generation_config.save_pretrained(directory)
     if model.feature_extractor is not None:
         model.feature_extractor.save_pretrained(directory)
     if model.tokenizer is not None:
         model.tokenizer.save_pretrained(directory)
+    if model.calibration is not None:  # the confidence model reads the decoder's outputs: it travels too
+        (directory / "confidence.json").write_text(json.dumps(model.calibration.to_dict(), indent=1) + "\n")
     manifest = {"format": FORMAT_VERSION, "opset": opset, "dtype": dtype, "graphs": GRAPHS,
                 "config": config_fingerprint(model.config), "exported_by": "minis2t export-onnx"}  # fmt: skip
     (directory / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")

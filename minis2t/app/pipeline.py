@@ -130,6 +130,7 @@ class Speech2Text:
         config, generation, extractor, tokenizer, runtime = load_onnx_dir(directory, threads)
         self = cls(config, {"none": np.zeros(0, np.float32)}, generation, extractor, tokenizer)
         self.weights, self.params, self.runtime = {}, {}, runtime
+        self.calibration = confidence.load(directory)  # copied by the export when the source had one
         return self
 
     def save_pretrained(self, directory) -> None:
