@@ -475,6 +475,6 @@ def test_the_runtime_refuses_bad_inputs_as_numpy_does(exported):
 def test_an_exported_directory_keeps_the_confidence_model(exported):
     """The bundled recogniser's calibration is copied by the export and read back: the
     exported model says what it did not understand as the NumPy one does."""
-    graphs = minis2t.Speech2Text.from_pretrained(exported)
+    graphs = minis2t.Speech2Text.from_pretrained(exported("bundled-asr"))
     ours = minis2t.Speech2Text.from_pretrained()
     assert graphs.calibration is not None and graphs.calibration.to_dict() == ours.calibration.to_dict()
