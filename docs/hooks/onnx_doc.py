@@ -137,7 +137,8 @@ def data_path_figure(directory: Path) -> str:
     ax.set_title("The exported graphs of the bundled model: inputs (left) and outputs (right) as the graphs "
                  "declare them;\nnamed sizes are dynamic, numbers are the model's. Values alike (…_value.i) "
                  "follow their keys.", fontsize=10)  # fmt: skip
-    fig.savefig(FIGURES / "onnx_graphs.png", dpi=110)
+    # 11 in at 75 dpi: the page's 825 px (tests/test_docs.py); the diagram needs its width
+    fig.savefig(FIGURES / "onnx_graphs.png", dpi=75)
     plt.close(fig)
     return "![The three exported graphs, their inputs and outputs with shapes](figures/onnx_graphs.png)\n"
 

@@ -1,6 +1,6 @@
 """Benchmark onnxruntime on the exported graphs against NumPy and transformers, s2t-small size.
 
-    python benchmarks/onnx.py [--quick]
+    python benchmarks/onnx_bench.py [--quick]
 
 The model of benchmarks/model.py (random weights of facebook/s2t-small-librispeech-asr's
 configuration, transformers' initialisation, seed 0), exported by ``minis2t export-onnx``
@@ -32,10 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-# This file is named onnx.py, as the package it measures: the package must be imported
-# before this directory goes on the path, or `import onnx` would find this file.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).parent.resolve()]
-import onnx  # noqa: E402, F401
+import onnx  # noqa: E402, F401  (named onnx_bench.py so that it never shadows this package)
 import onnxruntime  # noqa: E402, F401
 
 sys.path.insert(0, str(Path(__file__).parent))
