@@ -123,7 +123,7 @@ class OnnxRuntime:
     def num_parameters(self) -> int:
         """The model's parameters, counted from its config (the graphs hold them as
         initialisers; a tied head counted once), as :attr:`Speech2Text.num_parameters`."""
-        from .checkpoint import TIED_HEAD, expected_shapes
+        from ..io.checkpoint import TIED_HEAD, expected_shapes
 
         shapes = expected_shapes(self.config)
         if self.config.tie_word_embeddings:
