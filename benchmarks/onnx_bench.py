@@ -297,9 +297,12 @@ def main() -> None:
             results["profile"] = bench_profiles(ours, onnx_dir)
         verdicts(results)
     results["load_average"] = [load, os.getloadavg()[0]]
-    note(f"\nThe machine's load average (1 min) was {load:.1f} when this run started and {os.getloadavg()[0]:.1f} "
-         f"when it ended, on {os.cpu_count()} cores: above the core count, other processes shared the cores "
-         f"and every time above is stretched, BLAS-threaded NumPy and torch most.")
+    end = os.getloadavg()[0]
+    busy = (f"above the core count, other processes shared the cores and every time above is stretched, "
+            f"BLAS-threaded NumPy and torch most." if max(load, end) > os.cpu_count()
+            else "below the core count: nothing else competed for the cores.")  # fmt: skip
+    note(f"\nThe machine's load average (1 min) was {load:.1f} when this run started and {end:.1f} "
+         f"when it ended, on {os.cpu_count()} cores: {busy}")
     if not args.quick:  # a partial run must not replace the committed complete one
         save("onnx", results)
 
