@@ -108,13 +108,24 @@ def describe(info: dict) -> str:
             f"Python {info['python']}, {versions}.")  # fmt: skip
 
 
+def verdicts(title: str, lines: list[str], results: dict) -> None:
+    """The target lines of a run: printed under ``title``, kept for the report and the JSON."""
+    note(f"\nAgainst the targets ({title}):\n")
+    for line in lines:
+        note(f"* {line}")
+    results["verdicts"] = lines
+
+
 def save(name: str, payload: dict) -> Path:
-    """``results/NAME.json`` and ``results/NAME.md`` (the printed tables and notes)."""
+    """``results/NAME.json`` and ``results/NAME.md`` (the printed tables and notes), the
+    command that wrote them named from the running script."""
     RESULTS.mkdir(exist_ok=True)
     info = machine()
     path = RESULTS / f"{name}.json"
     path.write_text(json.dumps({"machine": info, **payload}, indent=2) + "\n")
-    command = f"python benchmarks/{name}.py"
+    import __main__
+
+    command = f"python benchmarks/{Path(getattr(__main__, '__file__', name + '.py')).name}"
     report = [f"*Written by `{command}`. {describe(info)}*\n", *_REPORT]
     (RESULTS / f"{name}.md").write_text("\n".join(report))
     print(f"\nwrote {path} and {path.with_suffix('.md')}")

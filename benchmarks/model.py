@@ -37,6 +37,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).parent.parent))
 from common import best_time, note, print_table, save  # noqa: E402
+from common import verdicts as verdicts_of  # noqa: E402
 from flops import cross_kv_flops, decoder_flops, decoder_step_bytes, decoder_step_flops, encoder_flops  # noqa: E402
 
 from minis2t.io.config import S2T_SMALL  # noqa: E402
@@ -410,10 +411,7 @@ def verdicts(results: dict) -> None:
         worst = max(g["numpy"]["growth_mb"] / max(g["transformers"]["growth_mb"], 1) for g in results["growth"].values())
         lines.append(f"memory growth with length no worse than transformers' (10–240 s): "
                      f"{verdict(worst <= 1.0)}, at most {worst:.2f}× theirs")
-    note("\nAgainst the targets (issue 17):\n")
-    for line in lines:
-        note(f"* {line}")
-    results["verdicts"] = lines
+    verdicts_of("issue 17", lines, results)
 
 
 def main() -> None:

@@ -39,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).parent.parent))
 import model as bm  # noqa: E402  (benchmarks/model.py: the model, the audio, the interleaved timer)
 from common import note, print_table, save  # noqa: E402
+from common import verdicts as verdicts_of  # noqa: E402
 
 THREADS = 2  # the targets' thread count; onnxruntime is also measured with 1
 TARGETS = dict(encoder=0.8, transcription=0.5, batch=0.5, memory=1.0)  # issue 34, vs transformers (memory: vs NumPy)
@@ -266,10 +267,7 @@ def verdicts(results: dict) -> None:
         r = m["onnxruntime"]["peak"] / m["numpy"]["peak"]
         lines.append(f"peak memory no more than the NumPy path's: {verdict(r <= TARGETS['memory'])}, "
                      f"{m['onnxruntime']['peak']:.0f} MB against {m['numpy']['peak']:.0f} MB ({r:.2f}×)")
-    note("\nAgainst the targets (issue 34, 2 threads):\n")
-    for line in lines:
-        note(f"* {line}")
-    results["verdicts"] = lines
+    verdicts_of("issue 34, 2 threads", lines, results)
 
 
 def main() -> None:
@@ -298,8 +296,8 @@ def main() -> None:
         verdicts(results)
     results["load_average"] = [load, os.getloadavg()[0]]
     end = os.getloadavg()[0]
-    busy = (f"above the core count, other processes shared the cores and every time above is stretched, "
-            f"BLAS-threaded NumPy and torch most." if max(load, end) > os.cpu_count()
+    busy = ("above the core count, other processes shared the cores and every time above is stretched, "
+            "BLAS-threaded NumPy and torch most." if max(load, end) > os.cpu_count()
             else "below the core count: nothing else competed for the cores.")  # fmt: skip
     note(f"\nThe machine's load average (1 min) was {load:.1f} when this run started and {end:.1f} "
          f"when it ended, on {os.cpu_count()} cores: {busy}")
