@@ -351,7 +351,17 @@ def open_decoder(source, name: str, sampling_rate: int | None = None):
     return decoder
 
 
-class SoundfileDecoder:
+class _Closing:
+    """A decoder used as a context manager: ``close()`` on the way out."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class SoundfileDecoder(_Closing):
     """libsndfile (through soundfile), reading float32 (it scales integer PCM to [-1, 1])."""
 
     def __init__(self, opened, name: str):
@@ -378,14 +388,8 @@ class SoundfileDecoder:
     def close(self) -> None:
         self.file.close()
 
-    def __enter__(self):
-        return self
 
-    def __exit__(self, *exc):
-        self.close()
-
-
-class AvDecoder:
+class AvDecoder(_Closing):
     """FFmpeg's decoders through PyAV (the ``av`` package, which ships its own FFmpeg
     libraries): the first audio track of any container FFmpeg reads, decoded frame by
     frame and converted to float32 at the track's own rate (resampling stays minis2t's)."""
@@ -477,12 +481,6 @@ class AvDecoder:
 
     def close(self) -> None:
         self.container.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
 
 # What libsndfile (through soundfile) raises for a file it cannot read.

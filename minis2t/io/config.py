@@ -100,13 +100,7 @@ class ModelConfig:
 
     def to_dict(self) -> dict:
         """The fields and the kept unknown keys, as ``config.json`` holds them."""
-        out = dict(self.extra)
-        for f in dataclasses.fields(self):
-            if f.name not in ("extra", "extra_eos_token_ids"):
-                value = getattr(self, f.name)
-                out[f.name] = list(value) if isinstance(value, tuple) else value
-        if self.extra_eos_token_ids:
-            out["eos_token_id"] = list(self.eos_token_ids)
+        out = _as_dict(self)
         out.setdefault("model_type", "speech_to_text")
         out.setdefault("architectures", ["Speech2TextForConditionalGeneration"])
         return out
@@ -158,13 +152,7 @@ class GenerationConfig:
         return cls(**kwargs, extra=extra)  # an eos_token_id list is split in __post_init__
 
     def to_dict(self) -> dict:
-        out = dict(self.extra)
-        for f in dataclasses.fields(self):
-            if f.name not in ("extra", "extra_eos_token_ids"):
-                out[f.name] = getattr(self, f.name)
-        if self.extra_eos_token_ids:
-            out["eos_token_id"] = list(self.eos_token_ids)
-        return out
+        return _as_dict(self)
 
     def longest_output(self, prompt_length: int = 1) -> int:
         """The longest output in tokens: ``max_new_tokens`` counts after the prompt and
@@ -200,6 +188,19 @@ class GenerationConfig:
 
 
 # --- validation ---------------------------------------------------------------------
+
+
+def _as_dict(config) -> dict:
+    """A config's fields and kept unknown keys as its JSON file holds them: tuples as lists,
+    and the stop ids as one ``eos_token_id`` list when there are several."""
+    out = dict(config.extra)
+    for f in dataclasses.fields(config):
+        if f.name not in ("extra", "extra_eos_token_ids"):
+            value = getattr(config, f.name)
+            out[f.name] = list(value) if isinstance(value, tuple) else value
+    if config.extra_eos_token_ids:
+        out["eos_token_id"] = list(config.eos_token_ids)
+    return out
 
 
 def _split_eos_list(config) -> None:
