@@ -51,9 +51,10 @@ from ..errors import (
     SamplingRateError,
     SilentAudioError,
 )
+# 16 kHz, what every S2T checkpoint was trained on; one 25 ms frame (400 samples), the
+# shortest usable input: defined with the front end's math
+from ..reference.features import FRAME_LENGTH, SAMPLING_RATE
 
-SAMPLING_RATE = 16_000  # Hz: every S2T checkpoint was trained on 16 kHz audio
-FRAME_LENGTH = 400  # samples: one 25 ms analysis frame at 16 kHz, the shortest usable input
 # Rates outside this range are refused before any work. Below 1 kHz nothing of speech is
 # left (its Nyquist frequency is 500 Hz); above 384 kHz no audio interface records. Within
 # it the resampler's filter holds at most ~20 x 384 000 taps (60 MB, float64).
