@@ -225,9 +225,7 @@ def _transcribe(args) -> int:
     _check_subtitle_options(args, formats)
     if args.output_dir is not None:
         _check_output_dir(args.output_dir, args.files)
-    model = Speech2Text.from_pretrained(_model_dir(args.model))
-    if model.runtime.name == "onnxruntime" and args.threads is not None:  # its sessions' threads
-        model = Speech2Text._from_onnx(model.runtime.directory, threads=args.threads)
+    model = Speech2Text.from_pretrained(_model_dir(args.model), threads=args.threads)
     _check_task_and_language(model, args)
     options = {"search": args.search}
     if args.beams is not None:
