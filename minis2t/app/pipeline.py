@@ -429,7 +429,8 @@ class Speech2Text:
         "probability": float}, ...]}, ...]}`` with times in seconds; ``avg_logprob`` is the
         beam's length-normalised log-probability (None for greedy search); word times come
         from cross-attention (:mod:`minis2t.app.timing`), ``word_timestamps=False`` leaves
-        ``words`` out and saves the extra decoder pass they cost. ``language``,
+        ``words`` out (and saves the extra decoder pass they cost, unless the confidence's
+        signals need it: one pass serves both, :meth:`score`). ``language``,
         ``batch_size`` (segments per batch), ``search`` and ``options`` are as for
         :meth:`transcribe`; ``on_segment`` receives each segment as
         it is decoded, ``on_progress`` the seconds of audio read so far. See
