@@ -56,7 +56,7 @@ def build(directory: Path):
     hf, ours, _ = bm.build()
     hf.save_pretrained(directory / "hf")
     out = export(directory / "hf", directory / "onnx")
-    graphs = {n: minis2t.Speech2Text._from_onnx(out, threads=n) for n in (1, 2)}
+    graphs = {n: minis2t.Speech2Text.from_pretrained(out, threads=n) for n in (1, 2)}
     return hf, ours, graphs, out
 
 
@@ -138,7 +138,7 @@ def status(key):  # MB, from /proc
 wave = b.audio(10.0)
 opts = dict(num_beams=b.BEAMS, max_length=b.TOKENS + 1, min_length=b.TOKENS + 1, early_stopping=True)
 import minis2t
-model = minis2t.Speech2Text._from_onnx({onnx!r}, threads=2) if {which!r} == "onnxruntime" else \\
+model = minis2t.Speech2Text.from_pretrained({onnx!r}, threads=2) if {which!r} == "onnxruntime" else \\
     minis2t.Speech2Text.from_pretrained({hf!r})
 loaded = status('VmRSS')
 f = minis2t.FeatureExtractor()(wave)
@@ -183,7 +183,7 @@ def ort_profile(onnx_dir: Path, seconds: float = 10.0) -> dict:
     import minis2t
     import onnxruntime as ort
 
-    import minis2t.app.onnx_runtime as orm
+    import minis2t.engine.onnx_runtime as orm
 
     results = {}
     wave = bm.audio(seconds)
@@ -206,7 +206,7 @@ def ort_profile(onnx_dir: Path, seconds: float = 10.0) -> dict:
 
         orm._session = profiled
         try:
-            graphs = minis2t.Speech2Text._from_onnx(onnx_dir, threads=THREADS)
+            graphs = minis2t.Speech2Text.from_pretrained(onnx_dir, threads=THREADS)
         finally:
             orm._session = real
         run(graphs)  # the profile includes this one call (a warm-up of the sessions' first runs is in it too)
