@@ -257,7 +257,7 @@ class Speech2Text:
         return opts
 
     def generate(self, input_features, attention_mask=None, output_scores=False,
-                 return_dict=False, trace=None, search: str = "transformers", encoder_outputs=None,
+                 return_dict=False, search: str = "transformers", encoder_outputs=None,
                  **options):  # fmt: skip
         """Token ids ``[B, L]`` for a batch of features, as transformers' ``generate``.
 
@@ -266,8 +266,8 @@ class Speech2Text:
         ``length_penalty``, ``no_repeat_ngram_size``, ``forced_bos_token_id``, ...
         Rows start with the decoder start token; finished rows are padded with
         ``pad_token_id``. With ``return_dict`` a :class:`minis2t.reference.generate.GenerateOutput`
-        (``sequences``, ``sequences_scores``, ``scores``) is returned instead. ``trace``
-        (a list) collects beam search's steps, see :func:`minis2t.reference.generate.beam_search`.
+        (``sequences``, ``sequences_scores``, ``scores``, and beam search's ``steps``, one
+        record per step for drawing the search) is returned instead.
 
         ``search="fairseq"`` decodes with fairseq's ``SequenceGenerator`` rules instead
         (:mod:`minis2t.reference.fairseq_search`: the search behind fairseq's published WERs), with
@@ -303,7 +303,7 @@ class Speech2Text:
         elif k == 1:
             result = g.greedy_search(step, cache, batch, opts, output_scores)
         else:
-            result = g.beam_search(step, cache, batch, opts, output_scores, trace, top_k=top_k)
+            result = g.beam_search(step, cache, batch, opts, output_scores, top_k=top_k)
         return result if return_dict else result.sequences
 
     def transcribe(self, audio: AudioInput | list[AudioInput], sampling_rate: int | None = None,

@@ -39,11 +39,16 @@ class GenerateOutput:
     with ``pad_token_id``, cropped to the longest row. ``sequences_scores [B]``: beam
     search's length-normalised log-probability of each returned sequence (None for
     greedy). ``scores``: per step, the processed scores ``[B or B*K, V]`` (if asked).
+    ``steps`` (beam searches; None for greedy): one dict per step, for drawing the search:
+    the candidates' source beams ``beam``, tokens ``token`` and running scores ``score``
+    ``[B, 2K]``, which of them ended ``ends [B, 2K]``, and the live beams' positions among
+    the candidates ``live [B, K]``.
     """
 
     sequences: np.ndarray
     sequences_scores: np.ndarray | None = None
     scores: list | None = None
+    steps: list | None = None
 
 
 def max_length_of(options, prompt_length: int = 1) -> int:
@@ -155,7 +160,7 @@ def init_beams(batch: int, options, max_length: int) -> BeamState:
 
 
 def beam_search(step, cache, batch: int, options, output_scores: bool = False,
-                trace: list | None = None, top_k=top_k) -> GenerateOutput:  # fmt: skip
+                top_k=top_k) -> GenerateOutput:  # fmt: skip
     """Keep the ``K = num_beams`` best partial hypotheses of each item at every step.
 
     ``cache`` holds ``B * K`` rows (item-major: the beams of item 0, then of item 1, ...).
@@ -170,13 +175,12 @@ def beam_search(step, cache, batch: int, options, output_scores: bool = False,
     6. reorder the cache rows to follow each live beam's source beam;
     7. decide whether each item can still improve (the early-stopping rule).
 
-    ``trace``, if a list, receives one dict per step (for drawing the search): the
-    candidates' source beams, tokens and scores ``[B, 2K]``, which of them ended, and the
-    live beams' positions among the candidates ``[B, K]``.
+    The output's ``steps`` record each step's candidates and live beams (see
+    :class:`GenerateOutput`).
     """
     k, max_length = options.num_beams, max_length_of(options)
     state = init_beams(batch, options, max_length)
-    all_scores = []
+    all_scores, steps = [], []
     cur_len = 1
     while True:
         # 1. score every continuation --------------------------------------------------
@@ -204,9 +208,7 @@ def beam_search(step, cache, batch: int, options, output_scores: bool = False,
         live_scores, pick = top_k(live_scores, k)  # [B, K]
         running = np.take_along_axis(cand_seqs, pick[:, :, None], axis=1)  # [B, K, max_len]
         source_beam = np.take_along_axis(cand_beam, pick, axis=1)  # [B, K]
-        if trace is not None:
-            trace.append({"beam": cand_beam, "token": cand_token, "score": cand_scores,
-                          "ends": ends, "live": pick})  # fmt: skip
+        steps.append({"beam": cand_beam, "token": cand_token, "score": cand_scores, "ends": ends, "live": pick})
 
         # 5. the finished hypotheses ----------------------------------------------------------
         state = _update_finished(state, cand_seqs, cand_scores, ends, cur_len, options, top_k)
@@ -220,7 +222,7 @@ def beam_search(step, cache, batch: int, options, output_scores: bool = False,
         # 7. can each item still improve? -------------------------------------------------------
         state = _check_improvable(state, cur_len, max_length, options)
         if _should_stop(state, ends, options):
-            return _beam_output(state, options, all_scores if output_scores else None)
+            return _beam_output(state, options, all_scores if output_scores else None, steps)
 
 
 def _update_finished(state: BeamState, cand_seqs, cand_scores, ends, cur_len: int, options,
@@ -280,7 +282,7 @@ def _should_stop(state: BeamState, ends: np.ndarray, options) -> bool:
     return bool(ends.all())
 
 
-def _beam_output(state: BeamState, options, scores) -> GenerateOutput:
+def _beam_output(state: BeamState, options, scores, steps) -> GenerateOutput:
     """Each item's best finished hypothesis, cropped to the longest of them."""
     length = int(state.finished_lengths[:, 0].max())
-    return GenerateOutput(state.finished[:, 0, :length].copy(), state.finished_scores[:, 0].copy(), scores)
+    return GenerateOutput(state.finished[:, 0, :length].copy(), state.finished_scores[:, 0].copy(), scores, steps)
