@@ -17,7 +17,6 @@ from pathlib import Path
 
 import numpy as np
 
-from ..engine import nn as engine_nn
 from ..engine.runtime import NumpyRuntime
 from ..errors import (
     ConfigError,
@@ -32,9 +31,8 @@ from ..io.config import GenerationConfig, ModelConfig, check_generation_for_mode
 from ..io.fairseq import is_fairseq_dir, load_fairseq_dir
 from ..io.features import FeatureExtractor
 from ..io.tokenizer import Tokenizer
-from ..reference import fairseq_search
-from ..reference import generate as g
 from ..reference import model as m
+from ..reference import search as searches
 from . import confidence, longform
 from .onnx_runtime import is_onnx_dir
 
@@ -42,7 +40,7 @@ from .onnx_runtime import is_onnx_dir
 BUNDLED_MODEL = BUNDLED_MODELS["bundled-asr"]  # see docs: "The bundled model"
 
 
-SEARCHES = ("transformers", "fairseq")  # the two beam searches generate() offers
+SEARCHES = searches.RULES  # the two beam searches generate() offers
 
 
 def _check_search(search: str, opts: GenerationConfig) -> None:
@@ -294,16 +292,7 @@ class Speech2Text:
             _check_finite(logits, "decoder logits")
             return logits, out["cache"]
 
-        top_k = engine_nn.top_k  # the search's one fast device, equal to the reference's
-        if search == "fairseq":
-            result = fairseq_search.beam_search(
-                step, cache, batch, k, max(1, opts.longest_output() - 2), self.config.vocab_size,
-                min_len=max(1, opts.min_length - 1), len_penalty=opts.length_penalty,
-                eos=opts.eos_token_id, pad=opts.pad_token_id, top_k=top_k)  # fmt: skip
-        elif k == 1:
-            result = g.greedy_search(step, cache, batch, opts, output_scores)
-        else:
-            result = g.beam_search(step, cache, batch, opts, output_scores, top_k=top_k)
+        result = searches.search(step, cache, batch, opts, self.config.vocab_size, search, output_scores)
         return result if return_dict else result.sequences
 
     def transcribe(self, audio: AudioInput | list[AudioInput], sampling_rate: int | None = None,

@@ -36,7 +36,7 @@ NEG_INF = np.float32(-np.inf)
 
 def beam_search(step, cache, batch: int, beam: int, max_len: int, vocab_size: int, min_len: int = 1,
                 len_penalty: float = 1.0, unk_penalty: float = 0.0, eos: int = 2, pad: int = 1,
-                unk: int = 3, top_k=top_k) -> GenerateOutput:  # fmt: skip
+                unk: int = 3) -> GenerateOutput:  # fmt: skip
     """fairseq's beam search over ``batch`` items of ``beam`` beams each (the cache holds
     ``batch * beam`` rows, item-major). The decoder starts from EOS, as in fairseq."""
     k = min(beam, vocab_size - 1)

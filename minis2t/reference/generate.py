@@ -52,8 +52,11 @@ class GenerateOutput:
 
 
 def max_length_of(options, prompt_length: int = 1) -> int:
-    """``max_new_tokens`` counts after the prompt and wins; ``max_length`` counts it."""
-    return options.longest_output(prompt_length)
+    """The longest output in tokens: ``max_new_tokens`` counts after the prompt (the
+    decoder start token) and wins; ``max_length`` counts the prompt."""
+    if options.max_new_tokens is not None:
+        return prompt_length + options.max_new_tokens
+    return options.max_length
 
 
 # --- the score rules -------------------------------------------------------------------
@@ -86,11 +89,24 @@ def banned_ngram_tokens(sequences: np.ndarray, n: int) -> list[list[int]]:
 
 
 def top_k(x: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """The ``k`` largest of each row ``[N, M]``, largest first: ``(values [N, k], indices
-    [N, k])``. Ties go to the lower index: a stable sort of the negated row keeps equal
-    values in index order. (The engine's :func:`minis2t.engine.nn.top_k` gets the same
-    answer without sorting whole rows; the searches take it as their ``top_k``.)"""
-    idx = np.argsort(-x, axis=-1, kind="stable")[:, :k]  # [N, k]
+    """The ``k`` largest of each row ``[N, M]`` (no NaN), largest first: ``(values [N, k],
+    indices [N, k])``, ties to the lower index — what a stable sort of ``-x`` puts first.
+
+    Picked one at a time: ``argmax`` returns the first of the largest values, which is then
+    set aside (-inf). Once only -inf is left in a row, the first index not yet picked.
+    ``k`` scans of a row cost less than sorting it: beam search asks for ``2K`` of ``K V``.
+    """
+    rows = np.arange(x.shape[0])
+    rest = x.copy()  # [N, M]: the values not picked yet, the picked ones -inf
+    left = np.ones(x.shape, dtype=bool)  # [N, M]: not picked yet
+    idx = np.empty((x.shape[0], k), dtype=np.int64)
+    for j in range(k):
+        pick = rest.argmax(axis=-1)  # [N]
+        spent = rest[rows, pick] == -np.inf  # only -inf left: in index order
+        pick[spent] = left[spent].argmax(axis=-1)
+        idx[:, j] = pick
+        rest[rows, pick] = -np.inf
+        left[rows, pick] = False
     return np.take_along_axis(x, idx, axis=-1), idx
 
 
@@ -159,8 +175,7 @@ def init_beams(batch: int, options, max_length: int) -> BeamState:
                      np.ones(batch, dtype=bool))  # fmt: skip
 
 
-def beam_search(step, cache, batch: int, options, output_scores: bool = False,
-                top_k=top_k) -> GenerateOutput:  # fmt: skip
+def beam_search(step, cache, batch: int, options, output_scores: bool = False) -> GenerateOutput:
     """Keep the ``K = num_beams`` best partial hypotheses of each item at every step.
 
     ``cache`` holds ``B * K`` rows (item-major: the beams of item 0, then of item 1, ...).
@@ -211,7 +226,7 @@ def beam_search(step, cache, batch: int, options, output_scores: bool = False,
         steps.append({"beam": cand_beam, "token": cand_token, "score": cand_scores, "ends": ends, "live": pick})
 
         # 5. the finished hypotheses ----------------------------------------------------------
-        state = _update_finished(state, cand_seqs, cand_scores, ends, cur_len, options, top_k)
+        state = _update_finished(state, cand_seqs, cand_scores, ends, cur_len, options)
         state = replace(state, running=running, running_scores=live_scores)
 
         # 6. the cache follows the beams --------------------------------------------------------
@@ -225,8 +240,7 @@ def beam_search(step, cache, batch: int, options, output_scores: bool = False,
             return _beam_output(state, options, all_scores if output_scores else None, steps)
 
 
-def _update_finished(state: BeamState, cand_seqs, cand_scores, ends, cur_len: int, options,
-                     top_k=top_k) -> BeamState:  # fmt: skip
+def _update_finished(state: BeamState, cand_seqs, cand_scores, ends, cur_len: int, options) -> BeamState:
     """Step 5: merge the candidates that just ended into each item's K best finished."""
     k = options.num_beams
     in_top_k = np.zeros(ends.shape[1], dtype=bool)

@@ -156,29 +156,25 @@ def embedding_backward(dy: np.ndarray, ids: np.ndarray, num_embeddings: int) -> 
     return d_table
 
 
-def cross_entropy(logits: np.ndarray, labels: np.ndarray, label_smoothing: float = 0.0,
-                  ignore_index: int = -100):  # fmt: skip
-    """Mean label-smoothed cross-entropy over the labels that are not ``ignore_index``,
-    and its gradient with respect to the logits. Returns ``(loss, d_logits)``.
+def cross_entropy_backward(logits: np.ndarray, labels: np.ndarray, label_smoothing: float = 0.0,
+                           ignore_index: int = -100) -> np.ndarray:  # fmt: skip
+    """The gradient of :func:`minis2t.reference.model.cross_entropy` (the mean
+    label-smoothed cross-entropy over the labels that are not ``ignore_index``) with
+    respect to the logits ``[B, L, V]``.
 
-    As ``torch.nn.functional.cross_entropy(..., label_smoothing=ε)``: the target
-    distribution is ``(1 - ε) onehot + ε / V``, so ``loss = -sum q log p`` averaged over
-    the kept positions, and (softmax and log cancel) ``d_logits = (p - q) / N`` on kept
-    positions, 0 on ignored ones.
+    The target distribution is ``(1 - ε) onehot + ε / V`` and the loss ``-sum q log p``
+    averaged over the ``N`` kept positions, so (softmax and log cancel)
+    ``d_logits = (p - q) / N`` on kept positions, 0 on ignored ones.
     """
     vocab = logits.shape[-1]
     keep = labels != ignore_index  # [B, L]
     count = int(keep.sum())
-    log_p = log_softmax(logits.astype(np.float64, copy=False))
-    safe = np.where(keep, labels, 0)
-    nll = -np.take_along_axis(log_p, safe[..., None], axis=-1)[..., 0]  # [B, L]
-    smooth = -log_p.mean(axis=-1)  # [B, L]: -sum over classes of (1/V) log p
-    per_token = (1 - label_smoothing) * nll + label_smoothing * smooth
-    loss = float((per_token * keep).sum() / count) if count else float("nan")
+    p = np.exp(log_softmax(logits.astype(np.float64, copy=False)))  # [B, L, V]
     target = np.full(logits.shape, label_smoothing / vocab)
-    np.put_along_axis(target, safe[..., None], 1 - label_smoothing + label_smoothing / vocab, axis=-1)
-    d_logits = (np.exp(log_p) - target) * (keep[..., None] / max(count, 1))
-    return loss, d_logits.astype(logits.dtype)
+    np.put_along_axis(target, np.where(keep, labels, 0)[..., None], 1 - label_smoothing + label_smoothing / vocab,
+                      axis=-1)  # fmt: skip
+    d_logits = (p - target) * (keep[..., None] / max(count, 1))
+    return d_logits.astype(logits.dtype)
 
 
 def _shift(a: np.ndarray, k: int, fill) -> np.ndarray:

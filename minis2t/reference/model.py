@@ -354,13 +354,20 @@ def shift_tokens_right(labels: np.ndarray, pad_token_id: int, decoder_start_toke
     return np.where(shifted == IGNORE_INDEX, pad_token_id, shifted)
 
 
-def cross_entropy(logits: np.ndarray, labels: np.ndarray) -> float:
+def cross_entropy(logits: np.ndarray, labels: np.ndarray, label_smoothing: float = 0.0) -> float:
     """Mean negative log-likelihood of ``labels [B, L]`` under ``logits [B, L, V]``,
     skipping positions labelled -100 (as ``torch.nn.CrossEntropyLoss`` does; with every
-    label skipped the mean is 0 / 0 = NaN there and here)."""
+    label skipped the mean is 0 / 0 = NaN there and here).
+
+    With ``label_smoothing = ε`` the target is ``(1 - ε) onehot + ε / V``, so each
+    position's loss is ``(1 - ε) (-log p[label]) + ε mean_c(-log p_c)`` (torch's
+    ``label_smoothing``); its gradient is :func:`minis2t.reference.grad.cross_entropy_backward`."""
     labels = np.asarray(labels)
     keep = labels != IGNORE_INDEX  # [B, L]
     log_probs = log_softmax(logits)  # [B, L, V]
-    picked = np.take_along_axis(log_probs, np.where(keep, labels, 0)[..., None], axis=-1)[..., 0]
+    picked = np.take_along_axis(log_probs, np.where(keep, labels, 0)[..., None], axis=-1)[..., 0]  # [B, L]
+    per_token = -picked
+    if label_smoothing:
+        per_token = (1 - label_smoothing) * per_token - label_smoothing * log_probs.mean(axis=-1)
     with np.errstate(invalid="ignore"):
-        return float(-(picked * keep).sum() / keep.sum())
+        return float((per_token * keep).sum() / keep.sum())
