@@ -25,13 +25,14 @@ from ..errors import (
     NumericalError,
     UnknownLanguageError,
 )
-from ..io.audio import FRAME_LENGTH, SAMPLING_RATE, SILENCE_AMPLITUDE, AudioInput, is_sample_list, load_audio  # noqa: F401
+from ..io.audio import AudioInput, is_sample_list, load_audio
 from ..io.checkpoint import BUNDLED_MODELS, load_checkpoint, resolve_model_dir, save_checkpoint
 from ..io.config import GenerationConfig, ModelConfig, check_generation_for_model
 from ..io.fairseq import is_fairseq_dir, load_fairseq_dir
 from ..io.features import FeatureExtractor
 from ..io.tokenizer import Tokenizer
 from ..reference import model as m
+from ..reference.features import FRAME_LENGTH, FRAME_SHIFT, SAMPLING_RATE
 from ..reference import search as searches
 from . import confidence, longform
 from .onnx_runtime import is_onnx_dir
@@ -365,7 +366,7 @@ class Speech2Text:
         (plus the first frame's extra 15 ms)."""
         c = self.config
         frames = 2**c.num_conv_layers * c.max_source_positions  # T with subsampled(T) <= max
-        return (FRAME_LENGTH + 160 * (frames - 1)) / SAMPLING_RATE
+        return (FRAME_LENGTH + FRAME_SHIFT * (frames - 1)) / SAMPLING_RATE
 
     def _decoding_options(self, language, batch_size, search: str, options: dict) -> dict:
         """``options`` with the language's forced token, everything checked before any
@@ -421,7 +422,7 @@ class Speech2Text:
     def load_waveform(self, item, sampling_rate: int | None = None, index: int = 0) -> np.ndarray:
         """One recording (see :meth:`transcribe`) -> 16 kHz waveform, refusing audio longer
         than the model takes (from the file header, before decoding) and everything
-        :class:`minis2t.io.audio.AudioCheck` refuses, silence included (the same checks as
+        :class:`minis2t.io.audio_checks.AudioCheck` refuses, silence included (the same checks as
         :meth:`transcribe_long` and the command). ``index`` is unused (kept for callers)."""
         return load_audio(item, sampling_rate, max_seconds=self.max_seconds, refuse_silence=True)
 
