@@ -299,18 +299,6 @@ def test_the_twin_mirrors_the_reference_function_for_function():
     assert names(tn) == names(rn)
 
 
-def test_layers_only_import_downwards():
-    """ARCHITECTURE.md's rule, checked on the code by the script that draws the graph."""
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    root = Path(__file__).resolve().parents[1]
-    run = subprocess.run([sys.executable, str(root / "scripts" / "import_graph.py")], capture_output=True, text=True)
-    assert run.returncode == 0, run.stderr
-    assert "minis2t.engine.model -> minis2t.reference.model" in run.stdout  # it does see edges
-
-
 def test_readme_states_the_reference_size():
     """The README's count of the reference's lines from waveform to tokens is the files'."""
     import re

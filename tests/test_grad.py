@@ -1,4 +1,4 @@
-"""Every hand-written backward of minis2t.grad against torch.autograd on the twin's forward.
+"""Every hand-written backward of minis2t.reference.grad against torch.autograd on the twin's forward.
 
 For a primitive ``f`` and random float64 inputs, autograd computes the vector-Jacobian
 product ``dy^T J_f`` by differentiating the twin's ``f`` (parity/nn.py) — an independent

@@ -1,4 +1,4 @@
-"""Recordings of any length (minis2t.longform): streamed reading, pauses, segments."""
+"""Recordings of any length (minis2t.app.longform, minis2t.io.audio's block reader): streamed reading, pauses, segments."""
 
 from __future__ import annotations
 

@@ -93,7 +93,7 @@ def shorthand(argv: list[str]) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .. import __version__
+    from .._version import __version__
 
     argv = shorthand(list(sys.argv[1:] if argv is None else argv))
     parser = Parser(prog="minis2t", description="Speech2Text in NumPy. "
