@@ -34,9 +34,20 @@ from .nn import log_softmax
 NEG_INF = np.float32(-np.inf)
 
 
-def beam_search(step, cache, batch: int, beam: int, max_len: int, vocab_size: int, min_len: int = 1,
-                len_penalty: float = 1.0, unk_penalty: float = 0.0, eos: int = 2, pad: int = 1,
-                unk: int = 3) -> GenerateOutput:  # fmt: skip
+def beam_search(
+    step,
+    cache,
+    batch: int,
+    beam: int,
+    max_len: int,
+    vocab_size: int,
+    min_len: int = 1,
+    len_penalty: float = 1.0,
+    unk_penalty: float = 0.0,
+    eos: int = 2,
+    pad: int = 1,
+    unk: int = 3,
+) -> GenerateOutput:
     """fairseq's beam search over ``batch`` items of ``beam`` beams each (the cache holds
     ``batch * beam`` rows, item-major). The decoder starts from EOS, as in fairseq."""
     k = min(beam, vocab_size - 1)

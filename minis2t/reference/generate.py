@@ -113,8 +113,7 @@ def top_k(x: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
 # --- greedy search -----------------------------------------------------------------------
 
 
-def greedy_search(step, cache, batch: int, options,
-                  output_scores: bool = False) -> GenerateOutput:  # fmt: skip
+def greedy_search(step, cache, batch: int, options, output_scores: bool = False) -> GenerateOutput:
     """Take the most likely token each step, until every row has ended.
 
     A row ends with EOS (any of ``eos_token_ids``) or at ``max_length``; ended rows are padded with ``pad_token_id``
@@ -170,9 +169,15 @@ def init_beams(batch: int, options, max_length: int) -> BeamState:
     running[:, :, 0] = options.decoder_start_token_id
     running_scores = np.zeros((batch, k), dtype=np.float32)
     running_scores[:, 1:] = DEAD
-    return BeamState(running, running_scores, running.copy(), np.full((batch, k), DEAD),
-                     np.ones((batch, k), dtype=np.int64), np.zeros((batch, k), dtype=bool),
-                     np.ones(batch, dtype=bool))  # fmt: skip
+    return BeamState(
+        running,
+        running_scores,
+        running.copy(),
+        np.full((batch, k), DEAD),
+        np.ones((batch, k), dtype=np.int64),
+        np.zeros((batch, k), dtype=bool),
+        np.ones(batch, dtype=bool),
+    )
 
 
 def beam_search(step, cache, batch: int, options, output_scores: bool = False) -> GenerateOutput:
@@ -267,8 +272,7 @@ def _update_finished(state: BeamState, cand_seqs, cand_scores, ends, cur_len: in
     )
 
 
-def _check_improvable(state: BeamState, cur_len: int, max_length: int,
-                      options) -> BeamState:  # fmt: skip
+def _check_improvable(state: BeamState, cur_len: int, max_length: int, options) -> BeamState:
     """Step 7: transformers' early-stop heuristic.
 
     The best live beam, normalised as if it ended now (or, for ``early_stopping="never"``

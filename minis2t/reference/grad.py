@@ -78,9 +78,14 @@ def silu_backward(dy, x):
     return dy * (s * (1 + x * (1 - s)))
 
 
-ACTIVATION_BACKWARDS = {"relu": relu_backward, "gelu": gelu_backward, "gelu_python": gelu_backward,
-                        "gelu_new": gelu_tanh_backward, "silu": silu_backward,
-                        "swish": silu_backward}  # fmt: skip
+ACTIVATION_BACKWARDS = {
+    "relu": relu_backward,
+    "gelu": gelu_backward,
+    "gelu_python": gelu_backward,
+    "gelu_new": gelu_tanh_backward,
+    "silu": silu_backward,
+    "swish": silu_backward,
+}
 
 
 def glu_backward(dy: np.ndarray, x: np.ndarray, axis: int = -1) -> np.ndarray:
@@ -98,8 +103,7 @@ def softmax_backward(dy: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarra
     return y * (dy - (dy * y).sum(axis=axis, keepdims=True))
 
 
-def attention_backward(d_out: np.ndarray, q: np.ndarray, k: np.ndarray, v: np.ndarray,
-                       weights: np.ndarray):  # fmt: skip
+def attention_backward(d_out: np.ndarray, q: np.ndarray, k: np.ndarray, v: np.ndarray, weights: np.ndarray):
     """Scaled dot-product attention, ``out = P V``, ``P = softmax(c Q K^T + M)``,
     ``c = d_h^{-1/2}``, the mask ``M`` a constant.
 
@@ -125,8 +129,7 @@ def merge_heads_backward(dy: np.ndarray, n_head: int) -> np.ndarray:
     return split_heads(dy, n_head)
 
 
-def conv1d_backward(dy: np.ndarray, x: np.ndarray, weight: np.ndarray, stride: int = 1,
-                    padding: int = 0):  # fmt: skip
+def conv1d_backward(dy: np.ndarray, x: np.ndarray, weight: np.ndarray, stride: int = 1, padding: int = 0):
     """:func:`minis2t.reference.nn.conv1d` is ``y = cols W_f^T + b`` with ``cols`` the im2col view
     (each output step's ``k`` input steps flattened to ``C_in k`` numbers). So
     ``dW_f = dy^T cols`` and ``db = sum dy``, and ``d cols = dy W_f`` — which goes back to
@@ -156,8 +159,9 @@ def embedding_backward(dy: np.ndarray, ids: np.ndarray, num_embeddings: int) -> 
     return d_table
 
 
-def cross_entropy_backward(logits: np.ndarray, labels: np.ndarray, label_smoothing: float = 0.0,
-                           ignore_index: int = -100) -> np.ndarray:  # fmt: skip
+def cross_entropy_backward(
+    logits: np.ndarray, labels: np.ndarray, label_smoothing: float = 0.0, ignore_index: int = -100
+) -> np.ndarray:
     """The gradient of :func:`minis2t.reference.model.cross_entropy` (the mean
     label-smoothed cross-entropy over the labels that are not ``ignore_index``) with
     respect to the logits ``[B, L, V]``.
@@ -171,8 +175,9 @@ def cross_entropy_backward(logits: np.ndarray, labels: np.ndarray, label_smoothi
     count = int(keep.sum())
     p = np.exp(log_softmax(logits.astype(np.float64, copy=False)))  # [B, L, V]
     target = np.full(logits.shape, label_smoothing / vocab)
-    np.put_along_axis(target, np.where(keep, labels, 0)[..., None], 1 - label_smoothing + label_smoothing / vocab,
-                      axis=-1)  # fmt: skip
+    np.put_along_axis(
+        target, np.where(keep, labels, 0)[..., None], 1 - label_smoothing + label_smoothing / vocab, axis=-1
+    )
     d_logits = (p - target) * (keep[..., None] / max(count, 1))
     return d_logits.astype(logits.dtype)
 

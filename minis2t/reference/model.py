@@ -107,8 +107,7 @@ def subsampled_lengths(lengths: np.ndarray, num_conv_layers: int) -> np.ndarray:
     return lengths
 
 
-def frame_mask(attention_mask: np.ndarray | None, batch: int, num_frames: int,
-               num_conv_layers: int) -> np.ndarray:  # fmt: skip
+def frame_mask(attention_mask: np.ndarray | None, batch: int, num_frames: int, num_conv_layers: int) -> np.ndarray:
     """The feature-level mask ``[B, T]`` -> the encoder-level mask ``[B, S]`` (int, 1 = real).
 
     Assumes right padding: item ``b`` keeps its first ``subsampled_lengths(sum(mask_b))``
@@ -181,8 +180,7 @@ def feed_forward_block(x, layer: dict, activation):
 # --- encoder -------------------------------------------------------------------------
 
 
-def conv_subsampler(features: np.ndarray, conv_layers: list[dict],
-                    kernel_sizes: tuple[int, ...]) -> list[np.ndarray]:  # fmt: skip
+def conv_subsampler(features: np.ndarray, conv_layers: list[dict], kernel_sizes: tuple[int, ...]) -> list[np.ndarray]:
     """Stride-2 convolutions, each followed by a GLU that halves its channels.
 
     ``[B, T, F] -> [B, T/2, C/2] -> ... -> [B, S, D]``. Returns every layer's output (the
@@ -206,8 +204,13 @@ def encoder_layer(x, layer: dict, n_head: int, bias, activation):
     return feed_forward_block(x, layer, activation), weights  # [B, S, D]
 
 
-def encode(params: dict, config, features: np.ndarray, attention_mask: np.ndarray | None = None,
-           positions: np.ndarray | None = None) -> dict:  # fmt: skip
+def encode(
+    params: dict,
+    config,
+    features: np.ndarray,
+    attention_mask: np.ndarray | None = None,
+    positions: np.ndarray | None = None,
+) -> dict:
     """Features ``[B, T, F]`` (and their mask ``[B, T]``) -> encoder states ``[B, S, D]``.
 
     Returns a dict: ``last_hidden_state [B, S, D]``, ``mask [B, S]``, ``conv_outputs``
@@ -235,8 +238,13 @@ def encode(params: dict, config, features: np.ndarray, attention_mask: np.ndarra
         x, weights = encoder_layer(x, layer, config.encoder_attention_heads, bias, activation)
         attentions.append(weights)
     x = layer_norm(x, **enc["layer_norm"])  # [B, S, D]
-    return {"last_hidden_state": x, "mask": mask, "conv_outputs": conv_outputs,
-            "hidden_states": hidden_states + [x], "attentions": attentions}  # fmt: skip
+    return {
+        "last_hidden_state": x,
+        "mask": mask,
+        "conv_outputs": conv_outputs,
+        "hidden_states": hidden_states + [x],
+        "attentions": attentions,
+    }
 
 
 # --- decoder -----------------------------------------------------------------------------
@@ -269,10 +277,12 @@ def cross_attention_kv(params: dict, config, encoder_states: np.ndarray) -> tupl
     """Each decoder layer's cross-attention keys and values, ``[B, H, S, Dh]`` each."""
     n_head = config.decoder_attention_heads
     return tuple(
-        (split_heads(linear(encoder_states, **layer["encoder_attn"]["k_proj"]), n_head),
-         split_heads(linear(encoder_states, **layer["encoder_attn"]["v_proj"]), n_head))
+        (
+            split_heads(linear(encoder_states, **layer["encoder_attn"]["k_proj"]), n_head),
+            split_heads(linear(encoder_states, **layer["encoder_attn"]["v_proj"]), n_head),
+        )
         for layer in params["model"]["decoder"]["layers"]
-    )  # fmt: skip
+    )
 
 
 def init_cache(params: dict, config, encoder_states: np.ndarray) -> KVCache:
@@ -301,9 +311,15 @@ def embed_tokens(params: dict, config, input_ids: np.ndarray, past: int, positio
     return x + positions[position_ids(input_ids != config.pad_token_id, config.pad_token_id, past)]
 
 
-def decode(params: dict, config, input_ids: np.ndarray, cache: KVCache,
-           encoder_mask: np.ndarray | None = None, decoder_attention_mask: np.ndarray | None = None,
-           positions: np.ndarray | None = None) -> dict:  # fmt: skip
+def decode(
+    params: dict,
+    config,
+    input_ids: np.ndarray,
+    cache: KVCache,
+    encoder_mask: np.ndarray | None = None,
+    decoder_attention_mask: np.ndarray | None = None,
+    positions: np.ndarray | None = None,
+) -> dict:
     """New token ids ``[B, L]`` -> logits ``[B, L, V]`` and the cache extended by ``L``.
 
     Args:
@@ -324,16 +340,20 @@ def decode(params: dict, config, input_ids: np.ndarray, cache: KVCache,
     new_self_kv, hidden_states, self_attentions, cross_attentions = [], [], [], []
     for layer, layer_past, cross_kv in zip(dec["layers"], cache.self_kv, cache.cross_kv):
         hidden_states.append(x)
-        x, kv, self_w, cross_w = decoder_layer(x, layer, config.decoder_attention_heads,
-                                               self_bias, layer_past, cross_kv, cross_bias,
-                                               activation)  # fmt: skip
+        x, kv, self_w, cross_w = decoder_layer(
+            x, layer, config.decoder_attention_heads, self_bias, layer_past, cross_kv, cross_bias, activation
+        )
         new_self_kv.append(kv)
         self_attentions.append(self_w)
         cross_attentions.append(cross_w)
     x = layer_norm(x, **dec["layer_norm"])  # [B, L, D]
-    return {"logits": lm_head(params, x), "cache": KVCache(tuple(new_self_kv), cache.cross_kv),
-            "hidden_states": hidden_states + [x], "self_attentions": self_attentions,
-            "cross_attentions": cross_attentions}  # fmt: skip
+    return {
+        "logits": lm_head(params, x),
+        "cache": KVCache(tuple(new_self_kv), cache.cross_kv),
+        "hidden_states": hidden_states + [x],
+        "self_attentions": self_attentions,
+        "cross_attentions": cross_attentions,
+    }
 
 
 def lm_head(params: dict, x: np.ndarray) -> np.ndarray:

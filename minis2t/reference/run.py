@@ -16,8 +16,7 @@ from .model import decode, encode, init_cache
 from .search import search
 
 
-def generate(params: dict, config, features: np.ndarray, attention_mask, options,
-             rules: str = "transformers"):  # fmt: skip
+def generate(params: dict, config, features: np.ndarray, attention_mask, options, rules: str = "transformers"):
     """Features ``[B, T, F]`` (mask ``[B, T]``) -> a :class:`~minis2t.reference.generate.GenerateOutput`
     with ``sequences [B, L]``. ``options`` is a
     :class:`~minis2t.io.config.GenerationConfig`; ``rules`` picks transformers' or

@@ -17,8 +17,9 @@ from .generate import GenerateOutput, beam_search, greedy_search, max_length_of
 RULES = ("transformers", "fairseq")  # whose search: transformers' generate, fairseq's SequenceGenerator
 
 
-def search(step, cache, batch: int, options, vocab_size: int, rules: str = "transformers",
-           output_scores: bool = False) -> GenerateOutput:  # fmt: skip
+def search(
+    step, cache, batch: int, options, vocab_size: int, rules: str = "transformers", output_scores: bool = False
+) -> GenerateOutput:
     """Token ids for ``batch`` items (the cache holds ``batch * num_beams`` rows) under
     ``options`` (a :class:`~minis2t.io.config.GenerationConfig`).
 
@@ -27,11 +28,18 @@ def search(step, cache, batch: int, options, vocab_size: int, rules: str = "tran
     included, is then as long as transformers' at most) and at least
     ``max(1, min_length - 1)``; it gives no per-step ``scores``."""
     if rules == "fairseq":
-        return fairseq_search.beam_search(step, cache, batch, options.num_beams,
-                                          max(1, max_length_of(options) - 2), vocab_size,
-                                          min_len=max(1, options.min_length - 1),
-                                          len_penalty=options.length_penalty, eos=options.eos_token_id,
-                                          pad=options.pad_token_id)  # fmt: skip
+        return fairseq_search.beam_search(
+            step,
+            cache,
+            batch,
+            options.num_beams,
+            max(1, max_length_of(options) - 2),
+            vocab_size,
+            min_len=max(1, options.min_length - 1),
+            len_penalty=options.length_penalty,
+            eos=options.eos_token_id,
+            pad=options.pad_token_id,
+        )
     if options.num_beams == 1:
         return greedy_search(step, cache, batch, options, output_scores)
     return beam_search(step, cache, batch, options, output_scores)
