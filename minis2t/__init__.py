@@ -6,8 +6,8 @@ The package in layers, each importing only from those below it (``ARCHITECTURE.m
     train/      loss_and_grads, the optimiser, the schedule
     io/         audio, features (fbank, FeatureExtractor), config, checkpoint, fairseq, tokenizer
     engine/     the reference made fast, held to it by tests
-    reference/  the math: features, nn, model, generate, fairseq_search, grad, model_grad
-    errors      the typed errors every layer raises
+    reference/  the math: features, nn, model, generate, fairseq_search, search, grad, model_grad
+    errors      the typed errors every layer raises (and _version, the version)
 """
 
 from . import errors
