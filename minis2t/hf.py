@@ -426,7 +426,7 @@ class Speech2TextForConditionalGeneration:
         else:
             kv = _kv_cache(past_key_values, c)
         dec = engine.decode(self._params, c, np.asarray(decoder_input_ids), kv, enc["mask"], decoder_attention_mask,
-                       s2t.positions["decoder"], hidden, attentions)  # fmt: skip
+                       hidden, attentions)  # fmt: skip
         out = dict(
             loss=None if labels is None or self._bare else m.cross_entropy(dec["logits"], labels),
             **({"last_hidden_state": dec["logits"]} if self._bare else {"logits": dec["logits"]}),
@@ -542,7 +542,7 @@ class Speech2TextForConditionalGeneration:
 
         def step(tokens, history):
             sequence = tokens if history.tokens is None else np.concatenate([history.tokens, tokens], axis=1)
-            out = engine.decode(self._params, self.config, sequence, cross, encoder_mask, positions=s2t.positions["decoder"])
+            out = engine.decode(self._params, self.config, sequence, cross, encoder_mask)
             return out["logits"][:, -1], _History(sequence)
 
         if k == 1:

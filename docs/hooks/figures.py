@@ -1006,7 +1006,7 @@ def translation() -> None:
     for lang in languages:
         ids = model.generate(None, encoder_outputs=(states, mask), forced_bos_token_id=model.tokenizer.language_id(lang))
         runs[lang] = (ids, m.decode(model.params, model.config, ids, m.init_cache(model.params, model.config, states),
-                                    mask, positions=model.positions["decoder"]))  # fmt: skip
+                                    mask))  # fmt: skip
     fig, axes = plt.subplots(len(languages), steps, figsize=(7.5, 6.6))
     for row, lang in enumerate(languages):
         ids, out = runs[lang]

@@ -72,27 +72,24 @@ class Speech2Text:
                  tokenizer: Tokenizer | None = None):  # fmt: skip
         self.config = config
         self.weights = weights
-        self.params = m.nest(weights)
+        self.params = m.model_params(weights, config)  # with the sinusoidal tables, computed once
         self.dtype = next(iter(weights.values())).dtype
         self.generation_config = generation_config or GenerationConfig()
         self.feature_extractor = feature_extractor
         self.tokenizer = tokenizer
-        # The sinusoidal tables, computed once. Parity checks may swap in another library's
-        # table (see minis2t.reference.nn.sinusoidal_positions on why they differ).
-        pad = config.pad_token_id
-        self.runtime = NumpyRuntime(self.params, config, {
-            "encoder": m.position_table(config.max_source_positions, config.d_model, pad, self.dtype),
-            "decoder": m.position_table(config.max_target_positions, config.d_model, pad, self.dtype),
-        })  # fmt: skip
+        self.runtime = NumpyRuntime(self.params, config)
 
     @property
     def positions(self) -> dict[str, np.ndarray]:
-        """The ``{"encoder": table, "decoder": table}`` the runtime adds (settable)."""
-        return self.runtime.positions
+        """The ``{"encoder": table, "decoder": table}`` added to the embeddings (settable:
+        parity checks swap in another library's table, see
+        :func:`minis2t.reference.nn.sinusoidal_positions` on why they differ)."""
+        return {part: self.params["model"][part]["embed_positions"]["weights"] for part in ("encoder", "decoder")}
 
     @positions.setter
     def positions(self, tables: dict[str, np.ndarray]) -> None:
-        self.runtime.positions = tables
+        for part, table in tables.items():
+            self.params["model"][part]["embed_positions"]["weights"] = table
 
     @classmethod
     def from_pretrained(cls, path=None, dtype=np.float32) -> "Speech2Text":
@@ -127,8 +124,9 @@ class Speech2Text:
         from .onnx_runtime import load_onnx_dir
 
         config, generation, extractor, tokenizer, runtime = load_onnx_dir(directory, threads)
-        self = cls(config, {"none": np.zeros(0, np.float32)}, generation, extractor, tokenizer)
-        self.weights, self.params, self.runtime = {}, {}, runtime
+        self = cls.__new__(cls)  # no weights: the graphs hold them
+        self.config, self.weights, self.params, self.dtype, self.runtime = config, {}, {}, np.dtype(np.float32), runtime
+        self.generation_config, self.feature_extractor, self.tokenizer = generation, extractor, tokenizer
         self.calibration = confidence.load(directory)  # copied by the export when the source had one
         return self
 

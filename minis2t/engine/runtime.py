@@ -25,12 +25,12 @@ class NumpyRuntime:
 
     name = "numpy"
 
-    def __init__(self, params: dict, config, positions: dict[str, np.ndarray]):
-        self.params, self.config, self.positions = params, config, positions
+    def __init__(self, params: dict, config):
+        self.params, self.config = params, config  # params: minis2t.reference.model.model_params
 
     def encode(self, features, attention_mask=None, output_hidden_states=False, output_attentions=False):
-        return engine.encode(self.params, self.config, features, attention_mask, self.positions["encoder"],
-                             output_hidden_states, output_attentions)  # fmt: skip
+        return engine.encode(self.params, self.config, features, attention_mask, output_hidden_states,
+                             output_attentions)  # fmt: skip
 
     def init_cache(self, encoder_states):
         return engine.init_cache(self.params, self.config, encoder_states)
@@ -38,4 +38,4 @@ class NumpyRuntime:
     def decode(self, input_ids, cache, encoder_mask=None, decoder_attention_mask=None,
                output_hidden_states=False, output_attentions=False):  # fmt: skip
         return engine.decode(self.params, self.config, input_ids, cache, encoder_mask, decoder_attention_mask,
-                             self.positions["decoder"], output_hidden_states, output_attentions)  # fmt: skip
+                             output_hidden_states, output_attentions)  # fmt: skip

@@ -1,8 +1,10 @@
 """The Speech2Text network as pure functions over a nested dict of weights: the math.
 
-``nest(weights)`` turns the checkpoint's flat names into a tree, so
+``model_params(weights, config)`` turns the checkpoint's flat names into a tree, so
 ``params["model"]["encoder"]["layers"][3]["fc1"]["weight"]`` is
-``model.encoder.layers.3.fc1.weight`` and each function takes just its own sub-tree.
+``model.encoder.layers.3.fc1.weight`` and each function takes just its own sub-tree; it
+adds the two sinusoidal position tables where transformers' modules keep them
+(``model.encoder.embed_positions.weights``, ``model.decoder.embed_positions.weights``).
 ``config`` is a :class:`minis2t.io.config.ModelConfig`; only its fields are read.
 
 The data path (``B`` batch, ``T`` feature frames, ``F`` mel bins, ``S`` encoder frames,
@@ -66,6 +68,18 @@ def _lists_from_numbered_keys(node):
     if node and all(k.isdigit() for k in node):
         return [_lists_from_numbered_keys(node[str(i)]) for i in range(len(node))]
     return {k: _lists_from_numbered_keys(v) for k, v in node.items()}
+
+
+def model_params(weights: dict[str, np.ndarray], config) -> dict:
+    """The checkpoint's weights as a tree (:func:`nest`), with the encoder's and the
+    decoder's position tables (:func:`position_table`, in the weights' dtype) added
+    under ``embed_positions.weights``: fixed, not learned, computed once here."""
+    params = nest(weights)
+    dtype = params["model"]["decoder"]["embed_tokens"]["weight"].dtype
+    for part, size in (("encoder", config.max_source_positions), ("decoder", config.max_target_positions)):
+        table = position_table(size, config.d_model, config.pad_token_id, dtype)  # [size + 2, D]
+        params["model"][part]["embed_positions"] = {"weights": table}
+    return params
 
 
 def position_table(num_positions: int, dim: int, padding_idx: int, dtype=np.float32) -> np.ndarray:
@@ -204,20 +218,13 @@ def encoder_layer(x, layer: dict, n_head: int, bias, activation):
     return feed_forward_block(x, layer, activation), weights  # [B, S, D]
 
 
-def encode(
-    params: dict,
-    config,
-    features: np.ndarray,
-    attention_mask: np.ndarray | None = None,
-    positions: np.ndarray | None = None,
-) -> dict:
+def encode(params: dict, config, features: np.ndarray, attention_mask: np.ndarray | None = None) -> dict:
     """Features ``[B, T, F]`` (and their mask ``[B, T]``) -> encoder states ``[B, S, D]``.
 
     Returns a dict: ``last_hidden_state [B, S, D]``, ``mask [B, S]``, ``conv_outputs``
     (each conv layer's output), ``hidden_states`` (the embedded input, each layer's
     output, and last the normalised output, as transformers lists them) and
-    ``attentions`` (each layer's ``[B, H, S, S]``). ``positions`` replaces the computed
-    sinusoidal table (the parity harness passes transformers' own).
+    ``attentions`` (each layer's ``[B, H, S, S]``).
     """
     enc = params["model"]["encoder"]
     b, t, _ = features.shape
@@ -227,8 +234,7 @@ def encode(
     if config.scale_embedding:
         x = x * dtype.type(np.sqrt(config.d_model))
     mask = frame_mask(attention_mask, b, x.shape[1], config.num_conv_layers)  # [B, S]
-    if positions is None:
-        positions = position_table(config.max_source_positions, config.d_model, config.pad_token_id, dtype)
+    positions = enc["embed_positions"]["weights"]  # [max_source_positions + 2, D]
     x = x + positions[encoder_position_ids(mask, config.pad_token_id)]  # [B, S, D]
     bias = key_padding_bias(mask, dtype)  # [B, 1, 1, S] or None
     activation = ACTIVATIONS[config.activation_function]
@@ -299,15 +305,15 @@ def decoder_layer(x, layer: dict, n_head: int, self_bias, past, cross_kv, cross_
     return feed_forward_block(x, layer, activation), new_kv, self_weights, cross_weights
 
 
-def embed_tokens(params: dict, config, input_ids: np.ndarray, past: int, positions=None) -> np.ndarray:
+def embed_tokens(params: dict, config, input_ids: np.ndarray, past: int) -> np.ndarray:
     """Token ids ``[B, L]`` -> embeddings ``x sqrt(D)`` plus positions ``[B, L, D]``;
     ``past`` tokens came before (their positions are taken)."""
-    embed = params["model"]["decoder"]["embed_tokens"]["weight"]  # [V, D]
+    dec = params["model"]["decoder"]
+    embed = dec["embed_tokens"]["weight"]  # [V, D]
     x = embed[input_ids]  # [B, L, D]
     if config.scale_embedding:
         x = x * embed.dtype.type(np.sqrt(config.d_model))
-    if positions is None:
-        positions = position_table(config.max_target_positions, config.d_model, config.pad_token_id, embed.dtype)
+    positions = dec["embed_positions"]["weights"]  # [max_target_positions + 2, D]
     return x + positions[position_ids(input_ids != config.pad_token_id, config.pad_token_id, past)]
 
 
@@ -318,7 +324,6 @@ def decode(
     cache: KVCache,
     encoder_mask: np.ndarray | None = None,
     decoder_attention_mask: np.ndarray | None = None,
-    positions: np.ndarray | None = None,
 ) -> dict:
     """New token ids ``[B, L]`` -> logits ``[B, L, V]`` and the cache extended by ``L``.
 
@@ -332,7 +337,7 @@ def decode(
     """
     dec = params["model"]["decoder"]
     past, length = cache.length, input_ids.shape[1]
-    x = embed_tokens(params, config, input_ids, past, positions)  # [B, L, D]
+    x = embed_tokens(params, config, input_ids, past)  # [B, L, D]
     dtype = x.dtype
     self_bias = causal_bias(past, length, decoder_attention_mask, dtype)  # [B|1, 1, L, P + L]
     cross_bias = key_padding_bias(encoder_mask, dtype)  # [B, 1, 1, S] or None

@@ -144,13 +144,13 @@ def conv_subsampler_backward(dy, features, conv_layers: list[dict], kernel_sizes
     return grads
 
 
-def encode_backward(d_states, params: dict, config, features, attention_mask, positions, forward: dict | None = None):
+def encode_backward(d_states, params: dict, config, features, attention_mask, forward: dict | None = None):
     """Gradient of the encoder's weights, given the gradient at its output states
     ``[B, S, D]``. ``forward`` is the forward pass's ``encode(...,
     output_hidden_states=True)`` if the caller kept it (else it is recomputed). Positions
     are fixed sinusoids: nothing to learn there."""
     enc = params["model"]["encoder"]
-    out = forward or encode(params, config, features, attention_mask, positions)
+    out = forward or encode(params, config, features, attention_mask)
     bias = key_padding_bias(out["mask"], features.dtype)
     # each layer's input: the embedded input, then each layer's output but the last, which
     # ``hidden_states`` holds after the final norm; its input to that norm is recomputed
@@ -174,17 +174,14 @@ def encode_backward(d_states, params: dict, config, features, attention_mask, po
     return grads
 
 
-def decode_backward(
-    d_logits, params: dict, config, input_ids, encoder_states, encoder_mask, positions, forward: dict | None = None
-):
+def decode_backward(d_logits, params: dict, config, input_ids, encoder_states, encoder_mask,
+                    forward: dict | None = None):  # fmt: skip
     """Gradients of the decoder's weights and the LM head, and of the encoder states, given
     the gradient at the logits ``[B, L, V]`` of a teacher-forced pass over ``input_ids``
     (``forward``: that pass's ``decode(..., output_hidden_states=True)``, if kept).
     Returns ``(decoder grads, lm_head grads, d encoder states)``."""
     dec = params["model"]["decoder"]
-    out = forward or decode(
-        params, config, input_ids, init_cache(params, config, encoder_states), encoder_mask, positions=positions
-    )
+    out = forward or decode(params, config, input_ids, init_cache(params, config, encoder_states), encoder_mask)
     dtype = encoder_states.dtype
     self_bias = causal_bias(0, input_ids.shape[1], None, dtype)
     cross_bias = key_padding_bias(encoder_mask, dtype)

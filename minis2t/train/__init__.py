@@ -104,18 +104,16 @@ def training_loss_and_grads(model: Speech2Text, input_features, attention_mask, 
     labels = check_labels(labels, features.shape[0], config.vocab_size)
     # The forward keeps each layer's input (a [B, S, D] array per layer), which the
     # backward needs; everything inside a layer is recomputed there.
-    enc = m.encode(params, config, features, attention_mask, model.positions["encoder"])
+    enc = m.encode(params, config, features, attention_mask)
     states, mask = enc["last_hidden_state"], enc["mask"]
     decoder_input = m.shift_tokens_right(labels, config.pad_token_id, config.decoder_start_token_id)
-    out = m.decode(params, config, decoder_input, m.init_cache(params, config, states), mask,
-                   positions=model.positions["decoder"])  # fmt: skip
+    out = m.decode(params, config, decoder_input, m.init_cache(params, config, states), mask)
     ce = m.cross_entropy(out["logits"], labels, label_smoothing)
     d_logits = cross_entropy_backward(out["logits"], labels, label_smoothing)
     use_ctc = ctc_head is not None and ctc_weight > 0
     if use_ctc:
         d_logits *= d_logits.dtype.type(1 - ctc_weight)
-    decoder, head, d_states = decode_backward(d_logits, params, config, decoder_input, states, mask,
-                                              model.positions["decoder"], forward=out)  # fmt: skip
+    decoder, head, d_states = decode_backward(d_logits, params, config, decoder_input, states, mask, forward=out)
     parts = {"ce": ce}
     extra = {}
     if use_ctc:
@@ -123,8 +121,7 @@ def training_loss_and_grads(model: Speech2Text, input_features, attention_mask, 
         d_states += d_ctc_states * d_states.dtype.type(ctc_weight)
         extra = {k: v * ctc_weight for k, v in extra.items()}
         parts["ctc"] = ctc
-    encoder = encode_backward(d_states, params, config, features, attention_mask, model.positions["encoder"],
-                              forward=enc)  # fmt: skip
+    encoder = encode_backward(d_states, params, config, features, attention_mask, forward=enc)
     named = flatten({"model": {"encoder": encoder, "decoder": decoder}, "lm_head": head})
     # Tied weights are one array under two names: their gradient is one array too, the
     # sum over every name that shares the weight, given under each of those names.
