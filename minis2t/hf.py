@@ -41,7 +41,7 @@ from .io.checkpoint import resolve_model_dir, save_checkpoint
 from .io.config import GenerationConfig, ModelConfig, read_json
 from .io.features import FeatureExtractor
 from .io.tokenizer import Tokenizer
-from .reference import generate as g
+from .reference.search import search
 from .reference import model as m
 from .train import init_weights
 
@@ -529,7 +529,7 @@ class Speech2TextForConditionalGeneration:
 
 
     def _generate_without_cache(self, features, attention_mask, enc, output_scores: bool, options: dict):
-        """transformers' ``use_cache=False``: the same searches (:mod:`minis2t.reference.generate`),
+        """transformers' ``use_cache=False``: the same search door (:func:`minis2t.reference.search.search`),
         each step decoding the whole output so far from an empty self-attention cache."""
         s2t = self._s2t
         opts = s2t.generation_options(**options)
@@ -545,9 +545,7 @@ class Speech2TextForConditionalGeneration:
             out = engine.decode(self._params, self.config, sequence, cross, encoder_mask)
             return out["logits"][:, -1], _History(sequence)
 
-        if k == 1:
-            return g.greedy_search(step, _History(None), batch, opts, output_scores)
-        return g.beam_search(step, _History(None), batch, opts, output_scores)
+        return search(step, _History(None), batch, opts, self.config.vocab_size, "transformers", output_scores)
 
 
 class _History:
