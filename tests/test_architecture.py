@@ -68,3 +68,23 @@ def test_the_checker_fails_on_a_planted_fault(copy, fault):
     run = check(copy)
     assert run.returncode == 1
     assert expected in run.stderr, run.stderr
+
+
+def test_the_reference_takes_no_hooks_for_its_callers():
+    """The reference holds the math only: no parameter in its signatures exists for parity
+    (``positions``: the tables are data in the weights), the engine (``top_k``) or the docs
+    (``trace``: beam search returns its steps)."""
+    import importlib
+    import inspect
+    import pkgutil
+
+    import minis2t.reference
+
+    hooks = {"positions", "top_k", "trace"}
+    found = []
+    for info in pkgutil.iter_modules(minis2t.reference.__path__):
+        module = importlib.import_module(f"minis2t.reference.{info.name}")
+        for name, f in vars(module).items():
+            if inspect.isfunction(f) and f.__module__ == module.__name__:
+                found += [f"{module.__name__}.{name}({p})" for p in inspect.signature(f).parameters if p in hooks]
+    assert not found, found
