@@ -6,11 +6,12 @@ The package in layers, each importing only from those below it (``ARCHITECTURE.m
     train/      loss_and_grads, the optimiser, the schedule
     io/         audio, features (fbank, FeatureExtractor), config, checkpoint, fairseq, tokenizer
     engine/     the reference made fast, held to it by tests
-    reference/  the math: features, nn, model, generate, fairseq_search, grad, model_grad
-    errors      the typed errors every layer raises
+    reference/  the math: features, nn, model, generate, fairseq_search, search, grad, model_grad
+    errors      the typed errors every layer raises (and _version, the version)
 """
 
-from . import _moved, errors
+from . import errors
+from ._version import __version__
 from .app.pipeline import Speech2Text
 from .errors import MiniS2TError
 from .io import checkpoint
@@ -20,8 +21,6 @@ from .io.config import GenerationConfig, ModelConfig
 from .io.features import FeatureExtractor, fbank, utterance_cmvn
 from .io.tokenizer import Tokenizer
 
-__version__ = "0.1.0"
-
 __all__ = [
     "FeatureExtractor",
     "GenerationConfig",
@@ -29,6 +28,7 @@ __all__ = [
     "ModelConfig",
     "Speech2Text",
     "Tokenizer",
+    "__version__",
     "checkpoint",
     "errors",
     "fbank",
@@ -38,5 +38,3 @@ __all__ = [
     "save_checkpoint",
     "utterance_cmvn",
 ]
-
-_moved.install(__name__)

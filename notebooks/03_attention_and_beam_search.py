@@ -102,13 +102,12 @@ print("cache holds", cache.length, "tokens; largest difference step-by-step vs a
 # those among the best `K` that ended (EOS) become finished hypotheses.
 
 # %%
-trace = []
-result = model.generate(feats, num_beams=4, trace=trace, return_dict=True)
-for t, step in enumerate(trace[:6]):
+result = model.generate(feats, num_beams=4, return_dict=True)
+for t, step in enumerate(result.steps[:6]):
     cands = [f"{model.tokenizer.convert_ids_to_tokens([int(tok)])[0]}({s:.1f})"
              for tok, s in zip(step["token"][0], step["score"][0])]
     print(f"step {t}: kept {sorted(step['live'][0].tolist())}; candidates {' '.join(cands)}")
-print("score of the result:", float(result.sequences_scores[0]), "after", len(trace), "steps")
+print("score of the result:", float(result.sequences_scores[0]), "after", len(result.steps), "steps")
 
 # %% [markdown]
 # ## Length penalty × early stopping: scores and steps
@@ -122,18 +121,16 @@ print("score of the result:", float(result.sequences_scores[0]), "after", len(tr
 print(f"{'length_penalty':>14} {'early_stopping':>14} {'steps':>5} {'score':>8}  transcript")
 for lp in (-1.0, 0.0, 1.0, 2.0):
     for es in (True, False, "never"):
-        trace = []
-        r = model.generate(feats, num_beams=4, length_penalty=lp, early_stopping=es, trace=trace, return_dict=True)
+        r = model.generate(feats, num_beams=4, length_penalty=lp, early_stopping=es, return_dict=True)
         text = model.tokenizer.decode(r.sequences[0], skip_special_tokens=True)
-        print(f"{lp:>+14.1f} {str(es):>14} {len(trace):>5} {float(r.sequences_scores[0]):>8.4f}  {text}")
+        print(f"{lp:>+14.1f} {str(es):>14} {len(r.steps):>5} {float(r.sequences_scores[0]):>8.4f}  {text}")
 
 # %% [markdown]
 # ## Beam width
 
 # %%
 for k in (1, 2, 4, 8):
-    trace = []
-    r = model.generate(feats, num_beams=k, trace=trace, return_dict=True, output_scores=True)
+    r = model.generate(feats, num_beams=k, return_dict=True, output_scores=True)
     text = model.tokenizer.decode(r.sequences[0], skip_special_tokens=True)
     score = "greedy" if r.sequences_scores is None else f"{float(r.sequences_scores[0]):.4f}"
     print(f"{k} beams: {score:>8}  {text}")
@@ -144,7 +141,7 @@ for k in (1, 2, 4, 8):
 # 1. **Which head aligns?** From the grid above, pick the head whose red dots move most
 #    steadily to the right. Is it the same for the other test recordings (change the
 #    index in `references.json`)? (Page 7, exercise 3.)
-# 2. **Length penalty by hand.** Take two finished hypotheses from a trace and rank them
+# 2. **Length penalty by hand.** Take two finished hypotheses from `result.steps` and rank them
 #    with `length_penalty` 0, 1 and 2. (Page 9, exercise 2.)
 # 3. **Why 2K?** In the step-by-step printout, find a step where a candidate ends with
 #    `</s>`. What would happen if only `K` candidates were kept? (Page 9, exercise 1.)

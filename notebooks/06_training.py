@@ -17,7 +17,7 @@
 # one to five key presses with pauses between them and noise on top; its transcript is the
 # digits. The model is a Speech2Text — the same conv subsampler, encoder, decoder and CTC
 # head as the bundled model, just tiny — trained from random weights by
-# `minis2t.train.train`: forward, hand-written backward (`minis2t.grad`), AdamW. No torch.
+# `minis2t.train.train`: forward, hand-written backward (`minis2t.reference.grad`), AdamW. No torch.
 # The site's page 11 (*Learning: gradients by hand*) explains every step.
 
 # %%

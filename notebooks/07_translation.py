@@ -67,7 +67,7 @@ for row, lang in enumerate(LANGUAGES):
     forced = model.tokenizer.language_id(lang)
     ids = model.generate(None, encoder_outputs=(states, mask), forced_bos_token_id=forced)
     logits = m.decode(model.params, model.config, ids[:, : STEPS + 1], m.init_cache(model.params, model.config, states),
-                      mask, positions=model.positions["decoder"])["logits"][0]
+                      mask)["logits"][0]
     for step in range(STEPS):
         p = np.exp(logits[step + 1] - logits[step + 1].max())
         p /= p.sum()
@@ -93,8 +93,7 @@ axes = axes[:, 0]
 for ax, lang in zip(axes, LANGUAGES):
     forced = model.tokenizer.language_id(lang)
     ids = model.generate(None, encoder_outputs=(states, mask), forced_bos_token_id=forced)
-    out = m.decode(model.params, model.config, ids, m.init_cache(model.params, model.config, states), mask,
-                   positions=model.positions["decoder"])
+    out = m.decode(model.params, model.config, ids, m.init_cache(model.params, model.config, states), mask)
     attention = out["cross_attentions"][-1][0].mean(axis=0)  # [L, S]
     ax.imshow(attention, aspect="auto", cmap="magma")
     ax.set_yticks(range(ids.shape[1]), model.tokenizer.convert_ids_to_tokens(ids[0]), fontsize=8)

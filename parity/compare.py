@@ -173,10 +173,10 @@ def compare(model_dir, audio_paths, dtypes=("float32", "float64"), device=None,
                 "numpy": ours_table, "twin": to_numpy(torch_positions(enc_table.shape[0], cfg.d_model)),
                 "transformers": enc_table.astype(np.float32)}))  # fmt: skip
             tables = {"enc": enc_table, "dec": dec_table}
+            ours.positions = {"encoder": enc_table, "decoder": dec_table}  # this float64 model's own copy
         x = features.astype(dtype)
-        enc = m.encode(ours.params, cfg, x, mask, tables.get("enc"))
-        dec = m.decode(ours.params, cfg, ids, m.init_cache(ours.params, cfg, enc["last_hidden_state"]),
-                       enc["mask"], positions=tables.get("dec"))  # fmt: skip
+        enc = m.encode(ours.params, cfg, x, mask)
+        dec = m.decode(ours.params, cfg, ids, m.init_cache(ours.params, cfg, enc["last_hidden_state"]), enc["mask"])
         tx = torch.from_numpy(x).to(device)
         t_tables = {k: torch.from_numpy(v).to(device) for k, v in tables.items()}
         tenc = tm.encode(tparams, cfg, tx, torch.from_numpy(mask).to(device), t_tables.get("enc"))

@@ -1,4 +1,4 @@
-"""The PyTorch twin of ``minis2t/features.py``: same functions, same names, same order.
+"""The PyTorch twin of ``minis2t/reference/features.py``: same functions, same names, same order.
 
 Read it side by side with the NumPy module; each function is a line-for-line translation
 (``np.fft.rfft`` -> ``torch.fft.rfft``, ``x.mean(axis=1)`` -> ``x.mean(dim=1)``). Tensors

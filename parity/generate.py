@@ -1,4 +1,4 @@
-"""The PyTorch twin of ``minis2t/generate.py``: same functions, same names, same order.
+"""The PyTorch twin of ``minis2t/reference/generate.py``: same functions, same names, same order.
 
 Scores are float32 torch tensors; ``step(tokens, cache) -> (logits, cache)`` drives the
 twin decoder (``parity.model.decode``). Comments and shapes are in the NumPy module.

@@ -505,7 +505,7 @@ def test_a_damaged_wav_is_not_handed_to_ffmpeg(tmp_path):
     PCM data: libsndfile refuses it, and FFmpeg would decode its bytes as TrueSpeech into
     14 s of noise (checked here). It is not handed to FFmpeg: a file libsndfile's family
     refuses is damaged, and a damaged file is never transcribed."""
-    from minis2t.io.audio import AvDecoder
+    from minis2t.io.av_decoder import AvDecoder
 
     data = bytearray(GOOD.read_bytes())
     data[20:22] = b"\x22\x00"  # the format tag, little-endian

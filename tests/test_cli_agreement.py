@@ -12,7 +12,7 @@ silence, a DC offset, anti-phase channels, clipping, sub-LSB noise, rates from 1
 * the bytes of the file and the file object give ``transcribe_long``'s answer too, and
   the samples themselves (an array, for files that hold them exactly) the same error.
 
-All of them go through :class:`minis2t.io.audio.AudioCheck`; this test is what keeps a new
+All of them go through :class:`minis2t.io.audio_checks.AudioCheck`; this test is what keeps a new
 entry point from skipping it.
 """
 

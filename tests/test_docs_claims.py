@@ -130,7 +130,7 @@ def test_long_form_page_states_the_segmenter_settings():
     assert (L.FRAGMENT_SECONDS, L.BRIDGE_SECONDS) == (1.2, 0.7)
     assert "shorter than 1.2 s joins its nearer neighbour across a pause under\n   0.7 s" in text
     assert L.PAD_SECONDS == 0.15 and "0.15 s is kept on each side" in text
-    assert L.HOP == 160 and L.WINDOW == 400 and "every 25 ms frame, 10 ms apart" in text
+    assert L.FRAME_SHIFT == 160 and L.FRAME_LENGTH == 400 and "every 25 ms frame, 10 ms apart" in text
     from minis2t.io.config import S2T_SMALL
 
     assert round(minis2t.Speech2Text.from_pretrained().max_seconds) == 60 and "60 s for the bundled model" in text

@@ -198,30 +198,32 @@ def test_global_cmvn_as_fairseq_applies_it(proto, tmp_path):
         minis2t.Speech2Text.from_pretrained(tmp_path)
 
 
-def test_yaml_reader_agrees_with_pyyaml():
-    """config.yaml files as fairseq writes them (yaml.dump of dicts), read by minis2t's
-    small reader and by PyYAML itself."""
-    import yaml
+def test_hostile_yaml_is_refused_fast_and_runs_nothing(tmp_path):
+    """config.yaml goes through PyYAML's safe_load: a tag that would run code, an alias
+    bomb, absurd nesting, broken syntax and an oversized file are each a ConfigError,
+    within a second, and nothing runs (the canary file is never made)."""
+    import time
 
-    documents = [
-        {"bpe_tokenizer": {"bpe": "sentencepiece", "sentencepiece_model": "spm_unigram10000.model"},
-         "input_channels": 1, "input_feat_per_channel": 80, "vocab_filename": "spm_unigram10000.txt",
-         "specaugment": {"freq_mask_F": 27, "time_mask_p": 1.0, "time_wrap_W": 0},
-         "transforms": {"*": ["utterance_cmvn"], "_train": ["utterance_cmvn", "specaugment"]}},
-        {"global_cmvn": {"stats_npz_path": "/data/must-c/en-de/gcmvn.npz"}, "prepend_tgt_lang_tag": True,
-         "transforms": {"*": ["global_cmvn"]}, "empty": None, "ratio": 1e-5, "name": "it's: quoted",
-         "hub": {"input_type": "fbank80_w_utt_cmvn", "tgt_lang": "de"}, "list_of_maps": [{"a": 1, "b": [2, 3]}], "nested": {"m": {"x": [1, "two"]}, "n": []}},
-    ]  # fmt: skip
-    for doc in documents:
-        for flow in (False, None):  # PyYAML >= 5.1 and older defaults
-            text = yaml.dump(doc, default_flow_style=flow)
-            assert read_yaml(text) == yaml.safe_load(text), text
-
-
-def test_yaml_reader_refuses_what_it_does_not_read():
-    for text in ("a: &anchor 1\nb: *anchor\n", "a: |\n  block\n", "a:\n\t- x\n", "- a\nb: 1\n"):
-        with pytest.raises(errors.ConfigError):
+    canary = tmp_path / "canary"
+    bomb = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{c}: &{c} [{', '.join(['*' + p] * 9)}]\n" for p, c in zip("abcdefgh", "bcdefghi"))
+    hostile = {
+        "code": f"x: !!python/object/apply:os.system ['touch {canary}']\n",
+        "object": "x: !!python/object:minis2t.Speech2Text {}\n",
+        "nesting": "x: " + "[" * 100_000 + "]" * 100_000 + "\n",
+        "syntax": "a: [1, 2\nb: }\n",
+        "size": "x: " + "y" * (2**20 + 1) + "\n",
+    }
+    for name, text in hostile.items():
+        start = time.perf_counter()
+        with pytest.raises(errors.ConfigError, match="config.yaml"):
             read_yaml(text)
+        assert time.perf_counter() - start < 5, name
+    assert not canary.exists()
+    start = time.perf_counter()
+    loaded = read_yaml(bomb)  # 9**9 leaves if expanded: the aliases share one list, never copy it
+    assert loaded["i"][0] is loaded["i"][8] and loaded["i"][0][0][0][0][0][0][0][0] == ["x"] * 9
+    assert time.perf_counter() - start < 5
 
 
 # --- hostile and broken fairseq files -------------------------------------------------

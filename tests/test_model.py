@@ -170,22 +170,19 @@ def test_numpy_equals_twin(dtype, case):
     config, features, mask, ids, labels = case
     _, cfg, weights = build(config)
     bar = {np.float64: bars.MODEL_TWIN["float64"], np.float32: bars.MODEL_TWIN["float32"]}[dtype]
-    params = m.nest(prepare_weights(cfg, weights, dtype))
+    params = m.model_params(prepare_weights(cfg, weights, dtype), cfg)
     tparams = pm.to_torch(weights, TORCH_DTYPES[dtype])
-    tables = {}
     if dtype == np.float64:  # one table for both: see the module docstring
-        tables = dict(positions=pm.position_table(cfg.max_source_positions, cfg.d_model, cfg.pad_token_id,
-                                                  torch.float64, "cpu").numpy())  # fmt: skip
-    enc = m.encode(params, cfg, features.astype(dtype), mask, **tables)
+        for part, size in (("encoder", cfg.max_source_positions), ("decoder", cfg.max_target_positions)):
+            table = pm.position_table(size, cfg.d_model, cfg.pad_token_id, torch.float64, "cpu").numpy()
+            params["model"][part]["embed_positions"]["weights"] = table
+    enc = m.encode(params, cfg, features.astype(dtype), mask)
     tenc = pm.encode(tparams, cfg, torch.from_numpy(features).to(TORCH_DTYPES[dtype]), torch.from_numpy(mask))
     for a, b in zip(enc["conv_outputs"] + enc["hidden_states"], tenc["conv_outputs"] + tenc["hidden_states"]):
         assert rel_diff(a, b) <= bar
     assert rel_diff(enc["last_hidden_state"], tenc["last_hidden_state"]) <= bar
     np.testing.assert_array_equal(enc["mask"], tenc["mask"].numpy())
-    if dtype == np.float64:
-        tables = dict(positions=pm.position_table(cfg.max_target_positions, cfg.d_model, cfg.pad_token_id,
-                                                  torch.float64, "cpu").numpy())  # fmt: skip
-    dec = m.decode(params, cfg, ids, m.init_cache(params, cfg, enc["last_hidden_state"]), enc["mask"], **tables)
+    dec = m.decode(params, cfg, ids, m.init_cache(params, cfg, enc["last_hidden_state"]), enc["mask"])
     tdec = pm.decode(tparams, cfg, torch.from_numpy(ids), pm.init_cache(tparams, cfg, tenc["last_hidden_state"]),
                      tenc["mask"])  # fmt: skip
     assert rel_diff(dec["logits"], tdec["logits"]) <= bar
@@ -217,13 +214,13 @@ def encoded(case, dtype):
     config, features, mask, ids, _ = case
     _, cfg, weights = build(config)
     ids = np.where(ids == cfg.pad_token_id, 0, ids)
-    params = m.nest(prepare_weights(cfg, weights, dtype))
+    params = m.model_params(prepare_weights(cfg, weights, dtype), cfg)
     return cfg, weights, params, ids, m.encode(params, cfg, features.astype(dtype), mask)
 
 
 def test_cache_reorder_picks_rows():
     hf, cfg, weights = build(dict(vocab_size=30))
-    params = m.nest(prepare_weights(cfg, weights, np.float64))
+    params = m.model_params(prepare_weights(cfg, weights, np.float64), cfg)
     enc = m.encode(params, cfg, np.random.default_rng(0).standard_normal((3, 20, 80)))
     cache = m.decode(params, cfg, np.array([[2, 5], [2, 6], [2, 7]]), m.init_cache(params, cfg, enc["last_hidden_state"]))["cache"]
     picked = cache.reorder(np.array([2, 2, 0]))

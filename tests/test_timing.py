@@ -1,4 +1,4 @@
-"""Word times from cross-attention (minis2t.timing) and where they are measured."""
+"""Word times from cross-attention (minis2t.app.timing) and where they are measured."""
 
 from __future__ import annotations
 

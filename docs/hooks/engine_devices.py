@@ -12,7 +12,6 @@ from minis2t.engine import features as ef
 from minis2t.engine import model as em
 from minis2t.engine import nn as enn
 from minis2t.reference import features as rf
-from minis2t.reference import generate as rg
 from minis2t.reference import model as rm
 from minis2t.reference import nn as rn
 
@@ -35,7 +34,6 @@ def _cases():
     bias = rm.key_padding_bias(mask, np.float32)
     beams_q, keys, values = f32(5, 4, 1, 64), f32(1, 4, 500, 64), f32(1, 4, 500, 64)
     keys_fast = enn.keys_layout(keys)
-    scores = f32(5, 10_000).reshape(1, -1)
     return [
         ("fbank in blocks of 256 frames", "reference.features.fbank", "engine.features.fbank",
          lambda: rf.fbank(wave), lambda: ef.fbank(wave)),
@@ -52,8 +50,6 @@ def _cases():
         ("5 beams' queries against 10 s of keys stored transposed", "reference.nn.attention",
          "engine.nn.keys_layout", lambda: rn.attention(em.group_beams(beams_q, 5), keys, values),
          lambda: enn.attention(em.group_beams(beams_q, 5), keys_fast, values)),
-        ("top 10 of 50 000 by scans", "reference.generate.top_k", "engine.nn.top_k",
-         lambda: rg.top_k(scores, 10), lambda: enn.top_k(scores, 10)),
     ]  # fmt: skip
 
 

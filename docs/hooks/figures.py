@@ -367,8 +367,8 @@ def beam_tree() -> None:
     model = load_bundled()
     wave, text = bundled_sample()
     feats = model.feature_extractor(wave)["input_features"]
-    trace: list = []
-    out = model.generate(feats, num_beams=3, trace=trace, return_dict=True)
+    out = model.generate(feats, num_beams=3, return_dict=True)
+    trace = out.steps  # one record per step: candidates, their source beams, the live ones
     k = 3
     half = (len(trace) + 1) // 2  # two rows of steps, so that the tokens stay legible
     fig, axes = plt.subplots(2, 1, figsize=(7.5, 6.4))
@@ -677,8 +677,8 @@ def shape_diagrams() -> None:
     feats_s = model.feature_extractor(wave_s)["input_features"]
     states = M.encode(p, c, feats_s)["last_hidden_state"]
     k = 5
-    trace: list = []
-    ids = model.generate(feats_s, num_beams=k, trace=trace)
+    out = model.generate(feats_s, num_beams=k, return_dict=True)
+    ids, trace = out.sequences, out.steps
     t = 4  # the step drawn: four tokens already in the cache
     cache = M.init_cache(p, c, states)  # one utterance: its cross K/V once, for all beams
     rows = np.repeat(ids[:, : t + 1], k, axis=0)  # [B*K, t+1]: the same prefix in every beam
@@ -1006,7 +1006,7 @@ def translation() -> None:
     for lang in languages:
         ids = model.generate(None, encoder_outputs=(states, mask), forced_bos_token_id=model.tokenizer.language_id(lang))
         runs[lang] = (ids, m.decode(model.params, model.config, ids, m.init_cache(model.params, model.config, states),
-                                    mask, positions=model.positions["decoder"]))  # fmt: skip
+                                    mask))  # fmt: skip
     fig, axes = plt.subplots(len(languages), steps, figsize=(7.5, 6.6))
     for row, lang in enumerate(languages):
         ids, out = runs[lang]

@@ -52,6 +52,7 @@ import soundfile
 from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
+from .._version import __version__
 from ..engine.onnx_format import DEFAULT_OPSET, GRAPHS
 from ..errors import MiniS2TError, OutputError, UsageError, guarded
 from ..io.audio import SAMPLING_RATE, load_audio
@@ -114,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = shorthand(list(sys.argv[1:] if argv is None else argv))
     parser = Parser(prog="minis2t", description="Speech2Text in NumPy. "
                                      "`minis2t FILE...` is short for `minis2t transcribe FILE...`.")  # fmt: skip
-    parser.add_argument("--version", action="version", version=f"minis2t {version()}")
+    parser.add_argument("--version", action="version", version=f"minis2t {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True)
     for add_parser, _ in COMMANDS.values():
         add_parser(subparsers)
@@ -130,12 +131,6 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # the reader went away (`minis2t ... | head`): stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
         return 141  # 128 + SIGPIPE, what a shell reports for a program killed by it
-
-
-def version() -> str:
-    from .. import __version__
-
-    return __version__
 
 
 # --- the sub-commands' parsers ------------------------------------------------------------------

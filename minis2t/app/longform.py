@@ -4,8 +4,9 @@ A Speech2Text encoder takes at most ``max_source_positions`` subsampled frames (
 the bundled model, 4 minutes for s2t-small), and the bundled model was trained on one
 sentence at a time. So a long recording is cut where the speaker pauses:
 
-1. **read in blocks** (:func:`blocks`): ``BLOCK_SECONDS`` of audio at a time, mixed to
-   mono and resampled to 16 kHz as it streams, so memory does not grow with the file;
+1. **read in blocks** (:func:`minis2t.io.audio.audio_blocks`): ``BLOCK_SECONDS`` of audio
+   at a time, mixed to mono and resampled to 16 kHz as it streams, so memory does not
+   grow with the file;
 2. **frame energies** (:func:`frame_energies`): the log energy of every 25 ms frame,
    10 ms apart — the frames the front end uses;
 3. **speech or pause** (:class:`Segmenter`): a frame is speech when its energy is
@@ -29,22 +30,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..io.audio import (
-    SAMPLING_RATE,
-    AudioCheck,
-    _describe,
-    is_encoded,
-    load_audio,
-    open_decoder,
-    resample,
-)
+from ..io.audio import BLOCK_SECONDS, audio_blocks
+from ..reference.features import FRAME_LENGTH, FRAME_SHIFT, SAMPLING_RATE
 from . import confidence as conf
 from . import timing
 
-BLOCK_SECONDS = 30.0  # audio read per step
 # What the command and the corpus lines say of a recording in which the model finds no words.
 NO_WORDS = "the model produced no words for this recording (an empty transcript)."
-HOP, WINDOW = 160, 400  # 10 ms hop, 25 ms frames (as fbank)
 FLOOR_PERCENTILE, SPEECH_PERCENTILE = 10, 95  # of the frame energies (dB)
 THRESHOLD_FRACTION = 0.35  # threshold = floor + this x (speech level - floor)
 MIN_RANGE_DB = 12.0  # below this floor-to-speech range a block is all speech or all silence
@@ -62,74 +54,11 @@ FRAGMENT_SECONDS, BRIDGE_SECONDS = 1.2, 0.7
 def frame_energies(wave: np.ndarray) -> np.ndarray:
     """Log energy (dB relative to full scale) of each 25 ms frame, 10 ms apart:
     ``[N] -> [1 + (N - 400) // 160]`` (as many as fbank gives)."""
-    n = 1 + (wave.shape[0] - WINDOW) // HOP if wave.shape[0] >= WINDOW else 0
+    n = 1 + (wave.shape[0] - FRAME_LENGTH) // FRAME_SHIFT if wave.shape[0] >= FRAME_LENGTH else 0
     squares = np.concatenate([[0.0], np.cumsum(wave.astype(np.float64) ** 2)])
-    starts = np.arange(n) * HOP
-    power = (squares[starts + WINDOW] - squares[starts]) / WINDOW
+    starts = np.arange(n) * FRAME_SHIFT
+    power = (squares[starts + FRAME_LENGTH] - squares[starts]) / FRAME_LENGTH
     return 10 * np.log10(np.maximum(power, 1e-12))
-
-
-class _Resampler:
-    """:func:`minis2t.resample` of a stream, block by block, equal to resampling the whole.
-
-    Polyphase resampling by ``up/down`` is shift-invariant for input shifts of ``down``
-    samples (the output shifts by ``up``). So the stream is resampled in pieces that
-    start at multiples of ``down`` and carry ``reach`` samples of context on each side,
-    the filter's half-length; only outputs whose whole filter support lies inside the
-    piece (or beyond the stream's ends, where both see zeros) are kept."""
-
-    def __init__(self, rate: int):
-        g = math.gcd(rate, SAMPLING_RATE)
-        self.rate, self.up, self.down = rate, SAMPLING_RATE // g, rate // g
-        self.reach = 10 * max(self.up, self.down) // self.up + 2  # input samples (resample_poly's half-length)
-        self.buffer = np.zeros(0, np.float32)
-        self.base = 0  # global index of buffer[0], a multiple of down
-        self.emitted = 0  # output samples given so far
-
-    def __call__(self, block: np.ndarray, last: bool = False) -> np.ndarray:
-        self.buffer = np.concatenate([self.buffer, block])
-        end_in = self.base + self.buffer.shape[0]
-        total_out = -(-end_in * self.up // self.down)  # ceil: resample_poly's length
-        # outputs j whose input support (j * down / up +- reach) ends inside the buffer
-        ready = total_out if last else max(0, ((end_in - self.reach) * self.up) // self.down)
-        if ready <= self.emitted:
-            return np.zeros(0, np.float32)
-        out = resample(self.buffer, self.rate, SAMPLING_RATE)
-        first = self.base * self.up // self.down  # global index of out[0]
-        samples = out[self.emitted - first : ready - first]
-        self.emitted = ready
-        drop = max(0, (self.emitted * self.down) // self.up - self.reach - self.base)
-        drop -= drop % self.down
-        self.buffer, self.base = self.buffer[drop:], self.base + drop
-        return samples.astype(np.float32)
-
-
-def blocks(source, block_seconds: float = BLOCK_SECONDS, sampling_rate: int | None = None):
-    """16 kHz mono float32 blocks of encoded audio — a path, the bytes of a file or a
-    binary file object — decoded as it streams (:func:`minis2t.io.audio.open_decoder`:
-    libsndfile, or FFmpeg through PyAV). Every block goes through the same
-    :class:`minis2t.io.audio.AudioCheck` as :func:`minis2t.load_audio` (NaN or infinite
-    samples, range; at the end: empty, too short, silence), so a recording gets the same
-    typed error here as from ``Speech2Text.transcribe``. ``sampling_rate``, if given, must
-    be the file's."""
-    name = _describe(source)
-    with open_decoder(source, name, sampling_rate) as decoder:
-        rate = decoder.rate
-        check = AudioCheck(name, rate)
-        resampler = None if rate == SAMPLING_RATE else _Resampler(rate)
-        size = max(WINDOW, int(block_seconds * rate))
-        while True:
-            data = decoder.read(size)  # [n, C] at the file's rate
-            last = data.shape[0] < size
-            mono = check.take(data)  # [n]
-            if resampler is not None:
-                mono = resampler(mono, last)
-            if mono.shape[0]:
-                yield mono
-            if last:
-                break
-        decoder.check_complete(check.count)
-    check.finish()
 
 
 @dataclass
@@ -172,12 +101,12 @@ class Segmenter:
     block plus one segment."""
 
     def __init__(self, max_seconds: float, min_pause: float = 0.3, min_speech: float = 0.15):
-        self.max_frames = int(max_seconds * SAMPLING_RATE / HOP)
-        self.min_pause = max(1, int(round(min_pause * SAMPLING_RATE / HOP)))
-        self.min_speech = max(1, int(round(min_speech * SAMPLING_RATE / HOP)))
-        self.pad = int(PAD_SECONDS * SAMPLING_RATE / HOP)
-        self.fragment = int(FRAGMENT_SECONDS * SAMPLING_RATE / HOP)
-        self.bridge = int(BRIDGE_SECONDS * SAMPLING_RATE / HOP)
+        self.max_frames = int(max_seconds * SAMPLING_RATE / FRAME_SHIFT)
+        self.min_pause = max(1, int(round(min_pause * SAMPLING_RATE / FRAME_SHIFT)))
+        self.min_speech = max(1, int(round(min_speech * SAMPLING_RATE / FRAME_SHIFT)))
+        self.pad = int(PAD_SECONDS * SAMPLING_RATE / FRAME_SHIFT)
+        self.fragment = int(FRAGMENT_SECONDS * SAMPLING_RATE / FRAME_SHIFT)
+        self.bridge = int(BRIDGE_SECONDS * SAMPLING_RATE / FRAME_SHIFT)
         self.buffer = np.zeros(0, np.float32)  # audio from sample self.offset on
         self.offset = 0
         self.history: list[np.ndarray] = []  # recent energies (last HISTORY passes), for the threshold
@@ -211,7 +140,7 @@ class Segmenter:
         def is_open(a: int, b: int) -> bool:  # the pause after it may still be too short to end it
             return energies.shape[0] - b < (self.bridge if b - a < self.fragment else self.min_pause)
 
-        here = self.offset // HOP  # frames before the buffer
+        here = self.offset // FRAME_SHIFT  # frames before the buffer
         for i, (a, b) in enumerate(regions):
             if not final and is_open(a, b):
                 break
@@ -226,12 +155,12 @@ class Segmenter:
         else:  # keep the open region (or the last frames of the pause before it)
             open_start = next((a for a, b in regions if is_open(a, b)),
                               max(consumed, energies.shape[0] - self.pad - self.min_pause))  # fmt: skip
-            keep_from = max(consumed, open_start - self.pad) * HOP
-            if energies.shape[0] - keep_from // HOP > self.max_frames:  # too long without a pause
-                for s, e in self._split(energies, keep_from // HOP, energies.shape[0] - self.min_pause):
+            keep_from = max(consumed, open_start - self.pad) * FRAME_SHIFT
+            if energies.shape[0] - keep_from // FRAME_SHIFT > self.max_frames:  # too long without a pause
+                for s, e in self._split(energies, keep_from // FRAME_SHIFT, energies.shape[0] - self.min_pause):
                     out.append(self._segment(s, e, 0.0))
                     self.speech_end = here + e
-                    keep_from = e * HOP
+                    keep_from = e * FRAME_SHIFT
         self.offset += keep_from
         self.buffer = self.buffer[keep_from:]
         return out
@@ -249,13 +178,13 @@ class Segmenter:
 
     def _pause(self, frame: int) -> float:
         """Seconds from the end of the last speech to ``frame``."""
-        return math.inf if self.speech_end is None else (frame - self.speech_end) * HOP / SAMPLING_RATE
+        return math.inf if self.speech_end is None else (frame - self.speech_end) * FRAME_SHIFT / SAMPLING_RATE
 
     def _segment(self, lo: int, hi: int, pause_before: float) -> Segment:
         """Frames ``[lo, hi)`` of the buffer: times from the frames' hops (so neighbouring
         segments do not overlap), audio to the last frame's end."""
-        start, end = lo * HOP, min(self.buffer.shape[0], hi * HOP)
-        audio = self.buffer[start : min(self.buffer.shape[0], hi * HOP + WINDOW - HOP)].copy()
+        start, end = lo * FRAME_SHIFT, min(self.buffer.shape[0], hi * FRAME_SHIFT)
+        audio = self.buffer[start : min(self.buffer.shape[0], hi * FRAME_SHIFT + FRAME_LENGTH - FRAME_SHIFT)].copy()
         return Segment((self.offset + start) / SAMPLING_RATE, (self.offset + end) / SAMPLING_RATE, audio,
                        pause_before=pause_before)  # fmt: skip
 
@@ -289,19 +218,6 @@ def _regions(speech: np.ndarray, min_pause: int, min_speech: int, fragment: int 
             continue
         i += 1
     return runs
-
-
-def _sources(audio, sampling_rate, block_seconds: float):
-    """16 kHz blocks of one recording: encoded audio (files, bytes, file objects) streams;
-    samples (already in memory) are loaded whole, without a length limit, and cut into
-    blocks. Both get the checks of :class:`minis2t.io.audio.AudioCheck`, silence included."""
-    if is_encoded(audio):
-        yield from blocks(audio, block_seconds, sampling_rate)
-        return
-    wave = load_audio(audio, sampling_rate, max_seconds=None, refuse_silence=True)
-    size = int(block_seconds * SAMPLING_RATE)
-    for start in range(0, wave.shape[0], size):
-        yield wave[start : start + size]
 
 
 def segment_seconds(model) -> float:
@@ -362,7 +278,7 @@ def transcribe_long(model, audio, sampling_rate: int | None = None, batch_size: 
 
     pending: list[Segment] = []
     read = 0
-    for block in _sources(audio, sampling_rate, block_seconds):
+    for block in audio_blocks(audio, sampling_rate, block_seconds):
         pending += segmenter.feed(block)
         if len(pending) >= batch_size:
             decode(pending, final=False)

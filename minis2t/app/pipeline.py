@@ -22,7 +22,6 @@ from pathlib import Path
 
 import numpy as np
 
-from ..engine import nn as engine_nn
 from ..engine.onnx_format import MANIFEST, is_onnx_dir
 from ..engine.onnx_runtime import OnnxRuntime
 from ..engine.runtime import NumpyRuntime, Runtime
@@ -33,7 +32,7 @@ from ..errors import (
     NumericalError,
     UnknownLanguageError,
 )
-from ..io.audio import FRAME_LENGTH, SAMPLING_RATE, SILENCE_AMPLITUDE, AudioInput, is_sample_list, load_audio  # noqa: F401
+from ..io.audio import AudioInput, is_sample_list, load_audio
 from ..io.checkpoint import (
     BUNDLED_MODELS,
     TIED_HEAD,
@@ -46,9 +45,9 @@ from ..io.config import GenerationConfig, ModelConfig, check_generation_for_mode
 from ..io.fairseq import is_fairseq_dir, load_fairseq_dir
 from ..io.features import FeatureExtractor
 from ..io.tokenizer import Tokenizer
-from ..reference import fairseq_search
-from ..reference import generate as g
 from ..reference import model as m
+from ..reference import search as searches
+from ..reference.features import FRAME_LENGTH, FRAME_SHIFT, SAMPLING_RATE
 from ..reference.nn import log_softmax
 from . import confidence, longform
 
@@ -56,7 +55,7 @@ from . import confidence, longform
 BUNDLED_MODEL = BUNDLED_MODELS["bundled-asr"]  # see docs: "The bundled model"
 
 
-SEARCHES = ("transformers", "fairseq")  # the two beam searches generate() offers
+SEARCHES = searches.RULES  # the two beam searches generate() offers
 
 
 def _check_search(search: str, opts: GenerationConfig) -> None:
@@ -106,7 +105,8 @@ class Speech2Text:
 
     @property
     def params(self) -> dict:
-        """The weights nested as the model functions read them (NumPy runtime only)."""
+        """The weights nested as the model functions read them, with the sinusoidal
+        position tables (:func:`minis2t.reference.model.model_params`; NumPy runtime only)."""
         return self.runtime.params
 
     @property
@@ -116,12 +116,15 @@ class Speech2Text:
 
     @property
     def positions(self) -> dict[str, np.ndarray]:
-        """The ``{"encoder": table, "decoder": table}`` the NumPy runtime adds (settable)."""
-        return self.runtime.positions
+        """The ``{"encoder": table, "decoder": table}`` added to the embeddings, read from
+        :attr:`params` (settable: parity checks swap in another library's table, see
+        :func:`minis2t.reference.nn.sinusoidal_positions` on why they differ; NumPy runtime only)."""
+        return {part: self.params["model"][part]["embed_positions"]["weights"] for part in ("encoder", "decoder")}
 
     @positions.setter
     def positions(self, tables: dict[str, np.ndarray]) -> None:
-        self.runtime.positions = tables
+        for part, table in tables.items():
+            self.params["model"][part]["embed_positions"]["weights"] = table
 
     @classmethod
     def from_pretrained(cls, path=None, dtype=np.float32, threads: int | None = None) -> "Speech2Text":
@@ -334,7 +337,7 @@ class Speech2Text:
         return opts
 
     def generate(self, input_features, attention_mask=None, output_scores=False,
-                 return_dict=False, trace=None, search: str = "transformers", encoder_outputs=None,
+                 return_dict=False, search: str = "transformers", encoder_outputs=None,
                  **options):  # fmt: skip
         """Token ids ``[B, L]`` for a batch of features, as transformers' ``generate``.
 
@@ -343,8 +346,8 @@ class Speech2Text:
         ``length_penalty``, ``no_repeat_ngram_size``, ``forced_bos_token_id``, ...
         Rows start with the decoder start token; finished rows are padded with
         ``pad_token_id``. With ``return_dict`` a :class:`minis2t.reference.generate.GenerateOutput`
-        (``sequences``, ``sequences_scores``, ``scores``) is returned instead. ``trace``
-        (a list) collects beam search's steps, see :func:`minis2t.reference.generate.beam_search`.
+        (``sequences``, ``sequences_scores``, ``scores``, and beam search's ``steps``, one
+        record per step for drawing the search) is returned instead.
 
         ``search="fairseq"`` decodes with fairseq's ``SequenceGenerator`` rules instead
         (:mod:`minis2t.reference.fairseq_search`: the search behind fairseq's published WERs), with
@@ -371,16 +374,7 @@ class Speech2Text:
             _check_finite(logits, "decoder logits")
             return logits, out["cache"]
 
-        top_k = engine_nn.top_k  # the search's one fast device, equal to the reference's
-        if search == "fairseq":
-            result = fairseq_search.beam_search(
-                step, cache, batch, k, max(1, opts.longest_output() - 2), self.config.vocab_size,
-                min_len=max(1, opts.min_length - 1), len_penalty=opts.length_penalty,
-                eos=opts.eos_token_id, pad=opts.pad_token_id, top_k=top_k)  # fmt: skip
-        elif k == 1:
-            result = g.greedy_search(step, cache, batch, opts, output_scores)
-        else:
-            result = g.beam_search(step, cache, batch, opts, output_scores, trace, top_k=top_k)
+        result = searches.search(step, cache, batch, opts, self.config.vocab_size, search, output_scores)
         return result if return_dict else result.sequences
 
     def transcribe(self, audio: AudioInput | list[AudioInput], sampling_rate: int | None = None,
@@ -454,7 +448,7 @@ class Speech2Text:
         (plus the first frame's extra 15 ms)."""
         c = self.config
         frames = 2**c.num_conv_layers * c.max_source_positions  # T with subsampled(T) <= max
-        return (FRAME_LENGTH + 160 * (frames - 1)) / SAMPLING_RATE
+        return (FRAME_LENGTH + FRAME_SHIFT * (frames - 1)) / SAMPLING_RATE
 
     def _decoding_options(self, language, batch_size, search: str, options: dict) -> dict:
         """``options`` with the language's forced token, everything checked before any
@@ -510,7 +504,7 @@ class Speech2Text:
     def load_waveform(self, item, sampling_rate: int | None = None, index: int = 0) -> np.ndarray:
         """One recording (see :meth:`transcribe`) -> 16 kHz waveform, refusing audio longer
         than the model takes (from the file header, before decoding) and everything
-        :class:`minis2t.io.audio.AudioCheck` refuses, silence included (the same checks as
+        :class:`minis2t.io.audio_checks.AudioCheck` refuses, silence included (the same checks as
         :meth:`transcribe_long` and the command). ``index`` is unused (kept for callers)."""
         return load_audio(item, sampling_rate, max_seconds=self.max_seconds, refuse_silence=True)
 

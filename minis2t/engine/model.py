@@ -27,7 +27,6 @@ from ..reference.model import (
     frame_mask,
     key_padding_bias,
     lm_head,
-    position_table,
 )
 from ..reference.nn import ACTIVATIONS, merge_heads, split_heads
 from .nn import attention, keys_layout, layer_norm, linear
@@ -100,8 +99,7 @@ def encoder_layer(x, layer: dict, n_head: int, bias, activation, need_weights: b
 
 
 def encode(params: dict, config, features: np.ndarray, attention_mask: np.ndarray | None = None,
-           positions: np.ndarray | None = None, output_hidden_states: bool = False,
-           output_attentions: bool = False) -> dict:  # fmt: skip
+           output_hidden_states: bool = False, output_attentions: bool = False) -> dict:
     """:func:`minis2t.reference.model.encode`, returning ``conv_outputs`` and
     ``hidden_states`` only with ``output_hidden_states`` and ``attentions`` only with
     ``output_attentions``. Each layer's attention weights are ``[B, H, S, S]`` (576 MB a
@@ -115,8 +113,7 @@ def encode(params: dict, config, features: np.ndarray, attention_mask: np.ndarra
     if config.scale_embedding:
         x = x * dtype.type(np.sqrt(config.d_model))
     mask = frame_mask(attention_mask, b, x.shape[1], config.num_conv_layers)  # [B, S]
-    if positions is None:
-        positions = position_table(config.max_source_positions, config.d_model, config.pad_token_id, dtype)
+    positions = enc["embed_positions"]["weights"]  # [max_source_positions + 2, D]
     x = x + positions[encoder_position_ids(mask, config.pad_token_id)]  # [B, S, D]
     bias = key_padding_bias(mask, dtype)
     activation = ACTIVATIONS[config.activation_function]
@@ -163,15 +160,14 @@ def decoder_layer(x, layer: dict, n_head: int, self_bias, past, cross_kv, cross_
 
 def decode(params: dict, config, input_ids: np.ndarray, cache: KVCache,
            encoder_mask: np.ndarray | None = None, decoder_attention_mask: np.ndarray | None = None,
-           positions: np.ndarray | None = None, output_hidden_states: bool = False,
-           output_attentions: bool = False) -> dict:  # fmt: skip
+           output_hidden_states: bool = False, output_attentions: bool = False) -> dict:
     """:func:`minis2t.reference.model.decode` for ``N = B*K`` rows against a cache whose
     cross-attention keys are once per utterance (``B`` rows); ``encoder_mask`` is per row
     ``[N, S]``. ``hidden_states``, ``self_attentions`` and ``cross_attentions`` only with
     the flags."""
     dec = params["model"]["decoder"]
     past, length = cache.length, input_ids.shape[1]
-    x = embed_tokens(params, config, input_ids, past, positions)  # [N, L, D]
+    x = embed_tokens(params, config, input_ids, past)  # [N, L, D]
     dtype = x.dtype
     self_bias = causal_bias(past, length, decoder_attention_mask, dtype)
     cross_bias = key_padding_bias(encoder_mask, dtype)

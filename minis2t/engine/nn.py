@@ -2,7 +2,7 @@
 
 Every function here computes what the reference function of the same name computes, and
 ``tests/test_engine.py`` holds each to it with hypothesis: bit for bit where the
-arithmetic is the same (the row-block pool, memory layouts, ``top_k``), within a stated
+arithmetic is the same (the row-block pool, memory layouts), within a stated
 rounding bound where the order of a sum changes (``linear``'s one 2-D product, the
 item-by-item attention). Each device sits next to the measurement that justified it;
 the site's *Performance* page shows each beside the reference it replaces.
@@ -193,41 +193,3 @@ def attention(q: np.ndarray, k: np.ndarray, v: np.ndarray, bias: np.ndarray | No
         scores += bias  # in place: scores is our own array
     weights = softmax(scores, axis=-1, overwrite=True)  # [B, H, Lq, Lk], in the scores' memory
     return weights @ v, weights if need_weights else None  # [B, H, Lq, Dh]
-
-
-def top_k(x: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """The ``k`` largest of each row ``[N, M]``, largest first: ``(values, indices)``.
-
-    Ties go to the lower index, as a stable sort of the whole row would give. Sorting
-    ``K * V = 50 000`` scores every step is slow. For a few candidates (beam search asks
-    for ``2K``) we take the row's maximum ``k`` times, masking each pick: ``argmax``
-    returns the first of equal values, which is the stable sort's tie rule, and it is a
-    vectorised scan — 10 of 50 000 in 55 us against 350 us for ``argpartition`` (2 cores,
-    float32), 5 beams' 40 steps 12 ms sooner. For many, we partition (linear time) and sort
-    only the ``k`` chosen. Rows where either way could go wrong — the ``k``-th value tied
-    with values left out of the partition, or fewer than ``k`` values above ``-inf`` for
-    the scans — fall back to the full stable sort.
-    """
-    if k >= x.shape[-1]:
-        idx = np.argsort(-x, axis=-1, kind="stable")[:, :k]
-        return np.take_along_axis(x, idx, axis=-1), idx
-    if k <= 64:
-        rows, rest, idx = np.arange(len(x)), x.copy(), np.empty((len(x), k), dtype=np.int64)
-        for i in range(k):
-            idx[:, i] = rest.argmax(axis=-1)
-            last = rest[rows, idx[:, i]]  # -inf once a row has no unpicked finite value left
-            rest[rows, idx[:, i]] = -np.inf
-        vals = np.take_along_axis(x, idx, axis=-1)
-        redo = ~(last > -np.inf) | np.isnan(vals).any(axis=-1)  # [N]: ran out of finite values, or met a NaN
-    else:
-        idx = np.argpartition(-x, k - 1, axis=-1)[:, :k]  # [N, k], unordered
-        vals = np.take_along_axis(x, idx, axis=-1)
-        order = np.lexsort((idx, -vals), axis=-1)  # by value (descending), then index
-        idx, vals = np.take_along_axis(idx, order, axis=-1), np.take_along_axis(vals, order, axis=-1)
-        redo = (x >= vals[:, -1:]).sum(axis=-1) > k  # [N]: the k-th value has twins left out
-    if redo.any():
-        full = np.argsort(-x[redo], axis=-1, kind="stable")[:, :k]
-        idx[redo], vals[redo] = full, np.take_along_axis(x[redo], full, axis=-1)
-    return vals, idx
-
-

@@ -47,7 +47,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from ..reference.model import nest, position_table
+from ..reference.model import model_params
 from . import model as engine
 
 
@@ -72,27 +72,22 @@ class Runtime(Protocol):
 
 class NumpyRuntime:
     """The NumPy engine (:mod:`minis2t.engine.model`) over a checkpoint's ``weights``
-    (``{name: array}``, Hugging Face names; nested once into :attr:`params`, which shares
-    their arrays) for the model ``config``. ``positions``: the ``{"encoder": table,
-    "decoder": table}`` sinusoidal tables added to the embeddings, computed once (parity
-    checks may swap in another library's table, see
-    :func:`minis2t.reference.nn.sinusoidal_positions` on why they differ)."""
+    (``{name: array}``, Hugging Face names) for the model ``config``. :attr:`params` is
+    :func:`minis2t.reference.model.model_params` of them: the weights nested (sharing their
+    arrays), with the encoder's and decoder's sinusoidal position tables added once as data
+    under ``embed_positions.weights`` (parity checks may swap in another library's table
+    there, see :func:`minis2t.reference.nn.sinusoidal_positions` on why they differ)."""
 
     name = "numpy"
 
-    def __init__(self, weights: dict[str, np.ndarray], config, positions: dict[str, np.ndarray] | None = None):
+    def __init__(self, weights: dict[str, np.ndarray], config):
         self.weights, self.config = weights, config
-        self.params = nest(weights)
+        self.params = model_params(weights, config)  # nested, with the sinusoidal position tables
         self.dtype = next(iter(weights.values())).dtype
-        if positions is None:
-            pad, d = config.pad_token_id, config.d_model
-            positions = {"encoder": position_table(config.max_source_positions, d, pad, self.dtype),
-                         "decoder": position_table(config.max_target_positions, d, pad, self.dtype)}  # fmt: skip
-        self.positions = positions
 
     def encode(self, features, attention_mask=None, output_hidden_states=False, output_attentions=False):
-        return engine.encode(self.params, self.config, features, attention_mask, self.positions["encoder"],
-                             output_hidden_states, output_attentions)  # fmt: skip
+        return engine.encode(self.params, self.config, features, attention_mask, output_hidden_states,
+                             output_attentions)  # fmt: skip
 
     def init_cache(self, encoder_states):
         return engine.init_cache(self.params, self.config, encoder_states)
@@ -100,4 +95,4 @@ class NumpyRuntime:
     def decode(self, input_ids, cache, encoder_mask=None, decoder_attention_mask=None,
                output_hidden_states=False, output_attentions=False):  # fmt: skip
         return engine.decode(self.params, self.config, input_ids, cache, encoder_mask, decoder_attention_mask,
-                             self.positions["decoder"], output_hidden_states, output_attentions)  # fmt: skip
+                             output_hidden_states, output_attentions)  # fmt: skip

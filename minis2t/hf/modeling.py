@@ -17,8 +17,8 @@ from ..app.pipeline import Speech2Text
 from ..errors import ModelInputError, UnsupportedError
 from ..io.checkpoint import save_checkpoint
 from ..io.config import GenerationConfig, ModelConfig
-from ..reference import generate as g
 from ..reference import model as m
+from ..reference.search import search
 from ..train import init_weights
 from .configuration import Speech2TextConfig
 from .outputs import ModelOutput
@@ -240,7 +240,7 @@ class Speech2TextForConditionalGeneration:
 
 
     def _generate_without_cache(self, features, attention_mask, enc, output_scores: bool, options: dict):
-        """transformers' ``use_cache=False``: the same searches (:mod:`minis2t.reference.generate`),
+        """transformers' ``use_cache=False``: the same search door (:func:`minis2t.reference.search.search`),
         each step decoding the whole output so far from an empty self-attention cache."""
         s2t = self._s2t
         opts = s2t.generation_options(**options)
@@ -255,9 +255,7 @@ class Speech2TextForConditionalGeneration:
             out = s2t.decode(sequence, cross, encoder_mask)
             return out["logits"][:, -1], _History(sequence)
 
-        if k == 1:
-            return g.greedy_search(step, _History(None), batch, opts, output_scores)
-        return g.beam_search(step, _History(None), batch, opts, output_scores)
+        return search(step, _History(None), batch, opts, s2t.config.vocab_size, "transformers", output_scores)
 
 
 class _History:

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import ConfigError
+from ..reference.generate import max_length_of
 
 ACTIVATIONS = ("relu", "gelu", "gelu_new", "gelu_python", "silu", "swish")
 
@@ -153,13 +154,6 @@ class GenerationConfig:
 
     def to_dict(self) -> dict:
         return _as_dict(self)
-
-    def longest_output(self, prompt_length: int = 1) -> int:
-        """The longest output in tokens: ``max_new_tokens`` counts after the prompt and
-        wins; ``max_length`` counts the prompt (the decoder start token)."""
-        if self.max_new_tokens is not None:
-            return prompt_length + self.max_new_tokens
-        return self.max_length
 
     def replace(self, **changes) -> "GenerationConfig":
         """A copy with some options changed (validated again). A new ``eos_token_id``
@@ -315,7 +309,7 @@ def _validate_generation(g: GenerationConfig) -> None:
         raise ConfigError(f"max_new_tokens must be an integer >= 1, got {g.max_new_tokens!r}")
     if not _is_int(g.min_length) or g.min_length < 0:
         raise ConfigError(f"min_length must be an integer >= 0, got {g.min_length!r}")
-    longest = g.longest_output()
+    longest = max_length_of(g)
     if g.min_length > longest:
         raise ConfigError(
             f"min_length ({g.min_length}) exceeds the longest allowed output ({longest}, from "
@@ -361,7 +355,7 @@ def check_generation_for_model(g: GenerationConfig, c: ModelConfig) -> None:
             f"alignment_heads must be a non-empty list of [layer, head] pairs of this model's "
             f"decoder ({c.decoder_layers} layers of {c.decoder_attention_heads} heads), got {heads!r:.80}."
         )
-    longest = g.longest_output()
+    longest = max_length_of(g)
     if longest > c.max_target_positions:
         raise ConfigError(
             f"outputs of up to {longest} tokens were asked for (max_length / max_new_tokens), "

@@ -31,6 +31,7 @@ import re
 from pathlib import Path
 
 import numpy as np
+import yaml
 
 from .checkpoint import (
     TIED_HEAD,
@@ -257,162 +258,24 @@ def rename_weights(state: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 # --- the data configuration (config.yaml) --------------------------------------------
 
 
+# config.yaml holds a few hundred bytes; a larger file is not one (and YAML's aliases can
+# make a small text expand into a large structure: the bound is on the text).
+MAX_YAML_BYTES = 2**20
+
+
 def read_yaml(text: str, source: str = "config.yaml"):
-    """The block-style YAML that fairseq's data preparation writes (``yaml.dump`` of a
-    dict): nested mappings, ``- item`` lists, plain and quoted scalars, ``[a, b]`` flow
-    lists. Enough for ``config.yaml``, without a YAML dependency; anything else raises
-    :class:`~minis2t.errors.ConfigError` naming the line."""
-    lines = []
-    for number, raw in enumerate(text.splitlines(), 1):
-        stripped = _strip_comment(raw).rstrip()
-        if stripped.strip() and stripped.strip() not in ("---", "..."):
-            if "\t" in raw[: len(raw) - len(raw.lstrip())]:
-                raise ConfigError(f"{source} line {number}: tabs in indentation are not YAML.")
-            lines.append((number, len(stripped) - len(stripped.lstrip()), stripped.strip()))
-    if not lines:
-        return {}
-    value, end = _yaml_block(lines, 0, lines[0][1], source)
-    if end != len(lines):
-        raise ConfigError(f"{source} line {lines[end][0]}: unexpected indentation.")
-    return value
-
-
-def _strip_comment(line: str) -> str:
-    quote = None
-    for i, c in enumerate(line):
-        if quote:
-            quote = None if c == quote else quote
-        elif c in "'\"":
-            quote = c
-        elif c == "#" and (i == 0 or line[i - 1] in " \t"):
-            return line[:i]
-    return line
-
-
-def _yaml_block(lines, i: int, indent: int, source: str):
-    number, _, text = lines[i]
-    if text.startswith("- ") or text == "-":
-        out = []
-        while i < len(lines) and lines[i][1] == indent and (lines[i][2].startswith("- ") or lines[i][2] == "-"):
-            item = lines[i][2][1:].strip()
-            if not item:
-                if i + 1 >= len(lines) or lines[i + 1][1] <= indent:
-                    out.append(None)
-                    i += 1
-                    continue
-                value, i = _yaml_block(lines, i + 1, lines[i + 1][1], source)
-            elif _key_of(item) is not None:  # "- key: value" starts a mapping item
-                sub = [(lines[i][0], indent + 2, item)]
-                j = i + 1
-                while j < len(lines) and lines[j][1] > indent:
-                    sub.append(lines[j])
-                    j += 1
-                value, _ = _yaml_block(sub, 0, indent + 2, source)
-                i = j
-            else:
-                value, i = _scalar(item, lines[i][0], source), i + 1
-            out.append(value)
-        return out, i
-    out = {}
-    while i < len(lines) and lines[i][1] == indent:
-        number, _, text = lines[i]
-        split = _key_of(text)
-        if split is None:
-            raise ConfigError(f"{source} line {number}: expected 'key: value', got {text!r:.60}.")
-        key, rest = split
-        i += 1
-        if rest:
-            out[key] = _scalar(rest, number, source)
-        elif i < len(lines) and (lines[i][1] > indent or (lines[i][1] == indent and lines[i][2].startswith("-"))):
-            out[key], i = _yaml_block(lines, i, lines[i][1], source)
-        else:
-            out[key] = None
-    if i < len(lines) and lines[i][1] > indent:
-        raise ConfigError(f"{source} line {lines[i][0]}: unexpected indentation.")
-    return out, i
-
-
-def _key_of(text: str):
-    """``(key, rest)`` of a ``key: rest`` line, or None."""
-    if text[0] in "'\"":
-        end = text.find(text[0], 1)
-        if end > 0 and text[end + 1 : end + 2] == ":" and text[end + 2 : end + 3] in ("", " "):
-            return _unquote(text[: end + 1]), text[end + 2 :].strip()
-        return None
-    match = re.match(r"([^:#\[\]{},]+?)\s*:(\s+|$)(.*)$", text)
-    return (match.group(1), match.group(3).strip()) if match else None
-
-
-def _unquote(text: str) -> str:
-    if text[0] == "'":
-        return text[1:-1].replace("''", "'")
-    return text[1:-1].encode("latin-1", "backslashreplace").decode("unicode_escape")
-
-
-def _flow(text: str, i: int, number: int, source: str):
-    """A flow collection (``[a, b]``, ``{k: v, ...}``, nested) starting at ``text[i]``:
-    ``(value, index after it)``."""
-    closing = "]" if text[i] == "[" else "}"
-    items, i = [], i + 1
-    while True:
-        while i < len(text) and text[i] == " ":
-            i += 1
-        if i < len(text) and text[i] == closing:
-            break
-        if i < len(text) and text[i] in "[{":
-            item, i = _flow(text, i, number, source)
-        else:  # a scalar or "key: value", up to the next comma or bracket at this depth
-            start, quote, depth = i, None, 0
-            while i < len(text) and (quote or depth or text[i] not in ",]}"):
-                if text[i] in "'\"" and (quote is None or quote == text[i]):
-                    quote = None if quote else text[i]
-                elif not quote and text[i] in "[{":
-                    depth += 1
-                elif not quote and text[i] in "]}":
-                    depth -= 1
-                i += 1
-            item = text[start:i].strip()
-        items.append(item)
-        while i < len(text) and text[i] == " ":
-            i += 1
-        if i >= len(text):
-            raise ConfigError(f"{source} line {number}: unclosed {text[0]!r} (flow collections must fit on one line).")
-        if text[i] == ",":
-            i += 1
-    if closing == "]":
-        return [v if not isinstance(v, str) else _scalar(v, number, source) for v in items], i + 1
-    out = {}
-    for item in items:
-        split = _key_of(item) if isinstance(item, str) else None
-        if split is None:
-            raise ConfigError(f"{source} line {number}: expected 'key: value' in {{...}}, got {item!r:.40}.")
-        out[split[0]] = _scalar(split[1], number, source) if split[1] else None
-    return out, i + 1
-
-
-def _scalar(text: str, number: int, source: str):
-    if text[0] in "'\"":
-        if len(text) < 2 or text[-1] != text[0]:
-            raise ConfigError(f"{source} line {number}: unterminated quoted string.")
-        return _unquote(text)
-    if text[0] in "[{":
-        value, end = _flow(text, 0, number, source)
-        if text[end:].strip():
-            raise ConfigError(f"{source} line {number}: text after a closing bracket: {text[end:]!r:.40}.")
-        return value
-    if text[0] in "&*!|>":
-        raise ConfigError(f"{source} line {number}: YAML feature {text[0]!r} is not supported here.")
-    lowered = text.lower()
-    if lowered in ("true", "false"):
-        return lowered == "true"
-    if lowered in ("null", "~"):
-        return None
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            pass
-    return text
+    """The YAML that fairseq's data preparation writes (``yaml.dump`` of a dict), read by
+    PyYAML's ``safe_load``: plain data only, no tag that builds a Python object. A
+    malformed, hostile or oversized text raises :class:`~minis2t.errors.ConfigError`
+    naming the file."""
+    if len(text) > MAX_YAML_BYTES:
+        raise ConfigError(f"{source} holds {len(text)} characters; a data configuration has a few hundred.")
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{source} is not YAML that minis2t reads ({' '.join(str(e).split())[:200]}).") from None
+    except RecursionError:
+        raise ConfigError(f"{source} nests too deeply to be a data configuration.") from None
 
 
 # --- the dictionary and the directory ------------------------------------------------
@@ -503,6 +366,8 @@ def read_global_cmvn(path: Path) -> dict[str, np.ndarray]:
 def read_data_config(directory: Path, settings: dict) -> dict:
     name = settings.get("config_yaml") or "config.yaml"
     path = _local(directory, str(name), "data configuration")
+    if path.stat().st_size > MAX_YAML_BYTES:  # before reading it
+        raise ConfigError(f"{path} holds {path.stat().st_size} bytes; a data configuration has a few hundred.")
     config = read_yaml(_text(path, ConfigError), str(path))
     if not isinstance(config, dict):
         raise ConfigError(f"{path} is not a mapping.")

@@ -28,7 +28,8 @@ from ..errors import (
     SamplingRateError,
 )
 from ..reference.features import FRAME_LENGTH, SAMPLING_RATE, global_cmvn, utterance_cmvn
-from .audio import check_samples, is_sample_list
+from .audio import is_sample_list
+from .audio_checks import check_samples
 from .config import read_json
 
 MAX_MEL_BINS = 256  # a 512-point FFT has 257 bins: more mel filters than that are empty

@@ -9,7 +9,8 @@ Read in this order — the data path, waveform to tokens:
 * :mod:`~minis2t.reference.model` — conv subsampler, encoder, decoder with its KV cache,
   LM head: ``[B, T, F] -> [B, S, D] -> [B, L, V]``;
 * :mod:`~minis2t.reference.generate` — greedy and beam search with transformers' rules,
-  :mod:`~minis2t.reference.fairseq_search` — beam search with fairseq's;
+  :mod:`~minis2t.reference.fairseq_search` — beam search with fairseq's,
+  :mod:`~minis2t.reference.search` — the one door that picks among them;
 * :mod:`~minis2t.reference.run` — the line above in one function;
 
 and the way back, loss to gradients: :mod:`~minis2t.reference.grad` (each primitive's

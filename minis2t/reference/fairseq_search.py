@@ -20,7 +20,8 @@ transformers' ``generate``. The two keep ``2K`` candidates per step and let only
 
 :func:`beam_search` takes the same ``step(tokens, cache) -> (logits, cache)`` function as
 :func:`minis2t.reference.generate.beam_search` and returns a
-:class:`~minis2t.reference.generate.GenerateOutput` in the same layout (start token first, padded).
+:class:`~minis2t.reference.generate.GenerateOutput` in the same layout (start token first, padded),
+its ``steps`` recording each step's candidates and live beams.
 """
 
 from __future__ import annotations
@@ -33,9 +34,20 @@ from .nn import log_softmax
 NEG_INF = np.float32(-np.inf)
 
 
-def beam_search(step, cache, batch: int, beam: int, max_len: int, vocab_size: int, min_len: int = 1,
-                len_penalty: float = 1.0, unk_penalty: float = 0.0, eos: int = 2, pad: int = 1,
-                unk: int = 3, top_k=top_k) -> GenerateOutput:  # fmt: skip
+def beam_search(
+    step,
+    cache,
+    batch: int,
+    beam: int,
+    max_len: int,
+    vocab_size: int,
+    min_len: int = 1,
+    len_penalty: float = 1.0,
+    unk_penalty: float = 0.0,
+    eos: int = 2,
+    pad: int = 1,
+    unk: int = 3,
+) -> GenerateOutput:
     """fairseq's beam search over ``batch`` items of ``beam`` beams each (the cache holds
     ``batch * beam`` rows, item-major). The decoder starts from EOS, as in fairseq."""
     k = min(beam, vocab_size - 1)
@@ -46,6 +58,7 @@ def beam_search(step, cache, batch: int, beam: int, max_len: int, vocab_size: in
     finished = np.zeros(batch, dtype=bool)
     ignore = np.zeros((batch, k), dtype=bool)  # live slots holding no real candidate
     offsets = (np.arange(batch) * k)[:, None]  # [B, 1]
+    steps = []  # per step, as transformers' search records them (GenerateOutput.steps)
     for t in range(max_len + 1):
         logits, cache = step(tokens[:, t : t + 1], cache)  # [B*K, V]
         lprobs = log_softmax(logits.astype(np.float32))
@@ -82,14 +95,15 @@ def beam_search(step, cache, batch: int, beam: int, max_len: int, vocab_size: in
             if len(finalized[b]) == k or t == max_len:
                 newly.append(b)
         finished[newly] = True
-        if finished.all() or t >= max_len:
-            break
 
         # The live beams: the best K candidates that did not end (ranks, EOS ones last).
         blocked = ends.copy()
         blocked[:, :k] |= ignore
         rank = blocked.astype(np.int64) * n_cand + np.arange(n_cand)  # [B, 2K]
         active = np.argsort(rank, axis=1, kind="stable")[:, :k]  # [B, K]
+        steps.append({"beam": cand_beams, "token": cand_tokens, "score": cand_scores, "ends": ends, "live": active})
+        if finished.all() or t >= max_len:
+            break
         ignore = np.take_along_axis(rank, active, axis=1) >= n_cand
         rows = np.take_along_axis(cand_rows, active, axis=1).reshape(-1)  # [B*K]
         tokens[:, : t + 1] = tokens[rows, : t + 1]
@@ -97,10 +111,10 @@ def beam_search(step, cache, batch: int, beam: int, max_len: int, vocab_size: in
         scores[:, :t] = scores[rows, :t]
         scores[:, t] = np.take_along_axis(cand_scores, active, axis=1).reshape(-1)
         cache = cache.reorder(rows)
-    return _output(finalized, eos, pad)
+    return _output(finalized, eos, pad, steps)
 
 
-def _output(finalized, eos: int, pad: int) -> GenerateOutput:
+def _output(finalized, eos: int, pad: int, steps: list) -> GenerateOutput:
     """Each item's best finalised hypothesis (the first of equal scores), start token first."""
     best = [max(enumerate(hyps), key=lambda x: (x[1][0], -x[0]))[1] for hyps in finalized]
     length = 1 + max(len(tokens) for _, tokens in best)
@@ -108,4 +122,4 @@ def _output(finalized, eos: int, pad: int) -> GenerateOutput:
     for row, (_, tokens) in enumerate(best):
         sequences[row, 0] = eos  # fairseq's decoder starts from EOS
         sequences[row, 1 : 1 + len(tokens)] = tokens
-    return GenerateOutput(sequences, np.array([s for s, _ in best], dtype=np.float32))
+    return GenerateOutput(sequences, np.array([s for s, _ in best], dtype=np.float32), steps=steps)

@@ -158,8 +158,7 @@ def log_mel(power: np.ndarray, banks: np.ndarray) -> np.ndarray:
     return np.log(np.maximum(energies, power.dtype.type(LOG_FLOOR)))
 
 
-def fbank(waveform: np.ndarray, num_mel_bins: int = 80, dither: float = 0.0,
-          seed: int | None = None) -> np.ndarray:  # fmt: skip
+def fbank(waveform: np.ndarray, num_mel_bins: int = 80, dither: float = 0.0, seed: int | None = None) -> np.ndarray:
     """Raw Kaldi log-mel filter-bank features of a 16 kHz waveform: ``[N] -> [T, F]``,
     ``T = 1 + (N - 400) // 160``, in the waveform's dtype."""
     frames = frame_signal(scale_waveform(waveform))  # [N] -> [T, 400] (a view)

@@ -39,16 +39,24 @@ class GenerateOutput:
     with ``pad_token_id``, cropped to the longest row. ``sequences_scores [B]``: beam
     search's length-normalised log-probability of each returned sequence (None for
     greedy). ``scores``: per step, the processed scores ``[B or B*K, V]`` (if asked).
+    ``steps`` (beam searches; None for greedy): one dict per step, for drawing the search:
+    the candidates' source beams ``beam``, tokens ``token`` and running scores ``score``
+    ``[B, 2K]``, which of them ended ``ends [B, 2K]``, and the live beams' positions among
+    the candidates ``live [B, K]``.
     """
 
     sequences: np.ndarray
     sequences_scores: np.ndarray | None = None
     scores: list | None = None
+    steps: list | None = None
 
 
 def max_length_of(options, prompt_length: int = 1) -> int:
-    """``max_new_tokens`` counts after the prompt and wins; ``max_length`` counts it."""
-    return options.longest_output(prompt_length)
+    """The longest output in tokens: ``max_new_tokens`` counts after the prompt (the
+    decoder start token) and wins; ``max_length`` counts the prompt."""
+    if options.max_new_tokens is not None:
+        return prompt_length + options.max_new_tokens
+    return options.max_length
 
 
 # --- the score rules -------------------------------------------------------------------
@@ -81,19 +89,31 @@ def banned_ngram_tokens(sequences: np.ndarray, n: int) -> list[list[int]]:
 
 
 def top_k(x: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """The ``k`` largest of each row ``[N, M]``, largest first: ``(values [N, k], indices
-    [N, k])``. Ties go to the lower index: a stable sort of the negated row keeps equal
-    values in index order. (The engine's :func:`minis2t.engine.nn.top_k` gets the same
-    answer without sorting whole rows; the searches take it as their ``top_k``.)"""
-    idx = np.argsort(-x, axis=-1, kind="stable")[:, :k]  # [N, k]
+    """The ``k`` largest of each row ``[N, M]`` (no NaN), largest first: ``(values [N, k],
+    indices [N, k])``, ties to the lower index — what a stable sort of ``-x`` puts first.
+
+    Picked one at a time: ``argmax`` returns the first of the largest values, which is then
+    set aside (-inf). Once only -inf is left in a row, the first index not yet picked.
+    ``k`` scans of a row cost less than sorting it: beam search asks for ``2K`` of ``K V``.
+    """
+    rows = np.arange(x.shape[0])
+    rest = x.copy()  # [N, M]: the values not picked yet, the picked ones -inf
+    left = np.ones(x.shape, dtype=bool)  # [N, M]: not picked yet
+    idx = np.empty((x.shape[0], k), dtype=np.int64)
+    for j in range(k):
+        pick = rest.argmax(axis=-1)  # [N]
+        spent = rest[rows, pick] == -np.inf  # only -inf left: in index order
+        pick[spent] = left[spent].argmax(axis=-1)
+        idx[:, j] = pick
+        rest[rows, pick] = -np.inf
+        left[rows, pick] = False
     return np.take_along_axis(x, idx, axis=-1), idx
 
 
 # --- greedy search -----------------------------------------------------------------------
 
 
-def greedy_search(step, cache, batch: int, options,
-                  output_scores: bool = False) -> GenerateOutput:  # fmt: skip
+def greedy_search(step, cache, batch: int, options, output_scores: bool = False) -> GenerateOutput:
     """Take the most likely token each step, until every row has ended.
 
     A row ends with EOS (any of ``eos_token_ids``) or at ``max_length``; ended rows are padded with ``pad_token_id``
@@ -149,13 +169,18 @@ def init_beams(batch: int, options, max_length: int) -> BeamState:
     running[:, :, 0] = options.decoder_start_token_id
     running_scores = np.zeros((batch, k), dtype=np.float32)
     running_scores[:, 1:] = DEAD
-    return BeamState(running, running_scores, running.copy(), np.full((batch, k), DEAD),
-                     np.ones((batch, k), dtype=np.int64), np.zeros((batch, k), dtype=bool),
-                     np.ones(batch, dtype=bool))  # fmt: skip
+    return BeamState(
+        running,
+        running_scores,
+        running.copy(),
+        np.full((batch, k), DEAD),
+        np.ones((batch, k), dtype=np.int64),
+        np.zeros((batch, k), dtype=bool),
+        np.ones(batch, dtype=bool),
+    )
 
 
-def beam_search(step, cache, batch: int, options, output_scores: bool = False,
-                trace: list | None = None, top_k=top_k) -> GenerateOutput:  # fmt: skip
+def beam_search(step, cache, batch: int, options, output_scores: bool = False) -> GenerateOutput:
     """Keep the ``K = num_beams`` best partial hypotheses of each item at every step.
 
     ``cache`` holds ``B * K`` rows (item-major: the beams of item 0, then of item 1, ...).
@@ -170,13 +195,12 @@ def beam_search(step, cache, batch: int, options, output_scores: bool = False,
     6. reorder the cache rows to follow each live beam's source beam;
     7. decide whether each item can still improve (the early-stopping rule).
 
-    ``trace``, if a list, receives one dict per step (for drawing the search): the
-    candidates' source beams, tokens and scores ``[B, 2K]``, which of them ended, and the
-    live beams' positions among the candidates ``[B, K]``.
+    The output's ``steps`` record each step's candidates and live beams (see
+    :class:`GenerateOutput`).
     """
     k, max_length = options.num_beams, max_length_of(options)
     state = init_beams(batch, options, max_length)
-    all_scores = []
+    all_scores, steps = [], []
     cur_len = 1
     while True:
         # 1. score every continuation --------------------------------------------------
@@ -204,12 +228,10 @@ def beam_search(step, cache, batch: int, options, output_scores: bool = False,
         live_scores, pick = top_k(live_scores, k)  # [B, K]
         running = np.take_along_axis(cand_seqs, pick[:, :, None], axis=1)  # [B, K, max_len]
         source_beam = np.take_along_axis(cand_beam, pick, axis=1)  # [B, K]
-        if trace is not None:
-            trace.append({"beam": cand_beam, "token": cand_token, "score": cand_scores,
-                          "ends": ends, "live": pick})  # fmt: skip
+        steps.append({"beam": cand_beam, "token": cand_token, "score": cand_scores, "ends": ends, "live": pick})
 
         # 5. the finished hypotheses ----------------------------------------------------------
-        state = _update_finished(state, cand_seqs, cand_scores, ends, cur_len, options, top_k)
+        state = _update_finished(state, cand_seqs, cand_scores, ends, cur_len, options)
         state = replace(state, running=running, running_scores=live_scores)
 
         # 6. the cache follows the beams --------------------------------------------------------
@@ -220,11 +242,10 @@ def beam_search(step, cache, batch: int, options, output_scores: bool = False,
         # 7. can each item still improve? -------------------------------------------------------
         state = _check_improvable(state, cur_len, max_length, options)
         if _should_stop(state, ends, options):
-            return _beam_output(state, options, all_scores if output_scores else None)
+            return _beam_output(state, options, all_scores if output_scores else None, steps)
 
 
-def _update_finished(state: BeamState, cand_seqs, cand_scores, ends, cur_len: int, options,
-                     top_k=top_k) -> BeamState:  # fmt: skip
+def _update_finished(state: BeamState, cand_seqs, cand_scores, ends, cur_len: int, options) -> BeamState:
     """Step 5: merge the candidates that just ended into each item's K best finished."""
     k = options.num_beams
     in_top_k = np.zeros(ends.shape[1], dtype=bool)
@@ -251,8 +272,7 @@ def _update_finished(state: BeamState, cand_seqs, cand_scores, ends, cur_len: in
     )
 
 
-def _check_improvable(state: BeamState, cur_len: int, max_length: int,
-                      options) -> BeamState:  # fmt: skip
+def _check_improvable(state: BeamState, cur_len: int, max_length: int, options) -> BeamState:
     """Step 7: transformers' early-stop heuristic.
 
     The best live beam, normalised as if it ended now (or, for ``early_stopping="never"``
@@ -280,7 +300,7 @@ def _should_stop(state: BeamState, ends: np.ndarray, options) -> bool:
     return bool(ends.all())
 
 
-def _beam_output(state: BeamState, options, scores) -> GenerateOutput:
+def _beam_output(state: BeamState, options, scores, steps) -> GenerateOutput:
     """Each item's best finished hypothesis, cropped to the longest of them."""
     length = int(state.finished_lengths[:, 0].max())
-    return GenerateOutput(state.finished[:, 0, :length].copy(), state.finished_scores[:, 0].copy(), scores)
+    return GenerateOutput(state.finished[:, 0, :length].copy(), state.finished_scores[:, 0].copy(), scores, steps)

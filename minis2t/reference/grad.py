@@ -78,9 +78,14 @@ def silu_backward(dy, x):
     return dy * (s * (1 + x * (1 - s)))
 
 
-ACTIVATION_BACKWARDS = {"relu": relu_backward, "gelu": gelu_backward, "gelu_python": gelu_backward,
-                        "gelu_new": gelu_tanh_backward, "silu": silu_backward,
-                        "swish": silu_backward}  # fmt: skip
+ACTIVATION_BACKWARDS = {
+    "relu": relu_backward,
+    "gelu": gelu_backward,
+    "gelu_python": gelu_backward,
+    "gelu_new": gelu_tanh_backward,
+    "silu": silu_backward,
+    "swish": silu_backward,
+}
 
 
 def glu_backward(dy: np.ndarray, x: np.ndarray, axis: int = -1) -> np.ndarray:
@@ -98,8 +103,7 @@ def softmax_backward(dy: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarra
     return y * (dy - (dy * y).sum(axis=axis, keepdims=True))
 
 
-def attention_backward(d_out: np.ndarray, q: np.ndarray, k: np.ndarray, v: np.ndarray,
-                       weights: np.ndarray):  # fmt: skip
+def attention_backward(d_out: np.ndarray, q: np.ndarray, k: np.ndarray, v: np.ndarray, weights: np.ndarray):
     """Scaled dot-product attention, ``out = P V``, ``P = softmax(c Q K^T + M)``,
     ``c = d_h^{-1/2}``, the mask ``M`` a constant.
 
@@ -125,8 +129,7 @@ def merge_heads_backward(dy: np.ndarray, n_head: int) -> np.ndarray:
     return split_heads(dy, n_head)
 
 
-def conv1d_backward(dy: np.ndarray, x: np.ndarray, weight: np.ndarray, stride: int = 1,
-                    padding: int = 0):  # fmt: skip
+def conv1d_backward(dy: np.ndarray, x: np.ndarray, weight: np.ndarray, stride: int = 1, padding: int = 0):
     """:func:`minis2t.reference.nn.conv1d` is ``y = cols W_f^T + b`` with ``cols`` the im2col view
     (each output step's ``k`` input steps flattened to ``C_in k`` numbers). So
     ``dW_f = dy^T cols`` and ``db = sum dy``, and ``d cols = dy W_f`` — which goes back to
@@ -156,29 +159,27 @@ def embedding_backward(dy: np.ndarray, ids: np.ndarray, num_embeddings: int) -> 
     return d_table
 
 
-def cross_entropy(logits: np.ndarray, labels: np.ndarray, label_smoothing: float = 0.0,
-                  ignore_index: int = -100):  # fmt: skip
-    """Mean label-smoothed cross-entropy over the labels that are not ``ignore_index``,
-    and its gradient with respect to the logits. Returns ``(loss, d_logits)``.
+def cross_entropy_backward(
+    logits: np.ndarray, labels: np.ndarray, label_smoothing: float = 0.0, ignore_index: int = -100
+) -> np.ndarray:
+    """The gradient of :func:`minis2t.reference.model.cross_entropy` (the mean
+    label-smoothed cross-entropy over the labels that are not ``ignore_index``) with
+    respect to the logits ``[B, L, V]``.
 
-    As ``torch.nn.functional.cross_entropy(..., label_smoothing=ε)``: the target
-    distribution is ``(1 - ε) onehot + ε / V``, so ``loss = -sum q log p`` averaged over
-    the kept positions, and (softmax and log cancel) ``d_logits = (p - q) / N`` on kept
-    positions, 0 on ignored ones.
+    The target distribution is ``(1 - ε) onehot + ε / V`` and the loss ``-sum q log p``
+    averaged over the ``N`` kept positions, so (softmax and log cancel)
+    ``d_logits = (p - q) / N`` on kept positions, 0 on ignored ones.
     """
     vocab = logits.shape[-1]
     keep = labels != ignore_index  # [B, L]
     count = int(keep.sum())
-    log_p = log_softmax(logits.astype(np.float64, copy=False))
-    safe = np.where(keep, labels, 0)
-    nll = -np.take_along_axis(log_p, safe[..., None], axis=-1)[..., 0]  # [B, L]
-    smooth = -log_p.mean(axis=-1)  # [B, L]: -sum over classes of (1/V) log p
-    per_token = (1 - label_smoothing) * nll + label_smoothing * smooth
-    loss = float((per_token * keep).sum() / count) if count else float("nan")
+    p = np.exp(log_softmax(logits.astype(np.float64, copy=False)))  # [B, L, V]
     target = np.full(logits.shape, label_smoothing / vocab)
-    np.put_along_axis(target, safe[..., None], 1 - label_smoothing + label_smoothing / vocab, axis=-1)
-    d_logits = (np.exp(log_p) - target) * (keep[..., None] / max(count, 1))
-    return loss, d_logits.astype(logits.dtype)
+    np.put_along_axis(
+        target, np.where(keep, labels, 0)[..., None], 1 - label_smoothing + label_smoothing / vocab, axis=-1
+    )
+    d_logits = (p - target) * (keep[..., None] / max(count, 1))
+    return d_logits.astype(logits.dtype)
 
 
 def _shift(a: np.ndarray, k: int, fill) -> np.ndarray:

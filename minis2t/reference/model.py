@@ -1,8 +1,10 @@
 """The Speech2Text network as pure functions over a nested dict of weights: the math.
 
-``nest(weights)`` turns the checkpoint's flat names into a tree, so
+``model_params(weights, config)`` turns the checkpoint's flat names into a tree, so
 ``params["model"]["encoder"]["layers"][3]["fc1"]["weight"]`` is
-``model.encoder.layers.3.fc1.weight`` and each function takes just its own sub-tree.
+``model.encoder.layers.3.fc1.weight`` and each function takes just its own sub-tree; it
+adds the two sinusoidal position tables where transformers' modules keep them
+(``model.encoder.embed_positions.weights``, ``model.decoder.embed_positions.weights``).
 ``config`` is a :class:`minis2t.io.config.ModelConfig`; only its fields are read.
 
 The data path (``B`` batch, ``T`` feature frames, ``F`` mel bins, ``S`` encoder frames,
@@ -68,6 +70,18 @@ def _lists_from_numbered_keys(node):
     return {k: _lists_from_numbered_keys(v) for k, v in node.items()}
 
 
+def model_params(weights: dict[str, np.ndarray], config) -> dict:
+    """The checkpoint's weights as a tree (:func:`nest`), with the encoder's and the
+    decoder's position tables (:func:`position_table`, in the weights' dtype) added
+    under ``embed_positions.weights``: fixed, not learned, computed once here."""
+    params = nest(weights)
+    dtype = params["model"]["decoder"]["embed_tokens"]["weight"].dtype
+    for part, size in (("encoder", config.max_source_positions), ("decoder", config.max_target_positions)):
+        table = position_table(size, config.d_model, config.pad_token_id, dtype)  # [size + 2, D]
+        params["model"][part]["embed_positions"] = {"weights": table}
+    return params
+
+
 def position_table(num_positions: int, dim: int, padding_idx: int, dtype=np.float32) -> np.ndarray:
     """The sinusoidal table ``[rows, D]`` for positions ``padding_idx + 1 ..
     padding_idx + num_positions``; row ``padding_idx`` is zeros (padding adds nothing).
@@ -107,8 +121,7 @@ def subsampled_lengths(lengths: np.ndarray, num_conv_layers: int) -> np.ndarray:
     return lengths
 
 
-def frame_mask(attention_mask: np.ndarray | None, batch: int, num_frames: int,
-               num_conv_layers: int) -> np.ndarray:  # fmt: skip
+def frame_mask(attention_mask: np.ndarray | None, batch: int, num_frames: int, num_conv_layers: int) -> np.ndarray:
     """The feature-level mask ``[B, T]`` -> the encoder-level mask ``[B, S]`` (int, 1 = real).
 
     Assumes right padding: item ``b`` keeps its first ``subsampled_lengths(sum(mask_b))``
@@ -181,8 +194,7 @@ def feed_forward_block(x, layer: dict, activation):
 # --- encoder -------------------------------------------------------------------------
 
 
-def conv_subsampler(features: np.ndarray, conv_layers: list[dict],
-                    kernel_sizes: tuple[int, ...]) -> list[np.ndarray]:  # fmt: skip
+def conv_subsampler(features: np.ndarray, conv_layers: list[dict], kernel_sizes: tuple[int, ...]) -> list[np.ndarray]:
     """Stride-2 convolutions, each followed by a GLU that halves its channels.
 
     ``[B, T, F] -> [B, T/2, C/2] -> ... -> [B, S, D]``. Returns every layer's output (the
@@ -206,15 +218,13 @@ def encoder_layer(x, layer: dict, n_head: int, bias, activation):
     return feed_forward_block(x, layer, activation), weights  # [B, S, D]
 
 
-def encode(params: dict, config, features: np.ndarray, attention_mask: np.ndarray | None = None,
-           positions: np.ndarray | None = None) -> dict:  # fmt: skip
+def encode(params: dict, config, features: np.ndarray, attention_mask: np.ndarray | None = None) -> dict:
     """Features ``[B, T, F]`` (and their mask ``[B, T]``) -> encoder states ``[B, S, D]``.
 
     Returns a dict: ``last_hidden_state [B, S, D]``, ``mask [B, S]``, ``conv_outputs``
     (each conv layer's output), ``hidden_states`` (the embedded input, each layer's
     output, and last the normalised output, as transformers lists them) and
-    ``attentions`` (each layer's ``[B, H, S, S]``). ``positions`` replaces the computed
-    sinusoidal table (the parity harness passes transformers' own).
+    ``attentions`` (each layer's ``[B, H, S, S]``).
     """
     enc = params["model"]["encoder"]
     b, t, _ = features.shape
@@ -224,8 +234,7 @@ def encode(params: dict, config, features: np.ndarray, attention_mask: np.ndarra
     if config.scale_embedding:
         x = x * dtype.type(np.sqrt(config.d_model))
     mask = frame_mask(attention_mask, b, x.shape[1], config.num_conv_layers)  # [B, S]
-    if positions is None:
-        positions = position_table(config.max_source_positions, config.d_model, config.pad_token_id, dtype)
+    positions = enc["embed_positions"]["weights"]  # [max_source_positions + 2, D]
     x = x + positions[encoder_position_ids(mask, config.pad_token_id)]  # [B, S, D]
     bias = key_padding_bias(mask, dtype)  # [B, 1, 1, S] or None
     activation = ACTIVATIONS[config.activation_function]
@@ -235,8 +244,13 @@ def encode(params: dict, config, features: np.ndarray, attention_mask: np.ndarra
         x, weights = encoder_layer(x, layer, config.encoder_attention_heads, bias, activation)
         attentions.append(weights)
     x = layer_norm(x, **enc["layer_norm"])  # [B, S, D]
-    return {"last_hidden_state": x, "mask": mask, "conv_outputs": conv_outputs,
-            "hidden_states": hidden_states + [x], "attentions": attentions}  # fmt: skip
+    return {
+        "last_hidden_state": x,
+        "mask": mask,
+        "conv_outputs": conv_outputs,
+        "hidden_states": hidden_states + [x],
+        "attentions": attentions,
+    }
 
 
 # --- decoder -----------------------------------------------------------------------------
@@ -269,10 +283,12 @@ def cross_attention_kv(params: dict, config, encoder_states: np.ndarray) -> tupl
     """Each decoder layer's cross-attention keys and values, ``[B, H, S, Dh]`` each."""
     n_head = config.decoder_attention_heads
     return tuple(
-        (split_heads(linear(encoder_states, **layer["encoder_attn"]["k_proj"]), n_head),
-         split_heads(linear(encoder_states, **layer["encoder_attn"]["v_proj"]), n_head))
+        (
+            split_heads(linear(encoder_states, **layer["encoder_attn"]["k_proj"]), n_head),
+            split_heads(linear(encoder_states, **layer["encoder_attn"]["v_proj"]), n_head),
+        )
         for layer in params["model"]["decoder"]["layers"]
-    )  # fmt: skip
+    )
 
 
 def init_cache(params: dict, config, encoder_states: np.ndarray) -> KVCache:
@@ -289,21 +305,26 @@ def decoder_layer(x, layer: dict, n_head: int, self_bias, past, cross_kv, cross_
     return feed_forward_block(x, layer, activation), new_kv, self_weights, cross_weights
 
 
-def embed_tokens(params: dict, config, input_ids: np.ndarray, past: int, positions=None) -> np.ndarray:
+def embed_tokens(params: dict, config, input_ids: np.ndarray, past: int) -> np.ndarray:
     """Token ids ``[B, L]`` -> embeddings ``x sqrt(D)`` plus positions ``[B, L, D]``;
     ``past`` tokens came before (their positions are taken)."""
-    embed = params["model"]["decoder"]["embed_tokens"]["weight"]  # [V, D]
+    dec = params["model"]["decoder"]
+    embed = dec["embed_tokens"]["weight"]  # [V, D]
     x = embed[input_ids]  # [B, L, D]
     if config.scale_embedding:
         x = x * embed.dtype.type(np.sqrt(config.d_model))
-    if positions is None:
-        positions = position_table(config.max_target_positions, config.d_model, config.pad_token_id, embed.dtype)
+    positions = dec["embed_positions"]["weights"]  # [max_target_positions + 2, D]
     return x + positions[position_ids(input_ids != config.pad_token_id, config.pad_token_id, past)]
 
 
-def decode(params: dict, config, input_ids: np.ndarray, cache: KVCache,
-           encoder_mask: np.ndarray | None = None, decoder_attention_mask: np.ndarray | None = None,
-           positions: np.ndarray | None = None) -> dict:  # fmt: skip
+def decode(
+    params: dict,
+    config,
+    input_ids: np.ndarray,
+    cache: KVCache,
+    encoder_mask: np.ndarray | None = None,
+    decoder_attention_mask: np.ndarray | None = None,
+) -> dict:
     """New token ids ``[B, L]`` -> logits ``[B, L, V]`` and the cache extended by ``L``.
 
     Args:
@@ -316,7 +337,7 @@ def decode(params: dict, config, input_ids: np.ndarray, cache: KVCache,
     """
     dec = params["model"]["decoder"]
     past, length = cache.length, input_ids.shape[1]
-    x = embed_tokens(params, config, input_ids, past, positions)  # [B, L, D]
+    x = embed_tokens(params, config, input_ids, past)  # [B, L, D]
     dtype = x.dtype
     self_bias = causal_bias(past, length, decoder_attention_mask, dtype)  # [B|1, 1, L, P + L]
     cross_bias = key_padding_bias(encoder_mask, dtype)  # [B, 1, 1, S] or None
@@ -324,16 +345,20 @@ def decode(params: dict, config, input_ids: np.ndarray, cache: KVCache,
     new_self_kv, hidden_states, self_attentions, cross_attentions = [], [], [], []
     for layer, layer_past, cross_kv in zip(dec["layers"], cache.self_kv, cache.cross_kv):
         hidden_states.append(x)
-        x, kv, self_w, cross_w = decoder_layer(x, layer, config.decoder_attention_heads,
-                                               self_bias, layer_past, cross_kv, cross_bias,
-                                               activation)  # fmt: skip
+        x, kv, self_w, cross_w = decoder_layer(
+            x, layer, config.decoder_attention_heads, self_bias, layer_past, cross_kv, cross_bias, activation
+        )
         new_self_kv.append(kv)
         self_attentions.append(self_w)
         cross_attentions.append(cross_w)
     x = layer_norm(x, **dec["layer_norm"])  # [B, L, D]
-    return {"logits": lm_head(params, x), "cache": KVCache(tuple(new_self_kv), cache.cross_kv),
-            "hidden_states": hidden_states + [x], "self_attentions": self_attentions,
-            "cross_attentions": cross_attentions}  # fmt: skip
+    return {
+        "logits": lm_head(params, x),
+        "cache": KVCache(tuple(new_self_kv), cache.cross_kv),
+        "hidden_states": hidden_states + [x],
+        "self_attentions": self_attentions,
+        "cross_attentions": cross_attentions,
+    }
 
 
 def lm_head(params: dict, x: np.ndarray) -> np.ndarray:
@@ -354,13 +379,20 @@ def shift_tokens_right(labels: np.ndarray, pad_token_id: int, decoder_start_toke
     return np.where(shifted == IGNORE_INDEX, pad_token_id, shifted)
 
 
-def cross_entropy(logits: np.ndarray, labels: np.ndarray) -> float:
+def cross_entropy(logits: np.ndarray, labels: np.ndarray, label_smoothing: float = 0.0) -> float:
     """Mean negative log-likelihood of ``labels [B, L]`` under ``logits [B, L, V]``,
     skipping positions labelled -100 (as ``torch.nn.CrossEntropyLoss`` does; with every
-    label skipped the mean is 0 / 0 = NaN there and here)."""
+    label skipped the mean is 0 / 0 = NaN there and here).
+
+    With ``label_smoothing = ε`` the target is ``(1 - ε) onehot + ε / V``, so each
+    position's loss is ``(1 - ε) (-log p[label]) + ε mean_c(-log p_c)`` (torch's
+    ``label_smoothing``); its gradient is :func:`minis2t.reference.grad.cross_entropy_backward`."""
     labels = np.asarray(labels)
     keep = labels != IGNORE_INDEX  # [B, L]
     log_probs = log_softmax(logits)  # [B, L, V]
-    picked = np.take_along_axis(log_probs, np.where(keep, labels, 0)[..., None], axis=-1)[..., 0]
+    picked = np.take_along_axis(log_probs, np.where(keep, labels, 0)[..., None], axis=-1)[..., 0]  # [B, L]
+    per_token = -picked
+    if label_smoothing:
+        per_token = (1 - label_smoothing) * per_token - label_smoothing * log_probs.mean(axis=-1)
     with np.errstate(invalid="ignore"):
-        return float(-(picked * keep).sum() / keep.sum())
+        return float((per_token * keep).sum() / keep.sum())

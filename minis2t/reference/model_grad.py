@@ -112,17 +112,19 @@ def encoder_layer_backward(dy, x, layer: dict, n_head: int, bias, activation: st
     return dx, {**sa, **ff}
 
 
-def decoder_layer_backward(dy, x, layer: dict, n_head: int, self_bias, encoder_states, cross_bias,
-                           activation: str):  # fmt: skip
+def decoder_layer_backward(dy, x, layer: dict, n_head: int, self_bias, encoder_states, cross_bias, activation: str):
     """Returns ``(dx, d encoder states, grads)``; the forward is without a cache (teacher
     forcing: all positions at once)."""
     after_self, self_kv, self_weights = self_attention_block(x, layer, n_head, self_bias)
-    kv = (split_heads(linear(encoder_states, **layer["encoder_attn"]["k_proj"]), n_head),
-          split_heads(linear(encoder_states, **layer["encoder_attn"]["v_proj"]), n_head))  # fmt: skip
+    kv = (
+        split_heads(linear(encoder_states, **layer["encoder_attn"]["k_proj"]), n_head),
+        split_heads(linear(encoder_states, **layer["encoder_attn"]["v_proj"]), n_head),
+    )
     after_cross, cross_weights = cross_attention_block(after_self, layer, n_head, kv, cross_bias)
     d_cross, ff = feed_forward_block_backward(dy, after_cross, layer, activation)
-    d_self, d_states, ca = cross_attention_block_backward(d_cross, after_self, layer, n_head, encoder_states,
-                                                          cross_bias, (kv, cross_weights))  # fmt: skip
+    d_self, d_states, ca = cross_attention_block_backward(
+        d_cross, after_self, layer, n_head, encoder_states, cross_bias, (kv, cross_weights)
+    )
     dx, sa = self_attention_block_backward(d_self, x, layer, n_head, self_bias, (self_kv, self_weights))
     return dx, d_states, {**sa, **ca, **ff}
 
@@ -142,14 +144,13 @@ def conv_subsampler_backward(dy, features, conv_layers: list[dict], kernel_sizes
     return grads
 
 
-def encode_backward(d_states, params: dict, config, features, attention_mask, positions,
-                    forward: dict | None = None):  # fmt: skip
+def encode_backward(d_states, params: dict, config, features, attention_mask, forward: dict | None = None):
     """Gradient of the encoder's weights, given the gradient at its output states
     ``[B, S, D]``. ``forward`` is the forward pass's ``encode(...,
     output_hidden_states=True)`` if the caller kept it (else it is recomputed). Positions
     are fixed sinusoids: nothing to learn there."""
     enc = params["model"]["encoder"]
-    out = forward or encode(params, config, features, attention_mask, positions)
+    out = forward or encode(params, config, features, attention_mask)
     bias = key_padding_bias(out["mask"], features.dtype)
     # each layer's input: the embedded input, then each layer's output but the last, which
     # ``hidden_states`` holds after the final norm; its input to that norm is recomputed
@@ -160,43 +161,59 @@ def encode_backward(d_states, params: dict, config, features, attention_mask, po
     dx, grads["layer_norm"] = _layer_norm(d_states, last, enc["layer_norm"])
     layers = [None] * len(enc["layers"])
     for i in reversed(range(len(enc["layers"]))):
-        dx, layers[i] = encoder_layer_backward(dx, hidden[i], enc["layers"][i], config.encoder_attention_heads,
-                                               bias, config.activation_function)  # fmt: skip
+        dx, layers[i] = encoder_layer_backward(
+            dx, hidden[i], enc["layers"][i], config.encoder_attention_heads, bias, config.activation_function
+        )
     grads["layers"] = layers
     if config.scale_embedding:  # x0 = conv * sqrt(d) + positions
         dx = dx * dx.dtype.type(np.sqrt(config.d_model))
-    conv = conv_subsampler_backward(dx, features, enc["conv"]["conv_layers"], config.conv_kernel_sizes,
-                                    out["conv_outputs"])  # fmt: skip
+    conv = conv_subsampler_backward(
+        dx, features, enc["conv"]["conv_layers"], config.conv_kernel_sizes, out["conv_outputs"]
+    )
     grads["conv"] = {"conv_layers": conv}
     return grads
 
 
-def decode_backward(d_logits, params: dict, config, input_ids, encoder_states,
-                    encoder_mask, positions, forward: dict | None = None):  # fmt: skip
+def decode_backward(d_logits, params: dict, config, input_ids, encoder_states, encoder_mask,
+                    forward: dict | None = None):  # fmt: skip
     """Gradients of the decoder's weights and the LM head, and of the encoder states, given
     the gradient at the logits ``[B, L, V]`` of a teacher-forced pass over ``input_ids``
     (``forward``: that pass's ``decode(..., output_hidden_states=True)``, if kept).
     Returns ``(decoder grads, lm_head grads, d encoder states)``."""
     dec = params["model"]["decoder"]
-    out = forward or decode(params, config, input_ids, init_cache(params, config, encoder_states), encoder_mask,
-                            positions=positions)  # fmt: skip
+    out = forward or decode(params, config, input_ids, init_cache(params, config, encoder_states), encoder_mask)
     dtype = encoder_states.dtype
     self_bias = causal_bias(0, input_ids.shape[1], None, dtype)
     cross_bias = key_padding_bias(encoder_mask, dtype)
     # each layer's input, and the last layer's output before the final norm, recomputed
     hidden, final = out["hidden_states"][:-1], out["hidden_states"][-1]
     kv = cross_attention_kv(params, config, encoder_states)[-1]
-    last = decoder_layer(hidden[-1], dec["layers"][-1], config.decoder_attention_heads, self_bias, None, kv,
-                         cross_bias, ACTIVATIONS[config.activation_function])[0]  # fmt: skip
+    last = decoder_layer(
+        hidden[-1],
+        dec["layers"][-1],
+        config.decoder_attention_heads,
+        self_bias,
+        None,
+        kv,
+        cross_bias,
+        ACTIVATIONS[config.activation_function],
+    )[0]
     grads = {}
     dx, head = _linear(d_logits, final, params["lm_head"])
     dx, grads["layer_norm"] = _layer_norm(dx, last, dec["layer_norm"])
     d_states = np.zeros_like(encoder_states)
     layers = [None] * len(dec["layers"])
     for i in reversed(range(len(dec["layers"]))):
-        dx, d_s, layers[i] = decoder_layer_backward(dx, hidden[i], dec["layers"][i], config.decoder_attention_heads,
-                                                    self_bias, encoder_states, cross_bias,
-                                                    config.activation_function)  # fmt: skip
+        dx, d_s, layers[i] = decoder_layer_backward(
+            dx,
+            hidden[i],
+            dec["layers"][i],
+            config.decoder_attention_heads,
+            self_bias,
+            encoder_states,
+            cross_bias,
+            config.activation_function,
+        )
         d_states += d_s
     grads["layers"] = layers
     if config.scale_embedding:  # x0 = E[ids] * sqrt(d) + positions

@@ -58,8 +58,7 @@ def silu(x):
     return x * sigmoid(x)
 
 
-ACTIVATIONS = {"relu": relu, "gelu": gelu, "gelu_python": gelu, "gelu_new": gelu_tanh,
-               "silu": silu, "swish": silu}  # fmt: skip
+ACTIVATIONS = {"relu": relu, "gelu": gelu, "gelu_python": gelu, "gelu_new": gelu_tanh, "silu": silu, "swish": silu}
 
 
 def glu(x: np.ndarray, axis: int = -1) -> np.ndarray:
@@ -84,8 +83,7 @@ def log_softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
     return z - np.log(np.exp(z).sum(axis=axis, keepdims=True))
 
 
-def conv1d(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, stride: int = 1,
-           padding: int = 0) -> np.ndarray:  # fmt: skip
+def conv1d(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, stride: int = 1, padding: int = 0) -> np.ndarray:
     """1-D convolution over time, channels last: ``[B, T, C_in] -> [B, T', C_out]``.
 
     ``weight`` is PyTorch's ``[C_out, C_in, k]``; ``T' = (T + 2 padding - k) // stride + 1``.
@@ -100,8 +98,7 @@ def conv1d(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, stride: int = 1,
     return cols @ weight.reshape(c_out, c_in * k).T + bias  # [B, T', C_out]
 
 
-def sinusoidal_positions(num_positions: int, dim: int, padding_idx: int | None = 1,
-                         dtype=np.float32) -> np.ndarray:  # fmt: skip
+def sinusoidal_positions(num_positions: int, dim: int, padding_idx: int | None = 1, dtype=np.float32) -> np.ndarray:
     """fairseq's sinusoidal position table ``[num_positions, dim]``.
 
     Row ``p`` is ``[sin(p w_0) .. sin(p w_{h-1}), cos(p w_0) .. cos(p w_{h-1})]`` with

@@ -11,18 +11,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import fairseq_search
-from . import generate as search
 from .features import fbank, utterance_cmvn
 from .model import decode, encode, init_cache
+from .search import search
 
 
-def generate(params: dict, config, features: np.ndarray, attention_mask, options,
-             rules: str = "transformers"):  # fmt: skip
+def generate(params: dict, config, features: np.ndarray, attention_mask, options, rules: str = "transformers"):
     """Features ``[B, T, F]`` (mask ``[B, T]``) -> a :class:`~minis2t.reference.generate.GenerateOutput`
     with ``sequences [B, L]``. ``options`` is a
     :class:`~minis2t.io.config.GenerationConfig`; ``rules`` picks transformers' or
-    fairseq's beam search (fairseq's with ``max_len = options.longest_output() - 2``)."""
+    fairseq's search (see :func:`minis2t.reference.search.search`)."""
     enc = encode(params, config, features, attention_mask)
     batch, k = features.shape[0], options.num_beams
     states = np.repeat(enc["last_hidden_state"], k, axis=0)  # [B*K, S, D], item-major
@@ -32,15 +30,7 @@ def generate(params: dict, config, features: np.ndarray, attention_mask, options
         out = decode(params, config, tokens, cache, mask)
         return out["logits"][:, -1], out["cache"]
 
-    cache = init_cache(params, config, states)
-    if rules == "fairseq":
-        return fairseq_search.beam_search(step, cache, batch, k, max(1, options.longest_output() - 2),
-                                          config.vocab_size, min_len=max(1, options.min_length - 1),
-                                          len_penalty=options.length_penalty, eos=options.eos_token_id,
-                                          pad=options.pad_token_id)  # fmt: skip
-    if k == 1:
-        return search.greedy_search(step, cache, batch, options)
-    return search.beam_search(step, cache, batch, options)
+    return search(step, init_cache(params, config, states), batch, options, config.vocab_size, rules)
 
 
 def waveform_to_tokens(params: dict, config, waveform: np.ndarray, options, rules: str = "transformers"):

@@ -5,7 +5,7 @@
 
 The forward pass is the reference's (:func:`minis2t.reference.model.encode` and
 :func:`~minis2t.reference.model.decode` over the labels shifted right — teacher forcing),
-the loss is :func:`minis2t.reference.grad.cross_entropy`, and the backward pass is
+the loss is :func:`minis2t.reference.model.cross_entropy`, and the backward pass is
 :mod:`minis2t.reference.model_grad` built from :mod:`minis2t.reference.grad`: loss to
 gradients with the reference alone. ``tests/test_train.py`` checks the loss and every
 gradient against transformers' ``loss.backward()``, and one optimiser step against
@@ -23,7 +23,7 @@ import numpy as np
 
 from ..errors import LabelError
 from ..reference import model as m
-from ..reference.grad import cross_entropy, ctc_loss, linear_backward
+from ..reference.grad import cross_entropy_backward, ctc_loss, linear_backward
 from ..reference.model_grad import decode_backward, encode_backward
 from ..reference.nn import linear, log_softmax
 
@@ -104,17 +104,16 @@ def training_loss_and_grads(model: Speech2Text, input_features, attention_mask, 
     labels = check_labels(labels, features.shape[0], config.vocab_size)
     # The forward keeps each layer's input (a [B, S, D] array per layer), which the
     # backward needs; everything inside a layer is recomputed there.
-    enc = m.encode(params, config, features, attention_mask, model.positions["encoder"])
+    enc = m.encode(params, config, features, attention_mask)
     states, mask = enc["last_hidden_state"], enc["mask"]
     decoder_input = m.shift_tokens_right(labels, config.pad_token_id, config.decoder_start_token_id)
-    out = m.decode(params, config, decoder_input, m.init_cache(params, config, states), mask,
-                   positions=model.positions["decoder"])  # fmt: skip
-    ce, d_logits = cross_entropy(out["logits"], labels, label_smoothing)
+    out = m.decode(params, config, decoder_input, m.init_cache(params, config, states), mask)
+    ce = m.cross_entropy(out["logits"], labels, label_smoothing)
+    d_logits = cross_entropy_backward(out["logits"], labels, label_smoothing)
     use_ctc = ctc_head is not None and ctc_weight > 0
     if use_ctc:
         d_logits *= d_logits.dtype.type(1 - ctc_weight)
-    decoder, head, d_states = decode_backward(d_logits, params, config, decoder_input, states, mask,
-                                              model.positions["decoder"], forward=out)  # fmt: skip
+    decoder, head, d_states = decode_backward(d_logits, params, config, decoder_input, states, mask, forward=out)
     parts = {"ce": ce}
     extra = {}
     if use_ctc:
@@ -122,8 +121,7 @@ def training_loss_and_grads(model: Speech2Text, input_features, attention_mask, 
         d_states += d_ctc_states * d_states.dtype.type(ctc_weight)
         extra = {k: v * ctc_weight for k, v in extra.items()}
         parts["ctc"] = ctc
-    encoder = encode_backward(d_states, params, config, features, attention_mask, model.positions["encoder"],
-                              forward=enc)  # fmt: skip
+    encoder = encode_backward(d_states, params, config, features, attention_mask, forward=enc)
     named = flatten({"model": {"encoder": encoder, "decoder": decoder}, "lm_head": head})
     # Tied weights are one array under two names: their gradient is one array too, the
     # sum over every name that shares the weight, given under each of those names.

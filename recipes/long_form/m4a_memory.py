@@ -78,8 +78,8 @@ def measure(path: Path, decode_only: bool) -> dict:
     """A fresh process: the command (or only the block reader) on ``path``; seconds,
     peak resident MB (VmHWM), and what it produced."""
     if decode_only:
-        body = ("from minis2t.app.longform import blocks\n"
-                "n = sum(b.shape[0] for b in blocks(sys.argv[1]))\n"
+        body = ("from minis2t.io.audio import read_blocks\n"
+                "n = sum(b.shape[0] for b in read_blocks(sys.argv[1]))\n"
                 "result = {'samples': n}\n")  # fmt: skip
     else:
         body = ("import io, contextlib, minis2t.app.cli\n"

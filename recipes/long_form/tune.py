@@ -15,7 +15,7 @@ recipe never used (half of them its held-out voices). Every joinable pair is dec
 once, apart and joined; the WER of the whole recording is then computed for each margin
 of a grid, and the margin with the lowest WER (the largest, among ties) is chosen.
 
-Writes ``results/join_margin.json``; the constant in ``minis2t/longform.py`` must equal
+Writes ``results/join_margin.json``; the constant in ``minis2t/app/longform.py`` must equal
 its ``chosen`` (a test checks).
 """
 

@@ -1,0 +1,90 @@
+"""The architecture the code obeys (ARCHITECTURE.md): layers import only downwards, no
+module imports the root package, no circle anywhere, no module takes another's private
+names — checked by ``scripts/import_graph.py``, which is itself shown to fail on each
+fault planted in a copy of the package."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CHECKER = ROOT / "scripts" / "import_graph.py"
+
+
+def check(package: Path | None = None) -> subprocess.CompletedProcess:
+    args = [sys.executable, str(CHECKER)] + ([] if package is None else ["--package", str(package)])
+    return subprocess.run(args, capture_output=True, text=True, timeout=120)
+
+
+def test_the_package_obeys_its_layers():
+    run = check()
+    assert run.returncode == 0, run.stderr
+    assert "minis2t.engine.model -> minis2t.reference.model" in run.stdout  # it does see edges
+    assert "minis2t.app.longform -> minis2t.io.audio" in run.stdout
+
+
+@pytest.fixture
+def copy(tmp_path) -> Path:
+    """A copy of the package's code (not its model files), which the checker passes."""
+    target = tmp_path / "minis2t"
+    shutil.copytree(ROOT / "minis2t", target, ignore=shutil.ignore_patterns("assets", "__pycache__"))
+    run = check(target)
+    assert run.returncode == 0, run.stderr
+    return target
+
+
+def plant(path: Path, line: str, inside_a_function: bool = False) -> None:
+    text = path.read_text()
+    if inside_a_function:  # hidden where a reader of the module's head does not look
+        line = "\n\ndef _planted():\n    " + line + "\n"
+    path.write_text(text + "\n" + line + "\n")
+
+
+FAULTS = {
+    # the root package from inside it: its __init__ imports every layer
+    "root": ("engine/nn.py", "from .. import Speech2Text", False, "UPWARD: minis2t.engine.nn -> minis2t "),
+    "root, version": ("app/formats.py", "from minis2t import __version__", False, "(the root package)"),
+    # a lower layer importing a higher one, hidden in a function
+    "upward": ("reference/nn.py", "from ..app import pipeline", True, "UPWARD: minis2t.reference.nn -> minis2t.app.pipeline"),
+    # a circle inside one layer, one of its arrows inside a function
+    "circle in a layer": ("io/audio_checks.py", "from . import audio", True, "CIRCLE: minis2t.io.audio <-> minis2t.io.audio_checks"),
+    # a circle through two layers needs an upward arrow too; both are reported
+    "circle across layers": ("errors.py", "from .io import audio_checks", True, "CIRCLE: minis2t.errors <-> minis2t.io.audio_checks"),
+    # another module's private name, imported or reached through the module
+    "private import": ("app/formats.py", "from ..io.audio import _pcm_to_float", False, "PRIVATE: minis2t.app.formats: minis2t.io.audio._pcm_to_float"),
+    "private attribute": ("app/formats.py", "from ..io import audio as A\nA._as_array([1.0])", False, "PRIVATE: minis2t.app.formats: A._as_array"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+def test_the_checker_fails_on_a_planted_fault(copy, fault):
+    where, line, hidden, expected = FAULTS[fault]
+    plant(copy / where, line, hidden)
+    run = check(copy)
+    assert run.returncode == 1
+    assert expected in run.stderr, run.stderr
+
+
+def test_the_reference_takes_no_hooks_for_its_callers():
+    """The reference holds the math only: no parameter in its signatures exists for parity
+    (``positions``: the tables are data in the weights), the engine (``top_k``) or the docs
+    (``trace``: beam search returns its steps)."""
+    import importlib
+    import inspect
+    import pkgutil
+
+    import minis2t.reference
+
+    hooks = {"positions", "top_k", "trace"}
+    found = []
+    for info in pkgutil.iter_modules(minis2t.reference.__path__):
+        module = importlib.import_module(f"minis2t.reference.{info.name}")
+        for name, f in vars(module).items():
+            if inspect.isfunction(f) and f.__module__ == module.__name__:
+                found += [f"{module.__name__}.{name}({p})" for p in inspect.signature(f).parameters if p in hooks]
+    assert not found, found
