@@ -144,3 +144,13 @@ def test_a_sub_command_in_its_own_module_is_one_table_line(tmp_path, monkeypatch
     with contextlib.redirect_stdout(helped):
         assert cli.main(["--help"]) == 0
     assert "hello-seam" in helped.getvalue() and "say hello" in helped.getvalue()
+
+
+def test_speech2text_transcribe_long_keeps_the_signals_when_asked(bundled):
+    """``Speech2Text.transcribe_long(..., keep_signals=True)`` (the confidence recipe's
+    call) hands the flag to the long form, and the signals are those of the one pass."""
+    kept = bundled.transcribe_long(str(SAMPLES[0]), word_timestamps=False, keep_signals=True)
+    plain = bundled.transcribe_long(str(SAMPLES[0]), word_timestamps=False)
+    assert set(kept["segments"][0]["signals"]) == set(minis2t.app.confidence.SIGNALS)
+    assert "signals" not in plain["segments"][0]
+    assert kept["segments"][0]["confidence"] == plain["segments"][0]["confidence"]

@@ -414,7 +414,7 @@ class Speech2Text:
     def transcribe_long(self, audio: AudioInput, sampling_rate: int | None = None, language: str | None = None,
                         batch_size: int = 8, search: str = "transformers", word_timestamps: bool = True,
                         on_segment=None, on_progress=None, min_confidence: float | None = None,
-                        **options) -> dict:  # fmt: skip
+                        keep_signals: bool = False, **options) -> dict:  # fmt: skip
         """A recording of any length, cut at pauses and decoded segment by segment (files
         are read in blocks: memory does not grow with their length).
 
@@ -434,12 +434,14 @@ class Speech2Text:
         exactly right; None when the model directory has no ``confidence.json``) and
         ``understood`` (``confidence >= min_confidence``, by default the model's threshold;
         always True without a calibration), see :mod:`minis2t.app.confidence`; the result's
-        ``confidence`` is the recording's, its segments' weighted by their durations."""
+        ``confidence`` is the recording's, its segments' weighted by their durations.
+        ``keep_signals`` adds each segment's ``signals``, what its confidence was computed
+        from (:data:`minis2t.app.confidence.SIGNALS`; for fitting a calibration)."""
         options = self._decoding_options(language, batch_size, search, options)
         return longform.transcribe_long(self, audio, sampling_rate, batch_size, on_segment=on_segment,
                                         on_progress=on_progress, search=search,
                                         word_timestamps=word_timestamps, min_confidence=min_confidence,
-                                        **options)  # fmt: skip
+                                        keep_signals=keep_signals, **options)  # fmt: skip
 
     @property
     def max_seconds(self) -> float:
