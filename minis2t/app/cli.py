@@ -9,7 +9,7 @@
     minis2t FILE...             the same as minis2t transcribe FILE... (whisper's habit)
     minis2t --version
     minis2t corpus MANIFEST --output OUT.jsonl [--model ...] [--workers N] [--address tcp://HOST:8786]
-                                a manifest's files on a Dask cluster, resumable (minis2t.corpus)
+                                a manifest's files on a Dask cluster, resumable (minis2t.app.corpus)
     minis2t demo                transcribe the bundled test recordings, print reference and hypothesis
     minis2t info [DIR]          config, parameter count and files of a model directory
     minis2t features [FILE...]  load audio, extract features, print a summary

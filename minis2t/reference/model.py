@@ -194,7 +194,9 @@ def feed_forward_block(x, layer: dict, activation):
 # --- encoder -------------------------------------------------------------------------
 
 
-def conv_subsampler(features: np.ndarray, conv_layers: list[dict], kernel_sizes: tuple[int, ...]) -> list[np.ndarray]:
+def conv_subsampler(
+    features: np.ndarray, conv_layers: list[dict], kernel_sizes: tuple[int, ...]
+) -> list[np.ndarray]:
     """Stride-2 convolutions, each followed by a GLU that halves its channels.
 
     ``[B, T, F] -> [B, T/2, C/2] -> ... -> [B, S, D]``. Returns every layer's output (the

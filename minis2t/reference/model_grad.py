@@ -174,8 +174,9 @@ def encode_backward(d_states, params: dict, config, features, attention_mask, fo
     return grads
 
 
-def decode_backward(d_logits, params: dict, config, input_ids, encoder_states, encoder_mask,
-                    forward: dict | None = None):  # fmt: skip
+def decode_backward(
+    d_logits, params: dict, config, input_ids, encoder_states, encoder_mask, forward: dict | None = None
+):
     """Gradients of the decoder's weights and the LM head, and of the encoder states, given
     the gradient at the logits ``[B, L, V]`` of a teacher-forced pass over ``input_ids``
     (``forward``: that pass's ``decode(..., output_hidden_states=True)``, if kept).
