@@ -11,6 +11,7 @@ The package in layers, each importing only from those below it (``ARCHITECTURE.m
 """
 
 from . import _moved, errors
+from .app.explain import explain
 from .app.pipeline import Speech2Text
 from .errors import MiniS2TError
 from .io import checkpoint
@@ -31,6 +32,7 @@ __all__ = [
     "Tokenizer",
     "checkpoint",
     "errors",
+    "explain",
     "fbank",
     "load_audio",
     "load_checkpoint",

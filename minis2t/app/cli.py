@@ -39,6 +39,7 @@ from ..errors import MiniS2TError, OutputError, UsageError, guarded
 from ..io.audio import SAMPLING_RATE, load_audio
 from ..io.features import FeatureExtractor, fbank
 
+from . import explain
 from .longform import NO_WORDS
 from .pipeline import BUNDLED_MODEL
 
@@ -184,6 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     feats = commands.add_parser("features", help="extract log-mel features and summarise them")
     feats.add_argument("files", nargs="*", help="audio files (default: the bundled recording)")
     feats.add_argument("--num-mel-bins", type=int, default=80)
+    explain.add_parser(commands)  # minis2t explain (minis2t.app.explain)
 
     try:
         args = parser.parse_args(argv)
@@ -191,7 +193,8 @@ def main(argv: list[str] | None = None) -> int:
         return int(e.code or 0)
     try:
         commands = {"transcribe": _transcribe, "demo": _demo, "info": _info, "features": _features,
-                    "convert": _convert, "corpus": _corpus, "export-onnx": _export_onnx}  # fmt: skip
+                    "convert": _convert, "corpus": _corpus, "export-onnx": _export_onnx,
+                    "explain": explain.run}  # fmt: skip
         return commands[args.command](args)
     except MiniS2TError as e:  # found before any file was read: one line, no traceback
         print(f"minis2t: error: {' '.join(str(e).split())}", file=sys.stderr)
