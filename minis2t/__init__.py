@@ -2,7 +2,7 @@
 
 The package in layers, each importing only from those below it (``ARCHITECTURE.md``)::
 
-    app/        pipeline (Speech2Text), longform, timing, formats, corpus, cli
+    app/        pipeline (Speech2Text), longform, timing, formats, corpus, explain, cli
     train/      loss_and_grads, the optimiser, the schedule
     io/         audio, features (fbank, FeatureExtractor), config, checkpoint, fairseq, tokenizer
     engine/     the reference made fast, held to it by tests

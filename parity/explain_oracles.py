@@ -50,9 +50,15 @@ def oracle_stages(model, wave: np.ndarray, sequence: np.ndarray) -> dict[str, di
     # transformers, on the same weights written in its layout
     settings = {k: v for k, v in extractor.to_dict().items() if k not in ("feature_extractor_type", "global_cmvn")}
     hf_x = Speech2TextFeatureExtractor(**settings)(wave, sampling_rate=16000, return_tensors="np")["input_features"]
+    from transformers.utils import logging as hf_logging
+
     with tempfile.TemporaryDirectory() as directory:
         model.save_pretrained(directory)
-        hf = Speech2TextForConditionalGeneration.from_pretrained(directory).eval()
+        hf_logging.disable_progress_bar()  # no bar on the command's terminal
+        try:
+            hf = Speech2TextForConditionalGeneration.from_pretrained(directory).eval()
+        finally:
+            hf_logging.enable_progress_bar()
     hf_all = {"features": hf_x[0]} if extractor.global_cmvn is None else {}  # transformers has no global CMVN
     x = torch.from_numpy(np.asarray(hf_x if extractor.global_cmvn is None else to_numpy(twin_x), np.float32))
     hf_all.update(hf_stages(hf, x, torch.ones(x.shape[:2], dtype=torch.long), ids))
