@@ -62,8 +62,8 @@ print("largest difference to the stage's features:", float(np.abs(again - cmvn["
 
 # %%
 search = e.stages["search"]
-pieces = search.pieces_by_id
-for i, step in enumerate(search.steps[:5]):
+pieces = search.details["pieces_by_id"]
+for i, step in enumerate(search.details["steps"][:5]):
     kept = [pieces[int(t)] for t in step["token"][0, step["live"][0]]]
     print(f"step {i}: kept {kept}")
 print("stopped by:", search.numbers["stopped by"])
@@ -75,7 +75,7 @@ figures(e)["search"]
 # ## Where the decoder looked
 
 # %%
-for w in e.stages["cross"].words:
+for w in e.stages["cross"].details["words"]:
     print(f"{w['start']:5.2f}-{w['end']:5.2f} s  {w['word']}")
 
 # %% [markdown]
@@ -109,10 +109,10 @@ print(f"right: {frames} frames -> {(frames - 1) // 2 + 1} -> {encoder_frames}")
 
 # %%
 k = search.numbers["beams K"]
-first_end = next(i for i, s in enumerate(search.steps) if s["ends"][0, :k].any())  # your answer
+first_end = next(i for i, s in enumerate(search.details["steps"]) if s["ends"][0, :k].any())  # your answer
 
 # %% tags=["answer-check"]
-ends = [i for i, s in enumerate(search.steps) if s["ends"][0, :k].any()]
+ends = [i for i, s in enumerate(search.details["steps"]) if s["ends"][0, :k].any()]
 assert first_end == ends[0], f"step {ends[0]}"
 print(f"right: step {first_end}; that hypothesis is finished, the others go on")
 

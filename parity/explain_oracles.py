@@ -2,8 +2,10 @@
 
 :func:`oracle_stages` runs one recording through the PyTorch twin (this package) and
 transformers' ``Speech2TextForConditionalGeneration`` on a minis2t model's weights, in
-float32 on the CPU, teacher-forced over the tokens the explained search chose, and names
-each value as the page's strip names its stage. ``minis2t.app.explain`` imports it only
+float32 on the CPU: the features from each one's own front end, the network on the
+reference's features (so each stage's difference is that stage's, as in ``python -m
+parity compare``), teacher-forced over the tokens the explained search chose; each value
+is named as the page's strip names its stage. ``minis2t.app.explain`` imports it only
 where it is importable (a checkout) and torch and transformers are installed.
 """
 
@@ -32,10 +34,11 @@ def _named(stages: dict, conv_layers: int) -> dict:
 
 
 @torch.no_grad()
-def oracle_stages(model, wave: np.ndarray, sequence: np.ndarray) -> dict[str, dict[str, np.ndarray]]:
-    """``{"twin": {stage: array}, "transformers": {stage: array}}`` for one 16 kHz ``wave``
-    and the token ids ``sequence [L]`` (start token first) of a loaded
-    :class:`minis2t.Speech2Text`; arrays without the batch axis."""
+def oracle_stages(model, wave: np.ndarray, features: np.ndarray,
+                  sequence: np.ndarray) -> dict[str, dict[str, np.ndarray]]:  # fmt: skip
+    """``{"twin": {stage: array}, "transformers": {stage: array}}`` for one 16 kHz ``wave``,
+    the reference's features ``[T, F]`` of it and the token ids ``sequence [L]`` (start
+    token first) of a loaded :class:`minis2t.Speech2Text`; arrays without the batch axis."""
     from transformers import Speech2TextFeatureExtractor, Speech2TextForConditionalGeneration
 
     cfg, extractor = model.config, model.feature_extractor
@@ -43,7 +46,7 @@ def oracle_stages(model, wave: np.ndarray, sequence: np.ndarray) -> dict[str, di
     # the twin, from its own front end
     twin_x = tf.FeatureExtractor(**extractor.to_dict(), device="cpu")([wave])["input_features"]
     tparams = tm.to_torch(model.weights, torch.float32, "cpu")
-    tx = twin_x.to(torch.float32)
+    tx = torch.from_numpy(np.asarray(features, np.float32)[None])  # [1, T, F]
     enc = tm.encode(tparams, cfg, tx)
     dec = tm.decode(tparams, cfg, ids, tm.init_cache(tparams, cfg, enc["last_hidden_state"]), enc["mask"])
     twin = {"features": to_numpy(twin_x)[0].astype(np.float32), **stage_dict(enc, dec)}
@@ -60,6 +63,5 @@ def oracle_stages(model, wave: np.ndarray, sequence: np.ndarray) -> dict[str, di
         finally:
             hf_logging.enable_progress_bar()
     hf_all = {"features": hf_x[0]} if extractor.global_cmvn is None else {}  # transformers has no global CMVN
-    x = torch.from_numpy(np.asarray(hf_x if extractor.global_cmvn is None else to_numpy(twin_x), np.float32))
-    hf_all.update(hf_stages(hf, x, torch.ones(x.shape[:2], dtype=torch.long), ids))
+    hf_all.update(hf_stages(hf, tx, torch.ones(tx.shape[:2], dtype=torch.long), ids))
     return {"twin": _named(twin, cfg.num_conv_layers), "transformers": _named(hf_all, cfg.num_conv_layers)}

@@ -85,6 +85,11 @@ class Stage:
     numbers: dict[str, object] = field(default_factory=dict)
     note: str = ""
     available: bool = True  # False: this model kind does not expose the stage (ONNX)
+    # what is not an array or a number: the search's "steps" (per step: beam, token,
+    # score, ends [1, 2K], live [1, K]), "pieces" (the sequence's tokens as text) and
+    # "pieces_by_id"; cross-attention's "words" and "pieces" (its rows); confidence's
+    # "signals" (the calibration's signal names, in its order)
+    details: dict = field(default_factory=dict)
 
     @property
     def page(self) -> tuple[str, str] | None:
@@ -219,7 +224,8 @@ def front_end(wave: np.ndarray, extractor) -> tuple[dict, np.ndarray]:
     raw = F.log_mel(power, banks).astype(np.float32)  # [T, F], rounded as the application does
     del power
     recording = Stage("recording", "The recording and where the frames fall",
-                      [name_of(F.scale_waveform), name_of(F.frame_signal), name_of(F.num_frames)],
+                      [name_of(longform.blocks), name_of(longform.Segmenter), name_of(F.scale_waveform),
+                       name_of(F.frame_signal), name_of(F.num_frames)],
                       {"waveform": wave, "frame starts": np.arange(t) * F.FRAME_SHIFT},
                       {"samples N": wave.shape[0], "seconds": round(wave.shape[0] / SAMPLING_RATE, 3),
                        "frames T = 1 + (N - 400) // 160": t, "frame length": F.FRAME_LENGTH,
@@ -260,7 +266,8 @@ def front_end(wave: np.ndarray, extractor) -> tuple[dict, np.ndarray]:
     return {s.id: s for s in (recording, frame, mel, cmvn)}, x
 
 
-def encoder_stages(model, features: np.ndarray, layer: int | None) -> tuple[dict, dict]:
+def encoder_stages(model, features: np.ndarray, layer: int | None, heads: list[int] | None = None
+                   ) -> tuple[dict, dict]:  # fmt: skip
     """The encoder by the reference: conv subsampler, positions, one layer's
     self-attention. Returns the stages and ``{"states" [1, S, D], "mask" [1, S], ...}``."""
     c = model.config
@@ -293,11 +300,14 @@ def encoder_stages(model, features: np.ndarray, layer: int | None) -> tuple[dict
                  "encoder input": enc["hidden_states"][0][0]},
                 {"scale sqrt(D)": round(float(np.sqrt(c.d_model)), 4) if c.scale_embedding else 1.0,
                  "first position id": int(ids[0, 0]), "pad id (its row is zeros)": c.pad_token_id})  # fmt: skip
-    weights = enc["attentions"][layer][0]  # [H, S, S]
-    att = Stage("attention", f"Encoder self-attention, layer {layer} of {c.encoder_layers}",
+    heads = list(range(min(4, c.encoder_attention_heads))) if heads is None else heads
+    weights = enc["attentions"][layer][0][heads]  # [H', S, S], the heads shown
+    att = Stage("attention", f"Encoder self-attention, layer {layer} of {c.encoder_layers}, heads "
+                f"{', '.join(map(str, heads))}",
                 [name_of(M.encoder_layer), name_of(M.self_attention_block), "minis2t.reference.nn.attention"],
                 {"weights": weights, "each query's most attended frame": weights.argmax(axis=-1)},
-                {"layer": layer, "heads H": c.encoder_attention_heads, "rows sum to": float(weights.sum(-1).mean()),
+                {"layer": layer, "heads H": c.encoder_attention_heads, "heads shown": heads,
+                 "rows sum to": float(weights.sum(-1).mean()),
                  "mean distance to the most attended frame (frames)": round(float(np.abs(
                      weights.argmax(-1) - np.arange(weights.shape[1])).mean()), 2)})  # fmt: skip
     return {s.id: s for s in (sub, pos, att)}, {"states": enc["last_hidden_state"], "mask": enc["mask"],
@@ -315,15 +325,16 @@ def search_steps(step, cache, opts) -> tuple[g.GenerateOutput, list[dict]]:
             return g.beam_search(step, cache, 1, opts, trace=steps), steps
         out = g.beam_search(step, cache, 1, opts)
         return out, out.steps
-    steps, total = [], np.zeros(1, np.float32)
+    steps, total, history = [], np.zeros(1, np.float32), []
 
-    def recording_step(tokens, cache):
+    def recording_step(tokens, cache):  # greedy's step, recording its two best (processed) scores
         nonlocal total
+        history.append(tokens)  # the token chosen last step (the start token first)
         logits, cache = step(tokens, cache)
-        scores, index = g.top_k(log_softmax(logits.astype(np.float32)), 2)  # [1, 2]
-        ends = np.isin(index, opts.eos_token_ids)
-        steps.append({"beam": np.zeros_like(index), "token": index, "score": total + scores, "ends": ends,
-                      "live": np.zeros((1, 1), np.int64)})  # fmt: skip
+        processed = g.process_scores(np.concatenate(history, axis=1), log_softmax(logits.astype(np.float32)), opts)
+        scores, index = g.top_k(processed, 2)  # [1, 2]: what greedy chose, and the runner-up
+        steps.append({"beam": np.zeros_like(index), "token": index, "score": total + scores,
+                      "ends": np.isin(index, opts.eos_token_ids), "live": np.zeros((1, 1), np.int64)})  # fmt: skip
         total = total + scores[:, 0]
         return logits, cache
 
@@ -375,10 +386,9 @@ def decoder_stages(model, work: dict, opts, seconds: float) -> tuple[dict, np.nd
                     "early_stopping": opts.early_stopping, "stopped by": stop_reason(steps, opts),
                     "score of the result": None if result.sequences_scores is None else
                     round(float(result.sequences_scores[0]), 4)})  # fmt: skip
-    search.steps = steps  # per step: beam, token, score, ends [1, 2K]; live [1, K]
-    search.pieces = pieces
     seen = sorted({int(t) for s in steps for t in s["token"][0]})
-    search.pieces_by_id = dict(zip(seen, model.tokenizer.convert_ids_to_tokens(seen)))
+    search.details = {"steps": steps, "pieces": pieces,
+                      "pieces_by_id": dict(zip(seen, model.tokenizer.convert_ids_to_tokens(seen)))}  # fmt: skip
     if onnx:
         search.note = "The search is minis2t's; each step's logits come from the ONNX decoder graph (onnxruntime)."
     # cross-attention, teacher-forced over the chosen tokens, and the word times it gives
@@ -399,8 +409,7 @@ def decoder_stages(model, work: dict, opts, seconds: float) -> tuple[dict, np.nd
                   {"weights of the alignment heads": att["weights"][0], "alignment matrix": matrix},
                   {"alignment heads (layer, head)": [list(h) for h in heads],
                    "seconds per encoder frame": timing.frame_seconds(model.config)})  # fmt: skip
-    cross.words = words
-    cross.pieces = [pieces[1 + i] for i in text_at]
+    cross.details = {"words": words, "pieces": [pieces[1 + i] for i in text_at]}
     if onnx:
         cross.note = "Cross-attention weights from the ONNX decoder graph (onnxruntime), not the reference."
     # confidence: the signals from the same teacher-forced pass's log-probabilities
@@ -426,8 +435,8 @@ def decoder_stages(model, work: dict, opts, seconds: float) -> tuple[dict, np.nd
                         chosen - others.max(axis=1), "entropy": -(np.exp(log_p) * log_p).sum(axis=1),
                         **contributions},
                        numbers)  # fmt: skip
-    confidence.features = list(calibration.features) if calibration is not None else []
-    confidence.targets = pieces[1:]
+    confidence.details = {"signals": list(calibration.features) if calibration is not None else [],
+                          "pieces": pieces[1:]}  # fmt: skip
     work.update(sequence=seq, logits=out["logits"], score=result.sequences_scores)
     return {s.id: s for s in (search, cross, confidence)}, text, work
 
@@ -451,7 +460,10 @@ def engine_parity(model, wave: np.ndarray, features: np.ndarray, work: dict, opt
     row("features (log-mel after CMVN)", features, model.feature_extractor(wave)["input_features"][0])
     x = features[None].astype(model.dtype)
     onnx = model.runtime.name == "onnxruntime"
-    if not onnx:
+    if onnx:  # the reference cannot run the network: the directory holds graphs, not weights
+        rows.append({"stage": "network (ONNX graphs)", "shape": (), "scale": None, "engine": None,
+                     "tokens": "not compared: an ONNX directory has no weights the reference can run"})  # fmt: skip
+    else:
         enc = model.runtime.encode(x, None, output_hidden_states=True)
         row("conv subsampler output", work["conv"][0], enc["conv_outputs"][-1][0])
         row("encoder input (positions added)", work["input"][0], enc["hidden_states"][0][0])
@@ -486,7 +498,7 @@ def oracle_parity(model, wave, features, work, rows: list[dict]) -> str:
                 "(not installed with the package); run from a checkout to compare them.")  # fmt: skip
     from parity.explain_oracles import oracle_stages  # a checkout's twin (torch): imported only here
 
-    found = oracle_stages(model, wave, work["sequence"])
+    found = oracle_stages(model, wave, features, work["sequence"])
     ours = {"features (log-mel after CMVN)": features, "conv subsampler output": work["conv"][0],
             "encoder input (positions added)": work["input"][0], "encoder output": work["states"][0],
             "decoder logits (teacher-forced)": work["logits"][0]}  # fmt: skip
@@ -494,8 +506,9 @@ def oracle_parity(model, wave, features, work, rows: list[dict]) -> str:
         for name, stages in found.items():
             if r["stage"] in ours and stages.get(r["stage"]) is not None:
                 r[name] = _max_diff(ours[r["stage"]], stages[r["stage"]])
-    return ("Compared with the PyTorch twin (parity/) and transformers in float32, on the same weights, each "
-            "from its own front end, teacher-forced over the same tokens.")
+    return ("Compared with the PyTorch twin (parity/) and transformers in float32, on the same weights: "
+            "the features from each one's own front end; the network on the reference's features, "
+            "teacher-forced over the same tokens.")
 
 
 # --- the whole -----------------------------------------------------------------------------
@@ -518,7 +531,7 @@ def model_kind(model, given) -> str:
 
 def explain(recording, model=None, segment: int | None = None, start: float | None = None,
             duration: float | None = None, beams: int | None = None, language: str | None = None,
-            layer: int | None = None, oracles: bool = True) -> Explanation:  # fmt: skip
+            layer: int | None = None, heads: list[int] | None = None, oracles: bool = True) -> Explanation:  # fmt: skip
     """Follow one recording through every stage with the reference functions.
 
     Args:
@@ -531,6 +544,7 @@ def explain(recording, model=None, segment: int | None = None, start: float | No
         beams: the search's beam size (default: the model's); 1 is greedy search.
         language: the target language of a translation model.
         layer: the encoder layer whose self-attention is shown (default: the last).
+        heads: its heads shown (default: the first four, at most eight).
         oracles: compare with the PyTorch twin and transformers where they are installed.
 
     Returns an :class:`Explanation`; ``.to_html()`` is the page. Bad input raises the
@@ -548,9 +562,13 @@ def explain(recording, model=None, segment: int | None = None, start: float | No
     c = loaded.config
     if layer is not None and not (0 <= layer < c.encoder_layers):
         raise UsageError(f"--layer {layer}: this encoder has layers 0 to {c.encoder_layers - 1}.")
+    if heads is not None and (not heads or len(heads) > 8 or len(set(heads)) != len(heads)
+                              or not all(0 <= h < c.encoder_attention_heads for h in heads)):  # fmt: skip
+        raise UsageError(f"--heads {','.join(map(str, heads))}: give one to eight different heads from 0 to "
+                         f"{c.encoder_attention_heads - 1}.")  # fmt: skip
     wave, seconds, times, index, begin, end = pick_audio(loaded, recording, segment, start, duration)
     stages, features = front_end(wave, loaded.feature_extractor)
-    enc_stages, work = encoder_stages(loaded, features, layer)
+    enc_stages, work = encoder_stages(loaded, features, layer, heads)
     stages.update(enc_stages)
     dec_stages, text, work = decoder_stages(loaded, work, opts, wave.shape[0] / SAMPLING_RATE)
     stages.update(dec_stages)
@@ -558,8 +576,11 @@ def explain(recording, model=None, segment: int | None = None, start: float | No
     note = oracle_parity(loaded, wave, features, work, rows) if oracles else \
         "The twin and transformers were not compared (--no-oracles)."  # fmt: skip
     name = recording if isinstance(recording, (str, os.PathLike)) else getattr(recording, "name", "the audio given")
-    model_name = str(model) if model is not None and not isinstance(model, Speech2Text) else "bundled-asr"
-    return Explanation(str(name), model_name, model_kind(loaded, model if not isinstance(model, Speech2Text) else None),
+    if isinstance(model, Speech2Text):
+        model_name, kind = "the Speech2Text given", f"a loaded Speech2Text ({loaded.runtime.name} runtime)"
+    else:
+        model_name, kind = str(model or "bundled-asr"), model_kind(loaded, model)
+    return Explanation(str(name), model_name, kind,
                        loaded.runtime.name, seconds, times, index, begin, end, text, stages, rows, note,
                        {k: v for k, v in opts.to_dict().items() if k in ("num_beams", "max_length", "length_penalty",
                         "early_stopping", "no_repeat_ngram_size", "forced_bos_token_id")})  # fmt: skip
@@ -594,12 +615,23 @@ def add_parser(subparsers) -> None:
     p.add_argument("--language", default=None, help="the target language of a translation model (e.g. de)")
     p.add_argument("--layer", type=int, default=None, help="the encoder layer whose self-attention is shown "
                    "(default: the last)")
+    p.add_argument("--heads", type=_head_list, default=None, help="its heads shown, e.g. 0,2,5 (default: "
+                   "the first four)")
     p.add_argument("--no-oracles", dest="oracles", action="store_false", help="do not compare with the PyTorch "
                    "twin and transformers (faster)")
     p.add_argument("--docs-url", default=None, help="where the site is (e.g. http://127.0.0.1:8000/): the "
                    "page links each stage to its page there")
     p.add_argument("-o", "--output", default=None, help="the page to write (default: RECORDING.explain.html "
                    "beside the recording)")
+
+
+def _head_list(text: str) -> list[int]:
+    import argparse
+
+    try:
+        return [int(x) for x in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected head numbers separated by commas, got {text!r}") from None
 
 
 def output_path(recording: str, given: str | None) -> Path:
@@ -635,7 +667,7 @@ def run(args) -> int:
 
     def work():
         result = explain(args.recording, model, args.segment, args.start, args.duration, args.beams,
-                         args.language, args.layer, args.oracles)  # fmt: skip
+                         args.language, args.layer, args.heads, args.oracles)  # fmt: skip
         result.model = args.model or "bundled-asr"
         result.model_kind = model_kind(model, args.model)
         write_page(target, result.to_html(args.docs_url))

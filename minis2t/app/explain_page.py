@@ -269,7 +269,7 @@ def best_path(steps: list[dict], sequence: np.ndarray) -> list[tuple[int, int]]:
 def fig_search(e, stage):
     import matplotlib.pyplot as plt
 
-    steps, k = stage.steps, stage.numbers["beams K"]
+    steps, k = stage.details["steps"], stage.numbers["beams K"]
     nodes = search_paths(steps, k)
     n = len(steps)
     fig, ax = plt.subplots(figsize=(7.5, 3.0 + 0.12 * 2 * k))
@@ -287,7 +287,7 @@ def fig_search(e, stage):
                 label="the result")  # fmt: skip
         labelled = path if len(path) <= 40 else path[:: math.ceil(len(path) / 40)]
         for x, y in labelled:
-            piece = stage.pieces_by_id.get(tokens[(x, y)], str(tokens[(x, y)]))
+            piece = stage.details["pieces_by_id"].get(tokens[(x, y)], str(tokens[(x, y)]))
             ax.annotate(plain(piece), (x, y), xytext=(0, 4), textcoords="offset points", rotation=60,
                         fontsize=8, ha="left", va="bottom")  # fmt: skip
     ax.set_ylim(2 * k - 0.5 if k > 1 else 1.5, -1.5)
@@ -304,13 +304,13 @@ def fig_cross(e, stage):
     if matrix.size == 0:
         return None
     step = stage.numbers["seconds per encoder frame"]
-    labels = stage.pieces + ["</s>"] * (matrix.shape[0] - len(stage.pieces))
+    labels = stage.details["pieces"] + ["</s>"] * (matrix.shape[0] - len(stage.details["pieces"]))
     fig, ax = plt.subplots(figsize=(7.5, max(2.6, 0.16 * matrix.shape[0] + 1.2)))
     ax.imshow(matrix, aspect="auto", cmap="viridis", origin="upper",
               extent=(0, matrix.shape[1] * step, matrix.shape[0] - 0.5, -0.5))  # fmt: skip
     every = max(1, math.ceil(len(labels) / 40))
     ax.set_yticks(range(0, len(labels), every), [plain(x) for x in labels[::every]])
-    for w in stage.words:
+    for w in stage.details["words"]:
         ax.axvline(w["start"], color="w", lw=0.6, ls="--")
     ax.set(xlabel="seconds in the segment (dashed: word starts)", title="alignment heads, standardised and averaged")
     return fig
@@ -393,9 +393,9 @@ def page_link(stage, docs_url: str | None) -> str:
 
 
 def search_table(stage) -> str:
-    pieces = stage.pieces_by_id
+    pieces = stage.details["pieces_by_id"]
     rows = []
-    for x, group in _by_step(search_paths(stage.steps, stage.numbers["beams K"])):
+    for x, group in _by_step(search_paths(stage.details["steps"], stage.numbers["beams K"])):
         cells = "".join(f'<td class="{status}">{esc(pieces.get(token, token))}<br><span class=mono>'
                         f"{esc(number(score))} &larr;{parent}</span></td>"
                         for _, _, parent, token, score, status in group)  # fmt: skip
@@ -411,10 +411,10 @@ def _by_step(nodes):
 
 
 def words_table(stage) -> str:
-    if not stage.words:
+    if not stage.details["words"]:
         return "<p>No words: the model produced no text tokens.</p>"
     rows = "".join(f"<tr><td>{esc(w['word'])}</td><td class=mono>{w['start']:.2f}</td><td class=mono>"
-                   f"{w['end']:.2f}</td><td class=mono>{w['probability']:.3f}</td></tr>" for w in stage.words)  # fmt: skip
+                   f"{w['end']:.2f}</td><td class=mono>{w['probability']:.3f}</td></tr>" for w in stage.details["words"])  # fmt: skip
     return ("<table><tr><th>word</th><th>start (s)</th><th>end (s)</th><th>probability</th></tr>" + rows
             + "</table>")
 
@@ -425,7 +425,7 @@ def contributions_table(stage) -> str:
         return ""
     rows = "".join(f"<tr><td>{esc(f)}</td><td class=mono>{number(z)}</td><td class=mono>{number(c)}</td>"
                    f"<td class=mono>{number(v)}</td></tr>"
-                   for f, z, c, v in zip(stage.features, a_["standardised signal"], a_["coefficient"],
+                   for f, z, c, v in zip(stage.details["signals"], a_["standardised signal"], a_["coefficient"],
                                          a_["contribution"]))  # fmt: skip
     return ("<p>The calibration's logistic regression, term by term (confidence = 1 / (1 + exp(-(intercept + "
             "sum of contributions)))):</p><table><tr><th>signal</th><th>standardised</th><th>coefficient</th>"
@@ -442,7 +442,8 @@ def parity_section(e) -> str:
         for n in names:
             v = r.get(n)
             if "tokens" in r and n == "engine":
-                cells.append(f'<td class="{"good" if v == 0 else "bad"}">{esc(r["tokens"])}</td>')
+                verdict = "" if v is None else "good" if v == 0 else "bad"
+                cells.append(f'<td class="{verdict}">{esc(r["tokens"])}</td>')
             else:
                 cells.append("<td class=mono>&ndash;</td>" if v is None else f"<td class=mono>{esc(number(v))}</td>")
         scale = "&ndash;" if r["scale"] is None else esc(number(r["scale"]))
