@@ -19,9 +19,11 @@
 # page it writes.
 
 # %%
+import io
 from pathlib import Path
 
 import numpy as np
+from IPython.display import Image
 
 import minis2t
 from minis2t.app.cli import BUNDLED_RECORDING
@@ -69,7 +71,11 @@ for i, step in enumerate(search.details["steps"][:5]):
 print("stopped by:", search.numbers["stopped by"])
 
 # %%
-figures(e)["search"]
+tree = figures(e)["search"]  # the page's figure of the search (a matplotlib Figure)
+tree.tight_layout()
+png = io.BytesIO()
+tree.savefig(png, format="png", dpi=100)
+Image(png.getvalue())
 
 # %% [markdown]
 # ## Where the decoder looked

@@ -43,9 +43,6 @@ def on_pre_build(config, **kwargs) -> None:
     for sid, name in (("search", "search_tree.png"), ("cross", "cross_attention.png")):
         made[sid].tight_layout()
         made[sid].savefig(OUT / name, dpi=DPI)
-    import matplotlib.pyplot as plt
-
-    plt.close("all")
     rows = ["| # | stage | computed by | shapes |", "| --- | --- | --- | --- |"]
     for i, sid in enumerate(ORDER, start=1):
         s = e.stages[sid]

@@ -82,15 +82,21 @@ def check_legible(fig) -> None:
     assert not small, f"text under {MIN_POINTS} pt: {small[:3]}"
 
 
+def subplots(*args, figsize, **kwargs):
+    """``pyplot.subplots`` without pyplot: a Figure no backend or GUI manages (the command
+    needs no display, a notebook shows it as it shows any figure)."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots(*args, **kwargs)
+
+
 def svg_image(fig, alt: str) -> str:
     """The figure as an ``<img>`` holding its SVG in a ``data:`` URL."""
-    import matplotlib.pyplot as plt
-
     check_legible(fig)
     fig.tight_layout()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="svg", metadata={"Date": None})
-    plt.close(fig)
     data = base64.b64encode(buffer.getvalue()).decode("ascii")
     return f'<img class="figure" alt="{esc(alt)}" src="data:image/svg+xml;base64,{data}">'
 
@@ -107,12 +113,10 @@ def shown_image(x: np.ndarray, most: int = 600) -> tuple[np.ndarray, int]:
 
 
 def fig_recording(e, stage):
-    import matplotlib.pyplot as plt
-
     wave = stage.arrays["waveform"]
     t = e.start + np.arange(wave.shape[0]) / SAMPLING_RATE
     step = max(1, wave.shape[0] // 20000)
-    fig, (a, b) = plt.subplots(2, 1, figsize=(7.5, 3.8))
+    fig, (a, b) = subplots(2, 1, figsize=(7.5, 3.8))
     a.plot(t[::step], wave[::step], lw=0.4)
     loud = e.stages["frame"].numbers["frame index"]
     centre = e.start + loud * 0.01
@@ -132,10 +136,8 @@ def fig_recording(e, stage):
 
 
 def fig_frame(e, stage):
-    import matplotlib.pyplot as plt
-
     a_ = stage.arrays
-    fig, (a, b) = plt.subplots(1, 2, figsize=(7.5, 2.8))
+    fig, (a, b) = subplots(1, 2, figsize=(7.5, 2.8))
     n = np.arange(a_["DC removed"].shape[0])
     a.plot(n, a_["DC removed"], lw=0.6, label="DC removed")
     a.plot(n, a_["pre-emphasised"], lw=0.6, label="pre-emphasised")
@@ -149,10 +151,8 @@ def fig_frame(e, stage):
 
 
 def fig_mel(e, stage):
-    import matplotlib.pyplot as plt
-
     banks, image = stage.arrays["mel filter bank"], stage.arrays["log-mel"]
-    fig, (a, b) = plt.subplots(1, 2, figsize=(7.5, 2.9), gridspec_kw={"width_ratios": [1, 1.6]})
+    fig, (a, b) = subplots(1, 2, figsize=(7.5, 2.9), gridspec_kw={"width_ratios": [1, 1.6]})
     hz = np.arange(banks.shape[0]) * SAMPLING_RATE / 512
     for j in range(0, banks.shape[1], 4):
         a.plot(hz, banks[:, j], lw=0.6)
@@ -166,10 +166,8 @@ def fig_mel(e, stage):
 
 
 def fig_cmvn(e, stage):
-    import matplotlib.pyplot as plt
-
     a_ = stage.arrays
-    fig, (a, b) = plt.subplots(1, 2, figsize=(7.5, 2.9), gridspec_kw={"width_ratios": [1, 1.6]})
+    fig, (a, b) = subplots(1, 2, figsize=(7.5, 2.9), gridspec_kw={"width_ratios": [1, 1.6]})
     a.plot(a_["means"], label="mean")
     a.plot(a_["standard deviations"], label="std")
     a.set(xlabel="mel bin", title="statistics of each bin (before)")
@@ -184,12 +182,10 @@ def fig_cmvn(e, stage):
 
 
 def fig_subsampling(e, stage):
-    import matplotlib.pyplot as plt
-
     outs = [v for k, v in stage.arrays.items() if k.startswith("conv layer")]
     if not outs:
         return None
-    fig, axes = plt.subplots(1, min(2, len(outs)), figsize=(7.5, 2.8), squeeze=False)
+    fig, axes = subplots(1, min(2, len(outs)), figsize=(7.5, 2.8), squeeze=False)
     for ax, i in zip(axes[0], range(max(0, len(outs) - 2), len(outs))):
         x = outs[i]
         shown, _ = shown_image(x.T)
@@ -200,10 +196,8 @@ def fig_subsampling(e, stage):
 
 
 def fig_positions(e, stage):
-    import matplotlib.pyplot as plt
-
     a_ = stage.arrays
-    fig, (a, b) = plt.subplots(1, 2, figsize=(7.5, 2.8))
+    fig, (a, b) = subplots(1, 2, figsize=(7.5, 2.8))
     pos = a_["positions added"]
     a.imshow(pos.T, origin="lower", aspect="auto", cmap="RdBu_r")
     a.set(xlabel="encoder frame", ylabel="dimension", title=f"positions added [S, D] = [{pos.shape[0]}, {pos.shape[1]}]")
@@ -215,12 +209,10 @@ def fig_positions(e, stage):
 
 
 def fig_attention(e, stage):
-    import matplotlib.pyplot as plt
-
     w = stage.arrays["weights"]
     heads = min(4, w.shape[0])
     rows = math.ceil(heads / 2)
-    fig, axes = plt.subplots(rows, 2, figsize=(7.5, 3.2 * rows), squeeze=False)
+    fig, axes = subplots(rows, 2, figsize=(7.5, 3.2 * rows), squeeze=False)
     seconds = w.shape[-1] * e.stages["cross"].numbers["seconds per encoder frame"]
     for h, ax in enumerate(axes.flat):
         if h >= heads:
@@ -267,12 +259,10 @@ def best_path(steps: list[dict], sequence: np.ndarray) -> list[tuple[int, int]]:
 
 
 def fig_search(e, stage):
-    import matplotlib.pyplot as plt
-
     steps, k = stage.details["steps"], stage.numbers["beams K"]
     nodes = search_paths(steps, k)
     n = len(steps)
-    fig, ax = plt.subplots(figsize=(7.5, 3.0 + 0.12 * 2 * k))
+    fig, ax = subplots(figsize=(7.5, 3.0 + 0.12 * 2 * k))
     colour = {"kept": "C0", "finished": "C3", "dropped": "0.75"}
     for x, y, parent, token, score, status in nodes:
         ax.plot([x - 1, x], [parent, y], color=colour[status], lw=0.5 if status == "dropped" else 0.9, zorder=1)
@@ -298,14 +288,12 @@ def fig_search(e, stage):
 
 
 def fig_cross(e, stage):
-    import matplotlib.pyplot as plt
-
     matrix = stage.arrays["alignment matrix"]
     if matrix.size == 0:
         return None
     step = stage.numbers["seconds per encoder frame"]
     labels = stage.details["pieces"] + ["</s>"] * (matrix.shape[0] - len(stage.details["pieces"]))
-    fig, ax = plt.subplots(figsize=(7.5, max(2.6, 0.16 * matrix.shape[0] + 1.2)))
+    fig, ax = subplots(figsize=(7.5, max(2.6, 0.16 * matrix.shape[0] + 1.2)))
     ax.imshow(matrix, aspect="auto", cmap="viridis", origin="upper",
               extent=(0, matrix.shape[1] * step, matrix.shape[0] - 0.5, -0.5))  # fmt: skip
     every = max(1, math.ceil(len(labels) / 40))
@@ -317,11 +305,9 @@ def fig_cross(e, stage):
 
 
 def fig_confidence(e, stage):
-    import matplotlib.pyplot as plt
-
     a_ = stage.arrays
     chosen = a_["chosen token log-probability"]
-    fig, (a, b) = plt.subplots(1, 2, figsize=(7.5, 2.8))
+    fig, (a, b) = subplots(1, 2, figsize=(7.5, 2.8))
     x = np.arange(chosen.shape[0])
     a.bar(x, chosen, color="C0")
     a.set(xlabel="output token", ylabel="log p", title="each chosen token's log-probability")
@@ -336,15 +322,11 @@ FIGURES = {"recording": fig_recording, "frame": fig_frame, "mel": fig_mel, "cmvn
 
 
 def figures(e) -> dict:
-    """Each stage's matplotlib figure (not yet closed): the page's pictures, for tests
-    and notebooks."""
+    """Each stage's matplotlib figure: the page's pictures, for tests and notebooks."""
     import matplotlib
 
-    matplotlib.use("Agg", force=False) if matplotlib.get_backend().lower() != "agg" else None
-    import matplotlib.pyplot as plt
-
     out = {}
-    with plt.rc_context(STYLE):
+    with matplotlib.rc_context(STYLE):
         for sid, make in FIGURES.items():
             stage = e.stages.get(sid)
             if stage is not None and stage.available:
@@ -484,7 +466,10 @@ def render(e, docs_url: str | None = None) -> str:
     """The whole page."""
     from .. import __version__
 
-    images = {sid: svg_image(fig, e.stages[sid].title) for sid, fig in figures(e).items()}
+    import matplotlib
+
+    with matplotlib.rc_context(STYLE):  # the SVGs' settings (text as paths, repeatable ids)
+        images = {sid: svg_image(fig, e.stages[sid].title) for sid, fig in figures(e).items()}
     sections = []
     for i, sid in enumerate(ORDER, start=1):
         stage = e.stages[sid]
