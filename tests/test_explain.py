@@ -217,7 +217,8 @@ def test_bad_recordings_get_the_errors_transcribe_gives(tmp_path, capsys):
 
 def test_usage_errors_exit_2_in_one_line(tmp_path, capsys):
     for argv in (["--segment", "3"], ["--segment", "0", "--start", "1"], ["--start", "9"], ["--layer", "99"],
-                 ["--model", str(tmp_path / "nowhere")], ["--beams", "0"], ["--duration", "2"]):  # fmt: skip
+                 ["--model", str(tmp_path / "nowhere")], ["--beams", "0"], ["--duration", "2"], ["--heads", "0,0"],
+                 ["-o", str(tmp_path)], ["-o", str(tmp_path / "no" / "page.html")], ["--model", "bundled-st"]):  # fmt: skip
         assert cli.main(["explain", str(SAMPLE), "--no-oracles", *argv]) == 2, argv
         err = capsys.readouterr().err
         assert err.startswith("minis2t") and ": error: " in err and err.count("\n") == 1 and "Traceback" not in err, argv

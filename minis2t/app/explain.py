@@ -43,7 +43,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import OutputError, UsageError, guarded
+from ..errors import MiniS2TError, OutputError, UsageError, guarded
 from ..io.audio import SAMPLING_RATE
 from ..reference import features as F
 from ..reference import generate as g
@@ -108,7 +108,7 @@ class Explanation:
     model: str
     model_kind: str
     runtime: str
-    seconds: float  # of the whole recording (as far as it was read)
+    seconds: float  # of the recording read (all of it, or up to the end of --start/--duration)
     segments: list[tuple[float, float]]  # every segment's (start, end), seconds
     segment: int | None  # which one is explained (None: --start/--duration)
     start: float
@@ -171,6 +171,8 @@ def pick_audio(model, recording, segment: int | None, start: float | None, durat
             if b > a:
                 kept.append(block[a:b])
             read += block.shape[0]
+            if read >= hi:  # the stretch is complete: the rest of the file is not needed
+                break
         wave = np.concatenate(kept) if kept else np.zeros(0, np.float32)
         if wave.shape[0] < F.FRAME_LENGTH:
             raise UsageError(f"--start {start:g}: the recording is {read / SAMPLING_RATE:.2f} s long; "
@@ -195,6 +197,10 @@ def pick_audio(model, recording, segment: int | None, start: float | None, durat
         take(segmenter.feed(block))
         read += block.shape[0]
     take(segmenter.finish())
+    if not times:
+        raise MiniS2TError("found no speech to explain: no stretch of this recording rises above its "
+                           "noise floor (minis2t transcribe finds no words in it either); explain a "
+                           "stretch with --start S --duration D.")  # fmt: skip
     if chosen is None:
         raise UsageError(f"--segment {index}: the recording has {len(times)} segment(s) (0 to "
                          f"{len(times) - 1}); pick one of them, or --start S --duration D.")  # fmt: skip
@@ -256,8 +262,8 @@ def front_end(wave: np.ndarray, extractor) -> tuple[dict, np.ndarray]:
         numbers["global CMVN (corpus statistics)"] = True
     cmvn = Stage("cmvn", "CMVN: each mel bin to zero mean and unit variance", functions or ["(none: this model's "
                  "feature extractor does not normalise)"],  # fmt: skip
-                 {"means": raw.mean(axis=0, dtype=np.float64), "standard deviations": raw.std(axis=0, dtype=np.float64),
-                  "features": x},
+                 {"means": raw.mean(axis=0, dtype=np.float64), "variances": raw.var(axis=0, dtype=np.float64),
+                  "standard deviations": raw.std(axis=0, dtype=np.float64), "features": x},
                  {**numbers, "variance floor": F.VARIANCE_FLOOR,
                   "mean after (all bins)": float(x.mean()), "std after (all bins)": float(x.std())})  # fmt: skip
     if extractor.dither:
@@ -664,6 +670,9 @@ def run(args) -> int:
     model = Speech2Text.from_pretrained(args.model)  # a bad model directory: exit 2, before reading audio
     model._decoding_options(args.language, 1, "transformers", {} if args.beams is None else {"num_beams": args.beams})
     target = output_path(args.recording, args.output)
+    if target.is_dir() or not target.parent.is_dir():  # found before the work, as transcribe's --output-dir
+        raise UsageError(f"-o {target}: {'a directory' if target.is_dir() else 'its directory does not exist'}; "
+                         f"give a file name in an existing directory.")  # fmt: skip
 
     def work():
         result = explain(args.recording, model, args.segment, args.start, args.duration, args.beams,

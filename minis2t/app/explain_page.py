@@ -441,7 +441,7 @@ def summary(e) -> str:
               else "the stretch asked for (--start/--duration)")  # fmt: skip
     rows = {"recording": e.recording, "model": e.model, "model kind": e.model_kind, "network computed by":
             "the reference (minis2t.reference)" if e.runtime != "onnxruntime" else "onnxruntime (the ONNX graphs)",
-            "explained": f"{chosen}: {e.start:.2f} s to {e.end:.2f} s", "recording read": f"{e.seconds:.2f} s",
+            "explained": f"{chosen}: {e.start:.2f} s to {e.end:.2f} s", "read of the recording": f"{e.seconds:.2f} s",
             "transcript": e.text or "(no words)", "search options": ", ".join(f"{k}={v}" for k, v in e.options.items())}  # fmt: skip
     return "<table>" + "".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in rows.items()) + "</table>"
 
