@@ -34,6 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = BUNDLED_MODELS["bundled-asr"].parent / "samples"
 SAMPLE = SAMPLES / "test_00.wav"
 HOSTILE = "<img src=x onerror=alert(1)>.wav"
+HOSTILE_MODEL = "<svg onload=alert(2)>"  # a model directory's name
 
 
 @pytest.fixture(scope="module")
@@ -151,7 +152,8 @@ def hostile_page(tmp_path_factory):
     directory = tmp_path_factory.mktemp("hostile")
     audio = directory / HOSTILE
     shutil.copy(SAMPLE, audio)
-    assert cli.main(["explain", str(audio), "--no-oracles"]) == 0
+    model = shutil.copytree(BUNDLED_MODELS["bundled-asr"], directory / HOSTILE_MODEL)
+    assert cli.main(["explain", str(audio), "--model", str(model), "--no-oracles"]) == 0
     return directory / (HOSTILE + ".explain.html")
 
 
@@ -159,6 +161,7 @@ def test_what_the_user_named_is_escaped(hostile_page):
     page = hostile_page.read_text(encoding="utf-8")
     assert "<img src=x" not in page and "onerror=alert" not in page.replace("onerror=alert(1)&gt;", "")
     assert "&lt;img src=x onerror=alert(1)&gt;.wav" in page
+    assert "<svg" not in page and "&lt;svg onload=alert(2)&gt;" in page
     assert "<script" not in page.lower() and "http://" not in page and "https://" not in page
     assert hostile_page.stat().st_size <= 5_000_000  # the page budget
 
