@@ -44,7 +44,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import MiniS2TError, OutputError, UsageError, guarded
-from ..io.audio import SAMPLING_RATE
+from ..io.audio import SAMPLING_RATE, is_encoded, load_audio
 from ..reference import features as F
 from ..reference import generate as g
 from ..reference import model as M
@@ -150,6 +150,19 @@ class ReferenceRuntime:
 # --- the audio: one segment of a recording of any length -------------------------------
 
 
+def audio_blocks(recording):
+    """16 kHz blocks of a recording, with ``transcribe``'s checks and typed errors: a file,
+    its bytes or a file object streamed (:func:`minis2t.app.longform.blocks`), samples
+    (an array at 16 kHz) loaded and cut."""
+    if is_encoded(recording):
+        yield from longform.blocks(recording, longform.BLOCK_SECONDS)
+        return
+    wave = load_audio(recording, None, max_seconds=None, refuse_silence=True)
+    size = int(longform.BLOCK_SECONDS * SAMPLING_RATE)
+    for start in range(0, wave.shape[0], size):
+        yield wave[start : start + size]
+
+
 def pick_audio(model, recording, segment: int | None, start: float | None, duration: float | None):
     """``(wave [N], seconds read, [(start, end), ...], segment index or None, start, end)``.
 
@@ -166,7 +179,7 @@ def pick_audio(model, recording, segment: int | None, start: float | None, durat
                              f"give a shorter stretch.")  # fmt: skip
         lo, hi = int(round(start * SAMPLING_RATE)), int(round((start + duration) * SAMPLING_RATE))
         kept, read = [], 0
-        for block in longform._sources(recording, None, longform.BLOCK_SECONDS):
+        for block in audio_blocks(recording):
             a, b = max(lo - read, 0), min(hi - read, block.shape[0])
             if b > a:
                 kept.append(block[a:b])
@@ -193,7 +206,7 @@ def pick_audio(model, recording, segment: int | None, start: float | None, durat
             times.append((s.start, s.end))
             s.audio = s.audio if s is chosen else None  # only the explained segment's audio is kept
 
-    for block in longform._sources(recording, None, longform.BLOCK_SECONDS):
+    for block in audio_blocks(recording):
         take(segmenter.feed(block))
         read += block.shape[0]
     take(segmenter.finish())
@@ -418,10 +431,11 @@ def decoder_stages(model, work: dict, opts, seconds: float) -> tuple[dict, np.nd
     cross.details = {"words": words, "pieces": [pieces[1 + i] for i in text_at]}
     if onnx:
         cross.note = "Cross-attention weights from the ONNX decoder graph (onnxruntime), not the reference."
-    # confidence: the signals from the same teacher-forced pass's log-probabilities
+    # confidence: the application's signals with the reference as their network, and
+    # per token what they summarise, from a teacher-forced pass
+    signals = conf.signals(timed, [work["wave"]], [seq])[0]
     out = runtime.decode(seq[None], runtime.init_cache(states), mask)
     log_p = log_softmax(out["logits"][0, :-1].astype(np.float64))  # [L - 1, V]
-    signals = conf._signals(log_p, targets, seconds)
     chosen = log_p[np.arange(targets.size), targets]
     others = log_p.copy()
     others[np.arange(targets.size), targets] = -np.inf
@@ -436,13 +450,16 @@ def decoder_stages(model, work: dict, opts, seconds: float) -> tuple[dict, np.nd
         numbers["calibrated confidence"] = "none: this model directory has no confidence.json"
         contributions = {}
     confidence = Stage("confidence", "How sure the model is: the signals and the calibrated confidence",
-                       [name_of(conf._signals), name_of(conf.Calibration)],
+                       [name_of(conf.signals), name_of(conf.Calibration), name_of(M.decode)],
                        {"chosen token log-probability": chosen, "margin to the best other token":
                         chosen - others.max(axis=1), "entropy": -(np.exp(log_p) * log_p).sum(axis=1),
                         **contributions},
                        numbers)  # fmt: skip
     confidence.details = {"signals": list(calibration.features) if calibration is not None else [],
                           "pieces": pieces[1:]}  # fmt: skip
+    confidence.note = ("The signals come from the decoder run once more over the chosen tokens (the network: "
+                       f"{'the ONNX graphs' if onnx else 'the reference'}; the features: the application's front "
+                       "end, equal to the reference's as the parity strip shows).")  # fmt: skip
     work.update(sequence=seq, logits=out["logits"], score=result.sequences_scores)
     return {s.id: s for s in (search, cross, confidence)}, text, work
 
@@ -535,6 +552,17 @@ def model_kind(model, given) -> str:
     return "Hugging Face directory"
 
 
+def decoding_options(model, language: str | None, beams: int | None) -> dict:
+    """The search's options, with ``transcribe``'s checks (the files decoding needs, the
+    beam size, the language: the same typed errors): ``num_beams`` and a translation
+    model's forced language token."""
+    options = {} if beams is None else {"num_beams": beams}
+    model.transcribe([], language=language, **options)  # checks everything, decodes nothing
+    if language is not None:
+        options["forced_bos_token_id"] = model.tokenizer.language_id(language)
+    return options
+
+
 def explain(recording, model=None, segment: int | None = None, start: float | None = None,
             duration: float | None = None, beams: int | None = None, language: str | None = None,
             layer: int | None = None, heads: list[int] | None = None, oracles: bool = True) -> Explanation:  # fmt: skip
@@ -562,8 +590,7 @@ def explain(recording, model=None, segment: int | None = None, start: float | No
     if duration is not None and start is None:
         raise UsageError("--duration needs --start.")
     loaded = model if isinstance(model, Speech2Text) else Speech2Text.from_pretrained(model)
-    options = {} if beams is None else {"num_beams": beams}
-    options = loaded._decoding_options(language, 1, "transformers", options)  # transcribe's checks
+    options = decoding_options(loaded, language, beams)
     opts = loaded.generation_options(**options)
     c = loaded.config
     if layer is not None and not (0 <= layer < c.encoder_layers):
@@ -575,6 +602,7 @@ def explain(recording, model=None, segment: int | None = None, start: float | No
     wave, seconds, times, index, begin, end = pick_audio(loaded, recording, segment, start, duration)
     stages, features = front_end(wave, loaded.feature_extractor)
     enc_stages, work = encoder_stages(loaded, features, layer, heads)
+    work["wave"] = wave
     stages.update(enc_stages)
     dec_stages, text, work = decoder_stages(loaded, work, opts, wave.shape[0] / SAMPLING_RATE)
     stages.update(dec_stages)
@@ -605,8 +633,6 @@ def check_can_draw() -> None:
 
 def add_parser(subparsers) -> None:
     """``minis2t explain``'s options."""
-    from .cli import positive_int
-
     p = subparsers.add_parser("explain", help="follow one recording through every stage (the reference "
                               "functions), in one HTML page that opens offline")  # fmt: skip
     p.add_argument("recording", help="an audio file (WAV, FLAC, OGG, MP3, M4A, ...)")
@@ -629,6 +655,15 @@ def add_parser(subparsers) -> None:
                    "page links each stage to its page there")
     p.add_argument("-o", "--output", default=None, help="the page to write (default: RECORDING.explain.html "
                    "beside the recording)")
+
+
+def positive_int(text: str) -> int:
+    """``--beams``: a whole number from 1 (as the command's other options take it)."""
+    import argparse
+
+    if not text.strip().isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return int(text)
 
 
 def _head_list(text: str) -> list[int]:
@@ -668,7 +703,7 @@ def run(args) -> int:
         raise UsageError("give --segment N or --start S --duration D, not both.")
     check_can_draw()
     model = Speech2Text.from_pretrained(args.model)  # a bad model directory: exit 2, before reading audio
-    model._decoding_options(args.language, 1, "transformers", {} if args.beams is None else {"num_beams": args.beams})
+    decoding_options(model, args.language, args.beams)
     target = output_path(args.recording, args.output)
     if target.is_dir() or not target.parent.is_dir():  # found before the work, as transcribe's --output-dir
         raise UsageError(f"-o {target}: {'a directory' if target.is_dir() else 'its directory does not exist'}; "

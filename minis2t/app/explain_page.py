@@ -464,7 +464,12 @@ ORDER = ["recording", "frame", "mel", "cmvn", "subsampling", "positions", "atten
 
 def render(e, docs_url: str | None = None) -> str:
     """The whole page."""
-    from .. import __version__
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        __version__ = version("minis2t")
+    except PackageNotFoundError:  # a checkout on the path, not installed
+        __version__ = "(not installed)"
 
     import matplotlib
 
