@@ -243,7 +243,7 @@ def front_end(wave: np.ndarray, extractor) -> tuple[dict, np.ndarray]:
     raw = F.log_mel(power, banks).astype(np.float32)  # [T, F], rounded as the application does
     del power
     recording = Stage("recording", "The recording and where the frames fall",
-                      [name_of(longform.blocks), name_of(longform.Segmenter), name_of(F.scale_waveform),
+                      [name_of(audio_blocks), name_of(longform.Segmenter), name_of(F.scale_waveform),
                        name_of(F.frame_signal), name_of(F.num_frames)],
                       {"waveform": wave, "frame starts": np.arange(t) * F.FRAME_SHIFT},
                       {"samples N": wave.shape[0], "seconds": round(wave.shape[0] / SAMPLING_RATE, 3),
@@ -364,8 +364,8 @@ def stop_reason(steps: list[dict], opts) -> str:
     """Which of the search's rules ended it, from its last step."""
     n = len(steps)
     k = opts.num_beams
-    if n + 1 >= opts.longest_output():
-        return f"the length limit: {opts.longest_output()} tokens (max_length, the start token included) reached"
+    if n + 1 >= g.max_length_of(opts):
+        return f"the length limit: {g.max_length_of(opts)} tokens (max_length, the start token included) reached"
     if k == 1:
         return "greedy search: the most likely token was end-of-sentence"
     finished = sum(int((s["ends"][0, :k]).sum()) for s in steps)
@@ -401,7 +401,7 @@ def decoder_stages(model, work: dict, opts, seconds: float) -> tuple[dict, np.nd
                    {"sequence": seq, **{f"step {i} {key}": s[key][0] for i, s in enumerate(steps)
                                         for key in ("token", "score")}},
                    {"beams K": k, "candidates per step (2K)": 2 * k if k > 1 else 2, "steps": len(steps),
-                    "max_length": opts.longest_output(), "length_penalty": opts.length_penalty,
+                    "max_length": g.max_length_of(opts), "length_penalty": opts.length_penalty,
                     "early_stopping": opts.early_stopping, "stopped by": stop_reason(steps, opts),
                     "score of the result": None if result.sequences_scores is None else
                     round(float(result.sequences_scores[0]), 4)})  # fmt: skip
