@@ -40,17 +40,21 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..errors import MiniS2TError, OutputError, UsageError, guarded
-from ..io.audio import SAMPLING_RATE, is_encoded, load_audio
+from ..io.audio import SAMPLING_RATE, AudioInput, is_encoded, load_audio
 from ..reference import features as F
 from ..reference import generate as g
 from ..reference import model as M
 from ..reference.nn import log_softmax
 from . import confidence as conf
 from . import longform, timing
+
+if TYPE_CHECKING:
+    from .pipeline import Speech2Text
 
 # The site's page for each stage (docs/*.md); the page links to them.
 PAGES = {
@@ -563,7 +567,7 @@ def decoding_options(model, language: str | None, beams: int | None) -> dict:
     return options
 
 
-def explain(recording, model=None, segment: int | None = None, start: float | None = None,
+def explain(recording: AudioInput, model: Speech2Text | str | os.PathLike | None = None, segment: int | None = None, start: float | None = None,
             duration: float | None = None, beams: int | None = None, language: str | None = None,
             layer: int | None = None, heads: list[int] | None = None, oracles: bool = True) -> Explanation:  # fmt: skip
     """Follow one recording through every stage with the reference functions.
@@ -574,7 +578,8 @@ def explain(recording, model=None, segment: int | None = None, start: float | No
         model: a :class:`minis2t.Speech2Text`, a model directory, ``"bundled-asr"``
             (default) or ``"bundled-st"``.
         segment: which segment (cut at pauses as ``transcribe`` cuts) to explain; 0 first.
-        start, duration: explain ``[start, start + duration)`` seconds instead.
+        start: explain from ``start`` seconds instead of a segment...
+        duration: ...for ``duration`` seconds (default: as long as the model takes).
         beams: the search's beam size (default: the model's); 1 is greedy search.
         language: the target language of a translation model.
         layer: the encoder layer whose self-attention is shown (default: the last).
