@@ -460,6 +460,7 @@ def decoder_stages(model, work: dict, opts, seconds: float) -> tuple[dict, np.nd
                         **contributions},
                        numbers)  # fmt: skip
     confidence.details = {"signals": list(calibration.features) if calibration is not None else [],
+                          "intercept": None if calibration is None else calibration.intercept,
                           "pieces": pieces[1:]}  # fmt: skip
     confidence.note = ("The signals come from the decoder run once more over the chosen tokens (the network: "
                        f"{'the ONNX graphs' if onnx else 'the reference'}; the features: the application's front "

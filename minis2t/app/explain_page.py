@@ -310,9 +310,13 @@ def fig_confidence(e, stage):
     fig, (a, b) = subplots(1, 2, figsize=(7.5, 2.8))
     x = np.arange(chosen.shape[0])
     a.bar(x, chosen, color="C0")
-    a.set(xlabel="output token", ylabel="log p", title="each chosen token's log-probability")
+    a.set(ylabel="log p", title="each chosen token's log-probability")
     b.bar(x, a_["margin to the best other token"], color="C2")
-    b.set(xlabel="output token", ylabel="log p margin", title="margin to the best other token")
+    b.set(ylabel="log p margin", title="margin to the best other token")
+    pieces = stage.details["pieces"]
+    every = max(1, math.ceil(len(pieces) / 30))
+    for ax in (a, b):
+        ax.set_xticks(x[::every], [plain(p) for p in pieces[::every]], rotation=90)
     return fig
 
 
@@ -409,8 +413,9 @@ def contributions_table(stage) -> str:
                    f"<td class=mono>{number(v)}</td></tr>"
                    for f, z, c, v in zip(stage.details["signals"], a_["standardised signal"], a_["coefficient"],
                                          a_["contribution"]))  # fmt: skip
-    return ("<p>The calibration's logistic regression, term by term (confidence = 1 / (1 + exp(-(intercept + "
-            "sum of contributions)))):</p><table><tr><th>signal</th><th>standardised</th><th>coefficient</th>"
+    intercept = number(stage.details["intercept"])
+    return (f"<p>The calibration's logistic regression, term by term: confidence = 1 / (1 + exp(-({intercept} "
+            "+ the sum of the contributions))).</p><table><tr><th>signal</th><th>standardised</th><th>coefficient</th>"
             "<th>contribution</th></tr>" + rows + "</table>")  # fmt: skip
 
 
