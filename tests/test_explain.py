@@ -79,6 +79,20 @@ def test_every_stage_is_computed_and_named(explained):
     assert abs(features.mean()) < 1e-5 and abs(features.std() - 1) < 1e-3
 
 
+def test_the_encoder_step_by_step_is_the_reference_encoder(explained):
+    """explain runs the encoder layer by layer to keep one layer's attention: the same
+    arithmetic as reference.model.encode, so the same bits."""
+    from minis2t.app.explain import encode_keeping
+
+    model = minis2t.Speech2Text.from_pretrained()
+    x = explained.stages["cmvn"].arrays["features"][None].astype(np.float32)
+    ours, theirs = encode_keeping(model.params, model.config, x, 2), M.encode(model.params, model.config, x)
+    assert np.array_equal(ours["last_hidden_state"], theirs["last_hidden_state"])
+    assert np.array_equal(ours["attention"], theirs["attentions"][2])
+    assert np.array_equal(ours["input"], theirs["hidden_states"][0])
+    assert np.array_equal(ours["mask"], theirs["mask"])
+
+
 def test_the_reference_agrees_with_the_application(explained):
     """The parity strip: every stage within the engine's bar, the same tokens, and the
     same text as ``transcribe_long`` gives for the recording (one segment)."""

@@ -49,7 +49,7 @@ from ..io.audio import SAMPLING_RATE, AudioInput, is_encoded, load_audio
 from ..reference import features as F
 from ..reference import generate as g
 from ..reference import model as M
-from ..reference.nn import log_softmax
+from ..reference.nn import ACTIVATIONS, attention, layer_norm, log_softmax
 from . import confidence as conf
 from . import longform, timing
 
@@ -304,8 +304,8 @@ def encoder_stages(model, features: np.ndarray, layer: int | None, heads: list[i
         stages["subsampling"].arrays["encoder states"] = enc["last_hidden_state"][0]
         stages["subsampling"].numbers["encoder states [S, D]"] = "x".join(map(str, enc["last_hidden_state"].shape[1:]))
         return stages, {"states": enc["last_hidden_state"], "mask": enc["mask"]}
-    enc = M.encode(model.params, c, x)
     layer = c.encoder_layers - 1 if layer is None else layer
+    enc = encode_keeping(model.params, c, x, layer)
     shapes = [x.shape] + [o.shape for o in enc["conv_outputs"]]
     sub = Stage("subsampling", "The conv subsampler: frames halved, channels to d_model",
                 [name_of(M.conv_subsampler), name_of(M.subsampled_lengths)],
@@ -318,23 +318,46 @@ def encoder_stages(model, features: np.ndarray, layer: int | None, heads: list[i
     ids = M.encoder_position_ids(enc["mask"], c.pad_token_id)  # [1, S]
     scaled = enc["conv_outputs"][-1][0] * (np.sqrt(c.d_model) if c.scale_embedding else 1.0)
     pos = Stage("positions", "Sinusoidal positions added to the scaled conv output",
-                [name_of(M.position_table), name_of(M.encoder_position_ids), name_of(M.encode)],
+                [name_of(M.position_table), name_of(M.encoder_position_ids)],
                 {"position ids": ids[0], "positions added": table[ids[0]], "conv output x sqrt(D)": scaled,
-                 "encoder input": enc["hidden_states"][0][0]},
+                 "encoder input": enc["input"][0]},
                 {"scale sqrt(D)": round(float(np.sqrt(c.d_model)), 4) if c.scale_embedding else 1.0,
                  "first position id": int(ids[0, 0]), "pad id (its row is zeros)": c.pad_token_id})  # fmt: skip
     heads = list(range(min(4, c.encoder_attention_heads))) if heads is None else heads
-    weights = enc["attentions"][layer][0][heads]  # [H', S, S], the heads shown
+    weights = enc["attention"][0][heads]  # [H', S, S], the heads shown
     att = Stage("attention", f"Encoder self-attention, layer {layer} of {c.encoder_layers}, heads "
                 f"{', '.join(map(str, heads))}",
-                [name_of(M.encoder_layer), name_of(M.self_attention_block), "minis2t.reference.nn.attention"],
+                [name_of(M.encoder_layer), name_of(M.self_attention_block), name_of(attention)],
                 {"weights": weights, "each query's most attended frame": weights.argmax(axis=-1)},
                 {"layer": layer, "heads H": c.encoder_attention_heads, "heads shown": heads,
                  "rows sum to": float(weights.sum(-1).mean()),
                  "mean distance to the most attended frame (frames)": round(float(np.abs(
                      weights.argmax(-1) - np.arange(weights.shape[1])).mean()), 2)})  # fmt: skip
     return {s.id: s for s in (sub, pos, att)}, {"states": enc["last_hidden_state"], "mask": enc["mask"],
-                                                "conv": enc["conv_outputs"][-1], "input": enc["hidden_states"][0]}
+                                                "conv": enc["conv_outputs"][-1], "input": enc["input"]}
+
+
+def encode_keeping(params: dict, config, features: np.ndarray, layer: int) -> dict:
+    """:func:`minis2t.reference.model.encode`, step by step with the reference's own
+    functions, keeping one layer's attention weights ``[1, H, S, S]`` (``encode`` keeps
+    every layer's: gigabytes for s2t-small's four minutes). Returns ``conv_outputs``,
+    ``input`` (the embedded input ``[1, S, D]``), ``attention``, ``last_hidden_state``
+    and ``mask``."""
+    enc = params["model"]["encoder"]
+    conv_outputs = M.conv_subsampler(features, enc["conv"]["conv_layers"], config.conv_kernel_sizes)
+    x = conv_outputs[-1]  # [1, S, D]
+    if config.scale_embedding:
+        x = x * x.dtype.type(np.sqrt(config.d_model))
+    mask = M.frame_mask(None, 1, x.shape[1], config.num_conv_layers)  # [1, S], all real
+    table = M.position_table(config.max_source_positions, config.d_model, config.pad_token_id, x.dtype)
+    x = x + table[M.encoder_position_ids(mask, config.pad_token_id)]  # [1, S, D]
+    embedded, kept = x, None
+    activation = ACTIVATIONS[config.activation_function]
+    for i, weights in enumerate(enc["layers"]):
+        x, attention_weights = M.encoder_layer(x, weights, config.encoder_attention_heads, None, activation)
+        kept = attention_weights if i == layer else kept
+    return {"conv_outputs": conv_outputs, "input": embedded, "attention": kept, "mask": mask,
+            "last_hidden_state": layer_norm(x, **enc["layer_norm"])}  # fmt: skip
 
 
 def search_steps(step, cache, opts) -> tuple[g.GenerateOutput, list[dict]]:
