@@ -2,7 +2,7 @@
 
 The package in layers, each importing only from those below it (``ARCHITECTURE.md``)::
 
-    app/        pipeline (Speech2Text), longform, timing, formats, corpus, cli
+    app/        pipeline (Speech2Text), longform, timing, formats, corpus, explain, cli
     train/      loss_and_grads, the optimiser, the schedule
     io/         audio, features (fbank, FeatureExtractor), config, checkpoint, fairseq, tokenizer
     engine/     the reference made fast, held to it by tests
@@ -12,6 +12,7 @@ The package in layers, each importing only from those below it (``ARCHITECTURE.m
 
 from . import errors
 from ._version import __version__
+from .app.explain import explain
 from .app.pipeline import Speech2Text
 from .errors import MiniS2TError
 from .io import checkpoint
@@ -31,6 +32,7 @@ __all__ = [
     "__version__",
     "checkpoint",
     "errors",
+    "explain",
     "fbank",
     "load_audio",
     "load_checkpoint",

@@ -708,6 +708,7 @@ COMMANDS = {
     "convert": (_add_convert, _convert),
     "export-onnx": (_add_export_onnx, _export_onnx),
     "features": (_add_features, _features),
+    "explain": _from_module("explain"),
 }
 
 
