@@ -447,9 +447,9 @@ def decoder_stages(model, work: dict, opts, seconds: float) -> tuple[dict, np.nd
         cross.note = "Cross-attention weights from the ONNX decoder graph (onnxruntime), not the reference."
     # confidence: the application's signals with the reference as their network, and
     # per token what they summarise, from a teacher-forced pass
-    signals = conf.signals(timed, [work["wave"]], [seq])[0]
     out = runtime.decode(seq[None], runtime.init_cache(states), mask)
     log_p = log_softmax(out["logits"][0, :-1].astype(np.float64))  # [L - 1, V]
+    signals = conf.signals(log_p[None], [seq], [work["wave"].shape[0] / SAMPLING_RATE])[0]
     chosen = log_p[np.arange(targets.size), targets]
     others = log_p.copy()
     others[np.arange(targets.size), targets] = -np.inf
