@@ -15,6 +15,8 @@
     minis2t features [FILE...]  load audio, extract features, print a summary
     minis2t export-onnx MODEL OUT_DIR [--opset N]
                                 ONNX graphs that onnxruntime runs (minis2t.onnx_export)
+    minis2t golden write MODEL RECORDING OUT.safetensors | golden check GOLDEN PORT
+                                golden tensors for ports, and a port checked stage by stage (minis2t.app.golden)
 
 Without ``--model``, ``transcribe`` uses the model bundled with the package; without
 FILE, ``features`` uses the bundled recording.
@@ -39,6 +41,7 @@ from ..errors import MiniS2TError, OutputError, UsageError, guarded
 from ..io.audio import SAMPLING_RATE, load_audio
 from ..io.features import FeatureExtractor, fbank
 
+from . import golden
 from .longform import NO_WORDS
 from .pipeline import BUNDLED_MODEL
 
@@ -77,7 +80,7 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-COMMANDS = ("transcribe", "corpus", "demo", "info", "convert", "features")
+COMMANDS = ("transcribe", "corpus", "demo", "info", "convert", "features", "golden")
 
 
 def shorthand(argv: list[str]) -> list[str]:
@@ -185,13 +188,16 @@ def main(argv: list[str] | None = None) -> int:
     feats.add_argument("files", nargs="*", help="audio files (default: the bundled recording)")
     feats.add_argument("--num-mel-bins", type=int, default=80)
 
+    golden.add_parser(commands)
+
     try:
         args = parser.parse_args(argv)
     except SystemExit as e:  # a usage error (exit 2) or --help (0), already printed
         return int(e.code or 0)
     try:
         commands = {"transcribe": _transcribe, "demo": _demo, "info": _info, "features": _features,
-                    "convert": _convert, "corpus": _corpus, "export-onnx": _export_onnx}  # fmt: skip
+                    "convert": _convert, "corpus": _corpus, "export-onnx": _export_onnx,
+                    "golden": golden.run}  # fmt: skip
         return commands[args.command](args)
     except MiniS2TError as e:  # found before any file was read: one line, no traceback
         print(f"minis2t: error: {' '.join(str(e).split())}", file=sys.stderr)
