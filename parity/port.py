@@ -98,11 +98,14 @@ def search_rules(options) -> list[str]:
 
 
 class TwinPort:
-    """The PyTorch twin as a port: float32 (or ``dtype``) from the waveform on."""
+    """The PyTorch twin as a port: the network in ``dtype`` (float32), the front end's DSP
+    in ``dsp_dtype`` — float64 by default, as transformers and minis2t compute it before
+    rounding the log-mel to float32; float32 DSP passes the front-end stages too, but its
+    rounding noise in near-silent bands reaches the encoder (docs/porting.md)."""
 
-    def __init__(self, model_dir, dtype=torch.float32, device="cpu"):
+    def __init__(self, model_dir, dtype=torch.float32, device="cpu", dsp_dtype=torch.float64):
         self.model = minis2t.Speech2Text.from_pretrained(model_dir)
-        self.config, self.dtype, self.device = self.model.config, dtype, device
+        self.config, self.dtype, self.device, self.dsp_dtype = self.model.config, dtype, device, dsp_dtype
         self.params = tm.to_torch(self.model.weights, dtype, device)
         self.extractor = self.model.feature_extractor or minis2t.FeatureExtractor()
 
@@ -120,14 +123,14 @@ class TwinPort:
         return x if e.global_cmvn is None else tf.global_cmvn(x, e.global_cmvn["mean"], e.global_cmvn["std"])
 
     def frontend(self, waveform, dump):
-        wave = torch.as_tensor(np.asarray(waveform), device=self.device).to(self.dtype)
+        wave = torch.as_tensor(np.asarray(waveform), device=self.device).to(self.dsp_dtype)
         dump.put("waveform", wave)
         dump.put("frontend.frames", frames := tf.frame_signal(tf.scale_waveform(wave)))
         frames = self.dc_and_preemphasis(frames, dump)
-        dump.put("frontend.windowed", frames := frames * tf.povey_window(400, self.dtype, self.device))
+        dump.put("frontend.windowed", frames := frames * tf.povey_window(400, self.dsp_dtype, self.device))
         dump.put("frontend.power", power := tf.power_spectrum(frames))
         banks = tf.mel_filterbank(self.extractor.num_mel_bins, device=self.device)
-        dump.put("frontend.log_mel", log_mel := tf.log_mel(power, banks))
+        dump.put("frontend.log_mel", log_mel := tf.log_mel(power, banks).to(self.dtype))
         dump.put("frontend.features", features := self.cmvn(log_mel))
         return features
 
