@@ -29,7 +29,7 @@ from minis2t.reference import features as rf
 from minis2t.reference import model as m
 from minis2t.reference import run as reference_run
 from parity import bars
-from parity import features as tf
+from parity.broken_ports import DEFECTS, UnbiasedCMVN
 from parity.port import PortDump, TwinPort, onnx_port
 
 ROOT = Path(__file__).parents[1]
@@ -167,55 +167,7 @@ def test_onnxruntime_passes_on_the_stages_its_graphs_expose(golden, waveform, tm
 # --- planted defects are found at their stage -------------------------------------------------
 
 
-class InterleavedPositions(TwinPort):
-    """"Attention Is All You Need"'s layout: sin and cos alternating, not all sines first."""
-
-    def positions(self, rows):
-        table = super().positions(rows)
-        half = table.shape[1] // 2
-        out = torch.empty_like(table)
-        out[:, 0::2], out[:, 1::2] = table[:, :half], table[:, half:]
-        return out
-
-
-class UnbiasedCMVN(TwinPort):
-    """The sample standard deviation (T - 1) instead of the population's (T)."""
-
-    def cmvn(self, log_mel):
-        x = log_mel - log_mel.double().mean(dim=0).to(log_mel.dtype)
-        return x / x.double().std(dim=0, correction=1).to(x.dtype)
-
-
-class PreemphasisFirst(TwinPort):
-    """Pre-emphasis before DC removal."""
-
-    def dc_and_preemphasis(self, frames, dump):
-        dump.put("frontend.preemphasized", frames := tf.preemphasize(frames))
-        dump.put("frontend.dc_removed", frames := tf.remove_dc_offset(frames))
-        return frames
-
-
-class NoEmbedScale(TwinPort):
-    """No sqrt(d_model) on the embeddings (scale_embedding ignored)."""
-
-    def embed_scale(self):
-        return 1.0
-
-
-class RawScoreRanking(TwinPort):
-    """Finished hypotheses ranked by their summed log-probability, not normalised by length."""
-
-    def search_options(self, options):
-        return options.replace(length_penalty=0.0)
-
-
-@pytest.mark.parametrize("port, stage, rules", [
-    (InterleavedPositions, "encoder.positions", ()),
-    (UnbiasedCMVN, "frontend.features", ()),
-    (PreemphasisFirst, "frontend.dc_removed", ()),
-    (NoEmbedScale, "encoder.input", ()),
-    (RawScoreRanking, "search.transformers.step.*.finished", ("transformers",)),
-])  # fmt: skip
+@pytest.mark.parametrize("port, stage, rules", DEFECTS, ids=[d[0].__name__ for d in DEFECTS])
 def test_a_planted_defect_is_found_at_its_stage(golden, waveform, tmp_path, port, stage, rules):
     port("bundled-asr").run(waveform, rules=rules).save(tmp_path / "port.safetensors")
     result = check(golden, tmp_path / "port.safetensors")
