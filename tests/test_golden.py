@@ -408,3 +408,16 @@ def test_goldens_of_model_directories_and_the_twin_passes(request, kind, tmp_pat
     assert result.passed, format_report(result, out, "twin")
     assert {r.status for r in result.rows} <= {PASS, TIE, SKIPPED}
     assert math.isfinite(result.compared[-1].max_abs or 0.0)
+
+
+def test_a_golden_whose_manifest_lies_is_refused(golden, tmp_path):
+    f = TensorFile(golden)
+    doc = json.loads(f.metadata["minis2t.golden"])
+    tensors = {name: f.read(name) for name in f.names[:3]}
+    from minis2t.app.golden.tensorfile import write
+
+    for lie in ({"tolerance": "abc"}, {"shape": [1, 2]}, {"name": "not.a.stage"}, {"tolerance": None}):
+        bad = dict(doc, tensors=[{**doc["tensors"][0], **lie}])
+        write(tmp_path / "lie.safetensors", tensors, {"minis2t.golden": json.dumps(bad)})
+        with pytest.raises(TensorFileError, match="not a golden file"):
+            check(tmp_path / "lie.safetensors", tmp_path / "lie.safetensors")

@@ -33,7 +33,7 @@ def add_parser(subparsers) -> None:
 
     golden = subparsers.add_parser("golden", help="golden tensors for ports: write them, or check a port's "
                                    "intermediates against them stage by stage")  # fmt: skip
-    actions = golden.add_subparsers(dest="golden_action", required=True)
+    actions = golden.add_subparsers(dest="golden_action", metavar="write|check", required=True)
     w = actions.add_parser("write", help="every intermediate of one recording, by the reference in float64")
     w.add_argument("model", help="model directory (Hugging Face or fairseq), bundled-asr or bundled-st")
     w.add_argument("recording", help="audio file")

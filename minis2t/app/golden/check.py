@@ -61,16 +61,26 @@ class CheckResult:
 
 
 def read_manifest(golden: TensorFile) -> dict:
-    """The manifest of a golden file, checked to name only tensors the file holds."""
+    """The manifest of a golden file, checked against the file: every tensor it lists is in
+    the file with the same shape, has a golden name and a tolerance (a number, or null for
+    exact stages)."""
     try:
         doc = json.loads(golden.metadata[MANIFEST_KEY])
-        ok = doc["format"] == FORMAT and all(t["name"] in golden.names for t in doc["tensors"])
-    except (KeyError, TypeError, json.JSONDecodeError):
+        ok = doc["format"] == FORMAT and all(_entry_ok(golden, t) for t in doc["tensors"])
+    except (KeyError, TypeError, AttributeError, json.JSONDecodeError):
         ok = False
     if not ok:
         raise TensorFileError(f"{golden.path} is not a golden file of this minis2t ({FORMAT}: written by "
                               f"`minis2t golden write`, its manifest in the metadata key {MANIFEST_KEY!r}).")
     return doc
+
+
+def _entry_ok(golden: TensorFile, entry: dict) -> bool:
+    name, tol = entry["name"], entry["tolerance"]
+    stage = st.stage_of(name) if isinstance(name, str) else None
+    return (stage is not None and name in golden.names and tuple(entry["shape"]) == golden.shape(name)
+            and (tol is None) == (stage.measure == "exact")
+            and (tol is None or (isinstance(tol, (int, float)) and 0 <= tol < float("inf"))))  # fmt: skip
 
 
 def check(golden_path, port_path) -> CheckResult:

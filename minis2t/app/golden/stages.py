@@ -82,9 +82,9 @@ class Stage:
         return re.compile("^" + escaped.replace(r"\{R\}", "(transformers|fairseq)") + "$")
 
 
-F, M, G, S_ = "minis2t.reference.features", "minis2t.reference.model", "minis2t.reference.generate", \
-    "minis2t.reference.fairseq_search"  # fmt: skip
-_SEARCH = f"{G}.beam_search (transformers' rules) or {S_}.beam_search (fairseq's), GenerateOutput.steps"
+F, M = "minis2t.reference.features", "minis2t.reference.model"  # where the formulas are
+_SEARCH = ("minis2t.reference.generate.beam_search (transformers' rules) or "
+           "minis2t.reference.fairseq_search.beam_search (fairseq's), GenerateOutput.steps")
 
 STAGES = [
     Stage("waveform", "the recording: 16 kHz mono samples in [-1, 1], float64 (the port starts from these)",
