@@ -122,7 +122,7 @@ def run_search(rules: str, step, cache, options, vocab_size: int):
     per-step record (``GenerateOutput.steps``), None for greedy search."""
     k = options.num_beams
     if rules == "fairseq":
-        out = fairseq_search.beam_search(step, cache, 1, k, max(1, options.longest_output() - 2), vocab_size,
+        out = fairseq_search.beam_search(step, cache, 1, k, max(1, g.max_length_of(options) - 2), vocab_size,
                                          min_len=max(1, options.min_length - 1),
                                          len_penalty=options.length_penalty, eos=options.eos_token_id,
                                          pad=options.pad_token_id)  # fmt: skip
@@ -255,12 +255,12 @@ def compute(model, waveform: np.ndarray, options, attention: bool = False) -> tu
         fe["note"] = f"the model's dither ({extractor.dither}) is left out: noise has no golden value"
     info = {"front_end": fe, "rules": list(searched), "rules_left_out": skipped,
             "search": {"num_beams": options.num_beams, "length_penalty": options.length_penalty,
-                       "early_stopping": options.early_stopping, "max_length": options.longest_output(),
+                       "early_stopping": options.early_stopping, "max_length": g.max_length_of(options),
                        "min_length": options.min_length, "no_repeat_ngram_size": options.no_repeat_ngram_size,
                        "forced_bos_token_id": options.forced_bos_token_id,
                        "decoder_start_token_id": options.decoder_start_token_id,
                        "eos_token_ids": list(options.eos_token_ids), "pad_token_id": options.pad_token_id,
-                       "fairseq_max_len": max(1, options.longest_output() - 2),
+                       "fairseq_max_len": max(1, g.max_length_of(options) - 2),
                        "fairseq_min_len": max(1, options.min_length - 1)}}  # fmt: skip
     return tensors, info
 
