@@ -154,6 +154,8 @@ def test_onnxruntime_passes_on_the_stages_its_graphs_expose(golden, waveform, tm
 
     pytest.importorskip("onnxruntime")  # the test extra installs it: a skip here is a broken set-up
     out = export("bundled-asr", tmp_path / "onnx")
+    done = command("golden", "write", out, LIBRISPEECH, tmp_path / "g.safetensors")
+    assert done.returncode == 2 and "exported ONNX directory" in done.stderr  # graphs, no weights
     onnx_port(out, waveform).save(tmp_path / "ort.safetensors")
     result = check(golden, tmp_path / "ort.safetensors")
     report = format_report(result, golden, "ort")
@@ -186,12 +188,12 @@ def test_a_planted_defect_is_found_at_its_stage(golden, waveform, tmp_path, port
     assert f"the first is {first.name}" in format_report(result, golden, "port")
 
 
-def test_the_unbiased_variance_is_caught_by_a_margin(golden, waveform, tmp_path):
+def test_the_unbiased_variance_is_caught_by_a_margin(golden, waveform, twin_dump, tmp_path):
     """The unbiased variance changes every feature by 1/(2T) of itself (8.6e-4 for the
     sample's 584 frames), the float32 twin's features are off by far less: the measure
     separates them by more than 5x on each side of the tolerance."""
     UnbiasedCMVN("bundled-asr").run(waveform, rules=()).save(tmp_path / "bad.safetensors")
-    TwinPort("bundled-asr", dsp_dtype=torch.float32).run(waveform, rules=()).save(tmp_path / "good.safetensors")
+    twin_dump.save(tmp_path / "good.safetensors")
     bad = next(r for r in check(golden, tmp_path / "bad.safetensors").rows if r.name == "frontend.features")
     good = next(r for r in check(golden, tmp_path / "good.safetensors").rows if r.name == "frontend.features")
     assert bad.rel > 5 * stages.FRONT_END_FLOAT32 > 25 * good.rel
@@ -308,6 +310,8 @@ def test_the_command_checks_without_torch_and_exits_by_the_verdict(golden, twin_
     assert done.returncode == 2 and done.stderr.count("\n") == 1 and "cannot read" in done.stderr
     done = command("golden", "check", good, good)  # a port's file is not a golden
     assert done.returncode == 2 and "not a golden file" in done.stderr
+    done = command("golden", "write", "bundled-asr", LIBRISPEECH, tmp_path / "no" / "such.safetensors")
+    assert done.returncode == 2 and "no directory" in done.stderr
 
 
 def header_file(tmp_path, header, data: bytes = b"", length: int | None = None) -> Path:
@@ -398,10 +402,11 @@ def fairseq_dir(tmp_path_factory):
 def test_goldens_of_model_directories_and_the_twin_passes(request, kind, tmp_path, waveform):
     directory = request.getfixturevalue("v5_dir" if kind == "huggingface" else "fairseq_dir")
     out = tmp_path / "golden.safetensors"
-    done = command("golden", "write", directory, LIBRISPEECH, out, "--beams", "2", "--max-length", "8")
+    done = command("golden", "write", directory, LIBRISPEECH, out, "--beams", "2", "--max-length", "8", "--attention")
     assert done.returncode == 0, done.stderr
     doc = read_manifest(TensorFile(out))
     assert doc["front_end"]["global_cmvn"] is (kind == "fairseq")
+    assert TensorFile(out).shape("encoder.layer.1.attention") == (1, 2, 146, 146)  # [1, H, S, S], on request
     port = TwinPort(directory)
     port.run(waveform, port.model.generation_options(num_beams=2, max_length=8)).save(tmp_path / "twin.safetensors")
     result = check(out, tmp_path / "twin.safetensors")

@@ -131,10 +131,11 @@ class TensorFile:
 def write(path, tensors: dict[str, np.ndarray], metadata: dict[str, str]) -> None:
     """Write ``tensors`` (contiguous copies) and string ``metadata`` with safetensors' own
     writer (``safetensors.numpy``: no torch)."""
+    from safetensors import SafetensorError
     from safetensors.numpy import save_file
 
     arrays = {name: np.ascontiguousarray(value) for name, value in tensors.items()}
     try:
         save_file(arrays, str(path), metadata=metadata)
-    except OSError as e:
-        raise TensorFileError(f"cannot write {path}: {e.strerror or e}.") from None
+    except (OSError, SafetensorError) as e:
+        raise TensorFileError(f"cannot write {path}: {getattr(e, 'strerror', None) or e}.") from None

@@ -271,6 +271,10 @@ def write_golden(model_name, recording, out, attention: bool = False, language: 
     directory, ``bundled-asr`` or ``bundled-st``) to ``out``; returns the manifest."""
     from ..pipeline import Speech2Text
 
+    out = Path(out)
+    if out.is_dir() or not out.parent.is_dir():
+        raise UsageError(f"cannot write {out}: " + ("it is a directory." if out.is_dir() else
+                                                    f"no directory {out.parent}."))  # fmt: skip
     model = Speech2Text.from_pretrained(model_name, np.float64)
     if model.runtime.name != "numpy":
         raise UsageError(f"{model_name} is an exported ONNX directory: it holds graphs, not the weights the "
