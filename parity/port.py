@@ -103,7 +103,9 @@ class TwinPort:
     rounding the log-mel to float32; float32 DSP passes the front-end stages too, but its
     rounding noise in near-silent bands reaches the encoder (docs/porting.md)."""
 
-    def __init__(self, model_dir, dtype=torch.float32, device="cpu", dsp_dtype=torch.float64):
+    def __init__(self, model_dir, dtype=torch.float32, device="cpu", dsp_dtype=torch.float64,
+                 attention: bool = False):  # fmt: skip
+        self.attention = attention  # dump each encoder layer's attention weights (golden write --attention)
         self.model = minis2t.Speech2Text.from_pretrained(model_dir)
         self.config, self.dtype, self.device, self.dsp_dtype = self.model.config, dtype, device, dsp_dtype
         self.params = tm.to_torch(self.model.weights, dtype, device)
@@ -155,8 +157,10 @@ class TwinPort:
         dump.put("encoder.input", x := x + positions)
         activation = ACTIVATIONS[c.activation_function]
         for i, layer in enumerate(enc["layers"]):
-            x, _ = tm.encoder_layer(x, layer, c.encoder_attention_heads, None, activation)
+            x, weights = tm.encoder_layer(x, layer, c.encoder_attention_heads, None, activation)
             dump.put(f"encoder.layer.{i}", x)
+            if self.attention:
+                dump.put(f"encoder.layer.{i}.attention", weights)
         dump.put("encoder.output", x := layer_norm(x, **enc["layer_norm"]))
         return x
 

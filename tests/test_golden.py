@@ -407,7 +407,7 @@ def test_goldens_of_model_directories_and_the_twin_passes(request, kind, tmp_pat
     doc = read_manifest(TensorFile(out))
     assert doc["front_end"]["global_cmvn"] is (kind == "fairseq")
     assert TensorFile(out).shape("encoder.layer.1.attention") == (1, 2, 146, 146)  # [1, H, S, S], on request
-    port = TwinPort(directory)
+    port = TwinPort(directory, attention=True)
     port.run(waveform, port.model.generation_options(num_beams=2, max_length=8)).save(tmp_path / "twin.safetensors")
     result = check(out, tmp_path / "twin.safetensors")
     assert result.passed, format_report(result, out, "twin")
