@@ -175,9 +175,10 @@ def search(params: dict, config, states: np.ndarray, rules: str, options) -> dic
 # --- the tolerances and the manifest ----------------------------------------------------------
 
 
-def tolerances(tensors: dict[str, np.ndarray], length_penalties: dict[str, float]) -> dict[str, float | None]:
+def tolerances(tensors: dict[str, np.ndarray], length_penalty: float) -> dict[str, float | None]:
     """Each tensor's tolerance (None: exact). Scores get absolute bounds from the logits
-    (:data:`stages._SCORE`), positions the table drift at their last row."""
+    of their steps so far (:data:`stages._SCORE`), positions the table drift at their last
+    row; everything else its stage's bar."""
     tol: dict[str, float | None] = {}
     logit_sums: dict[str, float] = {}
     for name, value in tensors.items():
@@ -192,7 +193,7 @@ def tolerances(tensors: dict[str, np.ndarray], length_penalties: dict[str, float
             else:
                 t = parsed[1]
                 bound = 2 * st.MODEL_FLOAT32 * logit_sums[rules]
-                tol[name] = bound / (t + 1) ** length_penalties[rules] if parsed[2] == "finished" else bound
+                tol[name] = bound / (t + 1) ** length_penalty if parsed[2] == "finished" else bound
         elif name in ("encoder.positions", "decoder.positions"):
             tol[name] = st.position_bar(value.shape[0] + 2)
         else:
@@ -248,21 +249,25 @@ def compute(model, waveform: np.ndarray, options, attention: bool = False) -> tu
     tensors["decoder.positions"] = table[c.pad_token_id + 1 : c.pad_token_id + 1 + steps]  # [P, D]
     for result in searched.values():
         tensors.update(result)
+    return tensors, {**settings(extractor, options), "rules": list(searched), "rules_left_out": skipped}
+
+
+def settings(extractor, options) -> dict:
+    """The front end's and the searches' settings, for the manifest: what a port must set."""
     fe = {"num_mel_bins": extractor.num_mel_bins, "do_ceptral_normalize": extractor.do_ceptral_normalize,
           "normalize_means": extractor.normalize_means, "normalize_vars": extractor.normalize_vars,
           "global_cmvn": extractor.global_cmvn is not None, "dither": 0.0}  # fmt: skip
     if extractor.dither:
         fe["note"] = f"the model's dither ({extractor.dither}) is left out: noise has no golden value"
-    info = {"front_end": fe, "rules": list(searched), "rules_left_out": skipped,
+    longest = g.max_length_of(options)
+    return {"front_end": fe,
             "search": {"num_beams": options.num_beams, "length_penalty": options.length_penalty,
-                       "early_stopping": options.early_stopping, "max_length": g.max_length_of(options),
+                       "early_stopping": options.early_stopping, "max_length": longest,
                        "min_length": options.min_length, "no_repeat_ngram_size": options.no_repeat_ngram_size,
                        "forced_bos_token_id": options.forced_bos_token_id,
                        "decoder_start_token_id": options.decoder_start_token_id,
                        "eos_token_ids": list(options.eos_token_ids), "pad_token_id": options.pad_token_id,
-                       "fairseq_max_len": max(1, g.max_length_of(options) - 2),
-                       "fairseq_min_len": max(1, options.min_length - 1)}}  # fmt: skip
-    return tensors, info
+                       "fairseq_max_len": max(1, longest - 2), "fairseq_min_len": max(1, options.min_length - 1)}}  # fmt: skip
 
 
 def write_golden(model_name, recording, out, attention: bool = False, language: str | None = None,
@@ -282,8 +287,7 @@ def write_golden(model_name, recording, out, attention: bool = False, language: 
     options = model.generation_options(**model._language_options(language, generation))
     waveform = model.load_waveform(str(recording))
     tensors, info = compute(model, waveform, options, attention)
-    lp = {"transformers": options.length_penalty, "fairseq": options.length_penalty}
-    tol = tolerances(tensors, lp)
+    tol = tolerances(tensors, options.length_penalty)
     info = {"minis2t": __version__, "model": str(model_name), "config_sha256": config_sha256(model.config),
             "weights_sha256": content_checksum(model.weights),
             "recording": {"file": Path(recording).name, "samples": int(waveform.shape[0]),
