@@ -121,7 +121,13 @@ def test_the_manifest_describes_every_tensor_in_data_path_order(golden):
     for t in doc["tensors"]:
         assert f.shape(t["name"]) == tuple(t["shape"]) and t["pattern"] in patterns
         assert patterns[t["pattern"]]["reference"].startswith("minis2t.")
-    assert all(set(p) == {"pattern", "meaning", "reference", "measure", "derivation"} for p in patterns.values())
+    assert all(set(p) == {"pattern", "meaning", "reference", "source", "measure", "derivation"}
+               for p in patterns.values())  # fmt: skip
+    for p in patterns.values():  # each source line is the def of a function the reference names
+        for place in p["source"]:
+            path, line = place.split(":")
+            text = (ROOT / path).read_text().splitlines()[int(line) - 1]
+            assert text.startswith(("def ", "class ")) and text.split()[1].split("(")[0] in p["reference"], place
     steps = [n for n in names if n.startswith("search.fairseq.step.") and n.endswith(".token")]
     assert len(steps) >= 2, "fairseq's beam state is recorded (GenerateOutput.steps)"
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +37,7 @@ from .tensorfile import write
 FORMAT = "minis2t-golden/1"
 MANIFEST_KEY = "minis2t.golden"
 DTYPE = np.float64
+PACKAGE_ROOT = Path(__file__).resolve().parents[3]  # the directory holding minis2t/
 
 
 def config_sha256(config) -> str:
@@ -204,6 +206,22 @@ def tolerances(tensors: dict[str, np.ndarray], length_penalty: float) -> dict[st
     return tol
 
 
+def source_lines(reference: str) -> list[str]:
+    """``path:line`` of each function a stage's ``reference`` names (``minis2t.x.y.f``),
+    in the installed package: where the formula is."""
+    import importlib
+    import inspect
+
+    places = []
+    for dotted in re.findall(r"minis2t(?:\.\w+)+", reference):
+        module, _, name = dotted.rpartition(".")
+        target = getattr(importlib.import_module(module), name)
+        path = Path(inspect.getsourcefile(target)).resolve()
+        line = inspect.getsourcelines(target)[1]
+        places.append(f"{path.relative_to(PACKAGE_ROOT).as_posix()}:{line}")
+    return places
+
+
 def _dtype(array: np.ndarray) -> str:
     return {"f": "F64", "i": "I64", "u": "I64", "b": "BOOL"}[array.dtype.kind]
 
@@ -215,7 +233,7 @@ def manifest(tensors: dict, tol: dict, info: dict) -> dict:
         **info,
         "measures": st.MEASURES,
         "stage_patterns": [{"pattern": s.pattern, "meaning": s.meaning, "reference": s.reference,
-                            "measure": s.measure, "derivation": s.derivation}
+                            "source": source_lines(s.reference), "measure": s.measure, "derivation": s.derivation}
                            for s in st.STAGES if s.pattern in used],  # fmt: skip
         "tensors": [{"name": name, "shape": list(value.shape), "dtype": _dtype(value), "pattern": st.stage_of(name).pattern,
                      "tolerance": tol[name]} for name, value in tensors.items()],  # fmt: skip
