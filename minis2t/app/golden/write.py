@@ -23,7 +23,6 @@ from pathlib import Path
 
 import numpy as np
 
-from ... import __version__
 from ...errors import ConfigError, UsageError
 from ...io.checkpoint import content_checksum
 from ...reference import fairseq_search
@@ -306,7 +305,7 @@ def write_golden(model_name, recording, out, attention: bool = False, language: 
     waveform = model.load_waveform(str(recording))
     tensors, info = compute(model, waveform, options, attention)
     tol = tolerances(tensors, options.length_penalty)
-    info = {"minis2t": __version__, "model": str(model_name), "config_sha256": config_sha256(model.config),
+    info = {"minis2t": _version(), "model": str(model_name), "config_sha256": config_sha256(model.config),
             "weights_sha256": content_checksum(model.weights),
             "recording": {"file": Path(recording).name, "samples": int(waveform.shape[0]),
                           "sha256": hashlib.sha256(np.ascontiguousarray(waveform, np.float64).tobytes()).hexdigest()},
@@ -314,6 +313,17 @@ def write_golden(model_name, recording, out, attention: bool = False, language: 
     doc = manifest(tensors, tol, info)
     write(out, {n: _stored(v) for n, v in tensors.items()}, {MANIFEST_KEY: json.dumps(doc)})
     return doc
+
+
+def _version() -> str:
+    """The installed minis2t's version (from its metadata: nothing in the package imports
+    its front door)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("minis2t")
+    except PackageNotFoundError:
+        return "unknown"
 
 
 def _stored(value: np.ndarray) -> np.ndarray:
