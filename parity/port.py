@@ -35,9 +35,7 @@ import torch
 import minis2t
 from minis2t.app.golden import stages
 from minis2t.app.golden.tensorfile import write
-from minis2t.app.golden.write import finished_scores, run_search
-from minis2t.app.pipeline import _check_search
-from minis2t.errors import ConfigError
+from minis2t.app.golden.write import RULES, finished_scores, refused, run_search
 
 from . import features as tf
 from . import model as tm
@@ -87,14 +85,7 @@ def search_dump(dump: PortDump, rules: str, step, cache, options, vocab_size: in
 
 def search_rules(options) -> list[str]:
     """The rule sets these options allow (fairseq's refuses a forced language, n-gram bans)."""
-    allowed = []
-    for rules in ("transformers", "fairseq"):
-        try:
-            _check_search(rules, options)
-            allowed.append(rules)
-        except ConfigError:
-            pass
-    return allowed
+    return [rules for rules in RULES if not refused(rules, options)]
 
 
 class TwinPort:

@@ -22,6 +22,7 @@ import torch
 
 import minis2t
 from minis2t.app.golden import stages
+from minis2t.app.golden.write import generation_options, refused
 from minis2t.app.golden.check import FAIL, PASS, SKIPPED, TIE, check, format_report, read_manifest
 from minis2t.app.golden.tensorfile import MAX_HEADER, TensorFile
 from minis2t.errors import TensorFileError
@@ -401,7 +402,7 @@ def test_goldens_of_a_translation_model_with_its_language(tmp_path, waveform):
     doc = read_manifest(TensorFile(out))
     assert doc["rules"] == ["transformers"] and "forced first token" in doc["rules_left_out"]["fairseq"]
     model = minis2t.Speech2Text.from_pretrained("bundled-st")
-    options = model.generation_options(**model._language_options("de", {"num_beams": 2}))
+    options = generation_options(model, "de", num_beams=2)
     TwinPort("bundled-st").run(waveform, options).save(tmp_path / "twin.safetensors")
     result = check(out, tmp_path / "twin.safetensors")
     assert result.passed, format_report(result, out, "twin")
@@ -452,3 +453,18 @@ def test_a_golden_whose_manifest_lies_is_refused(golden, tmp_path):
         write(tmp_path / "lie.safetensors", tensors, {"minis2t.golden": json.dumps(bad)})
         with pytest.raises(TensorFileError, match="not a golden file"):
             check(tmp_path / "lie.safetensors", tmp_path / "lie.safetensors")
+
+
+@pytest.mark.parametrize("change", [{}, {"no_repeat_ngram_size": 2}, {"forced_bos_token_id": 5},
+                                    {"eos_token_id": [2, 7]}])  # fmt: skip
+def test_the_rule_sets_refused_are_those_generate_refuses(change):
+    """``refused`` and ``Speech2Text.generate(search="fairseq")`` give the same answer."""
+    model = minis2t.Speech2Text.from_pretrained("bundled-asr")
+    options = model.generation_options(**change)
+    features = np.zeros((1, 20, 80), np.float32)
+    try:
+        model.generate(features, search="fairseq", max_length=3, **change)
+        runs = True
+    except minis2t.errors.ConfigError:
+        runs = False
+    assert runs == (refused("fairseq", options) == "") and refused("transformers", options) == ""

@@ -29,8 +29,6 @@ __all__ = ["add_parser", "run", "check", "write_golden"]
 
 def add_parser(subparsers) -> None:
     """Register ``golden write`` and ``golden check`` on the command's sub-parsers."""
-    from ..cli import positive_int
-
     golden = subparsers.add_parser("golden", help="golden tensors for ports: write them, or check a port's "
                                    "intermediates against them stage by stage")  # fmt: skip
     actions = golden.add_subparsers(dest="golden_action", metavar="write|check", required=True)
@@ -45,6 +43,12 @@ def add_parser(subparsers) -> None:
     c = actions.add_parser("check", help="hold a port's intermediates (same names, any subset) to the goldens")
     c.add_argument("golden", help="GOLDEN.safetensors written by `minis2t golden write`")
     c.add_argument("port", help="PORT.safetensors: the port's intermediates under the golden names")
+
+
+def positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return int(text)
 
 
 def run(args: argparse.Namespace) -> int:
