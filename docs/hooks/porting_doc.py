@@ -19,6 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 FILES = ROOT / "build" / "docs" / "files"  # served by figures.py's on_files
 GOLDEN_NAME = "golden-bundled-asr-librispeech.safetensors"
+BUNDLED_RECORDING = ROOT / "minis2t" / "assets" / "en_librispeech_dev-clean_1272-128104-0000.flac"
 DIRECTIVE = re.compile(r"<!-- porting: (\w+) -->")
 _SECTIONS: dict[str, str] = {}
 
@@ -29,7 +30,6 @@ def on_pre_build(config, **kwargs) -> None:
     import torch
 
     import minis2t
-    from minis2t.app.cli import BUNDLED_RECORDING
     from minis2t.app.golden import check, write_golden
     from minis2t.app.onnx_export import export
     from parity.broken_ports import DEFECTS
