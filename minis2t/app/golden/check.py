@@ -84,55 +84,57 @@ def _entry_ok(golden: TensorFile, entry: dict) -> bool:
 
 
 def check(golden_path, port_path) -> CheckResult:
-    """Compare the port's file with the golden file (both safetensors)."""
+    """Compare the port's file with the golden file (both safetensors), stage by stage in
+    the manifest's order."""
     golden = TensorFile(golden_path)
     doc = read_manifest(golden)
     port = TensorFile(port_path)
     entries = doc["tensors"]
     known = {e["name"] for e in entries}
     result = CheckResult([], unknown=[n for n in port.names if n not in known])
-    ends = _search_extents(entries, port.names)
-    cache: dict[str, np.ndarray] = {}
-
-    def gold(name: str) -> np.ndarray:
-        if name not in cache:
-            cache[name] = golden.read(name)
-        return cache[name]
-
+    extents = _search_extents(entries, port.names)
+    tolerances = {e["name"]: e["tolerance"] for e in entries}
     for e in entries:
-        name, shape, tol = e["name"], tuple(e["shape"]), e["tolerance"]
-        stage = st.stage_of(name)
-        row = Row(name, shape, ABSENT, tolerance="exact" if tol is None else f"{tol:.1e}")
+        tol = e["tolerance"]
+        row = Row(e["name"], tuple(e["shape"]), ABSENT, tolerance="exact" if tol is None else f"{tol:.1e}")
         result.rows.append(row)
-        rules = name.split(".")[1] if name.startswith("search.") else None
-        if rules in result.divergence:
-            row.status, row.note = SKIPPED, f"after the divergence at step {result.divergence[rules][0]}"
-            continue
-        step = st.step_of(name)
-        if rules and step and step[1] > ends[rules]["port"] >= 0:  # the port stopped before this step
-            row.status, row.note = FAIL, f"the port's search stopped after step {ends[rules]['port']}"
-            result.divergence[rules] = (step[1], row.note)
-            continue
-        if name not in port.names:
-            continue
-        problem = _readable(port, name, shape, stage.measure)
-        if problem:
-            row.status, row.note = FAIL, problem
-            continue
-        value = port.read(name)
-        if stage.measure == "exact":
-            _exact(row, value, gold(name))
-        else:
-            _measured(row, value, gold(name), stage.measure, tol, gold)
-        if rules and step and step[2] in ("beam", "token", "ends", "live") and row.status == FAIL:
-            row.status, row.note = _divergence(row, gold(f"search.{rules}.step.{step[1]}.score"), entries, rules, step[1])
-            result.divergence[rules] = (step[1], row.note)
-    for rules, extent in ends.items():
+        _compare(row, golden, port, tolerances, extents, result.divergence)
+    for rules, extent in extents.items():
         if rules not in result.divergence and extent["port"] > extent["golden"]:
             note = f"the port's search went on after the golden's last step {extent['golden']}"
             result.rows.append(Row(f"search.{rules}.step.{extent['golden'] + 1}", (), FAIL, note=note))
             result.divergence[rules] = (extent["golden"] + 1, note)
     return result
+
+
+def _compare(row: Row, golden: TensorFile, port: TensorFile, tolerances: dict, extents: dict,
+             divergence: dict) -> None:  # fmt: skip
+    """Fill in one row; a search's divergence is recorded in ``divergence``."""
+    name, tol = row.name, tolerances[row.name]
+    rules = name.split(".")[1] if name.startswith("search.") else None
+    step = st.step_of(name)
+    if rules in divergence:
+        row.status, row.note = SKIPPED, f"after the divergence at step {divergence[rules][0]}"
+        return
+    if step and step[1] > extents[rules]["port"] >= 0:  # the port stopped before this step
+        row.status, row.note = FAIL, f"the port's search stopped after step {extents[rules]['port']}"
+        divergence[rules] = (step[1], row.note)
+        return
+    if name not in port.names:
+        return
+    measure = st.stage_of(name).measure
+    problem = _readable(port, name, row.shape, measure)
+    if problem:
+        row.status, row.note = FAIL, problem
+        return
+    if measure == "exact":
+        _exact(row, port.read(name), golden.read(name))
+    else:
+        _measured(row, port.read(name), golden.read(name), measure, tol, golden)
+    if step and step[2] in ("beam", "token", "ends", "live") and row.status == FAIL:
+        score = f"search.{rules}.step.{step[1]}.score"
+        row.status, row.note = _divergence(row, golden.read(score), tolerances[score], step[1])
+        divergence[rules] = (step[1], row.note)
 
 
 def _search_extents(entries: list[dict], port_names: list[str]) -> dict:
@@ -167,7 +169,8 @@ def _exact(row: Row, value: np.ndarray, golden: np.ndarray) -> None:
         row.note = f"{wrong} of {golden.size} differ; first at {list(first)}: port {value[first]!r}, golden {golden[first]!r}"
 
 
-def _measured(row: Row, value: np.ndarray, golden: np.ndarray, measure: str, tol: float, gold) -> None:
+def _measured(row: Row, value: np.ndarray, golden: np.ndarray, measure: str, tol: float,
+              golden_file: TensorFile) -> None:  # fmt: skip
     p, g = value.astype(np.float64), golden.astype(np.float64)
     finite = np.isfinite(g)
     if not np.array_equal(p[~finite], g[~finite]):
@@ -189,7 +192,8 @@ def _measured(row: Row, value: np.ndarray, golden: np.ndarray, measure: str, tol
         peak = eg.max(axis=-1, keepdims=True)
         row.rel = float((np.abs(ep - eg) / peak).max(initial=0.0))
     elif measure == "features":
-        row.rel = float((d / _features_allowance(g, gold("frontend.log_mel"), scale)).max(initial=0.0))
+        log_mel = golden_file.read("frontend.log_mel")
+        row.rel = float((d / _features_allowance(g, log_mel, scale)).max(initial=0.0))
     elif measure == "score":
         row.rel = row.max_abs / scale
         row.status = PASS if row.max_abs <= tol else FAIL
@@ -207,10 +211,9 @@ def _features_allowance(features: np.ndarray, log_mel: np.ndarray, scale: float)
     return scale + r / np.where(s > 0, s, 1.0)
 
 
-def _divergence(row: Row, scores: np.ndarray, entries: list[dict], rules: str, t: int) -> tuple[str, str]:
+def _divergence(row: Row, scores: np.ndarray, tol: float, t: int) -> tuple[str, str]:
     """A step's ids differ: a tie if the golden's candidates there are within twice the
     score tolerance of each other, else a failure."""
-    tol = next(e["tolerance"] for e in entries if e["name"] == f"search.{rules}.step.{t}.score")
     gaps = -np.diff(scores[np.isfinite(scores)].reshape(-1))
     closest = float(gaps.min(initial=np.inf))
     if closest <= 2 * tol:
