@@ -166,7 +166,8 @@ def _exact(row: Row, value: np.ndarray, golden: np.ndarray) -> None:
     row.status = FAIL if wrong else PASS
     if wrong:
         first = tuple(int(i) for i in np.argwhere(value.astype(np.int64) != golden.astype(np.int64))[0])
-        row.note = f"{wrong} of {golden.size} differ; first at {list(first)}: port {value[first]!r}, golden {golden[first]!r}"
+        row.note = (f"{wrong} of {golden.size} differ; first at {list(first)}: port {value[first]!r}, "
+                    f"golden {golden[first]!r}")
 
 
 def _measured(row: Row, value: np.ndarray, golden: np.ndarray, measure: str, tol: float,

@@ -235,8 +235,9 @@ def manifest(tensors: dict, tol: dict, info: dict) -> dict:
         "stage_patterns": [{"pattern": s.pattern, "meaning": s.meaning, "reference": s.reference,
                             "source": source_lines(s.reference), "measure": s.measure, "derivation": s.derivation}
                            for s in st.STAGES if s.pattern in used],  # fmt: skip
-        "tensors": [{"name": name, "shape": list(value.shape), "dtype": _dtype(value), "pattern": st.stage_of(name).pattern,
-                     "tolerance": tol[name]} for name, value in tensors.items()],  # fmt: skip
+        "tensors": [{"name": name, "shape": list(value.shape), "dtype": _dtype(value),
+                     "pattern": st.stage_of(name).pattern, "tolerance": tol[name]}
+                    for name, value in tensors.items()],  # fmt: skip
     }
 
 
@@ -282,7 +283,8 @@ def settings(extractor, options) -> dict:
                        "forced_bos_token_id": options.forced_bos_token_id,
                        "decoder_start_token_id": options.decoder_start_token_id,
                        "eos_token_ids": list(options.eos_token_ids), "pad_token_id": options.pad_token_id,
-                       "fairseq_max_len": max(1, longest - 2), "fairseq_min_len": max(1, options.min_length - 1)}}  # fmt: skip
+                       "fairseq_max_len": max(1, longest - 2),
+                       "fairseq_min_len": max(1, options.min_length - 1)}}  # fmt: skip
 
 
 def refused(rules: str, options) -> str:
