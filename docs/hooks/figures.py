@@ -466,7 +466,7 @@ def bundled_tables() -> None:
     for row in r["table"]:
         digits = f"{_pct(row['digit_wer'])} ({row['digit_sentences']})" if "digit_wer" in row else "–"
         lines.append(f"| {row['engine']} | {row['voices']} | {_pct(row['wer'])} | {_pct(row['cer'])} | {digits} | "
-                     f"{row.get('numpy_equals_twin', '–')} of {row['n']} |")  # fmt: skip
+                     f"{row.get('numpy_equals_twin', '–')} of {row.get('twin_compared', row['n'])} |")  # fmt: skip
     lines.append("")
     lines.append("The digit-string column scores only the sentences holding three or more digits in a row "
                  "(their number in brackets); the *human* row is digit strings spliced from the three FSDD "

@@ -552,6 +552,7 @@ def main() -> None:
     parser.add_argument("--seen-voice-clips", type=int, default=100, help="grammar sentences, training's voices")
     parser.add_argument("--redecode", action="store_true", help="decode again instead of reading work/confidence/rows.json")
     parser.add_argument("--no-write", action="store_true", help="measure only; leave the model directory alone")
+    parser.add_argument("--material-only", action="store_true", help="make (and cache) the clips, decode nothing")
     parser.add_argument("--model", choices=sorted(MODELS), default="asr",
                         help="asr: the recogniser (bundled-asr); st: the translation model (bundled-st)")
     args = parser.parse_args()
@@ -562,6 +563,8 @@ def main() -> None:
     t0 = time.time()
     clips = material(args.grammar_clips, args.seen_voice_clips)
     print(f"[{time.time() - t0:5.0f} s] {len(clips)} clips", flush=True)
+    if args.material_only:
+        return
     model = minis2t.Speech2Text.from_pretrained(MODEL_DIR)
     model.calibration = None  # signals only: the calibration is what this fits
     cache = WORK / f"decoded_{args.model}.json"  # delete it (or --redecode) after changing the model or the signals

@@ -391,9 +391,10 @@ COMPILED = [(name, _compile(pattern)) for name, pattern in TEMPLATES]
 
 @lru_cache(maxsize=None)
 def parse(sentence: str) -> tuple[str, dict]:
-    """``(template name, slots)`` of a grammar sentence; ValueError for anything else."""
+    """``(template name, slots)`` of a grammar sentence (a spoken form's pause marks
+    dropped); ValueError for anything else."""
     for name, regex in COMPILED:
-        m = regex.match(sentence)
+        m = regex.match(g.label(sentence))
         if m:
             return name, {k: v for k, v in m.groupdict().items() if v is not None}
     raise ValueError(f"not a sentence of the grammar: {sentence!r}")
@@ -651,7 +652,7 @@ POLITE = {"fr": ("{} s'il te plaît", "peux-tu {}"), "de": ("bitte {}", "kannst 
 def translate(sentence: str, lang: str) -> str:
     """A grammar sentence in ``lang`` (``fr``, ``de`` or ``es``); the pause marks of a
     spoken form are dropped first."""
-    name, slots = parse(g.label(sentence))
+    name, slots = parse(sentence)
     imperative, infinitive = WRITERS[lang](name, _values(slots, lang))
     polite = slots.get("polite", "")
     if polite == "please ":
