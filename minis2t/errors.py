@@ -105,6 +105,11 @@ class ExportError(MiniS2TError):
     graphs cannot carry, a target directory in the way, or torch/transformers/onnx missing)."""
 
 
+class TensorFileError(MiniS2TError):
+    """A golden or port tensor file (``minis2t golden``: safetensors) is missing, truncated,
+    malformed (its header, a dtype, a shape or an offset), or not what it claims to be."""
+
+
 # --- model inputs --------------------------------------------------------------------
 
 

@@ -15,6 +15,8 @@
     minis2t features [FILE...]  load audio, extract features, print a summary
     minis2t export-onnx MODEL OUT_DIR [--opset N]
                                 ONNX graphs that onnxruntime runs (minis2t.app.onnx_export)
+    minis2t golden write MODEL RECORDING OUT.safetensors | golden check GOLDEN PORT
+                                golden tensors for ports, and a port checked stage by stage (minis2t.app.golden)
 
 Without ``--model``, ``transcribe`` uses the model bundled with the package; without
 FILE, ``features`` uses the bundled recording.
@@ -709,6 +711,7 @@ COMMANDS = {
     "export-onnx": (_add_export_onnx, _export_onnx),
     "features": (_add_features, _features),
     "explain": _from_module("explain"),
+    "golden": _from_module("golden"),
 }
 
 
