@@ -8,9 +8,14 @@ from __future__ import annotations
 
 import io
 import json
+import struct
 from pathlib import Path
 
+import numpy as np
 import sentencepiece
+import soundfile
+
+from minis2t.app.pipeline import BUNDLED_MODEL
 
 from tests.conftest import RECORDINGS
 
@@ -133,3 +138,25 @@ def spm_vocab_size(vocab_size: int = 120, lang_codes=None) -> int:
     """How many pieces ``train_sentencepiece`` really makes (it may stop short)."""
     proto = train_sentencepiece(vocab_size=vocab_size, lang_codes=lang_codes)
     return sentencepiece.SentencePieceProcessor(model_proto=proto).get_piece_size()
+
+
+# --- the bundled recordings and small audio files, shared by the stages' tests ----------------
+
+SAMPLES = BUNDLED_MODEL.parent / "samples"
+GOOD = SAMPLES / "test_00.wav"
+GOOD_TEXT = json.loads((SAMPLES / "references.json").read_text())[0]["text"]
+
+
+def wav_bytes(seconds=1.0, rate=16000, seed=0) -> bytes:
+    x = np.random.default_rng(seed).uniform(-0.3, 0.3, int(seconds * rate)).astype(np.float32)
+    out = io.BytesIO()
+    soundfile.write(out, x, rate, format="WAV", subtype="PCM_16")
+    return out.getvalue()
+
+
+def with_header_rate(data: bytes, rate: int) -> bytes:
+    """The same WAV with another sampling rate (and byte rate) in its fmt chunk."""
+    out = bytearray(data)
+    out[24:28] = struct.pack("<I", rate)
+    out[28:32] = struct.pack("<I", rate * 2)
+    return bytes(out)

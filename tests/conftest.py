@@ -63,3 +63,11 @@ def multilingual_dir(tmp_path_factory):
     model = hf_model(seed=3, vocab_size=120, tie_word_embeddings=False, num_conv_layers=3,
                      conv_kernel_sizes=[3, 7, 5], activation_function="gelu")  # fmt: skip
     return save_model_dir(tmp_path_factory.mktemp("multi"), model, lang_codes=MUSTC)
+
+
+@pytest.fixture(scope="module")
+def bundled():
+    """The bundled recogniser, loaded once for every test that only reads it."""
+    import minis2t
+
+    return minis2t.Speech2Text.from_pretrained()

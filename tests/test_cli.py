@@ -25,16 +25,14 @@ import minis2t
 from minis2t import errors
 from minis2t.app.cli import main
 from minis2t.app.pipeline import BUNDLED_MODEL
+from tests.builders import GOOD, GOOD_TEXT, SAMPLES
 
 ROOT = Path(__file__).resolve().parents[1]
-SAMPLES = BUNDLED_MODEL.parent / "samples"
-GOOD = SAMPLES / "test_00.wav"
-GOOD_TEXT = json.loads((SAMPLES / "references.json").read_text())[0]["text"]
 
 
 @pytest.fixture(scope="module")
-def model():
-    return minis2t.Speech2Text.from_pretrained()
+def model(bundled):
+    return bundled
 
 
 def command(*args, stdin=None, env=None) -> subprocess.CompletedProcess:

@@ -261,57 +261,6 @@ def test_row_blocks_work_in_a_forked_child(monkeypatch):
 # --- the reference is for reading -----------------------------------------------------------
 
 
-def test_reference_holds_no_speed_devices_and_imports_nothing_above_it():
-    """What the docs include is the math: no thread pools, memory-order devices, size
-    thresholds or input checks in ``minis2t/reference``, and it imports only NumPy, SciPy
-    and itself."""
-    import ast
-    import pathlib
-
-    root = pathlib.Path(minis2t.__file__).parent / "reference"
-    banned = ("ThreadPool", "concurrent", "order=", "ascontiguousarray", "asfortranarray", "MIN_SIZE",
-              "MIN_SCORES", "raise ", "sched_getaffinity", "_POOL", "overwrite")  # fmt: skip
-    for path in root.glob("*.py"):
-        text = path.read_text()
-        for word in banned:
-            assert word not in text, f"{path.name} holds {word!r}"
-        for node in ast.walk(ast.parse(text)):
-            if isinstance(node, ast.ImportFrom):
-                assert node.level == 1 or node.module in ("__future__", "typing", "dataclasses"), (path, node.module)
-            elif isinstance(node, ast.Import):
-                assert all(a.name.split(".")[0] in ("numpy", "scipy", "math") for a in node.names), path
-
-
-def test_the_twin_mirrors_the_reference_function_for_function():
-    """parity/ is the reference translated to torch: the same functions in the same order."""
-    import inspect
-
-    import parity.model as tm
-    import parity.nn as tn
-
-    def names(module, skip=()):
-        return [n for n, f in vars(module).items()
-                if (inspect.isfunction(inspect.unwrap(f)) or inspect.isclass(f))
-                and getattr(f, "__module__", None) == module.__name__
-                and not n.startswith("_") and n not in skip]  # fmt: skip
-
-    assert names(tm, skip={"to_torch"}) == names(rm, skip={"nest", "model_params"})
-    assert names(tn) == names(rn)
-
-
-def test_readme_states_the_reference_size():
-    """The README's count of the reference's lines from waveform to tokens is the files'."""
-    import re
-    from pathlib import Path
-
-    root = Path(__file__).resolve().parents[1]
-    files = ["features", "nn", "model", "generate", "search", "run"]
-    lines = sum(len((root / "minis2t" / "reference" / f"{f}.py").read_text().splitlines()) for f in files)
-    stated = int(re.search(r"<!-- reference-lines -->(\d+)<!-- /reference-lines -->",
-                           (root / "README.md").read_text()).group(1))  # fmt: skip
-    assert stated == lines
-
-
 @pytest.mark.parametrize("beams", [1, 5])
 def test_the_reference_alone_transcribes_the_bundled_recordings(beams):
     """Waveform to tokens with nothing but minis2t.reference (fbank, CMVN, encoder,
