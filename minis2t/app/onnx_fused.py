@@ -1,0 +1,365 @@
+"""The fused graphs: the graphs of :mod:`minis2t.app.onnx_build` with onnxruntime's
+fused operators, and a decoder that writes its self-attention cache in place.
+
+Same math as the plain graphs, fewer and larger kernels (``com.microsoft`` contrib
+operators of onnxruntime's CPU provider):
+
+* **Attention** (encoder): the three projections as one ``[D, 3D]`` product, the heads'
+  scaled dot products, the key-padding mask and the softmax in one operator;
+* **SkipLayerNormalization**: a residual addition, a projection's bias and the next
+  layer norm in one pass (pre-LN blocks: each residual sum is followed by a layer norm,
+  of the next block or the last one), giving both the sum and its normalised value;
+* **BiasGelu** / **FastGelu** (``gelu`` / ``gelu_new`` models): the feed-forward bias
+  and activation in one pass (``relu`` models: Add and Relu);
+* **GroupQueryAttention** (decoder self-attention, as many key heads as query heads): the
+  decoder step's packed ``[D, 3D]`` projection goes in, the new keys and values are
+  written **into the cache buffers at their position** — past and present are the same
+  memory, bound with onnxruntime's I/O binding — and the causal attention over the
+  ``P + 1`` cached positions comes out. The plain graph instead concatenates the past
+  and the new position into a new array every step (``P`` positions copied per layer).
+* the **cross-attention** reads each utterance's keys and values once for all its beams:
+  the ``N = B * K`` rows' queries are regrouped per utterance, ``[B, H, K * L, Dh]``,
+  and multiplied with the ``[B, H, S, Dh]`` keys (the NumPy engine's grouped product);
+  the plain graph takes the keys repeated per beam.
+
+The fused decoder's interface (``M`` the cache buffers' capacity, ``P`` the tokens
+already in them)::
+
+    in:  input_ids int64 [N, L], encoder_mask int64 [B, S], past_length int64 [1],
+         past_key.i, past_value.i float [N, H, M, Dh]   (the buffers, read up to P)
+         cross_key.i, cross_value.i float [B, H, S, Dh]
+    out: logits float [N, L, V], present_key.i, present_value.i [N, H, M, Dh] (the same
+         buffers, positions P .. P + L - 1 written), cross_attention.i float [N, H, L, S]
+
+:class:`FusedRuntime` runs the three graphs behind the runtime interface of
+:class:`minis2t.engine.runtime.NumpyRuntime`; its cache (:class:`BufferCache`) is spent by
+the call it is passed to (``decode`` writes into its buffers, ``reorder`` into the spare
+ones), as every search and every caller in minis2t uses a cache.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import InputTooLongError, ModelInputError, OnnxModelError
+from ..reference.model import position_table, subsampled_lengths
+from . import onnx_build as b
+from .onnx_build import FLOAT_MIN, Graph
+
+MS = "com.microsoft"
+FIRST_CAPACITY = 32  # cache positions allocated at an utterance's first step; doubled when full
+
+
+def _packed_qkv(attn: dict):
+    """q, k, v projections as one ``[D, 3D]`` weight (transposed) and ``[3D]`` bias."""
+    w = np.concatenate([attn[n]["weight"] for n in ("q_proj", "k_proj", "v_proj")], axis=0)  # [3D, D]
+    bias = np.concatenate([attn[n]["bias"] for n in ("q_proj", "k_proj", "v_proj")])
+    return np.ascontiguousarray(w.T), bias
+
+
+def skip_layer_norm(g: Graph, x: str, residual: str, norm: dict, bias) -> tuple[str, str]:
+    """``s = residual + x + bias``; returns ``(layer_norm(s), s)``."""
+    normed, _, _, total = g.op("SkipLayerNormalization", x, residual, g.const(norm["weight"]),
+                               g.const(norm["bias"]), g.const(bias), outputs=4, domain=MS,
+                               epsilon=b.LAYER_NORM_EPS)  # fmt: skip
+    return normed, total
+
+
+def bias_activation(g: Graph, x: str, bias, name: str) -> str:
+    """The feed-forward's first bias and activation, fused where onnxruntime has the operator."""
+    if name in ("gelu", "gelu_python"):
+        return g.op("BiasGelu", x, g.const(bias), domain=MS)
+    if name == "gelu_new":
+        return g.op("FastGelu", x, g.const(bias), domain=MS)
+    return b.ACTIVATIONS[name](g, g.op("Add", x, g.const(bias)))
+
+
+def feed_forward(g: Graph, h: str, layer: dict, activation: str) -> str:
+    """The feed-forward block without its residual and last bias (SkipLayerNormalization adds both)."""
+    inner = bias_activation(g, g.op("MatMul", h, g.const(np.ascontiguousarray(layer["fc1"]["weight"].T))),
+                            layer["fc1"]["bias"], activation)  # [., E]  # fmt: skip
+    return g.op("MatMul", inner, g.const(np.ascontiguousarray(layer["fc2"]["weight"].T)))  # [., D]
+
+
+def _next_norms(layers: list, norm_key: str, final: dict) -> list:
+    """The layer norm that follows each layer's last residual: the next layer's first, or ``final``."""
+    return [layer[norm_key] for layer in layers[1:]] + [final]
+
+
+# --- encoder ---------------------------------------------------------------------------------
+
+
+def encode(g: Graph, params: dict, config, features: str, attention_mask: str) -> dict:
+    enc, d = params["model"]["encoder"], config.d_model
+    x = b.conv_subsampler(g, features, enc["conv"]["conv_layers"], config.conv_kernel_sizes)[-1]  # [B, S, D]
+    if config.scale_embedding:
+        x = g.op("Mul", x, g.const(np.float32(np.sqrt(d))))
+    mask = b.frame_mask(g, attention_mask, x, config.num_conv_layers)  # [B, S]
+    table = position_table(config.max_source_positions, d, config.pad_token_id, np.float32)
+    x = g.op("Add", x, g.op("Gather", g.const(table, "encoder_positions"),
+                            b.encoder_position_ids(g, mask, config.pad_token_id)))  # fmt: skip
+    mask32 = g.op("Cast", mask, to=6)  # Attention's mask_index: int32 [B, S], 1 = attend
+    layers = enc["layers"]
+    h = b.layer_norm(g, x, **layers[0]["self_attn_layer_norm"])
+    for layer, after in zip(layers, _next_norms(layers, "self_attn_layer_norm", enc["layer_norm"])):
+        w, bias = _packed_qkv(layer["self_attn"])
+        a = g.op("Attention", h, g.const(w), g.const(bias), mask32, domain=MS,
+                 num_heads=config.encoder_attention_heads, mask_filter_value=FLOAT_MIN)  # [B, S, D]
+        proj = g.op("MatMul", a, g.const(np.ascontiguousarray(layer["self_attn"]["out_proj"]["weight"].T)))
+        h, x = skip_layer_norm(g, proj, x, layer["final_layer_norm"], layer["self_attn"]["out_proj"]["bias"])
+        h, x = skip_layer_norm(g, feed_forward(g, h, layer, config.activation_function), x, after,
+                               layer["fc2"]["bias"])  # fmt: skip
+    return {"last_hidden_state": h, "mask": mask}
+
+
+# --- decoder ---------------------------------------------------------------------------------
+
+
+def grouped_cross_attention(g: Graph, h: str, layer: dict, n_head: int, d_model: int, kv, bias, shape: dict):
+    """Cross-attention of ``N = B * K`` rows to ``B`` utterances' keys: queries regrouped
+    ``[N, L, D] -> [B, H, K * L, Dh]``; returns ``(out [N, L, D], weights [N, H, L, S])``."""
+    p, dh = layer["encoder_attn"], d_model // n_head
+    q = b.linear(g, h, **p["q_proj"])  # [N, L, D]
+    q = g.op("Reshape", q, g.op("Concat", shape["B"], g.ints([-1, n_head, dh]), axis=0))  # [B, K*L, H, Dh]
+    q = g.op("Transpose", q, perm=[0, 2, 1, 3])  # [B, H, K*L, Dh]
+    out, weights = b.attention(g, q, kv[0], kv[1], bias, dh)  # [B, H, K*L, Dh], [B, H, K*L, S]
+    out = g.op("Transpose", out, perm=[0, 2, 1, 3])  # [B, K*L, H, Dh]
+    out = g.op("Reshape", out, g.op("Concat", g.ints([-1]), shape["L"], g.ints([d_model]), axis=0))  # [N, L, D]
+    w = g.op("Reshape", weights, g.op("Concat", g.ints([0, n_head, -1]), shape["L"], shape["S"], axis=0))
+    w = g.op("Transpose", w, perm=[0, 2, 1, 3, 4])  # [B, K, H, L, S]
+    w = g.op("Reshape", w, g.op("Concat", g.ints([-1, n_head]), shape["L"], shape["S"], axis=0))  # [N, H, L, S]
+    proj = g.op("MatMul", out, g.const(np.ascontiguousarray(p["out_proj"]["weight"].T)))
+    return proj, w
+
+
+def decode(g: Graph, params: dict, config, input_ids: str, past_length: str, buffers: list, cross_kv: list,
+           encoder_mask: str) -> dict:  # fmt: skip
+    dec, d, n_head = params["model"]["decoder"], config.d_model, config.decoder_attention_heads
+    past = g.op("Squeeze", past_length, g.ints([0]))  # P, a scalar
+    length = g.op("Gather", g.op("Shape", input_ids), g.ints(1))  # L
+    rows = g.op("Gather", g.op("Shape", input_ids), g.ints([0]))  # [N]
+    shape = {"L": g.op("Unsqueeze", length, g.ints([0])),
+             "B": g.op("Slice", g.op("Shape", cross_kv[0][0]), g.ints([0]), g.ints([1])),
+             "S": g.op("Slice", g.op("Shape", cross_kv[0][0]), g.ints([2]), g.ints([3]))}  # fmt: skip
+    total = g.op("Add", past_length, shape["L"])  # [1]: P + L
+    seqlens = g.op("Expand", g.op("Cast", g.op("Sub", total, g.ints([1])), to=6), rows)  # [N] int32
+    total32 = g.op("Cast", total, to=6)
+    x = b.embed_tokens(g, params, config, input_ids, past)  # [N, L, D]
+    cross_bias = b.key_padding_bias(g, encoder_mask)  # [B, 1, 1, S]
+    layers = dec["layers"]
+    h = b.layer_norm(g, x, **layers[0]["self_attn_layer_norm"])
+    present, weights = [], []
+    for layer, (k_buf, v_buf), kv, after in zip(layers, buffers, cross_kv,
+                                                _next_norms(layers, "self_attn_layer_norm", dec["layer_norm"])):  # fmt: skip
+        w, bias = _packed_qkv(layer["self_attn"])
+        qkv = g.op("Add", g.op("MatMul", h, g.const(w)), g.const(bias))  # [N, L, 3D]
+        a, k_out, v_out = g.op("GroupQueryAttention", qkv, "", "", k_buf, v_buf, seqlens, total32,
+                               outputs=3, domain=MS, num_heads=n_head, kv_num_heads=n_head)  # [N, L, D]  # fmt: skip
+        present.append((k_out, v_out))
+        proj = g.op("MatMul", a, g.const(np.ascontiguousarray(layer["self_attn"]["out_proj"]["weight"].T)))
+        h, x = skip_layer_norm(g, proj, x, layer["encoder_attn_layer_norm"], layer["self_attn"]["out_proj"]["bias"])
+        proj, cw = grouped_cross_attention(g, h, layer, n_head, d, kv, cross_bias, shape)
+        weights.append(cw)
+        h, x = skip_layer_norm(g, proj, x, layer["final_layer_norm"], layer["encoder_attn"]["out_proj"]["bias"])
+        h, x = skip_layer_norm(g, feed_forward(g, h, layer, config.activation_function), x, after,
+                               layer["fc2"]["bias"])  # fmt: skip
+    return {"logits": b.lm_head(g, params, h), "present": present, "cross_attentions": weights}
+
+
+def encoder_graph(params: dict, config) -> Graph:
+    g = Graph("encoder")
+    f = config.input_feat_per_channel * config.input_channels
+    out = encode(g, params, config, g.input("input_features", "float", ["batch", "feature_frames", f]),
+                 g.input("attention_mask", "int64", ["batch", "feature_frames"]))  # fmt: skip
+    g.output(out["last_hidden_state"], "last_hidden_state", "float", ["batch", "frames", config.d_model])
+    g.output(out["mask"], "encoder_mask", "int64", ["batch", "frames"])
+    return g
+
+
+def decoder_graph(params: dict, config) -> Graph:
+    cross_names, past_names, present_names, attention_names = b._names()
+    layers, h = config.decoder_layers, config.decoder_attention_heads
+    dh = config.d_model // h
+    g = Graph("decoder")
+    ids = g.input("input_ids", "int64", ["rows", "tokens"])
+    mask = g.input("encoder_mask", "int64", ["batch", "frames"])
+    past_length = g.input("past_length", "int64", [1])
+    buffers = [g.input(n, "float", ["rows", h, "capacity", dh]) for n in past_names(layers)]
+    cross = [g.input(n, "float", ["batch", h, "frames", dh]) for n in cross_names(layers)]
+    out = decode(g, params, config, ids, past_length, b._pairs(buffers), b._pairs(cross), mask)
+    g.output(out["logits"], "logits", "float", ["rows", "tokens", config.vocab_size])
+    for (k, v), (kn, vn) in zip(out["present"], b._pairs(present_names(layers))):
+        g.output(k, kn, "float", ["rows", h, "capacity", dh])
+        g.output(v, vn, "float", ["rows", h, "capacity", dh])
+    for w, name in zip(out["cross_attentions"], attention_names(layers)):
+        g.output(w, name, "float", ["rows", h, "tokens", "frames"])
+    return g
+
+
+BUILDERS = {"encoder": encoder_graph, "cross_kv": b.cross_kv_graph, "decoder": decoder_graph}
+
+
+def build(params: dict, config) -> dict:
+    """``{role: onnx.ModelProto}`` of the fused graphs, checked by ``onnx.checker`` (the
+    contrib operators are onnxruntime's: onnx checks the graph's structure, onnxruntime
+    their types when it loads them)."""
+    import onnx
+
+    params = b.as_float32(params)
+    graphs = {}
+    for role, builder in BUILDERS.items():
+        model = builder(params, config).model(b.metadata(role, config, variant="fused"))
+        onnx.checker.check_model(model)
+        graphs[role] = model
+    return graphs
+
+
+# --- running them ----------------------------------------------------------------------------
+
+
+class BufferCache:
+    """The fused decoder's state: ``keys``, ``values`` (per layer ``[N, H, M, Dh]``
+    buffers, the first ``length`` positions filled; None before the first step),
+    ``cross`` (per layer and kind ``[B, H, S, Dh]``, once per utterance) and ``spare``
+    (buffers of the same shape that :meth:`reorder` gathers into, then swaps)."""
+
+    def __init__(self, keys, values, length: int, cross: list, spare=None):
+        self.keys, self.values, self.length, self.cross, self.spare = keys, values, length, cross, spare
+
+    def reorder(self, rows) -> "BufferCache":
+        """Follow the beams: row ``j`` becomes row ``rows[j]``. Rows stay within each
+        utterance's beams (as both searches' do), so the cross keys stay as they are."""
+        rows = np.asarray(rows)
+        if self.keys is None or np.array_equal(rows, np.arange(len(rows))):
+            return self
+        if self.spare is None or self.spare[0][0].shape != self.keys[0].shape:
+            self.spare = [(np.empty_like(k), np.empty_like(v)) for k, v in zip(self.keys, self.values)]
+        for (k, v), (k2, v2) in zip(zip(self.keys, self.values), self.spare):
+            np.take(k, rows, axis=0, out=k2)
+            np.take(v, rows, axis=0, out=v2)
+        old = list(zip(self.keys, self.values))
+        return BufferCache([k for k, _ in self.spare], [v for _, v in self.spare], self.length, self.cross, old)
+
+
+class FusedRuntime:
+    """The fused graphs in onnxruntime sessions, behind ``encode``, ``init_cache`` and
+    ``decode``. ``graphs`` maps each role to a ModelProto, serialised bytes or a path."""
+
+    name = "onnxruntime"
+
+    def __init__(self, graphs: dict, config, threads: int | None = None):
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        if threads is not None:
+            options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
+        options.log_severity_level = 3
+        self.config, self.ort = config, ort
+        self.sessions = {}
+        for role, graph in graphs.items():
+            source = graph.SerializeToString() if hasattr(graph, "SerializeToString") else str(graph)
+            try:
+                self.sessions[role] = ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
+            except Exception as e:  # onnxruntime's own error types
+                raise OnnxModelError(f"onnxruntime cannot load the fused {role} graph: {str(e)[:300]}") from None
+        self.layers = config.decoder_layers
+        self._names = b._names()
+
+    def encode(self, features, attention_mask=None, output_hidden_states=False, output_attentions=False) -> dict:
+        if output_hidden_states or output_attentions:
+            raise ModelInputError("the ONNX runtime gives the encoder's output only, not its hidden "
+                                  "states or attention weights.")  # fmt: skip
+        c = self.config
+        bsz, t, _ = features.shape
+        if int(subsampled_lengths(t, c.num_conv_layers)) > c.max_source_positions:
+            raise InputTooLongError(f"{t} feature frames exceed the model's max_source_positions "
+                                    f"({c.max_source_positions}) after subsampling.")  # fmt: skip
+        mask = np.ones((bsz, t), np.int64) if attention_mask is None else np.asarray(attention_mask, np.int64)
+        states, encoder_mask = self.sessions["encoder"].run(
+            None, {"input_features": np.ascontiguousarray(features, np.float32), "attention_mask": mask})
+        return {"last_hidden_state": states, "mask": encoder_mask}
+
+    def init_cache(self, encoder_states) -> BufferCache:
+        cross = self.sessions["cross_kv"].run(None, {"encoder_states": np.ascontiguousarray(encoder_states, np.float32)})
+        return BufferCache(None, None, 0, cross)
+
+    def decode(self, input_ids, cache: BufferCache, encoder_mask, decoder_attention_mask=None,
+               output_hidden_states=False, output_attentions=False) -> dict:  # fmt: skip
+        if decoder_attention_mask is not None or output_hidden_states:
+            raise ModelInputError("the ONNX runtime takes no decoder_attention_mask and gives no hidden states.")
+        c = self.config
+        ids = np.asarray(input_ids, np.int64)
+        n, length = ids.shape
+        if cache.length + length > c.max_target_positions:
+            raise InputTooLongError(f"{cache.length + length} decoder positions exceed max_target_positions "
+                                    f"({c.max_target_positions}); ask for fewer tokens.")  # fmt: skip
+        if ids.min(initial=0) < 0 or ids.max(initial=0) >= c.vocab_size:
+            raise ModelInputError(f"token ids must lie in [0, {c.vocab_size}).")
+        utterances = cache.cross[0].shape[0]
+        if n % utterances:
+            raise ModelInputError(f"{n} decoder rows for the keys of {utterances} utterances: the rows must "
+                                  f"be the same number of beams for each utterance.")  # fmt: skip
+        mask = np.ascontiguousarray(np.asarray(encoder_mask, np.int64)[:: n // utterances])  # one row per utterance
+        if cache.length and length > 1 and n > 1:  # onnxruntime's kernel takes one token a row after the first step
+            return self._token_by_token(ids, cache, encoder_mask, output_attentions)
+        cache = self._room_for(cache, n, length)
+        return self._step(ids, cache, mask, output_attentions)
+
+    def _room_for(self, cache: BufferCache, n: int, length: int) -> BufferCache:
+        """Buffers with room for ``length`` more positions: allocated at the first step,
+        doubled (and the filled part copied) when full."""
+        c = self.config
+        heads = c.decoder_attention_heads
+        need = cache.length + length
+        have = 0 if cache.keys is None else cache.keys[0].shape[2]
+        if need <= have:
+            return cache
+        capacity = min(c.max_target_positions, max(FIRST_CAPACITY, need, 2 * have))
+        shape = (n, heads, capacity, c.d_model // heads)
+        keys, values = [], []
+        for i in range(self.layers):
+            k, v = np.zeros(shape, np.float32), np.zeros(shape, np.float32)
+            if have:
+                k[:, :, : cache.length] = cache.keys[i][:, :, : cache.length]
+                v[:, :, : cache.length] = cache.values[i][:, :, : cache.length]
+            keys.append(k)
+            values.append(v)
+        return BufferCache(keys, values, cache.length, cache.cross)
+
+    def _step(self, ids, cache: BufferCache, mask, output_attentions: bool) -> dict:
+        cross_names, past_names, present_names, attention_names = self._names
+        ort = self.ort
+        io = self.sessions["decoder"].io_binding()
+        io.bind_cpu_input("input_ids", np.ascontiguousarray(ids))
+        io.bind_cpu_input("encoder_mask", mask)
+        io.bind_cpu_input("past_length", np.array([cache.length], np.int64))
+        io.bind_output("logits")  # outputs come back in the order they are bound
+        buffers = [x for pair in zip(cache.keys, cache.values) for x in pair]
+        for past, present, buf in zip(past_names(self.layers), present_names(self.layers), buffers):
+            value = ort.OrtValue.ortvalue_from_numpy(buf)  # the same memory, read and written in place
+            io.bind_ortvalue_input(past, value)
+            io.bind_ortvalue_output(present, value)
+        for name, x in zip(cross_names(self.layers), cache.cross):
+            io.bind_cpu_input(name, x)
+        wanted = attention_names(self.layers) if output_attentions else []
+        for name in wanted:
+            io.bind_output(name)
+        self.sessions["decoder"].run_with_iobinding(io)
+        outputs = io.get_outputs()
+        out = {"logits": outputs[0].numpy(),
+               "cache": BufferCache(cache.keys, cache.values, cache.length + ids.shape[1], cache.cross, cache.spare)}
+        if output_attentions:
+            out["cross_attentions"] = [o.numpy() for o in outputs[1 + 2 * self.layers :]]
+        return out
+
+    def _token_by_token(self, ids, cache, encoder_mask, output_attentions):
+        logits, attentions = [], []
+        for i in range(ids.shape[1]):
+            out = self.decode(ids[:, i : i + 1], cache, encoder_mask, output_attentions=output_attentions)
+            cache = out["cache"]
+            logits.append(out["logits"])
+            attentions.append(out.get("cross_attentions"))
+        out = {"logits": np.concatenate(logits, axis=1), "cache": cache}
+        if output_attentions:
+            out["cross_attentions"] = [np.concatenate(a, axis=2) for a in zip(*attentions)]
+        return out
