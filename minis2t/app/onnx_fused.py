@@ -57,6 +57,32 @@ def _packed_qkv(attn: dict):
     return np.ascontiguousarray(w.T), bias
 
 
+def cache_head_dim(config) -> int:
+    """The cache's head width: ``Dh`` rounded up to a multiple of 8, which onnxruntime's
+    GroupQueryAttention kernel requires. The extra columns are zeros in every query, key
+    and value (zero weights and biases), so they add nothing to a score, and the rows of
+    the output projection that read them are zeros too: the same numbers."""
+    dh = config.d_model // config.decoder_attention_heads
+    return -(-dh // 8) * 8
+
+
+def _packed_qkv_padded(attn: dict, n_head: int, width: int):
+    """The packed ``[D, 3 H W]`` weight and ``[3 H W]`` bias with each head padded to ``W`` columns."""
+    w, bias = _packed_qkv(attn)  # [D, 3 H Dh], [3 H Dh]
+    d = w.shape[0]
+    dh = d // n_head
+    w = np.pad(w.reshape(d, 3, n_head, dh), ((0, 0), (0, 0), (0, 0), (0, width - dh))).reshape(d, -1)
+    bias = np.pad(bias.reshape(3, n_head, dh), ((0, 0), (0, 0), (0, width - dh))).reshape(-1)
+    return np.ascontiguousarray(w), bias
+
+
+def _out_proj_padded(attn: dict, n_head: int, width: int) -> np.ndarray:
+    """The output projection, transposed ``[H W, D]``, zero rows where the heads were padded."""
+    wt = attn["out_proj"]["weight"].T  # [H Dh, D]
+    dh = wt.shape[0] // n_head
+    return np.ascontiguousarray(np.pad(wt.reshape(n_head, dh, -1), ((0, 0), (0, width - dh), (0, 0))).reshape(n_head * width, -1))
+
+
 def skip_layer_norm(g: Graph, x: str, residual: str, norm: dict, bias) -> tuple[str, str]:
     """``s = residual + x + bias``; returns ``(layer_norm(s), s)``."""
     normed, _, _, total = g.op("SkipLayerNormalization", x, residual, g.const(norm["weight"]),
@@ -135,6 +161,7 @@ def grouped_cross_attention(g: Graph, h: str, layer: dict, n_head: int, d_model:
 def decode(g: Graph, params: dict, config, input_ids: str, past_length: str, buffers: list, cross_kv: list,
            encoder_mask: str) -> dict:  # fmt: skip
     dec, d, n_head = params["model"]["decoder"], config.d_model, config.decoder_attention_heads
+    width = cache_head_dim(config)
     past = g.op("Squeeze", past_length, g.ints([0]))  # P, a scalar
     length = g.op("Gather", g.op("Shape", input_ids), g.ints(1))  # L
     rows = g.op("Gather", g.op("Shape", input_ids), g.ints([0]))  # [N]
@@ -151,12 +178,13 @@ def decode(g: Graph, params: dict, config, input_ids: str, past_length: str, buf
     present, weights = [], []
     for layer, (k_buf, v_buf), kv, after in zip(layers, buffers, cross_kv,
                                                 _next_norms(layers, "self_attn_layer_norm", dec["layer_norm"])):  # fmt: skip
-        w, bias = _packed_qkv(layer["self_attn"])
-        qkv = g.op("Add", g.op("MatMul", h, g.const(w)), g.const(bias))  # [N, L, 3D]
+        w, bias = _packed_qkv_padded(layer["self_attn"], n_head, width)
+        qkv = g.op("Add", g.op("MatMul", h, g.const(w)), g.const(bias))  # [N, L, 3 H W]
         a, k_out, v_out = g.op("GroupQueryAttention", qkv, "", "", k_buf, v_buf, seqlens, total32,
-                               outputs=3, domain=MS, num_heads=n_head, kv_num_heads=n_head)  # [N, L, D]  # fmt: skip
+                               outputs=3, domain=MS, num_heads=n_head, kv_num_heads=n_head,
+                               scale=(d // n_head) ** -0.5)  # [N, L, H W]  # fmt: skip
         present.append((k_out, v_out))
-        proj = g.op("MatMul", a, g.const(np.ascontiguousarray(layer["self_attn"]["out_proj"]["weight"].T)))
+        proj = g.op("MatMul", a, g.const(_out_proj_padded(layer["self_attn"], n_head, width)))  # [N, L, D]
         h, x = skip_layer_norm(g, proj, x, layer["encoder_attn_layer_norm"], layer["self_attn"]["out_proj"]["bias"])
         proj, cw = grouped_cross_attention(g, h, layer, n_head, d, kv, cross_bias, shape)
         weights.append(cw)
@@ -179,18 +207,18 @@ def encoder_graph(params: dict, config) -> Graph:
 def decoder_graph(params: dict, config) -> Graph:
     cross_names, past_names, present_names, attention_names = b._names()
     layers, h = config.decoder_layers, config.decoder_attention_heads
-    dh = config.d_model // h
+    dh, width = config.d_model // h, cache_head_dim(config)
     g = Graph("decoder")
     ids = g.input("input_ids", "int64", ["rows", "tokens"])
     mask = g.input("encoder_mask", "int64", ["batch", "frames"])
     past_length = g.input("past_length", "int64", [1])
-    buffers = [g.input(n, "float", ["rows", h, "capacity", dh]) for n in past_names(layers)]
+    buffers = [g.input(n, "float", ["rows", h, "capacity", width]) for n in past_names(layers)]
     cross = [g.input(n, "float", ["batch", h, "frames", dh]) for n in cross_names(layers)]
     out = decode(g, params, config, ids, past_length, b._pairs(buffers), b._pairs(cross), mask)
     g.output(out["logits"], "logits", "float", ["rows", "tokens", config.vocab_size])
     for (k, v), (kn, vn) in zip(out["present"], b._pairs(present_names(layers))):
-        g.output(k, kn, "float", ["rows", h, "capacity", dh])
-        g.output(v, vn, "float", ["rows", h, "capacity", dh])
+        g.output(k, kn, "float", ["rows", h, "capacity", width])
+        g.output(v, vn, "float", ["rows", h, "capacity", width])
     for w, name in zip(out["cross_attentions"], attention_names(layers)):
         g.output(w, name, "float", ["rows", h, "tokens", "frames"])
     return g
@@ -315,7 +343,7 @@ class FusedRuntime:
         if need <= have:
             return cache
         capacity = min(c.max_target_positions, max(FIRST_CAPACITY, need, 2 * have))
-        shape = (n, heads, capacity, c.d_model // heads)
+        shape = (n, heads, capacity, cache_head_dim(c))
         keys, values = [], []
         for i in range(self.layers):
             k, v = np.zeros(shape, np.float32), np.zeros(shape, np.float32)
@@ -363,3 +391,39 @@ class FusedRuntime:
         if output_attentions:
             out["cross_attentions"] = [np.concatenate(a, axis=2) for a in zip(*attentions)]
         return out
+
+
+# --- int8 --------------------------------------------------------------------------------------
+
+INT8_OPS = ("MatMul", "Attention")  # every product with a weight; the conv subsampler stays float
+
+
+def quantize_int8(graphs: dict, op_types=INT8_OPS) -> dict:
+    """Dynamic int8 of the graphs' weight products (onnxruntime's ``quantize_dynamic``):
+    each weight matrix stored as int8 with one scale per matrix (per output column for
+    MatMul), each activation quantised to uint8 at run time from its own range, the
+    products in integers (VNNI where the CPU has it) and rescaled to float32. Layer norms,
+    softmax, the cache and the convolutions stay float32 (``op_types``: what is
+    quantised; a Conv quantised dynamically measured slower than float here, see
+    docs/onnx.md)."""
+    import tempfile
+    from pathlib import Path
+
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for role, model in graphs.items():
+            path = Path(tmp) / f"{role}.onnx"
+            quantize_dynamic(model, path, op_types_to_quantize=list(op_types), weight_type=QuantType.QInt8,
+                             per_channel=True, extra_options={"MatMulConstBOnly": True,  # fmt: skip
+                                                                "DefaultTensorType": onnx.TensorProto.FLOAT})
+            quantised = onnx.load(str(path))
+            del quantised.metadata_props[:]
+            quantised.metadata_props.extend(model.metadata_props)
+            for entry in quantised.metadata_props:
+                if entry.key == "minis2t.builder":
+                    entry.value += "+int8"
+            out[role] = quantised
+    return out
