@@ -274,6 +274,8 @@ class FusedRuntime:
     ``decode``. ``graphs`` maps each role to a ModelProto, serialised bytes or a path."""
 
     name = "onnxruntime"
+    dtype = np.dtype(np.float32)  # what the graphs compute in (features are cast to it)
+    weights = None  # held by the graphs, in their own form
 
     def __init__(self, graphs: dict, config, threads: int | None = None):
         import onnxruntime as ort
@@ -291,7 +293,8 @@ class FusedRuntime:
             except Exception as e:  # onnxruntime's own error types
                 raise OnnxModelError(f"onnxruntime cannot load the fused {role} graph: {str(e)[:300]}") from None
         self.layers = config.decoder_layers
-        self._names = b._names()
+        cross, past, present, attention = b._names()
+        self._names = (cross(self.layers), past(self.layers), present(self.layers), attention(self.layers))
 
     def encode(self, features, attention_mask=None, output_hidden_states=False, output_attentions=False) -> dict:
         if output_hidden_states or output_attentions:
@@ -363,13 +366,13 @@ class FusedRuntime:
         io.bind_cpu_input("past_length", np.array([cache.length], np.int64))
         io.bind_output("logits")  # outputs come back in the order they are bound
         buffers = [x for pair in zip(cache.keys, cache.values) for x in pair]
-        for past, present, buf in zip(past_names(self.layers), present_names(self.layers), buffers):
+        for past, present, buf in zip(past_names, present_names, buffers):
             value = ort.OrtValue.ortvalue_from_numpy(buf)  # the same memory, read and written in place
             io.bind_ortvalue_input(past, value)
             io.bind_ortvalue_output(present, value)
-        for name, x in zip(cross_names(self.layers), cache.cross):
+        for name, x in zip(cross_names, cache.cross):
             io.bind_cpu_input(name, x)
-        wanted = attention_names(self.layers) if output_attentions else []
+        wanted = attention_names if output_attentions else []
         for name in wanted:
             io.bind_output(name)
         self.sessions["decoder"].run_with_iobinding(io)
