@@ -297,3 +297,59 @@ def test_the_graphs_are_built_and_run_without_torch():
     done = subprocess.run([sys.executable, "-c", NO_TORCH, str(SAMPLES[0])], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip()
+
+
+# --- the graphs cached on first use, and which runtime runs ------------------------------------------
+
+
+def test_graphs_are_built_once_per_model_and_rebuilt_when_anything_changes(tmp_path, monkeypatch):
+    from minis2t.app import onnx_cache
+    from minis2t.io.checkpoint import load_checkpoint
+
+    monkeypatch.setenv("MINIS2T_CACHE", str(tmp_path / "cache"))
+    source = tmp_path / "model"
+    import shutil
+
+    shutil.copytree(BUNDLED_MODELS["bundled-asr"], source)
+    loads = []
+
+    def load():
+        loads.append(1)
+        return load_checkpoint(source)[1]
+
+    config = ModelConfig.from_pretrained(source)
+    first = onnx_cache.cached_graphs(source, load, config)
+    stamps = {r: p.stat().st_mtime_ns for r, p in first.items()}
+    again = onnx_cache.cached_graphs(source, load, config)
+    assert again == first and len(loads) == 1  # read from the cache: the weights not even loaded
+    assert {r: p.stat().st_mtime_ns for r, p in again.items()} == stamps
+    assert onnx_cache.cached_graphs(source, load, config, quantize="int8") != first and len(loads) == 2
+    first["decoder"].unlink()  # an incomplete cache entry is built again
+    assert onnx_cache.cached_graphs(source, load, config) == first and first["decoder"].is_file()
+    (source / "generation_config.json").write_text((source / "generation_config.json").read_text() + "\n")
+    assert onnx_cache.cached_graphs(source, load, config) != first  # any file of the model changed: new graphs
+    leftovers = [p for p in (tmp_path / "cache" / "onnx").iterdir() if p.name.startswith(".")]
+    assert not leftovers  # no staging directory left behind
+    runtime = onnx_cache.runtime_for(source, load, config)
+    assert runtime.weights is not None and set(runtime.params) == {"model", "lm_head"}  # NumPy's, when asked
+
+
+def test_the_runtime_is_chosen_by_argument_environment_and_what_is_installed(monkeypatch):
+    from minis2t import errors
+    from minis2t.app import onnx_cache
+
+    monkeypatch.delenv("MINIS2T_RUNTIME", raising=False)
+    assert onnx_cache.choose_runtime() == "onnx"  # both installed here (the test extra)
+    assert onnx_cache.choose_runtime("numpy") == "numpy"
+    monkeypatch.setenv("MINIS2T_RUNTIME", "numpy")
+    assert onnx_cache.choose_runtime() == "numpy" and onnx_cache.choose_runtime("onnx") == "onnx"
+    with pytest.raises(errors.ConfigError, match="numpy, onnx"):
+        onnx_cache.choose_runtime("tensorflow")
+    code = ("import sys\nsys.modules['onnxruntime'] = None\nimport importlib.util as u\n"
+            "u.find_spec = lambda name, *a: None if name == 'onnxruntime' else object()\n"
+            "from minis2t.app import onnx_cache\nassert onnx_cache.choose_runtime() == 'numpy'\n"
+            "try:\n    onnx_cache.choose_runtime('onnx')\nexcept Exception as e:\n    print(type(e).__name__, e)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env={**__import__("os").environ, "MINIS2T_RUNTIME": ""})  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("OnnxModelError") and "minis2t[onnx]" in done.stdout

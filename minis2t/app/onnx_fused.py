@@ -275,9 +275,8 @@ class FusedRuntime:
 
     name = "onnxruntime"
     dtype = np.dtype(np.float32)  # what the graphs compute in (features are cast to it)
-    weights = None  # held by the graphs, in their own form
 
-    def __init__(self, graphs: dict, config, threads: int | None = None):
+    def __init__(self, graphs: dict, config, threads: int | None = None, load_weights=None):
         import onnxruntime as ort
 
         options = ort.SessionOptions()
@@ -292,14 +291,30 @@ class FusedRuntime:
                 self.sessions[role] = ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
             except Exception as e:  # onnxruntime's own error types
                 raise OnnxModelError(f"onnxruntime cannot load the fused {role} graph: {str(e)[:300]}") from None
+        self._load_weights, self._weights = load_weights, None
         self.layers = config.decoder_layers
         cross, past, present, attention = b._names()
         self._names = (cross(self.layers), past(self.layers), present(self.layers), attention(self.layers))
 
+    @property
+    def weights(self) -> dict | None:
+        """The checkpoint's NumPy arrays, read when first asked for (None where the
+        runtime was made from graphs alone): the graphs hold their own copy."""
+        if self._weights is None and self._load_weights is not None:
+            self._weights = self._load_weights()
+        return self._weights
+
+    @property
+    def params(self) -> dict | None:
+        from ..reference.model import nest
+
+        return None if self.weights is None else nest(self.weights)
+
     def encode(self, features, attention_mask=None, output_hidden_states=False, output_attentions=False) -> dict:
         if output_hidden_states or output_attentions:
             raise ModelInputError("the ONNX runtime gives the encoder's output only, not its hidden "
-                                  "states or attention weights.")  # fmt: skip
+                                  "states or attention weights: load the model with runtime='numpy' "
+                                  "for those.")  # fmt: skip
         c = self.config
         bsz, t, _ = features.shape
         if int(subsampled_lengths(t, c.num_conv_layers)) > c.max_source_positions:
@@ -314,10 +329,11 @@ class FusedRuntime:
         cross = self.sessions["cross_kv"].run(None, {"encoder_states": np.ascontiguousarray(encoder_states, np.float32)})
         return BufferCache(None, None, 0, cross)
 
-    def decode(self, input_ids, cache: BufferCache, encoder_mask, decoder_attention_mask=None,
+    def decode(self, input_ids, cache: BufferCache, encoder_mask=None, decoder_attention_mask=None,
                output_hidden_states=False, output_attentions=False) -> dict:  # fmt: skip
         if decoder_attention_mask is not None or output_hidden_states:
-            raise ModelInputError("the ONNX runtime takes no decoder_attention_mask and gives no hidden states.")
+            raise ModelInputError("the ONNX runtime takes no decoder_attention_mask and gives no hidden "
+                                  "states: load the model with runtime='numpy' for those.")  # fmt: skip
         c = self.config
         ids = np.asarray(input_ids, np.int64)
         n, length = ids.shape
@@ -330,6 +346,8 @@ class FusedRuntime:
         if n % utterances:
             raise ModelInputError(f"{n} decoder rows for the keys of {utterances} utterances: the rows must "
                                   f"be the same number of beams for each utterance.")  # fmt: skip
+        if encoder_mask is None:  # every encoder frame real
+            encoder_mask = np.ones((n, cache.cross[0].shape[2]), np.int64)
         mask = np.ascontiguousarray(np.asarray(encoder_mask, np.int64)[:: n // utterances])  # one row per utterance
         if cache.length and length > 1 and n > 1:  # onnxruntime's kernel takes one token a row after the first step
             return self._token_by_token(ids, cache, encoder_mask, output_attentions)
