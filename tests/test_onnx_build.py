@@ -233,6 +233,25 @@ def test_the_fused_graphs_translate_and_time_words_as_numpy():
         [(w["word"], w["start"], w["end"]) for s in b["segments"] for w in s["words"]]  # fmt: skip
 
 
+def test_s2t_small_sized_random_weights_give_numpys_tokens():
+    """s2t-small's architecture (64-wide heads, 12 + 6 layers) with transformers' own random
+    initialisation: the bundled recordings' tokens, greedy and beam 5, fused graphs and
+    NumPy alike."""
+    pytest.importorskip("transformers")
+    from minis2t.io.config import S2T_SMALL
+    from tests.builders import hf_model
+
+    hf = hf_model(seed=7, **{**S2T_SMALL, "vocab_size": 120, "max_target_positions": 64})
+    weights = {k: v.detach().numpy() for k, v in hf.state_dict().items() if "embed_positions" not in k}
+    ours = minis2t.Speech2Text(ModelConfig(**{**S2T_SMALL, "vocab_size": 120, "max_target_positions": 64}), weights)
+    fused = fused_model(ours)
+    batch = minis2t.FeatureExtractor()([minis2t.load_audio(p) for p in SAMPLES[:2]])
+    for beams in (1, 5):
+        a = ours.generate(batch["input_features"], batch["attention_mask"], num_beams=beams, max_length=16)
+        b = fused.generate(batch["input_features"], batch["attention_mask"], num_beams=beams, max_length=16)
+        assert a.tolist() == b.tolist(), beams
+
+
 # --- int8 ----------------------------------------------------------------------------------------
 
 
