@@ -39,15 +39,15 @@ from ..reference.model import position_table
 from ..reference.nn import LAYER_NORM_EPS
 
 FLOAT_MIN = float(np.finfo(np.float32).min)  # the reference's mask_bias value in float32
-OPSET = 18  # LayerNormalization (17) and Split's num_outputs (18)
+OPSET = 18  # the default; any from 17 (LayerNormalization) on
 
 
 class Graph:
     """A graph being written: nodes, initialisers, inputs and outputs, and fresh names."""
 
-    def __init__(self, name: str):
+    def __init__(self, name: str, opset: int = OPSET):
         self.name, self.nodes, self.initializers, self.inputs, self.outputs = name, [], [], [], []
-        self.domains = {"": OPSET}
+        self.domains = {"": opset}
         self._count = 0
         self._consts: dict = {}
 
@@ -102,7 +102,7 @@ class Graph:
                                   [info(*x) for x in self.outputs], self.initializers)  # fmt: skip
         opsets = [helper.make_opsetid(d, v) for d, v in self.domains.items()]
         model = helper.make_model(graph, opset_imports=opsets, producer_name="minis2t")
-        model.ir_version = 8  # onnxruntime 1.15 and later read it
+        model.ir_version = helper.find_min_ir_version_for(opsets)  # the oldest that holds the opset: read widest
         for key, value in metadata.items():
             entry = model.metadata_props.add()
             entry.key, entry.value = key, str(value)
@@ -149,9 +149,10 @@ ACTIVATIONS = {"relu": relu, "gelu": gelu, "gelu_python": gelu, "gelu_new": gelu
                "silu": silu, "swish": silu}  # fmt: skip
 
 
-def glu(g: Graph, x: str, axis: int = -1) -> str:
-    """The first half of ``axis`` times the sigmoid of the second: ``[..., 2C] -> [..., C]``."""
-    a, b = g.op("Split", x, outputs=2, axis=axis, num_outputs=2)
+def glu(g: Graph, x: str, channels: int, axis: int = -1) -> str:
+    """The first half of ``axis`` times the sigmoid of the second: ``[..., 2C] -> [..., C]``
+    (``channels`` = 2C, the size of ``axis``)."""
+    a, b = g.op("Split", x, g.ints([channels // 2, channels // 2]), outputs=2, axis=axis)
     return g.op("Mul", a, g.op("Sigmoid", b))
 
 
@@ -291,7 +292,7 @@ def conv_subsampler(g: Graph, features: str, conv_layers: list, kernel_sizes) ->
     """Stride-2 convolutions, each followed by a GLU over channels: ``[B, T, F] -> [B, S, D]``."""
     outputs, x = [], features
     for layer, k in zip(conv_layers, kernel_sizes):
-        x = glu(g, conv1d(g, x, layer["weight"], layer["bias"], stride=2, padding=k // 2))
+        x = glu(g, conv1d(g, x, layer["weight"], layer["bias"], stride=2, padding=k // 2), layer["weight"].shape[0])
         outputs.append(x)
     return outputs
 
@@ -387,8 +388,8 @@ def _pairs(names: list[str]) -> list[tuple[str, str]]:
     return list(zip(names[0::2], names[1::2]))
 
 
-def encoder_graph(params: dict, config) -> Graph:
-    g = Graph("encoder")
+def encoder_graph(params: dict, config, opset: int = OPSET) -> Graph:
+    g = Graph("encoder", opset)
     f = config.input_feat_per_channel * config.input_channels
     features = g.input("input_features", "float", ["batch", "feature_frames", f])
     mask = g.input("attention_mask", "int64", ["batch", "feature_frames"])
@@ -398,9 +399,9 @@ def encoder_graph(params: dict, config) -> Graph:
     return g
 
 
-def cross_kv_graph(params: dict, config) -> Graph:
+def cross_kv_graph(params: dict, config, opset: int = OPSET) -> Graph:
     cross_names = _names()[0]
-    g = Graph("cross_kv")
+    g = Graph("cross_kv", opset)
     h, dh = config.decoder_attention_heads, config.d_model // config.decoder_attention_heads
     states = g.input("encoder_states", "float", ["batch", "frames", config.d_model])
     for (k, v), (kn, vn) in zip(cross_attention_kv(g, params, config, states),
@@ -410,11 +411,11 @@ def cross_kv_graph(params: dict, config) -> Graph:
     return g
 
 
-def decoder_graph(params: dict, config) -> Graph:
+def decoder_graph(params: dict, config, opset: int = OPSET) -> Graph:
     cross_names, past_names, present_names, attention_names = _names()
     layers, h = config.decoder_layers, config.decoder_attention_heads
     dh = config.d_model // h
-    g = Graph("decoder")
+    g = Graph("decoder", opset)
     ids = g.input("input_ids", "int64", ["rows", "tokens"])
     mask = g.input("encoder_mask", "int64", ["rows", "frames"])
     past = [g.input(n, "float", ["rows", h, "past", dh]) for n in past_names(layers)]
@@ -449,15 +450,16 @@ def as_float32(params):
     return np.asarray(params, np.float32)
 
 
-def build(params: dict, config) -> dict:
+def build(params: dict, config, opset: int = OPSET) -> dict:
     """``{role: onnx.ModelProto}``: the encoder, cross_kv and decoder graphs of the model
-    ``(params, config)``, checked by ``onnx.checker`` (shapes inferred)."""
+    ``(params, config)`` in ``opset`` (17 or later), checked by ``onnx.checker`` (shapes
+    inferred)."""
     import onnx
 
     params = as_float32(params)
     graphs = {}
     for role, builder in BUILDERS.items():
-        model = builder(params, config).model(metadata(role, config))
+        model = builder(params, config, opset).model(metadata(role, config, opset))
         onnx.checker.check_model(model, full_check=True)
         graphs[role] = model
     return graphs

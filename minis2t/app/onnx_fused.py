@@ -194,8 +194,8 @@ def decode(g: Graph, params: dict, config, input_ids: str, past_length: str, buf
     return {"logits": b.lm_head(g, params, h), "present": present, "cross_attentions": weights}
 
 
-def encoder_graph(params: dict, config) -> Graph:
-    g = Graph("encoder")
+def encoder_graph(params: dict, config, opset: int = b.OPSET) -> Graph:
+    g = Graph("encoder", opset)
     f = config.input_feat_per_channel * config.input_channels
     out = encode(g, params, config, g.input("input_features", "float", ["batch", "feature_frames", f]),
                  g.input("attention_mask", "int64", ["batch", "feature_frames"]))  # fmt: skip
@@ -204,11 +204,11 @@ def encoder_graph(params: dict, config) -> Graph:
     return g
 
 
-def decoder_graph(params: dict, config) -> Graph:
+def decoder_graph(params: dict, config, opset: int = b.OPSET) -> Graph:
     cross_names, past_names, present_names, attention_names = b._names()
     layers, h = config.decoder_layers, config.decoder_attention_heads
     dh, width = config.d_model // h, cache_head_dim(config)
-    g = Graph("decoder")
+    g = Graph("decoder", opset)
     ids = g.input("input_ids", "int64", ["rows", "tokens"])
     mask = g.input("encoder_mask", "int64", ["batch", "frames"])
     past_length = g.input("past_length", "int64", [1])
@@ -227,7 +227,7 @@ def decoder_graph(params: dict, config) -> Graph:
 BUILDERS = {"encoder": encoder_graph, "cross_kv": b.cross_kv_graph, "decoder": decoder_graph}
 
 
-def build(params: dict, config) -> dict:
+def build(params: dict, config, opset: int = b.OPSET) -> dict:
     """``{role: onnx.ModelProto}`` of the fused graphs, checked by ``onnx.checker`` (the
     contrib operators are onnxruntime's: onnx checks the graph's structure, onnxruntime
     their types when it loads them)."""
@@ -236,7 +236,7 @@ def build(params: dict, config) -> dict:
     params = b.as_float32(params)
     graphs = {}
     for role, builder in BUILDERS.items():
-        model = builder(params, config).model(b.metadata(role, config, variant="fused"))
+        model = builder(params, config, opset).model(b.metadata(role, config, opset, variant="fused"))
         onnx.checker.check_model(model)
         graphs[role] = model
     return graphs
