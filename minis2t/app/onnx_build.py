@@ -102,7 +102,7 @@ class Graph:
                                   [info(*x) for x in self.outputs], self.initializers)  # fmt: skip
         opsets = [helper.make_opsetid(d, v) for d, v in self.domains.items()]
         model = helper.make_model(graph, opset_imports=opsets, producer_name="minis2t")
-        model.ir_version = helper.find_min_ir_version_for(opsets)  # the oldest that holds the opset: read widest
+        model.ir_version = helper.find_min_ir_version_for(opsets, ignore_unknown=True)  # the oldest that holds it
         for key, value in metadata.items():
             entry = model.metadata_props.add()
             entry.key, entry.value = key, str(value)
