@@ -112,7 +112,7 @@ def onnx_runtime(model_dir, with_onnx: bool | None):
     import tempfile
 
     from minis2t.app.onnx_export import export
-    from minis2t.app.onnx_runtime import OnnxRuntime
+    from minis2t.engine.onnx_runtime import OnnxRuntime
 
     if with_onnx is None:
         with_onnx = all(importlib.util.find_spec(p) is not None for p in ("onnx", "onnxruntime"))

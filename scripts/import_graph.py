@@ -16,8 +16,8 @@ import sys
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "minis2t"
-LAYERS = ["errors", "reference", "engine", "io", "app", "train"]  # bottom to top
-TOP = {"minis2t", "minis2t.__main__", "minis2t._moved", "minis2t.hf"}  # the front doors: may import anything
+LAYERS = ["errors", "reference", "engine", "io", "app", "train", "hf"]  # bottom to top (hf: transformers' front door)
+TOP = {"minis2t", "minis2t.__main__", "minis2t._moved"}  # the front doors: may import anything
 
 
 def module_name(path: Path) -> str:

@@ -24,7 +24,8 @@ from minis2t import errors
 from minis2t.reference import generate as g
 from minis2t.io.checkpoint import BUNDLED_MODELS
 from minis2t.app.onnx_export import GRAPHS, MANIFEST, export
-from minis2t.app.onnx_runtime import OnnxRuntime, is_onnx_dir
+from minis2t.engine.onnx_format import is_onnx_dir
+from minis2t.engine.onnx_runtime import OnnxRuntime
 from parity import bars
 from tests.builders import hf_model, save_model_dir
 
@@ -171,7 +172,7 @@ def test_an_exported_directory_transcribes_without_torch(exported):
 
 def test_export_without_torch_names_the_extra(tmp_path):
     # every ONNX module imports without torch (they import it inside the export only)
-    code = POISON + ("import minis2t.app.cli, minis2t.app.onnx_export, minis2t.app.onnx_graphs, minis2t.app.onnx_runtime\n"
+    code = POISON + ("import minis2t.app.cli, minis2t.app.onnx_export, minis2t.app.onnx_graphs, minis2t.engine.onnx_runtime\n"
                      "sys.exit(minis2t.app.cli.main(['export-onnx', 'bundled-asr', sys.argv[1]]))\n")
     done = subprocess.run([sys.executable, "-c", code, str(tmp_path / "out")], capture_output=True, text=True)
     assert done.returncode == 2 and "minis2t[export]" in done.stderr and "Traceback" not in done.stderr

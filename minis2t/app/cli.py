@@ -14,7 +14,7 @@
     minis2t info [DIR]          config, parameter count and files of a model directory
     minis2t features [FILE...]  load audio, extract features, print a summary
     minis2t export-onnx MODEL OUT_DIR [--opset N]
-                                ONNX graphs that onnxruntime runs (minis2t.onnx_export)
+                                ONNX graphs that onnxruntime runs (minis2t.app.onnx_export)
 
 Without ``--model``, ``transcribe`` uses the model bundled with the package; without
 FILE, ``features`` uses the bundled recording.
@@ -23,24 +23,45 @@ Exit codes: 0 all files transcribed; 1 one or more files failed (each reports it
 stderr, the others still print their text); 2 a usage error (bad option, unknown model
 directory, invalid generation option, unusable --output-dir, a language or task the model
 does not have), in one line, before any file is read.
+
+Each sub-command is two functions — one adds its parser (``_add_transcribe(subparsers)``),
+one runs it (``_transcribe(args) -> int``, the exit status) — registered in the table
+``COMMANDS`` at the end of this module. A sub-command in a module of its own
+(``minis2t/app/NAME.py`` with ``add_parser(subparsers)``, which calls
+``subparsers.add_parser("NAME", ...)``, and ``run(args) -> int``) is registered by one line
+in that table::
+
+    "NAME": _from_module("NAME"),
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import importlib
 import json
+import os
+import shutil
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
+import soundfile
+from threadpoolctl import threadpool_limits
+from tqdm import tqdm
 
+from ..engine.onnx_format import DEFAULT_OPSET, GRAPHS
 from ..errors import MiniS2TError, OutputError, UsageError, guarded
 from ..io.audio import SAMPLING_RATE, load_audio
+from ..io.checkpoint import BUNDLED_MODELS, resolve_model_dir
 from ..io.features import FeatureExtractor, fbank
-
+from . import corpus
+from .formats import FORMATS, WRITERS, segment_text, shown_text, tsv_row
 from .longform import NO_WORDS
-from .pipeline import BUNDLED_MODEL
+from .onnx_export import export
+from .pipeline import BUNDLED_MODEL, Speech2Text
 
 ASSETS = Path(__file__).parents[1] / "assets"
 BUNDLED_RECORDING = ASSETS / "en_librispeech_dev-clean_1272-128104-0000.flac"
@@ -72,12 +93,8 @@ def unit_interval(text: str) -> float:
 
 class Parser(argparse.ArgumentParser):
     """argparse, with its usage errors in one line (exit 2): the error and where help is."""
-
     def error(self, message: str):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
-
-
-COMMANDS = ("transcribe", "corpus", "demo", "info", "convert", "features")
 
 
 def shorthand(argv: list[str]) -> list[str]:
@@ -93,15 +110,39 @@ def shorthand(argv: list[str]) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .. import __version__
-
+    """Parse ``argv`` (default: the process's), run the sub-command, return its exit status."""
     argv = shorthand(list(sys.argv[1:] if argv is None else argv))
     parser = Parser(prog="minis2t", description="Speech2Text in NumPy. "
                                      "`minis2t FILE...` is short for `minis2t transcribe FILE...`.")  # fmt: skip
-    parser.add_argument("--version", action="version", version=f"minis2t {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--version", action="version", version=f"minis2t {version()}")
+    subparsers = parser.add_subparsers(dest="command", required=True)
+    for add_parser, _ in COMMANDS.values():
+        add_parser(subparsers)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # a usage error (exit 2) or --help (0), already printed
+        return int(e.code or 0)
+    try:
+        return COMMANDS[args.command][1](args)
+    except MiniS2TError as e:  # found before any file was read: one line, no traceback
+        print(f"minis2t: error: {' '.join(str(e).split())}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # the reader went away (`minis2t ... | head`): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return 141  # 128 + SIGPIPE, what a shell reports for a program killed by it
 
-    tr = commands.add_parser("transcribe", help="transcribe (or translate) audio files")
+
+def version() -> str:
+    from .. import __version__
+
+    return __version__
+
+
+# --- the sub-commands' parsers ------------------------------------------------------------------
+
+
+def _add_transcribe(subparsers) -> None:
+    tr = subparsers.add_parser("transcribe", help="transcribe (or translate) audio files")
     tr.add_argument("files", nargs="+", help="audio files (WAV, FLAC, OGG, MP3, M4A, MP4, WebM, MKV, ...); - reads stdin")
     tr.add_argument("--model", default=None, help="model directory, or bundled-asr (the default) or "
                     "bundled-st (English speech -> fr, de, es; with --language)")
@@ -146,8 +187,10 @@ def main(argv: list[str] | None = None) -> int:
     tr.add_argument("--quiet", action="store_true", help="no progress, no segments as they are decoded")
     tr.add_argument("--device", default="cpu", help="only cpu: minis2t is NumPy")
 
-    co = commands.add_parser("corpus", help="transcribe every file of a manifest on a Dask cluster "
-                             "(local worker processes, or a running cluster); resumable")  # fmt: skip
+
+def _add_corpus(subparsers) -> None:
+    co = subparsers.add_parser("corpus", help="transcribe every file of a manifest on a Dask cluster "
+                               "(local worker processes, or a running cluster); resumable")  # fmt: skip
     co.add_argument("manifest", help="TSV with a header: path (required), id, reference (optional)")
     co.add_argument("--output", required=True, help="OUT.jsonl: one line per file, {id, path, text, "
                     "segments} (as transcribe's JSON, without word times) or {id, path, error}; ids "
@@ -163,44 +206,40 @@ def main(argv: list[str] | None = None) -> int:
     co.add_argument("--batch-size", type=positive_int, default=8, help="segments decoded together")
     co.add_argument("--quiet", action="store_true", help="no progress bar")
 
-    commands.add_parser("demo", help="transcribe the bundled recordings with the bundled model")
 
-    info = commands.add_parser("info", help="describe a model directory")
+def _add_demo(subparsers) -> None:
+    subparsers.add_parser("demo", help="transcribe the bundled recordings with the bundled model")
+
+
+def _add_info(subparsers) -> None:
+    info = subparsers.add_parser("info", help="describe a model directory")
     info.add_argument("model", nargs="?", default=None, help="model directory, bundled-asr (default) or bundled-st")
 
-    conv = commands.add_parser("convert", help="write a model (e.g. a fairseq S2T directory) in the "
-                               "Hugging Face layout, which transformers loads")  # fmt: skip
+
+def _add_convert(subparsers) -> None:
+    conv = subparsers.add_parser("convert", help="write a model (e.g. a fairseq S2T directory) in the "
+                                 "Hugging Face layout, which transformers loads")  # fmt: skip
     conv.add_argument("source", help="model directory: fairseq (*.pt + config.yaml) or Hugging Face")
     conv.add_argument("target", help="new directory to write (must not exist, or be empty)")
 
-    exp = commands.add_parser("export-onnx", help="export a model to ONNX graphs that onnxruntime runs "
-                              "(needs torch, transformers, onnx: pip install 'minis2t[export]')")  # fmt: skip
+
+def _add_export_onnx(subparsers) -> None:
+    exp = subparsers.add_parser("export-onnx", help="export a model to ONNX graphs that onnxruntime runs "
+                                "(needs torch, transformers, onnx: pip install 'minis2t[export]')")  # fmt: skip
     exp.add_argument("model", help="model directory (Hugging Face or fairseq), bundled-asr or bundled-st")
     exp.add_argument("out_dir", help="new directory to write (must not exist, or be empty); "
                      "then: minis2t transcribe FILE --model OUT_DIR")
     exp.add_argument("--opset", type=positive_int, default=None, help="ONNX opset (default 18; 17 or later)")
     exp.add_argument("--dtype", choices=["float32"], default="float32", help="weights and activations")
 
-    feats = commands.add_parser("features", help="extract log-mel features and summarise them")
+
+def _add_features(subparsers) -> None:
+    feats = subparsers.add_parser("features", help="extract log-mel features and summarise them")
     feats.add_argument("files", nargs="*", help="audio files (default: the bundled recording)")
     feats.add_argument("--num-mel-bins", type=int, default=80)
 
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as e:  # a usage error (exit 2) or --help (0), already printed
-        return int(e.code or 0)
-    try:
-        commands = {"transcribe": _transcribe, "demo": _demo, "info": _info, "features": _features,
-                    "convert": _convert, "corpus": _corpus, "export-onnx": _export_onnx}  # fmt: skip
-        return commands[args.command](args)
-    except MiniS2TError as e:  # found before any file was read: one line, no traceback
-        print(f"minis2t: error: {' '.join(str(e).split())}", file=sys.stderr)
-        return 2
-    except BrokenPipeError:  # the reader went away (`minis2t ... | head`): stop quietly
-        import os
 
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
-        return 141  # 128 + SIGPIPE, what a shell reports for a program killed by it
+# --- the sub-commands ----------------------------------------------------------------------------
 
 
 def _model_dir(given: str | None) -> str:
@@ -212,7 +251,6 @@ def _model_dir(given: str | None) -> str:
 
 
 def _transcribe(args) -> int:
-    from .pipeline import Speech2Text
 
     # Everything that can be wrong with the command line is found here, before any file
     # is read: the options, the output directory, the model, the task and the language.
@@ -225,9 +263,7 @@ def _transcribe(args) -> int:
     _check_subtitle_options(args, formats)
     if args.output_dir is not None:
         _check_output_dir(args.output_dir, args.files)
-    model = Speech2Text.from_pretrained(_model_dir(args.model))
-    if model.runtime.name == "onnxruntime" and args.threads is not None:  # its sessions' threads
-        model = Speech2Text._from_onnx(model.runtime.directory, threads=args.threads)
+    model = Speech2Text.from_pretrained(_model_dir(args.model), threads=args.threads)
     _check_task_and_language(model, args)
     options = {"search": args.search}
     if args.beams is not None:
@@ -359,13 +395,8 @@ def _check_subtitle_options(args, formats: list[str]) -> None:
 
 def _corpus(args) -> int:
     """``minis2t corpus``: see :mod:`minis2t.app.corpus`."""
-    import time
 
-    from tqdm import tqdm
 
-    from . import corpus
-    from ..io.checkpoint import BUNDLED_MODELS
-    from .pipeline import Speech2Text
 
     items = corpus.read_manifest(args.manifest)
     name = args.model or "bundled-asr"  # a name each worker resolves in its own installation
@@ -409,8 +440,6 @@ def _corpus(args) -> int:
 
 def _formats(args) -> list[str]:
     """The file formats asked for (``text`` is ``txt``; ``all`` is every one)."""
-    from .formats import FORMATS
-
     fmt = {"text": "txt"}.get(args.output_format, args.output_format)
     formats = list(FORMATS) if fmt == "all" else [fmt]
     if args.output_dir is None and (fmt == "all" or (fmt in ("srt", "vtt") and len(args.files) > 1)):
@@ -421,11 +450,8 @@ def _formats(args) -> list[str]:
 
 def _threads(n: int | None):
     """A context limiting the BLAS threads to ``n`` (threadpoolctl), or doing nothing."""
-    import contextlib
-
     if n is None:
         return contextlib.nullcontext()
-    from threadpoolctl import threadpool_limits
 
     return threadpool_limits(limits=n)
 
@@ -436,9 +462,7 @@ def _run_files(model, args, options):
     and cut at pauses, so files of any length work; a file that fails reports its error
     and the others go on. A progress bar counts files; with one file, its segments are
     printed to stderr as they are decoded (unless --quiet)."""
-    from tqdm import tqdm
 
-    from .formats import segment_text
 
     show = not args.quiet and sys.stderr.isatty()
     files = tqdm(total=len(args.files), unit="file", disable=not show or len(args.files) < 2)
@@ -467,8 +491,6 @@ def _run_files(model, args, options):
 
 def _seconds(path: str) -> float | None:
     """A file's duration from its header, or None (standard input, an unreadable file)."""
-    import soundfile
-
     if path == "-":
         return None
     try:
@@ -481,8 +503,6 @@ def _seconds(path: str) -> float | None:
 def _write_outputs(directory: Path, path: str, result: dict, formats: list[str], args) -> None:
     """Every asked-for file of one recording, each written aside and then moved into
     place, so that a file in the directory is always whole."""
-    from .formats import WRITERS
-
     for fmt in formats:
         target = directory / f"{_stem(path)}.{fmt}"
         try:
@@ -506,8 +526,6 @@ def _subtitle_options(fmt: str, args) -> dict:
 def _write_whole(target: Path, text: str) -> None:
     """``text`` into ``target``: written to a hidden file beside it, then renamed (an
     atomic replace on POSIX), so no reader ever sees half a file."""
-    import os
-
     aside = target.with_name(f".{target.name}.{os.getpid()}.partial")
     try:
         aside.write_text(text, encoding="utf-8")
@@ -517,7 +535,6 @@ def _write_whole(target: Path, text: str) -> None:
 
 
 def _print_results(results: list, fmt: str, args) -> None:
-    from .formats import WRITERS, shown_text, tsv_row
 
     if fmt == "json":
         rows = [{"file": f, **(result if error is None else _error_row(error))} for f, result, error in results]
@@ -538,8 +555,6 @@ def _print_results(results: list, fmt: str, args) -> None:
 
 def _demo(args) -> int:
     """The README's main command: the bundled model on its bundled test recordings."""
-    from .pipeline import Speech2Text
-
     samples = BUNDLED_MODEL.parent / "samples"
     refs = json.loads((samples / "references.json").read_text())
     model = Speech2Text.from_pretrained()
@@ -560,9 +575,6 @@ def command_hint() -> str:
     """How this shell reaches the command: ``minis2t`` when it is on PATH, else the path of
     the installed script (``.venv/bin/minis2t`` after scripts/run.sh), with how to make it
     plain ``minis2t``."""
-    import os
-    import shutil
-
     script = Path(sys.executable).parent / "minis2t"
     found = shutil.which("minis2t")
     if found and (not script.is_file() or Path(found).resolve() == script.resolve()):
@@ -577,9 +589,6 @@ def command_hint() -> str:
 
 def _demo_translation() -> bool:
     """One bundled recording translated by the bundled translation model (into German)."""
-    from ..io.checkpoint import BUNDLED_MODELS
-    from .pipeline import Speech2Text
-
     directory = BUNDLED_MODELS["bundled-st"]
     samples = directory.parent / "samples_st"
     if not (directory / "config.json").is_file():
@@ -596,8 +605,6 @@ def _demo_translation() -> bool:
 
 
 def _info(args) -> int:
-    from ..io.checkpoint import resolve_model_dir
-    from .pipeline import Speech2Text
 
     directory = resolve_model_dir(_model_dir(args.model))
     model = Speech2Text.from_pretrained(directory)
@@ -624,7 +631,6 @@ def _info(args) -> int:
 
 
 def _convert(args) -> int:
-    from .pipeline import Speech2Text
 
     target = Path(args.target)
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
@@ -642,9 +648,7 @@ def _convert(args) -> int:
 
 
 def _export_onnx(args) -> int:
-    """``minis2t export-onnx``: see :mod:`minis2t.onnx_export`."""
-    from .onnx_export import DEFAULT_OPSET, GRAPHS, export
-
+    """``minis2t export-onnx``: see :mod:`minis2t.app.onnx_export`."""
     out = export(args.model, args.out_dir, args.opset or DEFAULT_OPSET, args.dtype)
     sizes = ", ".join(f"{name} {(out / name).stat().st_size / 1e6:.1f} MB" for name in GRAPHS.values())
     print(f"wrote {out}: {sizes}; run it with: minis2t transcribe FILE --model {out}")
@@ -685,6 +689,31 @@ def _sparkline(values: np.ndarray) -> str:
     lo, hi = float(values.min()), float(values.max())
     scaled = (values - lo) / (hi - lo + 1e-12) * (len(bars) - 1)
     return "".join(bars[int(round(v))] for v in scaled)
+
+
+
+# --- the registration table ------------------------------------------------------------------------
+
+
+def _from_module(name: str) -> tuple:
+    """A sub-command in a module of its own, ``minis2t.app.<name>``, with
+    ``add_parser(subparsers)`` and ``run(args) -> int``."""
+    module = importlib.import_module(f"{__package__}.{name}")
+    return module.add_parser, module.run
+
+
+# name -> (add its parser to the sub-parsers, run it on the parsed arguments -> exit status),
+# in the order --help lists them. A sub-command in a module of its own is one line, e.g.
+#     "explain": _from_module("explain"),
+COMMANDS = {
+    "transcribe": (_add_transcribe, _transcribe),
+    "corpus": (_add_corpus, _corpus),
+    "demo": (_add_demo, _demo),
+    "info": (_add_info, _info),
+    "convert": (_add_convert, _convert),
+    "export-onnx": (_add_export_onnx, _export_onnx),
+    "features": (_add_features, _features),
+}
 
 
 if __name__ == "__main__":

@@ -6,9 +6,10 @@ chose are less probable, the runner-up tokens closer, and the sentence it settle
 too short or too long for the audio. This module turns those signals into one number:
 
 1. **signals** (:func:`signals`): the decoder is run once more over the tokens the
-   search chose (teacher forcing, on the segment's own audio) and, per segment, gives
-   the mean and the least log-probability of its tokens, the least margin between a
-   chosen token and the best other token, the mean entropy of the next-token
+   search chose (teacher forcing, :meth:`minis2t.Speech2Text.score`, on the encoder
+   states the search used — the pass that also gives the word times) and, per segment,
+   gives the mean and the least log-probability of its tokens, the least margin between
+   a chosen token and the best other token, the mean entropy of the next-token
    distributions, the number of tokens and the seconds of audio per token;
 2. **calibration** (:class:`Calibration`): a logistic regression of those signals,
    fitted on held-out material (``recipes/synthetic_speech/confidence.py``: grammar
@@ -32,7 +33,6 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError
-from ..reference.nn import log_softmax
 
 FILENAME = "confidence.json"
 FORMAT = "minis2t-confidence/1"
@@ -40,26 +40,17 @@ FORMAT = "minis2t-confidence/1"
 SIGNALS = ("avg_logprob", "min_logprob", "min_margin", "mean_entropy", "log_tokens", "log_seconds_per_token")
 
 
-def signals(model, waves: list[np.ndarray], ids: list[np.ndarray]) -> list[dict]:
-    """The decoder's signals (:data:`SIGNALS`) for each 16 kHz wave ``[N]`` and the token
-    ids ``[L]`` the search chose for it (decoder start token first, end-of-sentence
-    included when reached). One encoder pass and one teacher-forced decoder pass per batch."""
-    if not waves:
-        return []
-    batch = model.feature_extractor(waves)
-    states, mask = model.encode(batch["input_features"], batch["attention_mask"])
-    longest = max(x.shape[0] for x in ids)
-    pad = model.config.pad_token_id
-    sequences = np.full((len(ids), longest), pad, np.int64)  # [B, L]
-    for b, x in enumerate(ids):
-        sequences[b, : x.shape[0]] = x
-    cache = model.runtime.init_cache(states)
-    logits = model.runtime.decode(sequences, cache, mask)["logits"][:, :-1]  # [B, L - 1, V]
-    log_p = log_softmax(logits.astype(np.float64))  # predicting tokens 1..L-1
-    return [_signals(log_p[b, : x.shape[0] - 1], x[1:], w.shape[0] / 16000) for b, (x, w) in enumerate(zip(ids, waves))]
+def signals(log_probs: np.ndarray, ids: list[np.ndarray], seconds: list[float]) -> list[dict | None]:
+    """The decoder's signals (:data:`SIGNALS`) for each row of a batch: ``log_probs [B, L - 1,
+    V]`` from the teacher-forced pass over the chosen tokens (:meth:`Speech2Text.score`),
+    ``ids`` each row's tokens ``[L_b]`` without padding (decoder start token first,
+    end-of-sentence included when reached), ``seconds`` each row's audio duration. None
+    for a row with no output token."""
+    return [token_signals(log_probs[b, : x.shape[0] - 1], x[1:], s) if x.shape[0] > 1 else None
+            for b, (x, s) in enumerate(zip(ids, seconds))]  # fmt: skip
 
 
-def _signals(log_p: np.ndarray, targets: np.ndarray, seconds: float) -> dict:
+def token_signals(log_p: np.ndarray, targets: np.ndarray, seconds: float) -> dict:
     """``log_p [n, V]`` the next-token log-probabilities where ``targets [n]`` were chosen."""
     n = targets.shape[0]
     chosen = log_p[np.arange(n), targets]  # [n]
@@ -138,23 +129,17 @@ def check_min_confidence(value) -> float | None:
     return float(value)
 
 
-def assess(model, segments: list, min_confidence: float | None = None, keep_signals: bool = False) -> None:
+def assess(model, segments: list, min_confidence: float | None = None) -> None:
     """Set ``confidence`` and ``understood`` on each :class:`minis2t.app.longform.Segment`
-    (its ``audio`` and ``ids`` still there): with no calibration, None and True. The
-    signals are computed when there is a calibration or ``keep_signals`` asks for them."""
-    calibration = getattr(model, "calibration", None)
-    if calibration is None and not keep_signals:
-        for segment in segments:
-            segment.confidence, segment.understood = None, True
-        return
-    found = signals(model, [s.audio for s in segments], [s.ids for s in segments])
-    for segment, signal in zip(segments, found):
-        segment.signals = signal
+    from its ``signals`` (computed with its tokens, :func:`signals`): with no calibration,
+    None and True."""
+    calibration = model.calibration
+    for segment in segments:
         if calibration is None:
             segment.confidence, segment.understood = None, True
             continue
         threshold = calibration.threshold if min_confidence is None else min_confidence
-        segment.confidence = round(calibration(signal), 4)
+        segment.confidence = round(calibration(segment.signals), 4)
         segment.understood = bool(segment.confidence >= threshold)
 
 

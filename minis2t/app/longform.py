@@ -15,7 +15,9 @@ sentence at a time. So a long recording is cut where the speaker pauses:
 4. each segment is decoded like a short clip; two neighbours apart by a short pause are
    also decoded as one, and kept as one sentence when the model is clearly surer of that
    reading (``JOIN_MARGIN``); the texts are joined;
-5. each word gets its times from cross-attention (:mod:`minis2t.app.timing`).
+5. one teacher-forced pass over each segment's tokens (:meth:`minis2t.Speech2Text.score`,
+   on the encoder states the search used) gives its words' times from cross-attention
+   (:mod:`minis2t.app.timing`) and its confidence signals (:mod:`minis2t.app.confidence`).
 
 Each segment keeps its start and end time in the recording.
 """
@@ -329,12 +331,14 @@ def transcribe_long(model, audio, sampling_rate: int | None = None, batch_size: 
     done: list[Segment] = []
     held: list[Segment] = []  # the last decoded segment: the next one may continue its sentence
 
+    signals = keep_signals or model.calibration is not None
+
     def generate(waves: list[np.ndarray]) -> list[tuple]:
-        return decode_waves(model, waves, batch_size, search, word_timestamps, **options)
+        return decode_waves(model, waves, batch_size, search, word_timestamps, signals, **options)
 
     def emit(segments: list[Segment]) -> None:
         segments = [s for s in segments if s.text]
-        conf.assess(model, segments, min_confidence, keep_signals)
+        conf.assess(model, segments, min_confidence)
         for segment in segments:
             if segment.words is not None:  # times in the recording, within the segment
                 segment.words = [{**w, "start": round(min(w["start"] + segment.start, segment.end), 3),
@@ -346,8 +350,8 @@ def transcribe_long(model, audio, sampling_rate: int | None = None, batch_size: 
                 on_segment(segment.to_dict())
 
     def decode(segments: list[Segment], final: bool) -> None:
-        for segment, (text, score, ids, words) in zip(segments, generate([s.audio for s in segments])):
-            segment.text, segment.avg_logprob, segment.ids, segment.words = text, score, ids, words
+        for segment, (text, score, ids, words, found) in zip(segments, generate([s.audio for s in segments])):
+            segment.text, segment.avg_logprob, segment.ids, segment.words, segment.signals = text, score, ids, words, found
         run = held + segments
         held.clear()
         pairs = joinable_pairs(run, max_seconds)
@@ -380,21 +384,29 @@ JOIN_PAUSE_SECONDS, JOIN_MARGIN = BRIDGE_SECONDS, 0.175
 
 
 def decode_waves(model, waves: list[np.ndarray], batch_size: int, search: str = "transformers",
-                 word_timestamps: bool = False, **options) -> list[tuple]:  # fmt: skip
-    """``(text, score, token ids without padding, words or None)`` for each wave, decoded
-    ``batch_size`` at a time; the batch's encoder output serves the search and the word
-    times alike."""
+                 word_timestamps: bool = False, signals: bool = False, **options) -> list[tuple]:  # fmt: skip
+    """``(text, score, token ids without padding, words or None, confidence signals or
+    None)`` for each wave, decoded ``batch_size`` at a time. The batch's encoder output
+    serves the search and then one teacher-forced pass over the chosen tokens
+    (:meth:`Speech2Text.score`), run when ``word_timestamps`` or ``signals`` asks for it,
+    which gives the word times and the signals alike."""
     out = []
     for i in range(0, len(waves), batch_size):
-        batch = model.feature_extractor(waves[i : i + batch_size])
+        chunk = waves[i : i + batch_size]
+        batch = model.feature_extractor(chunk)
         encoded = model.encode(batch["input_features"], batch["attention_mask"])
         result = model.generate(None, search=search, return_dict=True, encoder_outputs=encoded, **options)
         texts = model.tokenizer.batch_decode(result.sequences, skip_special_tokens=True)
         lengths = 1 + (result.sequences[:, 1:] != model.config.pad_token_id).sum(axis=1)
+        ids = [result.sequences[k, : lengths[k]] for k in range(len(chunk))]
         scores = result.sequences_scores
-        timed = timing.word_timestamps(model, *encoded, result.sequences) if word_timestamps else None
-        out += [(t.strip(), None if scores is None else round(float(scores[k]), 4),
-                 result.sequences[k, : lengths[k]], None if timed is None else timed[k]["words"])
+        scored = None
+        if word_timestamps or signals:
+            scored = model.score(result.sequences, encoded, output_attentions=word_timestamps)
+        timed = timing.word_timestamps(model, *encoded, result.sequences, scored=scored) if word_timestamps else None
+        found = conf.signals(scored.log_probs, ids, [w.shape[0] / SAMPLING_RATE for w in chunk]) if signals else None
+        out += [(t.strip(), None if scores is None else round(float(scores[k]), 4), ids[k],
+                 None if timed is None else timed[k]["words"], None if found is None else found[k])
                 for k, t in enumerate(texts)]  # fmt: skip
     return out
 
@@ -435,11 +447,11 @@ def _joined_audio(first: Segment, second: Segment) -> np.ndarray:
 
 def _one_sentence(first: Segment, second: Segment, joined: tuple, margin: float) -> bool:
     """Read as one, is the speech more probable per token, by ``margin``, than read in two?"""
-    text, score, ids, _ = joined
+    text, score = joined[:2]
     apart = (first.avg_logprob * first.tokens + second.avg_logprob * second.tokens) / (first.tokens + second.tokens)
     return bool(text) and score is not None and score > apart + margin
 
 
-def _merge(first: Segment, second: Segment, text: str, score: float, ids: np.ndarray, words) -> Segment:
+def _merge(first: Segment, second: Segment, text: str, score: float, ids: np.ndarray, words, signals) -> Segment:
     return Segment(first.start, second.end, _joined_audio(first, second), text, score,
-                   first.pause_before, words, ids)  # fmt: skip
+                   first.pause_before, words, ids, signals=signals)  # fmt: skip

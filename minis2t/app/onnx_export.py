@@ -9,8 +9,8 @@ checkout, not in the installed package. A fairseq directory is first read by min
 torch-free reader (:mod:`minis2t.io.fairseq`), like every other directory, so one path
 serves them all.
 
-Three graphs and the files that make the directory self-contained (see
-:mod:`minis2t.onnx_runtime` for their inputs and outputs)::
+Three graphs and the files that make the directory self-contained, in the format of
+:mod:`minis2t.engine.onnx_format` (which :mod:`minis2t.engine.onnx_runtime` reads)::
 
     encoder.onnx    input_features [B, T, F], attention_mask [B, T]
                       -> last_hidden_state [B, S, D], encoder_mask [B, S]
@@ -36,44 +36,11 @@ from pathlib import Path
 
 import numpy as np
 
+from ..engine.onnx_format import DEFAULT_OPSET, DTYPES, GRAPHS, MANIFEST, MIN_OPSET, expected_shapes, graph_metadata
+from ..engine.onnx_format import manifest as manifest_of
 from ..errors import ExportError, MiniS2TError
-
-FORMAT_VERSION = 1
-DEFAULT_OPSET = 18
-MIN_OPSET = 17  # LayerNormalization is an ONNX operator from opset 17
-DTYPES = ("float32",)
-GRAPHS = {"encoder": "encoder.onnx", "cross_kv": "cross_kv.onnx", "decoder": "decoder.onnx"}
-MANIFEST = "onnx_config.json"
-
-
-# --- names of the graphs' inputs and outputs (shared with onnx_runtime) -------------------
-
-
-def cross_names(layers: int) -> list[str]:
-    return [f"cross_{kind}.{i}" for i in range(layers) for kind in ("key", "value")]
-
-
-def past_names(layers: int) -> list[str]:
-    return [f"past_{kind}.{i}" for i in range(layers) for kind in ("key", "value")]
-
-
-def present_names(layers: int) -> list[str]:
-    return [f"present_{kind}.{i}" for i in range(layers) for kind in ("key", "value")]
-
-
-def attention_names(layers: int) -> list[str]:
-    return [f"cross_attention.{i}" for i in range(layers)]
-
-
-def config_fingerprint(config) -> str:
-    """A hash of the architecture and token ids (``config.json``'s known fields): a graph
-    carries it, so a graph from another model is recognised when the directory is read."""
-    import hashlib
-
-    values = {k: v for k, v in config.to_dict().items()
-              if k in type(config).__dataclass_fields__ and k != "extra"}  # fmt: skip
-    return hashlib.sha256(json.dumps(values, sort_keys=True, default=list).encode()).hexdigest()[:16]
-
+from . import onnx_graphs
+from .pipeline import Speech2Text
 
 # --- the export ------------------------------------------------------------------------------
 
@@ -98,8 +65,6 @@ def export(model_dir, out_dir, opset: int = DEFAULT_OPSET, dtype: str = "float32
     The graphs are written into a temporary directory next to ``out_dir``, checked by
     ``onnx.checker``, and moved into place only when all is done: a failed export leaves
     nothing behind. Returns ``out_dir``."""
-    from .pipeline import Speech2Text
-
     out_dir = Path(out_dir)
     if dtype not in DTYPES:
         raise ExportError(f"--dtype {dtype}: the export writes {', '.join(DTYPES)} graphs.")
@@ -110,7 +75,7 @@ def export(model_dir, out_dir, opset: int = DEFAULT_OPSET, dtype: str = "float32
         raise ExportError(f"{out_dir} exists and is not an empty directory; nothing was written.")
     _require_export_packages()
     model = Speech2Text.from_pretrained(model_dir)  # any layout minis2t reads, validated
-    if model.runtime.name != "numpy":  # an exported directory's graphs: nothing to trace
+    if model.weights is None:  # an exported directory's graphs: nothing to trace
         raise ExportError(f"{model_dir} is already an exported ONNX directory; export its source model.")
     _check_exportable(model)
     import onnx
@@ -178,11 +143,8 @@ def _write_graphs(model, directory: Path, opset: int) -> None:
 
     import torch
 
-    from . import onnx_graphs
-
     hf = transformers_model(model)
     c = model.config
-    fingerprint = config_fingerprint(c)
     # The tracer warns about three Python-level decisions in transformers' code, each fixed
     # for every input the graphs take: the position table is long enough (decoding stops at
     # max_target_positions), the encoder mask is as long as the features (the runtime
@@ -194,16 +156,14 @@ def _write_graphs(model, directory: Path, opset: int) -> None:
             torch.onnx.export(module, args, str(path), input_names=inputs, output_names=outputs,
                               dynamic_axes=axes, opset_version=opset, dynamo=False,
                               do_constant_folding=True)  # fmt: skip
-            _stamp(path, role, c, fingerprint, opset)
+            _stamp(path, role, c, opset)
 
 
-def _stamp(path: Path, role: str, config, fingerprint: str, opset: int) -> None:
+def _stamp(path: Path, role: str, config, opset: int) -> None:
     """Declare every fixed size of the graph's inputs and outputs (the tracer names some it
     could not infer), record the graph's role and its model's fingerprint in its
     metadata, then check it."""
     import onnx
-
-    from .onnx_runtime import expected_shapes
 
     graph = onnx.load(str(path))
     inputs, outputs = expected_shapes(role, config)
@@ -212,8 +172,7 @@ def _stamp(path: Path, role: str, config, fingerprint: str, opset: int) -> None:
             for dim, size in zip(value.type.tensor_type.shape.dim, shapes.get(value.name, ())):
                 if size is not None:
                     dim.dim_value = size  # replaces a dim_param such as "Transposecross_key.0_dim_1"
-    for key, value in {"minis2t.role": role, "minis2t.config": fingerprint,
-                       "minis2t.format": str(FORMAT_VERSION), "minis2t.opset": str(opset)}.items():  # fmt: skip
+    for key, value in graph_metadata(role, config, opset).items():
         entry = graph.metadata_props.add()
         entry.key, entry.value = key, value
     onnx.checker.check_model(graph, full_check=True)
@@ -230,6 +189,4 @@ def _write_side_files(model, directory: Path, opset: int, dtype: str) -> None:
         model.tokenizer.save_pretrained(directory)
     if model.calibration is not None:  # the confidence model reads the decoder's outputs: it travels too
         (directory / "confidence.json").write_text(json.dumps(model.calibration.to_dict(), indent=1) + "\n")
-    manifest = {"format": FORMAT_VERSION, "opset": opset, "dtype": dtype, "graphs": GRAPHS,
-                "config": config_fingerprint(model.config), "exported_by": "minis2t export-onnx"}  # fmt: skip
-    (directory / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+    (directory / MANIFEST).write_text(json.dumps(manifest_of(model.config, opset, dtype), indent=2) + "\n")

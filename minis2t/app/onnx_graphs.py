@@ -1,4 +1,4 @@
-"""The three small torch modules that :mod:`minis2t.onnx_export` traces, around
+"""The three small torch modules that :mod:`minis2t.app.onnx_export` traces, around
 transformers' Speech2Text.
 
 Only :func:`graphs` is public, and it imports torch and transformers when called: this
@@ -20,13 +20,13 @@ module can be imported without them (``minis2t`` never imports torch at module l
 
 from __future__ import annotations
 
+from ..engine.onnx_format import attention_names, cross_names, past_names, present_names
+
 
 def graphs(hf, config) -> dict:
     """``{role: (module, example_args, input_names, output_names, dynamic_axes)}``."""
     import torch
     from transformers.models.speech_to_text.modeling_speech_to_text import eager_attention_forward
-
-    from .onnx_export import attention_names, cross_names, past_names, present_names
 
     layers = config.decoder_layers
     heads, head_dim = config.decoder_attention_heads, config.d_model // config.decoder_attention_heads

@@ -1,13 +1,18 @@
 """One object for the whole line: ``Speech2Text.from_pretrained(dir)``.
 
-It holds the config, the weights (nested, see :func:`minis2t.reference.model.nest`), the
-feature extractor and the tokenizer of one model directory, and the runtime that computes
-the network (:class:`minis2t.engine.runtime.NumpyRuntime`), and offers the model's entry
-points. What a user gives is checked here, once, before any work::
+It holds the config, the feature extractor and the tokenizer of one model directory, and
+the *runtime* that computes the network — given to it, not chosen by it
+(:mod:`minis2t.engine.runtime` defines what a runtime is): the NumPy engine over the
+checkpoint's weights (:class:`~minis2t.engine.runtime.NumpyRuntime`, what
+``Speech2Text(config, weights)`` makes), or onnxruntime over an exported directory
+(:class:`~minis2t.engine.onnx_runtime.OnnxRuntime`). :meth:`Speech2Text.from_pretrained`
+picks the runtime from the directory and reads it once. What a user gives is checked
+here, once, before any work, whatever the runtime::
 
     model = minis2t.Speech2Text.from_pretrained("s2t-small-librispeech-asr/")
     states, mask = model.encode(features, attention_mask)     # [B, S, D], [B, S]
     logits = model.forward(features, attention_mask, decoder_input_ids=ids)   # [B, L, V]
+    scored = model.score(ids, (states, mask))                 # teacher forcing: log_probs [B, L - 1, V]
 """
 
 from __future__ import annotations
@@ -18,7 +23,9 @@ from pathlib import Path
 import numpy as np
 
 from ..engine import nn as engine_nn
-from ..engine.runtime import NumpyRuntime
+from ..engine.onnx_format import MANIFEST, is_onnx_dir
+from ..engine.onnx_runtime import OnnxRuntime
+from ..engine.runtime import NumpyRuntime, Runtime
 from ..errors import (
     ConfigError,
     InputTooLongError,
@@ -27,7 +34,14 @@ from ..errors import (
     UnknownLanguageError,
 )
 from ..io.audio import FRAME_LENGTH, SAMPLING_RATE, SILENCE_AMPLITUDE, AudioInput, is_sample_list, load_audio  # noqa: F401
-from ..io.checkpoint import BUNDLED_MODELS, load_checkpoint, resolve_model_dir, save_checkpoint
+from ..io.checkpoint import (
+    BUNDLED_MODELS,
+    TIED_HEAD,
+    expected_shapes,
+    load_checkpoint,
+    resolve_model_dir,
+    save_checkpoint,
+)
 from ..io.config import GenerationConfig, ModelConfig, check_generation_for_model
 from ..io.fairseq import is_fairseq_dir, load_fairseq_dir
 from ..io.features import FeatureExtractor
@@ -35,8 +49,8 @@ from ..io.tokenizer import Tokenizer
 from ..reference import fairseq_search
 from ..reference import generate as g
 from ..reference import model as m
+from ..reference.nn import log_softmax
 from . import confidence, longform
-from .onnx_runtime import is_onnx_dir
 
 
 BUNDLED_MODEL = BUNDLED_MODELS["bundled-asr"]  # see docs: "The bundled model"
@@ -63,32 +77,46 @@ class Output(dict):
 
 
 class Speech2Text:
-    """A Speech2Text model directory, loaded into NumPy."""
+    """A Speech2Text model: its config, its runtime, and what reads and writes its text.
 
-    calibration = None  # the confidence calibration (minis2t.app.confidence), if the directory has one
+    ``Speech2Text(config, weights)`` runs the NumPy engine over ``weights`` (``{name:
+    array}``, the checkpoint's names); ``Speech2Text(config, runtime=runtime)`` runs any
+    :class:`minis2t.engine.runtime.Runtime`. ``calibration``: the confidence calibration
+    (:mod:`minis2t.app.confidence`), if the directory has one."""
 
-    def __init__(self, config: ModelConfig, weights: dict[str, np.ndarray],
+    def __init__(self, config: ModelConfig, weights: dict[str, np.ndarray] | None = None,
                  generation_config: GenerationConfig | None = None,
                  feature_extractor: FeatureExtractor | None = None,
-                 tokenizer: Tokenizer | None = None):  # fmt: skip
+                 tokenizer: Tokenizer | None = None, *, runtime: Runtime | None = None,
+                 calibration: confidence.Calibration | None = None):  # fmt: skip
+        if (weights is None) == (runtime is None):
+            raise ConfigError("give Speech2Text its weights or its runtime (one of them).")
         self.config = config
-        self.weights = weights
-        self.params = m.nest(weights)
-        self.dtype = next(iter(weights.values())).dtype
+        self.runtime = NumpyRuntime(weights, config) if runtime is None else runtime
         self.generation_config = generation_config or GenerationConfig()
         self.feature_extractor = feature_extractor
         self.tokenizer = tokenizer
-        # The sinusoidal tables, computed once. Parity checks may swap in another library's
-        # table (see minis2t.reference.nn.sinusoidal_positions on why they differ).
-        pad = config.pad_token_id
-        self.runtime = NumpyRuntime(self.params, config, {
-            "encoder": m.position_table(config.max_source_positions, config.d_model, pad, self.dtype),
-            "decoder": m.position_table(config.max_target_positions, config.d_model, pad, self.dtype),
-        })  # fmt: skip
+        self.calibration = calibration
+
+    @property
+    def weights(self) -> dict[str, np.ndarray] | None:
+        """The checkpoint's arrays by name (None when the runtime holds its weights in its
+        own form, as an exported ONNX directory's graphs do)."""
+        return self.runtime.weights
+
+    @property
+    def params(self) -> dict:
+        """The weights nested as the model functions read them (NumPy runtime only)."""
+        return self.runtime.params
+
+    @property
+    def dtype(self) -> np.dtype:
+        """The float type the runtime computes in (features are cast to it)."""
+        return self.runtime.dtype
 
     @property
     def positions(self) -> dict[str, np.ndarray]:
-        """The ``{"encoder": table, "decoder": table}`` the runtime adds (settable)."""
+        """The ``{"encoder": table, "decoder": table}`` the NumPy runtime adds (settable)."""
         return self.runtime.positions
 
     @positions.setter
@@ -96,8 +124,9 @@ class Speech2Text:
         self.runtime.positions = tables
 
     @classmethod
-    def from_pretrained(cls, path=None, dtype=np.float32) -> "Speech2Text":
-        """Load config, weights, generation config, feature extractor and tokenizer.
+    def from_pretrained(cls, path=None, dtype=np.float32, threads: int | None = None) -> "Speech2Text":
+        """Load config, runtime, generation config, feature extractor, tokenizer and
+        confidence calibration.
 
         ``path`` is a model directory (or a hub name, see
         :func:`minis2t.io.checkpoint.resolve_model_dir`); ``None`` or ``"bundled-asr"`` loads
@@ -106,37 +135,39 @@ class Speech2Text:
         S2T directory (a ``*.pt`` checkpoint with its ``config.yaml``, SentencePiece model
         and dictionary; see
         :mod:`minis2t.io.fairseq`). The tokenizer and feature extractor are optional: a
-        directory with only ``config.json`` and weights still encodes and decodes ids."""
+        directory with only ``config.json`` and weights still encodes and decodes ids.
+
+        The runtime follows from the directory: a directory written by ``minis2t
+        export-onnx`` runs in onnxruntime (:class:`~minis2t.engine.onnx_runtime.OnnxRuntime`,
+        ``threads`` its intra-op threads, None: all cores; its graphs are float32 and
+        ``dtype`` does not apply), any other in the NumPy engine in ``dtype`` (whose BLAS
+        threads ``threadpoolctl`` sets, as the command's ``--threads`` does)."""
         directory = resolve_model_dir(BUNDLED_MODEL if path is None else path)
         if is_onnx_dir(directory):  # written by `minis2t export-onnx`: run by onnxruntime
-            return cls._from_onnx(directory)
-        if is_fairseq_dir(directory):  # a checkpoint *.pt with fairseq's config.yaml
-            return cls(*load_fairseq_dir(directory, dtype))
-        config, weights = load_checkpoint(directory, dtype=dtype)
+            if not (directory / "config.json").is_file():
+                raise ConfigError(f"{directory} has {MANIFEST} but no config.json; re-export the model.")
+            config = ModelConfig.from_pretrained(directory)
+            runtime = OnnxRuntime(directory, config, threads)
+        elif is_fairseq_dir(directory):  # a checkpoint *.pt with fairseq's config.yaml
+            config, weights, generation, extractor, tokenizer = load_fairseq_dir(directory, dtype)
+            return cls(config, weights, generation, extractor, tokenizer)
+        else:
+            config, weights = load_checkpoint(directory, dtype=dtype)
+            runtime = NumpyRuntime(weights, config)
         has = lambda *names: any((directory / n).is_file() for n in names)  # noqa: E731
         extractor = (FeatureExtractor.from_pretrained(directory)
                      if has("preprocessor_config.json", "processor_config.json") else None)  # fmt: skip
         tokenizer = Tokenizer.from_pretrained(directory) if has("vocab.json") else None
-        model = cls(config, weights, GenerationConfig.from_pretrained(directory), extractor, tokenizer)
-        model.calibration = confidence.load(directory)  # None without confidence.json
-        return model
-
-    @classmethod
-    def _from_onnx(cls, directory, threads: int | None = None) -> "Speech2Text":
-        """An exported directory: its graphs run the network (``self.runtime``), the rest
-        (features, search, tokenizer) is minis2t's as for any directory. No weights."""
-        from .onnx_runtime import load_onnx_dir
-
-        config, generation, extractor, tokenizer, runtime = load_onnx_dir(directory, threads)
-        self = cls(config, {"none": np.zeros(0, np.float32)}, generation, extractor, tokenizer)
-        self.weights, self.params, self.runtime = {}, {}, runtime
-        self.calibration = confidence.load(directory)  # copied by the export when the source had one
-        return self
+        return cls(config, None, GenerationConfig.from_pretrained(directory), extractor, tokenizer,
+                   runtime=runtime, calibration=confidence.load(directory))  # fmt: skip
 
     def save_pretrained(self, directory) -> None:
         """Write the model in the Hugging Face layout — ``config.json``,
         ``generation_config.json``, ``model.safetensors`` and, when present, the tokenizer
         files and ``preprocessor_config.json`` — which transformers loads."""
+        if self.weights is None:
+            raise ConfigError(f"this model runs in {self.runtime.name}, whose graphs hold its weights: "
+                              f"save (or convert) the model it was exported from.")  # fmt: skip
         save_checkpoint(directory, self.config, self.weights)
         self.generation_config.save_pretrained(directory)
         if self.tokenizer is not None:
@@ -148,9 +179,13 @@ class Speech2Text:
 
     @property
     def num_parameters(self) -> int:
-        """Parameters, a tied head counted once."""
-        if self.runtime.name == "onnxruntime":  # an exported directory: no weights in NumPy
-            return self.runtime.num_parameters
+        """Parameters, a tied head counted once (from the config's shapes when the runtime
+        holds no NumPy weights)."""
+        if self.weights is None:
+            shapes = expected_shapes(self.config)
+            if self.config.tie_word_embeddings:
+                del shapes[TIED_HEAD]
+            return int(sum(np.prod(shape) for shape in shapes.values()))
         return sum({id(a): a.size for a in self.weights.values()}.values())
 
     def _features(self, input_features) -> np.ndarray:
@@ -189,11 +224,16 @@ class Speech2Text:
                                     f"({self.config.max_target_positions}); ask for fewer tokens.")  # fmt: skip
         return ids
 
-    def encode(self, input_features, attention_mask=None):
+    def encode(self, input_features, attention_mask=None, output_hidden_states=False, output_attentions=False,
+               return_dict=False):  # fmt: skip
         """Features ``[B, T, F]`` and mask ``[B, T]`` -> (encoder states ``[B, S, D]``,
-        encoder mask ``[B, S]``)."""
-        out = self._encode(self._features(input_features), attention_mask)
-        return out["last_hidden_state"], out["mask"]
+        encoder mask ``[B, S]``). With ``return_dict``, ``output_hidden_states`` or
+        ``output_attentions``: an :class:`Output` with ``last_hidden_state``, ``mask`` and,
+        as asked, ``conv_outputs``, ``hidden_states``, ``attentions``."""
+        out = self._encode(self._features(input_features), attention_mask, output_hidden_states, output_attentions)
+        if not (return_dict or output_hidden_states or output_attentions):
+            return out["last_hidden_state"], out["mask"]
+        return Output(out)
 
     def _encode(self, features, attention_mask, output_hidden_states=False, output_attentions=False):
         with np.errstate(over="ignore", invalid="ignore"):  # non-finite output raises below
@@ -242,6 +282,43 @@ class Speech2Text:
         return out
 
     __call__ = forward
+
+    def init_cache(self, encoder_states):
+        """The decoder's state before any token, for ``encoder_states [B, S, D]`` (what
+        :meth:`encode` returned): the runtime's cache."""
+        return self.runtime.init_cache(encoder_states)
+
+    def decode(self, decoder_input_ids, cache, encoder_mask=None, decoder_attention_mask=None,
+               output_hidden_states=False, output_attentions=False) -> dict:  # fmt: skip
+        """The decoder over ``decoder_input_ids [N, L]`` after the ``cache.length`` tokens
+        ``cache`` holds (:meth:`init_cache`, or a previous call's ``"cache"``), ``encoder_mask
+        [N, S]`` as :meth:`encode` gave it: ``{"logits": [N, L, V], "cache": ...}`` and, as
+        asked, ``hidden_states`` (the last after the final layer norm), ``self_attentions``,
+        ``cross_attentions`` (the runtime protocol's :meth:`decode`, ids checked)."""
+        ids = self._token_ids(decoder_input_ids, cache.length)
+        out = self.runtime.decode(ids, cache, encoder_mask, decoder_attention_mask, output_hidden_states,
+                                  output_attentions)  # fmt: skip
+        _check_finite(out["logits"], "decoder logits")
+        return out
+
+    def score(self, sequences, encoder_outputs, output_attentions: bool = False) -> Output:
+        """Teacher forcing: the decoder once over chosen tokens ``sequences [B, L]``
+        (decoder start token first, ``pad_token_id`` after end-of-sentence, as
+        :meth:`generate` returns them), given ``encoder_outputs``: ``(states, mask)`` that
+        :meth:`encode` returned for their audio.
+
+        Returns an :class:`Output` with ``log_probs [B, L - 1, V]`` (float64: at position
+        ``i`` the next-token log-probabilities that predict token ``i + 1``) and, with
+        ``output_attentions``, ``cross_attentions`` (each decoder layer's ``[B, H, L, S]``;
+        row ``i`` is the position whose input is token ``i``). The one pass that word times
+        (:mod:`minis2t.app.timing`) and confidence (:mod:`minis2t.app.confidence`) read."""
+        states, mask = encoder_outputs
+        out = self.decode(sequences, self.init_cache(states), mask, output_attentions=output_attentions)
+        log_probs = log_softmax(out["logits"][:, :-1].astype(np.float64))  # [B, L - 1, V]
+        scored = Output(log_probs=log_probs)
+        if output_attentions:
+            scored["cross_attentions"] = out["cross_attentions"]
+        return scored
 
     def generation_options(self, **options) -> GenerationConfig:
         """The checkpoint's generation config with ``options`` changed, validated on its
@@ -352,7 +429,8 @@ class Speech2Text:
         "probability": float}, ...]}, ...]}`` with times in seconds; ``avg_logprob`` is the
         beam's length-normalised log-probability (None for greedy search); word times come
         from cross-attention (:mod:`minis2t.app.timing`), ``word_timestamps=False`` leaves
-        ``words`` out and saves the extra decoder pass they cost. ``language``,
+        ``words`` out (and saves the extra decoder pass they cost, unless the confidence's
+        signals need it: one pass serves both, :meth:`score`). ``language``,
         ``batch_size`` (segments per batch), ``search`` and ``options`` are as for
         :meth:`transcribe`; ``on_segment`` receives each segment as
         it is decoded, ``on_progress`` the seconds of audio read so far. See

@@ -5,11 +5,12 @@ some heads look, token after token, at the stretch of encoder frames where the t
 spoken. Word times follow from that in four steps (the idea of whisper's ``timing.py``,
 written for Speech2Text's 40 ms encoder frames):
 
-1. **teacher forcing** (:func:`cross_attention`): run the decoder once more over the
-   tokens the search chose, keeping the cross-attention weights ``[H, L, S]`` of the
-   chosen heads (``alignment_heads``) and each token's log-probability; a token's row is
-   that of the position that predicts it (measured: the position whose input it is
-   times words later, by about one token);
+1. **teacher forcing** (:meth:`minis2t.Speech2Text.score`, read by :func:`attention_of`):
+   the decoder runs once more over the tokens the search chose — one pass that also gives
+   the confidence signals (:mod:`minis2t.app.confidence`) — and the cross-attention
+   weights ``[H, L, S]`` of the chosen heads (``alignment_heads``) and each token's
+   log-probability are kept; a token's row is that of the position that predicts it
+   (measured: the position whose input it is times words later, by about one token);
 2. **normalise** (:func:`alignment_matrix`): standardise each head's weights over the
    tokens (a head that attends to the same frames for every token carries no timing),
    smooth along time with a short median filter (measured: its width hardly matters at
@@ -32,8 +33,6 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.ndimage
-
-from ..reference.nn import log_softmax
 
 # Measured (recipes/long_form/word_times.py, results/word_times.json): the row that
 # stands for a token — 0, the position whose input is the token; 1, the position that
@@ -60,14 +59,20 @@ def frame_seconds(config) -> float:
 
 def cross_attention(model, encoder_states, encoder_mask, sequences, heads) -> dict:
     """Teacher forcing over ``sequences [B, L]`` (decoder start token first, padding
-    after end-of-sentence) given the encoder's output (:meth:`Speech2Text.encode`):
-    ``weights [B, len(heads), L, S]`` — row ``i`` is the position whose input is token
-    ``i`` — and ``logprobs [B, L - 1]`` of tokens ``1..L-1``."""
-    cache = model.runtime.init_cache(encoder_states)
-    out = model.runtime.decode(sequences, cache, encoder_mask, output_attentions=True)
-    weights = np.stack([out["cross_attentions"][layer][:, head] for layer, head in heads], axis=1)
-    log_p = log_softmax(out["logits"][:, :-1].astype(np.float64))  # [B, L - 1, V]: predicting tokens 1..
-    logprobs = np.take_along_axis(log_p, sequences[:, 1:, None], axis=-1)[..., 0]
+    after end-of-sentence) given the encoder's output (:meth:`Speech2Text.encode`), read
+    by :func:`attention_of`."""
+    sequences = np.asarray(sequences)
+    return attention_of(model.score(sequences, (encoder_states, encoder_mask), output_attentions=True),
+                        sequences, heads)  # fmt: skip
+
+
+def attention_of(scored, sequences: np.ndarray, heads) -> dict:
+    """What word times read from a teacher-forced pass (:meth:`Speech2Text.score` with
+    ``output_attentions``) over ``sequences [B, L]``: ``weights [B, len(heads), L, S]`` —
+    row ``i`` is the position whose input is token ``i`` — and ``logprobs [B, L - 1]`` of
+    tokens ``1..L-1``."""
+    weights = np.stack([scored["cross_attentions"][layer][:, head] for layer, head in heads], axis=1)
+    logprobs = np.take_along_axis(scored["log_probs"], sequences[:, 1:, None], axis=-1)[..., 0]  # [B, L - 1]
     return {"weights": weights, "logprobs": logprobs}
 
 
@@ -141,17 +146,21 @@ def words_of(pieces: list[str]) -> list[list[int]]:
 
 
 def word_timestamps(model, encoder_states, encoder_mask, sequences,
-                    heads: list[tuple[int, int]] | None = None) -> list[dict]:  # fmt: skip
+                    heads: list[tuple[int, int]] | None = None, scored=None) -> list[dict]:  # fmt: skip
     """For each row of ``sequences`` (what :meth:`Speech2Text.generate` returned for the
     audio that :meth:`Speech2Text.encode` turned into ``encoder_states`` and
     ``encoder_mask``): ``{"words": [{"word", "start", "end",
     "probability"}], "avg_logprob"}``, times in seconds from the start of its audio,
     ``probability`` the mean of the word's token probabilities, ``avg_logprob`` the mean
-    log-probability of the row's tokens (end-of-sentence included)."""
+    log-probability of the row's tokens (end-of-sentence included). ``scored``: the
+    teacher-forced pass over ``sequences`` (:meth:`Speech2Text.score` with
+    ``output_attentions``) when the caller has it already; else it is run here."""
     tok = model.tokenizer
     heads = alignment_heads(model) if heads is None else heads
     sequences = np.asarray(sequences)
-    att = cross_attention(model, encoder_states, encoder_mask, sequences, heads)
+    if scored is None:
+        scored = model.score(sequences, (encoder_states, encoder_mask), output_attentions=True)
+    att = attention_of(scored, sequences, heads)
     step = frame_seconds(model.config)
     out = []
     for b in range(sequences.shape[0]):

@@ -64,7 +64,7 @@ def main() -> None:
     def decode(waves):  # as transcribe_long decodes (beam search: the scores joining needs)
         return lf.decode_waves(model, waves, batch_size=8)
 
-    for segment, (text, score, ids, _) in zip(segments, decode([s.audio for s in segments])):
+    for segment, (text, score, ids, _, _) in zip(segments, decode([s.audio for s in segments])):
         segment.text, segment.avg_logprob, segment.ids = text, score, ids
     pairs = lf.joinable_pairs(segments, lf.segment_seconds(model))
     joined = dict(zip(pairs, decode([lf._joined_audio(segments[i - 1], segments[i]) for i in pairs])))
