@@ -54,42 +54,31 @@ TARGETS = {  # issue 42, against transformers (memory: against NumPy)
 }
 
 
-def _plain_runtime(params, config, threads):
-    """The plain graphs behind the runtime interface: run by the fused runtime's sessions
-    would need its cache; the plain graphs take the exported directory's interface, so
-    they run in :class:`OnnxRuntime` from a directory of their own."""
-    from minis2t.app import onnx_build
+def _plain_runtime(hf_dir: Path, config, threads):
+    """The plain graphs, written by ``minis2t export-onnx`` (from the reference), in
+    :class:`OnnxRuntime` (their interface is the exported directory's)."""
+    from minis2t.app.onnx_export import export
+    from minis2t.engine.onnx_runtime import OnnxRuntime
 
-    try:
-        from minis2t.engine.onnx_runtime import OnnxRuntime
-    except ImportError:  # before the runtime moved to engine/
-        from minis2t.app.onnx_runtime import OnnxRuntime
-    from minis2t.app import onnx_export
-
-    directory = Path(tempfile.mkdtemp(prefix="plain."))
-    for role, graph in onnx_build.build(params, config).items():
-        (directory / onnx_export.GRAPHS[role]).write_bytes(graph.SerializeToString())
-    import json
-
-    manifest = {"format": onnx_export.FORMAT_VERSION, "opset": onnx_build.OPSET, "dtype": "float32",
-                "graphs": onnx_export.GRAPHS, "config": onnx_export.config_fingerprint(config)}  # fmt: skip
-    (directory / onnx_export.MANIFEST).write_text(json.dumps(manifest))
-    return OnnxRuntime(directory, config, threads)
+    out = export(hf_dir, Path(tempfile.mkdtemp(prefix="plain.")) / "onnx")
+    return OnnxRuntime(out, config, threads)
 
 
-def build():
-    """transformers' model and minis2t's model, and minis2t's with each graph runtime."""
+def build(directory: Path):
+    """transformers' model and minis2t's model, and minis2t's with each graph runtime;
+    transformers' model saved in ``directory / "hf"``."""
+    import minis2t
     from minis2t.app import onnx_fused
 
     hf, ours, _ = bm.build()
+    hf.save_pretrained(directory / "hf")
     fused = onnx_fused.build(ours.params, ours.config)
-    graphs = {"plain": _plain_runtime(ours.params, ours.config, THREADS),
+    graphs = {"plain": _plain_runtime(directory / "hf", ours.config, THREADS),
               "fused": onnx_fused.FusedRuntime(fused, ours.config, THREADS),
               "int8": onnx_fused.FusedRuntime(onnx_fused.quantize_int8(fused), ours.config, THREADS)}  # fmt: skip
     models = {"numpy": ours}
     for name, runtime in graphs.items():
-        models[name] = copy.copy(ours)
-        models[name].runtime = runtime
+        models[name] = minis2t.Speech2Text(ours.config, runtime=runtime, generation_config=ours.generation_config)
     return hf, models
 
 
@@ -202,15 +191,15 @@ def status(key):  # MB, from /proc
 wave = b.audio(10.0)
 opts = dict(num_beams=b.BEAMS, max_length=b.TOKENS + 1, min_length=b.TOKENS + 1, early_stopping=True)
 import minis2t
-from minis2t.app import onnx_fused
+from minis2t.engine.onnx_fused_runtime import FusedRuntime
 from minis2t.io.config import ModelConfig
 which = {which!r}
 if which == "numpy":
     model = minis2t.Speech2Text.from_pretrained({hf!r})
 else:  # the graphs built beforehand (as the cache holds them): no NumPy weights in this process
     config = ModelConfig.from_pretrained({hf!r})
-    runtime = onnx_fused.FusedRuntime({{r: f"{graphs}/{{which}}.{{r}}.onnx" for r in ("encoder", "cross_kv", "decoder")}},
-                                      config, threads=2)
+    runtime = FusedRuntime({{r: f"{graphs}/{{which}}.{{r}}.onnx" for r in ("encoder", "cross_kv", "decoder")}},
+                           config, threads=2)
     model = minis2t.Speech2Text(config, runtime=runtime)
 loaded = status('VmRSS')
 f = minis2t.FeatureExtractor()(wave)
@@ -277,14 +266,13 @@ def main() -> None:
          f"Graphs built by minis2t from the weights (no torch); int8: dynamic, weight products only.\n")
     load = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp, threadpool_limits(limits=THREADS):
-        hf, models = build()
+        hf, models = build(Path(tmp))
         results = {"threads": THREADS, "onnxruntime": onnxruntime.__version__}
         results["encoder"] = bench_encoder(hf, models, [5.0] if args.quick else [5.0, 10.0, 20.0])
         results["decoder_step"] = bench_decoder_step(models)
         if not args.quick:
             results["generate"] = bench_generate(hf, models)
             results["batch"] = bench_batch(hf, models)
-            hf.save_pretrained(Path(tmp) / "hf")
             from minis2t.app import onnx_fused
 
             fused = onnx_fused.build(models["numpy"].params, models["numpy"].config)

@@ -49,7 +49,7 @@ def close(a, b, bar=BAR) -> bool:
 
 def plain_step(s: dict, config, ids, mask, past, cross) -> list:
     """One decoder call of the plain graph: ``[logits, present..., cross_attention...]``."""
-    from minis2t.app.onnx_export import cross_names, past_names
+    from minis2t.engine.onnx_format import cross_names, past_names
 
     feeds = {"input_ids": ids, "encoder_mask": mask}
     feeds |= dict(zip(past_names(config.decoder_layers), past))
@@ -165,7 +165,8 @@ def test_built_graphs_equal_the_traced_export(tmp_path, source):
     transformers' modules (``minis2t export-onnx``'s traced path) on the same inputs:
     every output of all three graphs within the ONNX bar."""
     pytest.importorskip("transformers")
-    from minis2t.app.onnx_export import GRAPHS, export
+    from minis2t.app.onnx_export import export
+    from minis2t.engine.onnx_format import GRAPHS
     from tests.builders import hf_model
 
     if source == "gelu":  # another architecture: gelu, one conv layer, a wider head
@@ -173,7 +174,7 @@ def test_built_graphs_equal_the_traced_export(tmp_path, source):
         hf_model(seed=3, activation_function="gelu", num_conv_layers=1, conv_kernel_sizes=[3], d_model=24,
                  encoder_attention_heads=2, decoder_attention_heads=2, scale_embedding=False).save_pretrained(source)  # fmt: skip
     model = minis2t.Speech2Text.from_pretrained(source)
-    traced_dir = export(source, tmp_path / "traced")
+    traced_dir = export(source, tmp_path / "traced", graphs="traced")
     traced = {r: ort.InferenceSession(str(traced_dir / n), providers=["CPUExecutionProvider"]) for r, n in GRAPHS.items()}
     built = sessions(onnx_build.build(model.params, model.config))
     rng = np.random.default_rng(1)
@@ -186,7 +187,7 @@ def test_built_graphs_equal_the_traced_export(tmp_path, source):
     cross = traced["cross_kv"].run(None, feeds["cross_kv"])
     heads, dh = c.decoder_attention_heads, c.d_model // c.decoder_attention_heads
     past = [rng.standard_normal((3, heads, 4, dh)).astype(np.float32) for _ in range(2 * c.decoder_layers)]
-    from minis2t.app.onnx_export import cross_names, past_names
+    from minis2t.engine.onnx_format import cross_names, past_names
 
     feeds["decoder"] = {"input_ids": rng.integers(0, c.vocab_size, (3, 2)), "encoder_mask": enc_mask,
                         **dict(zip(past_names(c.decoder_layers), past)),

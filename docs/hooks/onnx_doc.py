@@ -12,6 +12,7 @@ are replaced by the Markdown made here.
 from __future__ import annotations
 
 import collections
+import os
 import re
 import sys
 import tempfile
@@ -20,6 +21,9 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[2]
+# Every page (and notebook) of the site computes with the NumPy engine, which it teaches, unless
+# it names a runtime: set before any hook loads a model (scripts/docs.sh sets it too).
+os.environ.setdefault("MINIS2T_RUNTIME", "numpy")
 FIGURES = ROOT / "build" / "docs" / "figures"  # served by figures.py's on_files
 DIRECTIVE = re.compile(r"^<!-- onnx: (\w+) -->$", re.MULTILINE)
 _SECTIONS: dict[str, str] = {}

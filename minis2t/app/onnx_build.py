@@ -379,7 +379,7 @@ def decode(g: Graph, params: dict, config, input_ids: str, past_kv: list, cross_
 
 
 def _names():
-    from .onnx_export import attention_names, cross_names, past_names, present_names
+    from ..engine.onnx_format import attention_names, cross_names, past_names, present_names
 
     return cross_names, past_names, present_names, attention_names
 
@@ -434,11 +434,10 @@ BUILDERS = {"encoder": encoder_graph, "cross_kv": cross_kv_graph, "decoder": dec
 
 
 def metadata(role: str, config, opset: int = OPSET, variant: str = "plain") -> dict:
-    from .onnx_export import FORMAT_VERSION, config_fingerprint
+    """The format's metadata of a graph (role, model fingerprint, format, opset) and which builder wrote it."""
+    from ..engine.onnx_format import graph_metadata
 
-    return {"minis2t.role": role, "minis2t.config": config_fingerprint(config),
-            "minis2t.format": FORMAT_VERSION, "minis2t.opset": opset,
-            "minis2t.builder": f"onnx_build/{variant}"}  # fmt: skip
+    return {**graph_metadata(role, config, opset), "minis2t.builder": f"onnx_build/{variant}"}
 
 
 def as_float32(params):

@@ -43,7 +43,10 @@ def onnx_available() -> bool:
     """Whether onnxruntime and onnx can be imported (the ``minis2t[onnx]`` extra)."""
     import importlib.util
 
-    return all(importlib.util.find_spec(name) is not None for name in ("onnxruntime", "onnx"))
+    try:
+        return all(importlib.util.find_spec(name) is not None for name in ("onnxruntime", "onnx"))
+    except (ImportError, ValueError):  # a broken or blocked installation: as if absent
+        return False
 
 
 def choose_runtime(requested: str | None = None) -> str:
@@ -120,10 +123,42 @@ def cached_graphs(directory: Path, load_weights, config, quantize: str | None = 
 
 
 def runtime_for(directory: Path, load_weights, config, threads: int | None = None, quantize: str | None = None):
-    """The :class:`~minis2t.app.onnx_fused.FusedRuntime` of the model in ``directory``,
+    """The :class:`~minis2t.engine.onnx_fused_runtime.FusedRuntime` of the model in ``directory``,
     its graphs from the cache (built on the first call); ``load_weights`` is kept for
     whoever asks the runtime for the NumPy weights."""
-    from . import onnx_fused
+    from ..engine.onnx_fused_runtime import FusedRuntime
 
     paths = cached_graphs(directory, load_weights, config, quantize)
-    return onnx_fused.FusedRuntime(paths, config, threads, load_weights=load_weights)
+    runtime = FusedRuntime(paths, config, threads, load_weights=load_weights)
+    runtime.directory, runtime.quantize = paths["encoder"].parent, quantize
+    return runtime
+
+
+def open_exported(directory: Path, config, threads: int | None = None):
+    """The runtime of a directory written by ``minis2t export-onnx``: its fused graphs
+    (``--fused``, ``--quantize int8``) in :class:`~minis2t.engine.onnx_fused_runtime.FusedRuntime`,
+    plain or traced ones in :class:`~minis2t.engine.onnx_runtime.OnnxRuntime`."""
+    from ..engine.onnx_format import read_manifest
+    from ..engine.onnx_fused_runtime import FusedRuntime
+    from ..engine.onnx_runtime import OnnxRuntime, _require_onnxruntime
+
+    _require_onnxruntime()
+    if read_manifest(directory)["kind"] == "fused":
+        return FusedRuntime.from_directory(directory, config, threads)
+    return OnnxRuntime(directory, config, threads)
+
+
+def describe_runtime(runtime) -> str:
+    """One line saying what computes the network: the command prints it, ``info`` shows it."""
+    if runtime.name == "numpy":
+        return f"numpy (minis2t's NumPy engine, {runtime.dtype})"
+    import onnxruntime
+
+    from ..engine.onnx_fused_runtime import FusedRuntime
+
+    if isinstance(runtime, FusedRuntime):
+        what = f"fused {runtime.quantize or 'float32'} graphs"
+    else:
+        what = "plain float32 graphs"
+    where = "" if runtime.directory is None else f", {runtime.directory}"
+    return f"onnxruntime {onnxruntime.__version__} ({what}{where})"

@@ -31,23 +31,22 @@ already in them)::
     out: logits float [N, L, V], present_key.i, present_value.i [N, H, M, Dh] (the same
          buffers, positions P .. P + L - 1 written), cross_attention.i float [N, H, L, S]
 
-:class:`FusedRuntime` runs the three graphs behind the runtime interface of
-:class:`minis2t.engine.runtime.NumpyRuntime`; its cache (:class:`BufferCache`) is spent by
-the call it is passed to (``decode`` writes into its buffers, ``reorder`` into the spare
-ones), as every search and every caller in minis2t uses a cache.
+:class:`minis2t.engine.onnx_fused_runtime.FusedRuntime` runs them. The zero-padded head
+width of the cache (GroupQueryAttention wants a multiple of 8) is
+:func:`minis2t.engine.onnx_format.cache_head_dim`.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..errors import InputTooLongError, ModelInputError, OnnxModelError
-from ..reference.model import position_table, subsampled_lengths
+from ..engine.onnx_format import cache_head_dim
+from ..engine.onnx_fused_runtime import BufferCache, FusedRuntime  # noqa: F401  (what runs these graphs)
+from ..reference.model import position_table
 from . import onnx_build as b
 from .onnx_build import FLOAT_MIN, Graph
 
 MS = "com.microsoft"
-FIRST_CAPACITY = 32  # cache positions allocated at an utterance's first step; doubled when full
 
 
 def _packed_qkv(attn: dict):
@@ -55,15 +54,6 @@ def _packed_qkv(attn: dict):
     w = np.concatenate([attn[n]["weight"] for n in ("q_proj", "k_proj", "v_proj")], axis=0)  # [3D, D]
     bias = np.concatenate([attn[n]["bias"] for n in ("q_proj", "k_proj", "v_proj")])
     return np.ascontiguousarray(w.T), bias
-
-
-def cache_head_dim(config) -> int:
-    """The cache's head width: ``Dh`` rounded up to a multiple of 8, which onnxruntime's
-    GroupQueryAttention kernel requires. The extra columns are zeros in every query, key
-    and value (zero weights and biases), so they add nothing to a score, and the rows of
-    the output projection that read them are zeros too: the same numbers."""
-    dh = config.d_model // config.decoder_attention_heads
-    return -(-dh // 8) * 8
 
 
 def _packed_qkv_padded(attn: dict, n_head: int, width: int):
@@ -242,178 +232,6 @@ def build(params: dict, config, opset: int = b.OPSET) -> dict:
     return graphs
 
 
-# --- running them ----------------------------------------------------------------------------
-
-
-class BufferCache:
-    """The fused decoder's state: ``keys``, ``values`` (per layer ``[N, H, M, Dh]``
-    buffers, the first ``length`` positions filled; None before the first step),
-    ``cross`` (per layer and kind ``[B, H, S, Dh]``, once per utterance) and ``spare``
-    (buffers of the same shape that :meth:`reorder` gathers into, then swaps)."""
-
-    def __init__(self, keys, values, length: int, cross: list, spare=None):
-        self.keys, self.values, self.length, self.cross, self.spare = keys, values, length, cross, spare
-
-    def reorder(self, rows) -> "BufferCache":
-        """Follow the beams: row ``j`` becomes row ``rows[j]``. Rows stay within each
-        utterance's beams (as both searches' do), so the cross keys stay as they are."""
-        rows = np.asarray(rows)
-        if self.keys is None or np.array_equal(rows, np.arange(len(rows))):
-            return self
-        if self.spare is None or self.spare[0][0].shape != self.keys[0].shape:
-            self.spare = [(np.empty_like(k), np.empty_like(v)) for k, v in zip(self.keys, self.values)]
-        for (k, v), (k2, v2) in zip(zip(self.keys, self.values), self.spare):
-            np.take(k, rows, axis=0, out=k2)
-            np.take(v, rows, axis=0, out=v2)
-        old = list(zip(self.keys, self.values))
-        return BufferCache([k for k, _ in self.spare], [v for _, v in self.spare], self.length, self.cross, old)
-
-
-class FusedRuntime:
-    """The fused graphs in onnxruntime sessions, behind ``encode``, ``init_cache`` and
-    ``decode``. ``graphs`` maps each role to a ModelProto, serialised bytes or a path."""
-
-    name = "onnxruntime"
-    dtype = np.dtype(np.float32)  # what the graphs compute in (features are cast to it)
-
-    def __init__(self, graphs: dict, config, threads: int | None = None, load_weights=None):
-        import onnxruntime as ort
-
-        options = ort.SessionOptions()
-        if threads is not None:
-            options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
-        options.log_severity_level = 3
-        self.config, self.ort = config, ort
-        self.sessions = {}
-        for role, graph in graphs.items():
-            source = graph.SerializeToString() if hasattr(graph, "SerializeToString") else str(graph)
-            try:
-                self.sessions[role] = ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
-            except Exception as e:  # onnxruntime's own error types
-                raise OnnxModelError(f"onnxruntime cannot load the fused {role} graph: {str(e)[:300]}") from None
-        self._load_weights, self._weights = load_weights, None
-        self.layers = config.decoder_layers
-        cross, past, present, attention = b._names()
-        self._names = (cross(self.layers), past(self.layers), present(self.layers), attention(self.layers))
-
-    @property
-    def weights(self) -> dict | None:
-        """The checkpoint's NumPy arrays, read when first asked for (None where the
-        runtime was made from graphs alone): the graphs hold their own copy."""
-        if self._weights is None and self._load_weights is not None:
-            self._weights = self._load_weights()
-        return self._weights
-
-    @property
-    def params(self) -> dict | None:
-        from ..reference.model import nest
-
-        return None if self.weights is None else nest(self.weights)
-
-    def encode(self, features, attention_mask=None, output_hidden_states=False, output_attentions=False) -> dict:
-        if output_hidden_states or output_attentions:
-            raise ModelInputError("the ONNX runtime gives the encoder's output only, not its hidden "
-                                  "states or attention weights: load the model with runtime='numpy' "
-                                  "for those.")  # fmt: skip
-        c = self.config
-        bsz, t, _ = features.shape
-        if int(subsampled_lengths(t, c.num_conv_layers)) > c.max_source_positions:
-            raise InputTooLongError(f"{t} feature frames exceed the model's max_source_positions "
-                                    f"({c.max_source_positions}) after subsampling.")  # fmt: skip
-        mask = np.ones((bsz, t), np.int64) if attention_mask is None else np.asarray(attention_mask, np.int64)
-        states, encoder_mask = self.sessions["encoder"].run(
-            None, {"input_features": np.ascontiguousarray(features, np.float32), "attention_mask": mask})
-        return {"last_hidden_state": states, "mask": encoder_mask}
-
-    def init_cache(self, encoder_states) -> BufferCache:
-        cross = self.sessions["cross_kv"].run(None, {"encoder_states": np.ascontiguousarray(encoder_states, np.float32)})
-        return BufferCache(None, None, 0, cross)
-
-    def decode(self, input_ids, cache: BufferCache, encoder_mask=None, decoder_attention_mask=None,
-               output_hidden_states=False, output_attentions=False) -> dict:  # fmt: skip
-        if decoder_attention_mask is not None or output_hidden_states:
-            raise ModelInputError("the ONNX runtime takes no decoder_attention_mask and gives no hidden "
-                                  "states: load the model with runtime='numpy' for those.")  # fmt: skip
-        c = self.config
-        ids = np.asarray(input_ids, np.int64)
-        n, length = ids.shape
-        if cache.length + length > c.max_target_positions:
-            raise InputTooLongError(f"{cache.length + length} decoder positions exceed max_target_positions "
-                                    f"({c.max_target_positions}); ask for fewer tokens.")  # fmt: skip
-        if ids.min(initial=0) < 0 or ids.max(initial=0) >= c.vocab_size:
-            raise ModelInputError(f"token ids must lie in [0, {c.vocab_size}).")
-        utterances = cache.cross[0].shape[0]
-        if n % utterances:
-            raise ModelInputError(f"{n} decoder rows for the keys of {utterances} utterances: the rows must "
-                                  f"be the same number of beams for each utterance.")  # fmt: skip
-        if encoder_mask is None:  # every encoder frame real
-            encoder_mask = np.ones((n, cache.cross[0].shape[2]), np.int64)
-        mask = np.ascontiguousarray(np.asarray(encoder_mask, np.int64)[:: n // utterances])  # one row per utterance
-        if cache.length and length > 1 and n > 1:  # onnxruntime's kernel takes one token a row after the first step
-            return self._token_by_token(ids, cache, encoder_mask, output_attentions)
-        cache = self._room_for(cache, n, length)
-        return self._step(ids, cache, mask, output_attentions)
-
-    def _room_for(self, cache: BufferCache, n: int, length: int) -> BufferCache:
-        """Buffers with room for ``length`` more positions: allocated at the first step,
-        doubled (and the filled part copied) when full."""
-        c = self.config
-        heads = c.decoder_attention_heads
-        need = cache.length + length
-        have = 0 if cache.keys is None else cache.keys[0].shape[2]
-        if need <= have:
-            return cache
-        capacity = min(c.max_target_positions, max(FIRST_CAPACITY, need, 2 * have))
-        shape = (n, heads, capacity, cache_head_dim(c))
-        keys, values = [], []
-        for i in range(self.layers):
-            k, v = np.zeros(shape, np.float32), np.zeros(shape, np.float32)
-            if have:
-                k[:, :, : cache.length] = cache.keys[i][:, :, : cache.length]
-                v[:, :, : cache.length] = cache.values[i][:, :, : cache.length]
-            keys.append(k)
-            values.append(v)
-        return BufferCache(keys, values, cache.length, cache.cross)
-
-    def _step(self, ids, cache: BufferCache, mask, output_attentions: bool) -> dict:
-        cross_names, past_names, present_names, attention_names = self._names
-        ort = self.ort
-        io = self.sessions["decoder"].io_binding()
-        io.bind_cpu_input("input_ids", np.ascontiguousarray(ids))
-        io.bind_cpu_input("encoder_mask", mask)
-        io.bind_cpu_input("past_length", np.array([cache.length], np.int64))
-        io.bind_output("logits")  # outputs come back in the order they are bound
-        buffers = [x for pair in zip(cache.keys, cache.values) for x in pair]
-        for past, present, buf in zip(past_names, present_names, buffers):
-            value = ort.OrtValue.ortvalue_from_numpy(buf)  # the same memory, read and written in place
-            io.bind_ortvalue_input(past, value)
-            io.bind_ortvalue_output(present, value)
-        for name, x in zip(cross_names, cache.cross):
-            io.bind_cpu_input(name, x)
-        wanted = attention_names if output_attentions else []
-        for name in wanted:
-            io.bind_output(name)
-        self.sessions["decoder"].run_with_iobinding(io)
-        outputs = io.get_outputs()
-        out = {"logits": outputs[0].numpy(),
-               "cache": BufferCache(cache.keys, cache.values, cache.length + ids.shape[1], cache.cross, cache.spare)}
-        if output_attentions:
-            out["cross_attentions"] = [o.numpy() for o in outputs[1 + 2 * self.layers :]]
-        return out
-
-    def _token_by_token(self, ids, cache, encoder_mask, output_attentions):
-        logits, attentions = [], []
-        for i in range(ids.shape[1]):
-            out = self.decode(ids[:, i : i + 1], cache, encoder_mask, output_attentions=output_attentions)
-            cache = out["cache"]
-            logits.append(out["logits"])
-            attentions.append(out.get("cross_attentions"))
-        out = {"logits": np.concatenate(logits, axis=1), "cache": cache}
-        if output_attentions:
-            out["cross_attentions"] = [np.concatenate(a, axis=2) for a in zip(*attentions)]
-        return out
-
-
 # --- int8 --------------------------------------------------------------------------------------
 
 INT8_OPS = ("MatMul", "Attention")  # every product with a weight; the conv subsampler stays float
@@ -427,6 +245,7 @@ def quantize_int8(graphs: dict, op_types=INT8_OPS) -> dict:
     softmax, the cache and the convolutions stay float32 (``op_types``: what is
     quantised; a Conv quantised dynamically measured slower than float here, see
     docs/onnx.md)."""
+    import logging
     import tempfile
     from pathlib import Path
 
@@ -434,17 +253,21 @@ def quantize_int8(graphs: dict, op_types=INT8_OPS) -> dict:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     out = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        for role, model in graphs.items():
-            path = Path(tmp) / f"{role}.onnx"
-            quantize_dynamic(model, path, op_types_to_quantize=list(op_types), weight_type=QuantType.QInt8,
-                             per_channel=True, extra_options={"MatMulConstBOnly": True,  # fmt: skip
-                                                                "DefaultTensorType": onnx.TensorProto.FLOAT})
-            quantised = onnx.load(str(path))
-            del quantised.metadata_props[:]
-            quantised.metadata_props.extend(model.metadata_props)
-            for entry in quantised.metadata_props:
-                if entry.key == "minis2t.builder":
-                    entry.value += "+int8"
-            out[role] = quantised
+    logging.disable(logging.WARNING)  # the quantiser's advice to pre-process (shape inference): these graphs need none
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            for role, model in graphs.items():
+                path = Path(tmp) / f"{role}.onnx"
+                quantize_dynamic(model, path, op_types_to_quantize=list(op_types), weight_type=QuantType.QInt8,
+                                 per_channel=True, extra_options={"MatMulConstBOnly": True,  # fmt: skip
+                                                                    "DefaultTensorType": onnx.TensorProto.FLOAT})
+                quantised = onnx.load(str(path))
+                del quantised.metadata_props[:]
+                quantised.metadata_props.extend(model.metadata_props)
+                for entry in quantised.metadata_props:
+                    if entry.key == "minis2t.builder":
+                        entry.value += "+int8"
+                out[role] = quantised
+    finally:
+        logging.disable(logging.NOTSET)
     return out
