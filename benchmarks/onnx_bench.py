@@ -47,6 +47,9 @@ from common import note, print_table, save  # noqa: E402
 from common import verdicts as verdicts_of  # noqa: E402
 
 THREADS = 2
+# Best of this many interleaved calls (after a warm-up each): few, as the machines these runs
+# are made on are small and shared.
+REPEATS = dict(encoder=3, step=3, generate=2, batch=1)
 RUNTIMES = ("numpy", "plain", "fused", "int8", "transformers")
 TARGETS = {  # issue 42, against transformers (memory: against NumPy)
     "fused": dict(encoder=0.6, beams=0.4, greedy=0.4, batch=0.35, memory=1.0),
@@ -100,10 +103,10 @@ def bench_encoder(hf, models, seconds_list) -> dict:
         fns = {k: (lambda m=models[k]: m.runtime.encode(x, mask)) for k in RUNTIMES[:-1]}
         fns["transformers"] = lambda: hf.model.encoder(tx, attention_mask=tmask)
         with torch.no_grad():
-            t = bm.interleaved(fns, 5)
+            t = bm.interleaved(fns, REPEATS["encoder"])
         results[f"{seconds:g} s"] = t
         rows.append([f"{seconds:g} s", *(f"{t[k] * 1e3:.0f}" for k in RUNTIMES), *_ratios(t)])
-    print_table("(a) encoder forward, best of 5, interleaved (ms)", ["audio", *RUNTIMES, *RATIO_HEADER], rows)
+    print_table(f"(a) encoder forward, best of {REPEATS['encoder']}, interleaved (ms)", ["audio", *RUNTIMES, *RATIO_HEADER], rows)
     return results
 
 
@@ -127,11 +130,11 @@ def bench_decoder_step(models, beams: int = 5) -> dict:
                 return m.runtime.decode(ids, c, mask)
 
             fns[k] = step
-        t = bm.interleaved(fns, 5)
+        t = bm.interleaved(fns, REPEATS["step"])
         results[f"P={past}"] = t
         rows.append([str(past), *(f"{t[k] * 1e3:.2f}" for k in ("numpy", "plain", "fused", "int8")),
                      f"{t['fused'] / t['plain']:.2f}"])  # fmt: skip
-    print_table(f"(b) one decoder step, {beams} beams, after P cached tokens, best of 5 (ms)",
+    print_table(f"(b) one decoder step, {beams} beams, after P cached tokens, best of {REPEATS['step']} (ms)",
                 ["P", "numpy", "plain", "fused", "int8", "fused / plain"], rows)  # fmt: skip
     return results
 
@@ -162,10 +165,11 @@ def bench_generate(hf, models, seconds: float = 10.0) -> dict:
     rows, results = [], {}
     wave = bm.audio(seconds)
     for label, beams in ((f"{bm.BEAMS} beams", bm.BEAMS), ("greedy", 1)):
-        t = bm.interleaved(_runs(hf, models, [wave], beams, bm.TOKENS), 3)
+        t = bm.interleaved(_runs(hf, models, [wave], beams, bm.TOKENS), REPEATS["generate"])
         results[label] = t
         rows.append([label, *(f"{t[k]:.3f}" for k in RUNTIMES), *_ratios(t)])
-    print_table(f"(c) transcription of {seconds:g} s, {bm.TOKENS} tokens, features included, best of 3 (s)",
+    print_table(f"(c) transcription of {seconds:g} s, {bm.TOKENS} tokens, features included, "
+                f"best of {REPEATS['generate']} (s)",
                 ["search", *RUNTIMES, *RATIO_HEADER], rows)  # fmt: skip
     return results
 
@@ -174,9 +178,9 @@ def bench_batch(hf, models) -> dict:
     rng = np.random.default_rng(1)  # the utterances of benchmarks/model.py's (c)
     lengths = rng.uniform(2, 15, bm.BATCH)
     waves = [bm.audio(s, start=float(rng.uniform(0, 40))) for s in lengths]
-    t = bm.interleaved(_runs(hf, models, waves, bm.BEAMS, bm.BATCH_TOKENS), 2)
+    t = bm.interleaved(_runs(hf, models, waves, bm.BEAMS, bm.BATCH_TOKENS), REPEATS["batch"])
     print_table(f"(d) {bm.BATCH} utterances of 2-15 s ({lengths.sum():.0f} s of audio) in one batch, {bm.BEAMS} "
-                f"beams, {bm.BATCH_TOKENS} tokens each, best of 2 (s)",
+                f"beams, {bm.BATCH_TOKENS} tokens each, best of {REPEATS['batch']} (s)",
                 ["", *RUNTIMES, *RATIO_HEADER], [["seconds", *(f"{t[k]:.2f}" for k in RUNTIMES), *_ratios(t)]])
     return {**t, "audio_seconds": float(lengths.sum())}
 
