@@ -82,7 +82,7 @@ def build(directory: Path):
     models = {"numpy": ours}
     for name, runtime in graphs.items():
         models[name] = minis2t.Speech2Text(ours.config, runtime=runtime, generation_config=ours.generation_config)
-    return hf, models
+    return hf, models, fused
 
 
 def _ratios(t: dict) -> list[str]:
@@ -230,6 +230,54 @@ def peak_memory(hf_dir: Path, graphs_dir: Path) -> dict:
     return results
 
 
+def fused_profile(models, graphs: dict, seconds: float = 10.0) -> dict:
+    """Where the fused graphs' time goes: onnxruntime's profiler (kernel time per operator
+    type, 2 threads) over one 10 s, 5-beam transcription, per graph, against the call's wall time."""
+    import collections
+    import json
+    import time
+
+    import onnxruntime as ort
+
+    runtime = models["fused"].runtime
+    wave = bm.audio(seconds)
+    import minis2t
+
+    f = minis2t.FeatureExtractor()(wave)
+    options = dict(num_beams=bm.BEAMS, max_length=bm.TOKENS + 1, min_length=bm.TOKENS + 1, early_stopping=True)
+    models["fused"].generate(f["input_features"], f["attention_mask"], **options)  # warm
+    original = dict(runtime.sessions)
+    directory = Path(tempfile.mkdtemp(prefix="profile."))
+    for role, session in original.items():
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads, opts.inter_op_num_threads = THREADS, 1
+        opts.enable_profiling, opts.profile_file_prefix = True, str(directory / role)
+        opts.log_severity_level = 3
+        runtime.sessions[role] = ort.InferenceSession(graphs[role].SerializeToString(), opts,
+                                                      providers=["CPUExecutionProvider"])  # fmt: skip
+    start = time.perf_counter()
+    models["fused"].generate(f["input_features"], f["attention_mask"], **options)
+    wall = time.perf_counter() - start
+    spent = {}
+    for role, session in runtime.sessions.items():
+        counter = collections.Counter()
+        for event in json.loads(Path(session.end_profiling()).read_text()):
+            if event.get("cat") == "Node" and event.get("name", "").endswith("_kernel_time"):
+                counter[event["args"]["op_name"]] += event["dur"] / 1e6
+        spent[role] = dict(counter)
+    runtime.sessions.update(original)
+    rows = []
+    for role in ("encoder", "decoder"):
+        total = sum(spent[role].values())
+        for op, t in sorted(spent[role].items(), key=lambda kv: -kv[1])[:6]:
+            rows.append([role, op, f"{t * 1e3:.1f}", f"{100 * t / total:.0f} %"])
+        rows.append([role, "all operators", f"{total * 1e3:.1f}", "100 %"])
+    print_table(f"(f) where the fused graphs' time goes in one {seconds:g} s, {bm.BEAMS}-beam transcription "
+                f"(onnxruntime's profiler, kernel time; the call took {wall * 1e3:.0f} ms, the rest is features, "
+                f"search and the runtime's Python)", ["graph", "operator", "ms", "share"], rows)  # fmt: skip
+    return {"wall": wall, "kernels": spent}
+
+
 def verdicts(results: dict) -> None:
     verdict = lambda ok: "**met**" if ok else "**missed**"  # noqa: E731
     lines = []
@@ -261,6 +309,7 @@ def verdicts(results: dict) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="5 s encoder and the decoder steps, printed, not saved")
+    parser.add_argument("--profile", action="store_true", help="only (f), the fused graphs' profile, printed")
     args = parser.parse_args()
     import torch
     from threadpoolctl import threadpool_limits
@@ -270,7 +319,10 @@ def main() -> None:
          f"Graphs built by minis2t from the weights (no torch); int8: dynamic, weight products only.\n")
     load = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp, threadpool_limits(limits=THREADS):
-        hf, models = build(Path(tmp))
+        hf, models, fused = build(Path(tmp))
+        if args.profile:
+            fused_profile(models, fused)
+            return
         results = {"threads": THREADS, "onnxruntime": onnxruntime.__version__}
         results["encoder"] = bench_encoder(hf, models, [5.0] if args.quick else [5.0, 10.0, 20.0])
         results["decoder_step"] = bench_decoder_step(models)
@@ -279,11 +331,11 @@ def main() -> None:
             results["batch"] = bench_batch(hf, models)
             from minis2t.app import onnx_fused
 
-            fused = onnx_fused.build(models["numpy"].params, models["numpy"].config)
             for kind, graphs in (("fused", fused), ("int8", onnx_fused.quantize_int8(fused))):
                 for role, graph in graphs.items():
                     (Path(tmp) / f"{kind}.{role}.onnx").write_bytes(graph.SerializeToString())
             results["memory_mb"] = peak_memory(Path(tmp) / "hf", Path(tmp))
+            results["profile"] = fused_profile(models, fused)
         verdicts(results)
     end = os.getloadavg()[0]
     results["load_average"] = [load, end]

@@ -386,6 +386,14 @@ def test_from_pretrained_runs_the_fused_graphs_by_default_and_numpy_on_request(t
     monkeypatch.setenv("MINIS2T_CACHE", str(tmp_path / "cache"))
     default = minis2t.Speech2Text.from_pretrained("bundled-asr")
     assert isinstance(default.runtime, FusedRuntime) and default.runtime.quantize is None
+    import inspect
+
+    from minis2t.engine.runtime import Runtime
+
+    assert isinstance(default.runtime, Runtime)  # the protocol's members, and its methods' signatures
+    for method in ("encode", "init_cache", "decode"):
+        assert list(inspect.signature(getattr(Runtime, method)).parameters)[1:] == \
+            list(inspect.signature(getattr(default.runtime, method)).parameters), method  # fmt: skip
     numpy = minis2t.Speech2Text.from_pretrained("bundled-asr", runtime="numpy")
     assert numpy.runtime.name == "numpy"
     assert minis2t.Speech2Text.from_pretrained("bundled-asr", dtype=np.float64).runtime.name == "numpy"

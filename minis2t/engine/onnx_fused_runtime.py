@@ -83,7 +83,7 @@ class FusedRuntime:
                 self.sessions[role] = ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
             except Exception as e:  # onnxruntime's own error types
                 raise OnnxModelError(f"onnxruntime cannot load the fused {role} graph: {str(e)[:300]}") from None
-        self._load_weights, self._weights = load_weights, None
+        self._load_weights, self._weights, self._params = load_weights, None, None
         self.layers = config.decoder_layers
         self._names = (cross_names(self.layers), past_names(self.layers), present_names(self.layers),
                        attention_names(self.layers))  # fmt: skip
@@ -114,9 +114,12 @@ class FusedRuntime:
 
     @property
     def params(self) -> dict | None:
+        """:attr:`weights` nested as the model functions read them (sharing their arrays)."""
         from ..reference.model import nest
 
-        return None if self.weights is None else nest(self.weights)
+        if self._params is None and self.weights is not None:
+            self._params = nest(self.weights)
+        return self._params
 
     def encode(self, features, attention_mask=None, output_hidden_states=False, output_attentions=False) -> dict:
         if output_hidden_states or output_attentions:
