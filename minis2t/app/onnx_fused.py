@@ -26,13 +26,15 @@ The fused decoder's interface (``M`` the cache buffers' capacity, ``P`` the toke
 already in them)::
 
     in:  input_ids int64 [N, L], encoder_mask int64 [B, S], past_length int64 [1],
-         past_key.i, past_value.i float [N, H, M, Dh]   (the buffers, read up to P)
+         past_key.i, past_value.i float [N, H, M, W]   (the buffers, read up to P)
          cross_key.i, cross_value.i float [B, H, S, Dh]
-    out: logits float [N, L, V], present_key.i, present_value.i [N, H, M, Dh] (the same
+    out: logits float [N, L, V], present_key.i, present_value.i [N, H, M, W] (the same
          buffers, positions P .. P + L - 1 written), cross_attention.i float [N, H, L, S]
 
-:class:`minis2t.engine.onnx_fused_runtime.FusedRuntime` runs them. The zero-padded head
-width of the cache (GroupQueryAttention wants a multiple of 8) is
+``W`` is ``Dh`` rounded up to a multiple of 8 (GroupQueryAttention's CPU kernel wants
+one; s2t-small's 64 and the bundled models' 32 need no padding).
+
+:class:`minis2t.engine.onnx_fused_runtime.FusedRuntime` runs them; ``W`` is
 :func:`minis2t.engine.onnx_format.cache_head_dim`.
 """
 
