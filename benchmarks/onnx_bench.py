@@ -21,8 +21,10 @@ tokens, 5 beams (where the cache's copies show: the plain graph concatenates P p
 per layer every step, the fused one writes one); (c) transcription of 10 s, 40 forced
 tokens, 5 beams and greedy (features and search are minis2t's NumPy code for every
 minis2t runtime); (d) 32 utterances of 2-15 s in one batch, 5 beams, 20 forced tokens;
-(e) peak resident memory of a fresh process transcribing 10 s with one runtime; then the
-verdicts against issue 42's targets.
+(e) peak resident memory of a fresh process transcribing 10 s with one runtime; (f) where
+the fused graphs' time goes (onnxruntime's profiler); (g) int8 with the convolutions
+quantised too, against int8 as shipped (convolutions float); then the verdicts against
+issue 42's targets.
 """
 
 from __future__ import annotations
@@ -230,6 +232,28 @@ def peak_memory(hf_dir: Path, graphs_dir: Path) -> dict:
     return results
 
 
+def bench_int8_conv(models, graphs: dict) -> dict:
+    """int8 as shipped (convolutions float) against int8 with the convolutions quantised
+    too (ConvInteger): the encoder, 5 and 10 s."""
+    from minis2t.app import onnx_fused
+
+    config = models["numpy"].config
+    both = onnx_fused.FusedRuntime(onnx_fused.quantize_int8(graphs, op_types=("MatMul", "Attention", "Conv")),
+                                   config, THREADS)  # fmt: skip
+    rows, results = [], {}
+    for seconds in (5.0, 10.0):
+        f = bm.features(seconds)
+        x, mask = f["input_features"], f["attention_mask"]
+        t = bm.interleaved({"conv float": lambda: models["int8"].runtime.encode(x, mask),
+                            "conv int8": lambda: both.encode(x, mask)}, REPEATS["encoder"])  # fmt: skip
+        results[f"{seconds:g} s"] = t
+        rows.append([f"{seconds:g} s", f"{t['conv float'] * 1e3:.0f}", f"{t['conv int8'] * 1e3:.0f}",
+                     f"{t['conv int8'] / t['conv float']:.2f}"])  # fmt: skip
+    print_table(f"(g) int8 encoder, convolutions float (as shipped) or quantised too, best of {REPEATS['encoder']} (ms)",
+                ["audio", "conv float", "conv int8", "int8 / float"], rows)  # fmt: skip
+    return results
+
+
 def fused_profile(models, graphs: dict, seconds: float = 10.0) -> dict:
     """Where the fused graphs' time goes: onnxruntime's profiler (kernel time per operator
     type, 2 threads) over one 10 s, 5-beam transcription, per graph, against the call's wall time."""
@@ -336,6 +360,7 @@ def main() -> None:
                     (Path(tmp) / f"{kind}.{role}.onnx").write_bytes(graph.SerializeToString())
             results["memory_mb"] = peak_memory(Path(tmp) / "hf", Path(tmp))
             results["profile"] = fused_profile(models, fused)
+            results["int8_conv"] = bench_int8_conv(models, fused)
         verdicts(results)
     end = os.getloadavg()[0]
     results["load_average"] = [load, end]
