@@ -237,12 +237,13 @@ def _add_export_onnx(subparsers) -> None:
                      "then: minis2t transcribe FILE --model OUT_DIR")
     exp.add_argument("--opset", type=positive_int, default=None, help="ONNX opset (default 18; 17 or later)")
     exp.add_argument("--dtype", choices=["float32"], default="float32", help="weights and activations")
-    exp.add_argument("--fused", action="store_true", help="onnxruntime's fused operators and a decoder that "
-                     "writes its cache in place (run by onnxruntime's CPU provider)")
+    kind = exp.add_mutually_exclusive_group()
+    kind.add_argument("--fused", action="store_true", help="onnxruntime's fused operators and a decoder that "
+                      "writes its cache in place (run by onnxruntime's CPU provider)")
     exp.add_argument("--quantize", choices=["int8"], default=None, help="dynamic int8 weight products "
                      "(fused graphs; faster, slightly different numbers: see the ONNX page)")
-    exp.add_argument("--traced", action="store_true", help="trace transformers' modules instead (the oracle "
-                     "of the built graphs; needs torch and transformers: pip install 'minis2t[export]')")
+    kind.add_argument("--traced", action="store_true", help="trace transformers' modules instead (the oracle "
+                      "of the built graphs; needs torch and transformers: pip install 'minis2t[export]')")
 
 
 def _add_features(subparsers) -> None:
@@ -276,8 +277,6 @@ def _transcribe(args) -> int:
     if args.output_dir is not None:
         _check_output_dir(args.output_dir, args.files)
     model = Speech2Text.from_pretrained(_model_dir(args.model), threads=args.threads, runtime=args.runtime)
-    if not args.quiet:
-        print(f"runtime: {describe_runtime(model.runtime)}", file=sys.stderr)
     _check_task_and_language(model, args)
     options = {"search": args.search}
     if args.beams is not None:
@@ -285,6 +284,8 @@ def _transcribe(args) -> int:
     if args.max_length is not None:
         options["max_length"] = args.max_length
     model.transcribe([], language=args.language, **options)  # validate options and language once
+    if not args.quiet:  # everything checked: say what will compute
+        print(f"runtime: {describe_runtime(model.runtime)}", file=sys.stderr)
     directory = None if args.output_dir is None else _make_output_dir(args.output_dir)  # all checked: now make it
     results = []  # (path, result or None, error or None) for each input, in order
     with _threads(args.threads):
@@ -664,8 +665,6 @@ def _convert(args) -> int:
 
 def _export_onnx(args) -> int:
     """``minis2t export-onnx``: see :mod:`minis2t.app.onnx_export`."""
-    if args.traced and (args.fused or args.quantize):
-        raise UsageError("--traced writes the plain graphs traced from transformers: not with --fused or --quantize.")
     graphs = "traced" if args.traced else "fused" if (args.fused or args.quantize) else "plain"
     out = export(args.model, args.out_dir, args.opset or DEFAULT_OPSET, args.dtype, graphs, args.quantize)
     sizes = ", ".join(f"{name} {(out / name).stat().st_size / 1e6:.1f} MB" for name in GRAPHS.values())

@@ -90,7 +90,8 @@ def export(model_dir, out_dir, opset: int = DEFAULT_OPSET, dtype: str = "float32
     if graphs not in GRAPH_KINDS:
         raise ExportError(f"graphs={graphs!r}: choose one of {', '.join(GRAPH_KINDS)}.")
     if quantize not in (None, "int8") or (quantize and graphs != "fused"):
-        raise ExportError(f"--quantize {quantize}: int8 quantises the fused graphs (--fused --quantize int8).")
+        raise ExportError(f"--quantize {quantize}: int8 quantises the fused graphs written by minis2t, not "
+                          f"traced ones (--quantize int8, without --traced).")  # fmt: skip
     if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
         raise ExportError(f"{out_dir} exists and is not an empty directory; nothing was written.")
     _require_export_packages() if graphs == "traced" else _require_onnx()
