@@ -143,7 +143,7 @@ def compare(model_dir, audio_paths, dtypes=("float32", "float64"), device=None,
 
     device = device or default_device()
     waves = [minis2t.load_audio(p) for p in audio_paths]
-    ours32 = minis2t.Speech2Text.from_pretrained(model_dir)
+    ours32 = minis2t.Speech2Text.from_pretrained(model_dir, runtime="numpy")
     extractor = ours32.feature_extractor or minis2t.FeatureExtractor()
     batch = extractor(waves)
     hf_batch = Speech2TextFeatureExtractor(**{k: v for k, v in extractor.to_dict().items()
@@ -162,7 +162,7 @@ def compare(model_dir, audio_paths, dtypes=("float32", "float64"), device=None,
     for dtype in dtypes:
         tdtype = TORCH_DTYPE[dtype]
         hf = hf.to(tdtype)
-        ours = ours32 if dtype == "float32" else minis2t.Speech2Text.from_pretrained(model_dir, np.float64)
+        ours = ours32 if dtype == "float32" else minis2t.Speech2Text.from_pretrained(model_dir, np.float64, runtime="numpy")
         tparams = tm.to_torch(ours.weights, tdtype, device)
         tables = {}
         if dtype == "float64":

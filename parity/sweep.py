@@ -64,7 +64,7 @@ def _models(model_dir: str):
         from . import features as tf
         from . import model as tm
 
-        ours = minis2t.Speech2Text.from_pretrained(model_dir)
+        ours = minis2t.Speech2Text.from_pretrained(model_dir, runtime="numpy")
         extractor = ours.feature_extractor or minis2t.FeatureExtractor()
         options = {k: v for k, v in extractor.to_dict().items() if k != "feature_extractor_type"}
         hf = Speech2TextForConditionalGeneration.from_pretrained(model_dir).eval()

@@ -23,6 +23,8 @@ pip=(.venv/bin/python -m pip install --quiet --disable-pip-version-check)
 "${pip[@]}" -e ".[test]"
 "${pip[@]}" --no-build-isolation --no-deps fairseq-fixed==0.12.3.1  # as scripts/test.sh, which says why
 export NO_MKDOCS_2_WARNING=1  # a banner about MkDocs 2, not about this site
+# The pages teach and measure the NumPy engine; the ONNX page chooses its runtimes itself
+export MINIS2T_RUNTIME="${MINIS2T_RUNTIME:-numpy}"
 # The pages import the checkout's minis2t and parity/ (the twin, an oracle of the parity page)
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 .venv/bin/python -m mkdocs build --strict --site-dir site

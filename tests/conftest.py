@@ -9,6 +9,10 @@ from hypothesis import HealthCheck, settings
 
 SPEECH_DIR = Path(__file__).parent / "data" / "speech"
 
+# The suite holds the NumPy engine to its oracles: every model it loads runs in NumPy unless a
+# test asks for onnxruntime (runtime="onnx"; tests/test_onnx_build.py checks the default itself).
+os.environ.setdefault("MINIS2T_RUNTIME", "numpy")
+
 # The suite (and CI) draws a fixed, modest set of examples: fast on 2 cores and the same
 # on every run. `HYPOTHESIS_PROFILE=thorough pytest` explores 300 fresh random examples.
 settings.register_profile(

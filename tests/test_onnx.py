@@ -171,12 +171,14 @@ def test_an_exported_directory_transcribes_without_torch(exported):
 
 
 def test_export_without_torch_names_the_extra(tmp_path):
-    # every ONNX module imports without torch (they import it inside the export only)
+    # every ONNX module imports without torch (they import it inside the traced export only);
+    # the export needs onnx (minis2t[onnx]), the traced one torch and transformers too
     code = POISON + ("import minis2t.app.cli, minis2t.app.onnx_export, minis2t.app.onnx_graphs, minis2t.engine.onnx_runtime\n"
-                     "sys.exit(minis2t.app.cli.main(['export-onnx', 'bundled-asr', sys.argv[1]]))\n")
-    done = subprocess.run([sys.executable, "-c", code, str(tmp_path / "out")], capture_output=True, text=True)
-    assert done.returncode == 2 and "minis2t[export]" in done.stderr and "Traceback" not in done.stderr
-    assert not (tmp_path / "out").exists()
+                     "sys.exit(minis2t.app.cli.main(['export-onnx', 'bundled-asr', *sys.argv[1:]]))\n")
+    for extra, flags in (("minis2t[onnx]", []), ("minis2t[export]", ["--traced"])):
+        done = subprocess.run([sys.executable, "-c", code, str(tmp_path / "out"), *flags], capture_output=True, text=True)
+        assert done.returncode == 2 and extra in done.stderr and "Traceback" not in done.stderr
+        assert not (tmp_path / "out").exists()
 
 
 def test_running_without_onnxruntime_names_the_extra(exported):
@@ -285,7 +287,7 @@ def test_unexportable_requests_are_refused_and_nothing_is_left(tmp_path, monkeyp
 
     monkeypatch.setattr(onnx_graphs, "graphs", failing)
     with pytest.raises(errors.ExportError, match="nothing was written"):
-        export("bundled-asr", tmp_path / "c")
+        export("bundled-asr", tmp_path / "c", graphs="traced")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["used"]
 
 
@@ -420,8 +422,9 @@ def test_an_exported_fairseq_directory_agrees_with_fairseq(tmp_path):
 
 
 def test_the_docs_page_describes_the_graphs_as_they_are(exported, tmp_path):
-    """docs/onnx.md: attention is MatMul -> Mul -> Add -> Softmax -> MatMul in the exported
-    graphs, layer norm is LayerNormalization (opset 17 on: the export's minimum), and
+    """docs/onnx.md: attention is Mul (q scaled) -> MatMul -> Add -> Softmax -> MatMul in the
+    exported graphs, written from the reference, layer norm is LayerNormalization (opset 17
+    on: the export's minimum), and
     onnxruntime's optimised graph merges each score product with its scaling (FusedMatMul,
     one per attention: 1 per encoder layer, 2 per decoder layer)."""
     from minis2t.app.onnx_export import MIN_OPSET
@@ -436,10 +439,10 @@ def test_the_docs_page_describes_the_graphs_as_they_are(exported, tmp_path):
         softmaxes = [n for n in graph.node if n.op_type == "Softmax"]
         assert len(softmaxes) == attentions
         for node in softmaxes:
-            add = producer[node.input[0]]  # Add (mask) <- Mul (scaling) <- MatMul (scores)
-            mul = next(producer[i] for i in add.input if i in producer and producer[i].op_type == "Mul")
-            matmul = next(producer[i] for i in mul.input if i in producer and producer[i].op_type == "MatMul")
-            assert (add.op_type, mul.op_type, matmul.op_type) == ("Add", "Mul", "MatMul")
+            add = producer[node.input[0]]  # Add (mask) <- MatMul (scores) <- Mul (q scaled)
+            matmul = next(producer[i] for i in add.input if i in producer and producer[i].op_type == "MatMul")
+            mul = producer[matmul.input[0]]
+            assert (add.op_type, matmul.op_type, mul.op_type) == ("Add", "MatMul", "Mul")
             assert [n.op_type for n in graph.node if node.output[0] in n.input].count("MatMul") == 1
         layer_norms = sum(n.op_type == "LayerNormalization" for n in graph.node)
         assert layer_norms == (2 * config.encoder_layers + 1 if name == "encoder.onnx" else 3 * config.decoder_layers + 1)

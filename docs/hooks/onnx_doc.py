@@ -12,6 +12,7 @@ are replaced by the Markdown made here.
 from __future__ import annotations
 
 import collections
+import os
 import re
 import sys
 import tempfile
@@ -20,6 +21,9 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[2]
+# Every page (and notebook) of the site computes with the NumPy engine, which it teaches, unless
+# it names a runtime: set before any hook loads a model (scripts/docs.sh sets it too).
+os.environ.setdefault("MINIS2T_RUNTIME", "numpy")
 FIGURES = ROOT / "build" / "docs" / "figures"  # served by figures.py's on_files
 DIRECTIVE = re.compile(r"^<!-- onnx: (\w+) -->$", re.MULTILINE)
 _SECTIONS: dict[str, str] = {}
@@ -42,6 +46,8 @@ def on_pre_build(config, **kwargs) -> None:
     _SECTIONS["operators"] = operator_table(asr, tmp)
     _SECTIONS["rounding"] = rounding_table()
     _SECTIONS["end_to_end"] = end_to_end_table({"bundled-asr": asr, "bundled-st": st})
+    _SECTIONS["built_operators"] = built_operator_table()
+    _SECTIONS["int8"] = int8_table(int8_quality())
 
 
 def on_page_markdown(markdown: str, page, config, files, **kwargs) -> str:
@@ -277,3 +283,104 @@ def _log_softmax(x):
     x = np.asarray(x, np.float64)
     x = x - x.max(axis=-1, keepdims=True)
     return x - np.log(np.exp(x).sum(axis=-1, keepdims=True))
+
+
+# --- the graphs written from the reference: plain, fused, int8 (#42) -----------------------------
+
+SNR_DB = (None, 10, 5)  # clean, then white noise at these signal-to-noise ratios (notebook 05's knob)
+
+
+def _add_noise(wave, snr_db, seed):
+    noise = np.random.default_rng(seed).standard_normal(wave.shape[0])
+    power = np.mean(wave.astype(np.float64) ** 2)
+    return (wave + noise * np.sqrt(power / 10 ** (snr_db / 10))).astype(np.float32)
+
+
+def _with_runtime(model, runtime):
+    import copy
+
+    other = copy.copy(model)
+    other.runtime = runtime
+    return other
+
+
+def int8_quality(models=("bundled-asr", "bundled-st"), snrs=SNR_DB, languages=("fr", "de", "es")) -> dict:
+    """The bundled models on their shipped test recordings (clean and with white noise at
+    10 and 5 dB), float32 fused graphs against int8 ones: WER (ASR) or BLEU (ST, each
+    language), identical transcripts, and token agreement — under teacher forcing on the
+    float32 output, the share of steps whose most likely token is the same in int8 (the
+    steps that choose a token: not a forced language token, not the step after the end)."""
+    import json
+
+    import jiwer
+    import sacrebleu
+
+    import minis2t
+    from minis2t.app import onnx_fused
+    from minis2t.io.checkpoint import BUNDLED_MODELS
+
+    results = {}
+    for name in models:
+        sub = "samples" if name == "bundled-asr" else "samples_st"
+        ours = minis2t.Speech2Text.from_pretrained(name)
+        graphs = onnx_fused.build(ours.params, ours.config)
+        f32 = _with_runtime(ours, onnx_fused.FusedRuntime(graphs, ours.config))
+        q8 = _with_runtime(ours, onnx_fused.FusedRuntime(onnx_fused.quantize_int8(graphs), ours.config))
+        folder = BUNDLED_MODELS[name].parent / sub
+        refs = json.loads((folder / "references.json").read_text())
+        clean = [minis2t.load_audio(folder / r["file"]) for r in refs]
+        for snr in snrs:
+            waves = clean if snr is None else [_add_noise(w, snr, seed=i) for i, w in enumerate(clean)]
+            for language in [None] if name == "bundled-asr" else languages:
+                truth = [r["text"] if language is None else r["translations"][language] for r in refs]
+                a = f32.transcribe(waves, language=language)
+                b = q8.transcribe(waves, language=language)
+                agree = steps = 0
+                options = ours._language_options(language, {})
+                for w in waves:
+                    f = ours.feature_extractor(w)
+                    ids = f32.generate(f["input_features"], f["attention_mask"], **options)
+                    la = f32.forward(f["input_features"], f["attention_mask"], decoder_input_ids=ids)
+                    lb = q8.forward(f["input_features"], f["attention_mask"], decoder_input_ids=ids)
+                    chosen = slice(0 if language is None else 1, -1)  # position i predicts token i + 1
+                    agree += int((la[:, chosen].argmax(-1) == lb[:, chosen].argmax(-1)).sum())
+                    steps += la[:, chosen].shape[1]
+                if language is None:
+                    score = {"metric": "WER %", "float32": 100 * jiwer.wer(truth, a), "int8": 100 * jiwer.wer(truth, b)}
+                else:
+                    score = {"metric": "BLEU", "float32": sacrebleu.corpus_bleu(a, [truth]).score,
+                             "int8": sacrebleu.corpus_bleu(b, [truth]).score}  # fmt: skip
+                key = f"{name}{'' if language is None else ' → ' + language}, {'clean' if snr is None else f'{snr} dB'}"
+                results[key] = {**score, "same": sum(x == y for x, y in zip(a, b)), "n": len(a),
+                                "agreement": agree / steps, "steps": steps}  # fmt: skip
+    return results
+
+
+def int8_table(results: dict) -> str:
+    rows = ["| model, audio | recordings | metric | float32 | int8 | identical transcripts | token agreement |",
+            "| --- | --- | --- | --- | --- | --- | --- |"]
+    for key, r in results.items():
+        rows.append(f"| {key} | {r['n']} | {r['metric']} | {r['float32']:.1f} | {r['int8']:.1f} | "
+                    f"{r['same']} of {r['n']} | {100 * r['agreement']:.1f} % of {r['steps']} steps |")
+    return "\n".join(rows) + "\n"
+
+
+def built_operator_table() -> str:
+    """Operator counts of the bundled model's graphs as written from the reference (plain),
+    with onnxruntime's fused operators (fused), and quantised (int8)."""
+    import minis2t
+    from minis2t.app import onnx_build, onnx_fused
+
+    model = minis2t.Speech2Text.from_pretrained("bundled-asr")
+    plain = onnx_build.build(model.params, model.config)
+    fused = onnx_fused.build(model.params, model.config)
+    kinds = {"plain": plain, "fused": fused, "int8": onnx_fused.quantize_int8(fused)}
+    rows = ["| graph | operator | plain | fused | int8 |", "| --- | --- | --- | --- | --- |"]
+    for role in ("encoder", "decoder"):
+        counts = {k: collections.Counter(n.op_type for n in g[role].graph.node) for k, g in kinds.items()}
+        ops = sorted(set().union(*counts.values()), key=lambda op: (-max(c[op] for c in counts.values()), op))
+        shown = [op for op in ops if op not in ("Identity",)][:14]
+        for op in shown:
+            rows.append(f"| {role} | `{op}` | " + " | ".join(str(counts[k][op] or "") for k in kinds) + " |")
+        rows.append(f"| {role} | *all nodes* | " + " | ".join(str(sum(counts[k].values())) for k in kinds) + " |")
+    return "\n".join(rows) + "\n"

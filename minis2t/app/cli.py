@@ -13,7 +13,7 @@
     minis2t demo                transcribe the bundled test recordings, print reference and hypothesis
     minis2t info [DIR]          config, parameter count and files of a model directory
     minis2t features [FILE...]  load audio, extract features, print a summary
-    minis2t export-onnx MODEL OUT_DIR [--opset N]
+    minis2t export-onnx MODEL OUT_DIR [--opset N] [--fused] [--quantize int8] [--traced]
                                 ONNX graphs that onnxruntime runs (minis2t.app.onnx_export)
     minis2t golden write MODEL RECORDING OUT.safetensors | golden check GOLDEN PORT
                                 golden tensors for ports, and a port checked stage by stage (minis2t.app.golden)
@@ -63,6 +63,7 @@ from ..io.features import FeatureExtractor, fbank
 from . import corpus
 from .formats import FORMATS, WRITERS, segment_text, shown_text, tsv_row
 from .longform import NO_WORDS
+from .onnx_cache import describe_runtime
 from .onnx_export import export
 from .pipeline import BUNDLED_MODEL, Speech2Text
 
@@ -180,7 +181,10 @@ def _add_transcribe(subparsers) -> None:
                     help="segments less confident than this (0-1) are 'not understood' (default: the "
                          "model's threshold, from its confidence.json; 0 accepts everything)")  # fmt: skip
     tr.add_argument("--threads", type=positive_int, default=None,
-                    help="BLAS threads, and onnxruntime's for an exported ONNX directory (default: all cores)")
+                    help="BLAS threads, or onnxruntime's (default: all cores)")
+    tr.add_argument("--runtime", choices=["numpy", "onnx"], default=None,
+                    help="what computes the network: onnx (onnxruntime on graphs built from the weights and "
+                         "cached; the default where minis2t[onnx] is installed) or numpy (the NumPy engine)")
     tr.add_argument("--quiet", action="store_true", help="no progress, no segments as they are decoded")
     tr.add_argument("--device", default="cpu", help="only cpu: minis2t is NumPy")
 
@@ -211,6 +215,8 @@ def _add_demo(subparsers) -> None:
 def _add_info(subparsers) -> None:
     info = subparsers.add_parser("info", help="describe a model directory")
     info.add_argument("model", nargs="?", default=None, help="model directory, bundled-asr (default) or bundled-st")
+    info.add_argument("--runtime", choices=["numpy", "onnx"], default=None, help="the runtime to load it with "
+                      "(default: onnx where minis2t[onnx] is installed)")
 
 
 def _add_convert(subparsers) -> None:
@@ -221,13 +227,20 @@ def _add_convert(subparsers) -> None:
 
 
 def _add_export_onnx(subparsers) -> None:
-    exp = subparsers.add_parser("export-onnx", help="export a model to ONNX graphs that onnxruntime runs "
-                                "(needs torch, transformers, onnx: pip install 'minis2t[export]')")  # fmt: skip
+    exp = subparsers.add_parser("export-onnx", help="export a model to ONNX graphs that onnxruntime runs, "
+                                "written from minis2t's reference (needs onnx: pip install 'minis2t[onnx]')")  # fmt: skip
     exp.add_argument("model", help="model directory (Hugging Face or fairseq), bundled-asr or bundled-st")
     exp.add_argument("out_dir", help="new directory to write (must not exist, or be empty); "
                      "then: minis2t transcribe FILE --model OUT_DIR")
     exp.add_argument("--opset", type=positive_int, default=None, help="ONNX opset (default 18; 17 or later)")
     exp.add_argument("--dtype", choices=["float32"], default="float32", help="weights and activations")
+    kind = exp.add_mutually_exclusive_group()
+    kind.add_argument("--fused", action="store_true", help="onnxruntime's fused operators and a decoder that "
+                      "writes its cache in place (run by onnxruntime's CPU provider)")
+    exp.add_argument("--quantize", choices=["int8"], default=None, help="dynamic int8 weight products "
+                     "(fused graphs; faster, slightly different numbers: see the ONNX page)")
+    kind.add_argument("--traced", action="store_true", help="trace transformers' modules instead (the oracle "
+                      "of the built graphs; needs torch and transformers: pip install 'minis2t[export]')")
 
 
 def _add_features(subparsers) -> None:
@@ -260,7 +273,7 @@ def _transcribe(args) -> int:
     _check_subtitle_options(args, formats)
     if args.output_dir is not None:
         _check_output_dir(args.output_dir, args.files)
-    model = Speech2Text.from_pretrained(_model_dir(args.model), threads=args.threads)
+    model = Speech2Text.from_pretrained(_model_dir(args.model), threads=args.threads, runtime=args.runtime)
     _check_task_and_language(model, args)
     options = {"search": args.search}
     if args.beams is not None:
@@ -268,6 +281,8 @@ def _transcribe(args) -> int:
     if args.max_length is not None:
         options["max_length"] = args.max_length
     model.transcribe([], language=args.language, **options)  # validate options and language once
+    if not args.quiet:  # everything checked: say what will compute
+        print(f"runtime: {describe_runtime(model.runtime)}", file=sys.stderr)
     directory = None if args.output_dir is None else _make_output_dir(args.output_dir)  # all checked: now make it
     results = []  # (path, result or None, error or None) for each input, in order
     with _threads(args.threads):
@@ -604,9 +619,10 @@ def _demo_translation() -> bool:
 def _info(args) -> int:
 
     directory = resolve_model_dir(_model_dir(args.model))
-    model = Speech2Text.from_pretrained(directory)
+    model = Speech2Text.from_pretrained(directory, runtime=args.runtime)
     c, g = model.config, model.generation_config
     print(f"model directory {directory}")
+    print(f"  runtime       {describe_runtime(model.runtime)}")
     print(f"  architecture  d_model {c.d_model}, {c.encoder_layers} encoder + {c.decoder_layers} "
           f"decoder layers, {c.encoder_attention_heads} heads, FFN {c.encoder_ffn_dim}, "
           f"conv {c.num_conv_layers} x {list(c.conv_kernel_sizes)} ({c.conv_channels} channels)")  # fmt: skip
@@ -646,7 +662,8 @@ def _convert(args) -> int:
 
 def _export_onnx(args) -> int:
     """``minis2t export-onnx``: see :mod:`minis2t.app.onnx_export`."""
-    out = export(args.model, args.out_dir, args.opset or DEFAULT_OPSET, args.dtype)
+    graphs = "traced" if args.traced else "fused" if (args.fused or args.quantize) else "plain"
+    out = export(args.model, args.out_dir, args.opset or DEFAULT_OPSET, args.dtype, graphs, args.quantize)
     sizes = ", ".join(f"{name} {(out / name).stat().st_size / 1e6:.1f} MB" for name in GRAPHS.values())
     print(f"wrote {out}: {sizes}; run it with: minis2t transcribe FILE --model {out}")
     return 0

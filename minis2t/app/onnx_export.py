@@ -1,13 +1,13 @@
 """``minis2t export-onnx``: a model directory -> ONNX graphs that onnxruntime runs.
 
-The graphs are traced from **transformers'** ``Speech2TextForConditionalGeneration``
-(``torch.onnx.export``), built around the weights minis2t read from the directory. Why
-transformers and not the PyTorch twin in ``parity/``: transformers is the oracle the whole
-project answers to, it implements every configuration a ``config.json`` can name, and its
-modules are what a user exporting by hand would start from; the twin lives in the
-checkout, not in the installed package. A fairseq directory is first read by minis2t's
-torch-free reader (:mod:`minis2t.io.fairseq`), like every other directory, so one path
-serves them all.
+The graphs are written from minis2t's reference with the ``onnx`` package
+(:mod:`minis2t.app.onnx_build`; ``graphs="fused"``: :mod:`minis2t.app.onnx_fused`, and
+``quantize="int8"`` on top), from the weights minis2t read from the directory: no torch,
+no transformers. ``graphs="traced"`` traces them from **transformers'**
+``Speech2TextForConditionalGeneration`` instead (``torch.onnx.export``; with torch and
+transformers installed): the oracle the built graphs are tested against. A fairseq
+directory is first read by minis2t's torch-free reader (:mod:`minis2t.io.fairseq`), like
+every other directory, so one path serves them all.
 
 Three graphs and the files that make the directory self-contained, in the format of
 :mod:`minis2t.engine.onnx_format` (which :mod:`minis2t.engine.onnx_runtime` reads)::
@@ -22,8 +22,10 @@ Three graphs and the files that make the directory self-contained, in the format
     onnx_config.json, config.json, generation_config.json, preprocessor_config.json,
     vocab.json, sentencepiece.bpe.model, tokenizer_config.json
 
-torch, transformers and onnx are imported inside :func:`export` only: importing this
-module (or minis2t) never imports them, and without them the export raises
+The fused decoder takes its cache as buffers written in place and each utterance's
+encoder mask once (:func:`minis2t.engine.onnx_format.expected_shapes`). torch,
+transformers and onnx are imported inside :func:`export` only: importing this module (or
+minis2t) never imports them, and without what an export needs it raises
 :class:`~minis2t.errors.ExportError` naming the extra to install.
 """
 
@@ -58,9 +60,23 @@ def _require_export_packages():
         ) from None
 
 
-def export(model_dir, out_dir, opset: int = DEFAULT_OPSET, dtype: str = "float32") -> Path:
+GRAPH_KINDS = ("plain", "fused", "traced")
+
+
+def _require_onnx():
+    try:
+        import onnx  # noqa: F401
+    except ImportError:
+        raise ExportError('writing ONNX graphs needs the onnx package: pip install "minis2t[onnx]".') from None
+
+
+def export(model_dir, out_dir, opset: int = DEFAULT_OPSET, dtype: str = "float32", graphs: str = "plain",
+           quantize: str | None = None) -> Path:  # fmt: skip
     """Export the model in ``model_dir`` (a Hugging Face or fairseq directory, or
-    ``bundled-asr`` / ``bundled-st``) to ``out_dir``, which must not exist or be empty.
+    ``bundled-asr`` / ``bundled-st``) to ``out_dir``, which must not exist or be empty:
+    ``graphs`` ``"plain"`` (written from the reference), ``"fused"`` (onnxruntime's fused
+    operators, the cache written in place) or ``"traced"`` (from transformers' modules,
+    needs torch); ``quantize="int8"`` quantises the fused graphs' weight products.
 
     The graphs are written into a temporary directory next to ``out_dir``, checked by
     ``onnx.checker``, and moved into place only when all is done: a failed export leaves
@@ -71,13 +87,21 @@ def export(model_dir, out_dir, opset: int = DEFAULT_OPSET, dtype: str = "float32
     if isinstance(opset, bool) or not isinstance(opset, int) or opset < MIN_OPSET:
         raise ExportError(f"--opset {opset!r}: choose {MIN_OPSET} or later (LayerNormalization "
                           f"became an ONNX operator in opset 17).")  # fmt: skip
+    if graphs not in GRAPH_KINDS:
+        raise ExportError(f"graphs={graphs!r}: choose one of {', '.join(GRAPH_KINDS)}.")
+    if quantize not in (None, "int8") or (quantize and graphs != "fused"):
+        raise ExportError(f"--quantize {quantize}: int8 quantises the fused graphs written by minis2t, not "
+                          f"traced ones (--quantize int8, without --traced).")  # fmt: skip
     if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
         raise ExportError(f"{out_dir} exists and is not an empty directory; nothing was written.")
-    _require_export_packages()
-    model = Speech2Text.from_pretrained(model_dir)  # any layout minis2t reads, validated
-    if model.weights is None:  # an exported directory's graphs: nothing to trace
+    _require_export_packages() if graphs == "traced" else _require_onnx()
+    from ..engine.onnx_format import is_onnx_dir
+    from ..io.checkpoint import resolve_model_dir
+
+    if is_onnx_dir(resolve_model_dir(model_dir)):  # an exported directory's graphs: no weights to export
         raise ExportError(f"{model_dir} is already an exported ONNX directory; export its source model.")
-    _check_exportable(model)
+    model = Speech2Text.from_pretrained(model_dir, runtime="numpy")  # any layout minis2t reads, validated
+    _check_exportable(model, graphs)
     import onnx
 
     if opset > onnx.defs.onnx_opset_version():
@@ -86,8 +110,11 @@ def export(model_dir, out_dir, opset: int = DEFAULT_OPSET, dtype: str = "float32
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     try:
-        _write_graphs(model, staging, opset)
-        _write_side_files(model, staging, opset, dtype)
+        if graphs == "traced":
+            _write_graphs(model, staging, opset)
+        else:
+            _write_built_graphs(model, staging, opset, graphs, quantize)
+        _write_side_files(model, staging, opset, dtype, "fused" if graphs == "fused" else "plain", quantize)
         staging.chmod(0o777 & ~_umask())  # mkdtemp made it private
         if out_dir.exists():
             out_dir.rmdir()  # empty, checked above
@@ -110,10 +137,10 @@ def _umask() -> int:
     return mask
 
 
-def _check_exportable(model) -> None:
-    """What the graphs cannot carry, refused before tracing."""
+def _check_exportable(model, graphs: str = "traced") -> None:
+    """What the graphs cannot carry, refused before writing them."""
     c = model.config
-    if c.input_channels != 1:
+    if c.input_channels != 1 and graphs == "traced":
         raise ExportError(f"input_channels={c.input_channels}: only single-channel features are exported "
                           f"(transformers' Speech2Text takes one).")  # fmt: skip
     if model.dtype != np.float32:
@@ -179,7 +206,19 @@ def _stamp(path: Path, role: str, config, opset: int) -> None:
     onnx.save(graph, str(path))
 
 
-def _write_side_files(model, directory: Path, opset: int, dtype: str) -> None:
+def _write_built_graphs(model, directory: Path, opset: int, kind: str, quantize: str | None) -> None:
+    """The graphs written from the reference (plain or fused, int8 on request), checked by onnx."""
+    from . import onnx_build, onnx_fused
+
+    built = (onnx_fused.build if kind == "fused" else onnx_build.build)(model.params, model.config, opset)
+    if quantize == "int8":
+        built = onnx_fused.quantize_int8(built)
+    for role, graph in built.items():
+        (directory / GRAPHS[role]).write_bytes(graph.SerializeToString())
+
+
+def _write_side_files(model, directory: Path, opset: int, dtype: str, kind: str = "plain",
+                      quantize: str | None = None) -> None:  # fmt: skip
     """config, generation config, feature extractor, tokenizer and confidence files, and the manifest."""
     model.config.save_pretrained(directory)
     model.generation_config.save_pretrained(directory)
@@ -189,4 +228,4 @@ def _write_side_files(model, directory: Path, opset: int, dtype: str) -> None:
         model.tokenizer.save_pretrained(directory)
     if model.calibration is not None:  # the confidence model reads the decoder's outputs: it travels too
         (directory / "confidence.json").write_text(json.dumps(model.calibration.to_dict(), indent=1) + "\n")
-    (directory / MANIFEST).write_text(json.dumps(manifest_of(model.config, opset, dtype), indent=2) + "\n")
+    (directory / MANIFEST).write_text(json.dumps(manifest_of(model.config, opset, dtype, kind, quantize), indent=2) + "\n")

@@ -23,7 +23,6 @@ from pathlib import Path
 import numpy as np
 
 from ..engine.onnx_format import MANIFEST, is_onnx_dir
-from ..engine.onnx_runtime import OnnxRuntime
 from ..engine.runtime import NumpyRuntime, Runtime
 from ..errors import (
     ConfigError,
@@ -127,7 +126,8 @@ class Speech2Text:
             self.params["model"][part]["embed_positions"]["weights"] = table
 
     @classmethod
-    def from_pretrained(cls, path=None, dtype=np.float32, threads: int | None = None) -> "Speech2Text":
+    def from_pretrained(cls, path=None, dtype=np.float32, threads: int | None = None, runtime: str | None = None,
+                        quantize: str | None = None) -> "Speech2Text":  # fmt: skip
         """Load config, runtime, generation config, feature extractor, tokenizer and
         confidence calibration.
 
@@ -143,20 +143,44 @@ class Speech2Text:
         The runtime follows from the directory: a directory written by ``minis2t
         export-onnx`` runs in onnxruntime (:class:`~minis2t.engine.onnx_runtime.OnnxRuntime`,
         ``threads`` its intra-op threads, None: all cores; its graphs are float32 and
-        ``dtype`` does not apply), any other in the NumPy engine in ``dtype`` (whose BLAS
-        threads ``threadpoolctl`` sets, as the command's ``--threads`` does)."""
+        ``dtype`` does not apply), any other in the runtime :func:`~minis2t.app.onnx_cache.choose_runtime`
+        picks: ``runtime="onnx"`` (the default where onnxruntime and onnx are installed,
+        float32 only: the fused graphs built from the weights on first use and cached,
+        :mod:`minis2t.app.onnx_cache`; ``quantize="int8"`` for int8 graphs) or ``"numpy"``
+        (the NumPy engine in ``dtype``, whose BLAS threads ``threadpoolctl`` sets, as the
+        command's ``--threads`` does; the default without onnxruntime, or with
+        ``$MINIS2T_RUNTIME=numpy``)."""
+        from . import onnx_cache
+
         directory = resolve_model_dir(BUNDLED_MODEL if path is None else path)
         if is_onnx_dir(directory):  # written by `minis2t export-onnx`: run by onnxruntime
             if not (directory / "config.json").is_file():
                 raise ConfigError(f"{directory} has {MANIFEST} but no config.json; re-export the model.")
+            if runtime == "numpy" or quantize is not None:
+                raise ConfigError(f"{directory} is an exported ONNX directory: it runs as exported, in "
+                                  f"onnxruntime; load its source model for runtime='numpy' or quantize=.")  # fmt: skip
             config = ModelConfig.from_pretrained(directory)
-            runtime = OnnxRuntime(directory, config, threads)
-        elif is_fairseq_dir(directory):  # a checkpoint *.pt with fairseq's config.yaml
-            config, weights, generation, extractor, tokenizer = load_fairseq_dir(directory, dtype)
-            return cls(config, weights, generation, extractor, tokenizer)
+            runtime = onnx_cache.open_exported(directory, config, threads)
         else:
-            config, weights = load_checkpoint(directory, dtype=dtype)
-            runtime = NumpyRuntime(weights, config)
+            explicit_dtype = np.dtype(dtype) != np.float32
+            choice = "numpy" if explicit_dtype and runtime is None and quantize is None else onnx_cache.choose_runtime(runtime)
+            if choice == "onnx" and explicit_dtype:
+                raise ConfigError(f"runtime='onnx' computes in float32; dtype={np.dtype(dtype).name} needs runtime='numpy'.")
+            if choice == "numpy" and quantize is not None:
+                raise ConfigError("quantize='int8' is a property of the ONNX graphs: use runtime='onnx'.")
+            if is_fairseq_dir(directory):  # a checkpoint *.pt with fairseq's config.yaml
+                config, weights, generation, extractor, tokenizer = load_fairseq_dir(directory, dtype)
+                if choice == "numpy":
+                    return cls(config, weights, generation, extractor, tokenizer)
+                runtime = onnx_cache.runtime_for(directory, lambda: weights, config, threads, quantize)
+                return cls(config, None, generation, extractor, tokenizer, runtime=runtime)
+            if choice == "numpy":
+                config, weights = load_checkpoint(directory, dtype=dtype)
+                runtime = NumpyRuntime(weights, config)
+            else:  # the weights are read only when the graphs are built (or when asked for)
+                config = ModelConfig.from_pretrained(directory)
+                runtime = onnx_cache.runtime_for(directory, lambda: load_checkpoint(directory)[1], config,
+                                                 threads, quantize)  # fmt: skip
         has = lambda *names: any((directory / n).is_file() for n in names)  # noqa: E731
         extractor = (FeatureExtractor.from_pretrained(directory)
                      if has("preprocessor_config.json", "processor_config.json") else None)  # fmt: skip

@@ -62,12 +62,31 @@ def attention_names(layers: int) -> list[str]:
     return [f"cross_attention.{i}" for i in range(layers)]
 
 
-def expected_shapes(role: str, c) -> tuple[dict, dict]:
-    """``({input: shape}, {output: shape})`` of the graph ``role`` for the model config
-    ``c``, None for a dynamic size."""
+KINDS = ("plain", "fused")  # the graphs' kind: plain (one node per reference operation) or fused (#42)
+QUANTIZED = (None, "int8")
+
+
+def cache_head_dim(c) -> int:
+    """The fused decoder's cache head width: ``Dh`` rounded up to a multiple of 8, which
+    onnxruntime's GroupQueryAttention requires (the extra columns are zeros)."""
+    return -(-(c.d_model // c.decoder_attention_heads) // 8) * 8
+
+
+def expected_shapes(role: str, c, kind: str = "plain") -> tuple[dict, dict]:
+    """``({input: shape}, {output: shape})`` of the graph ``role`` of ``kind`` for the
+    model config ``c``, None for a dynamic size. The fused decoder takes its cache as
+    buffers ``[N, H, capacity, W]`` read and written in place (``past_length`` tokens
+    filled) and each utterance's encoder mask once."""
     layers, heads = c.decoder_layers, c.decoder_attention_heads
     head = c.d_model // heads
     kv = [None, heads, None, head]
+    if role == "decoder" and kind == "fused":
+        buffer = [None, heads, None, cache_head_dim(c)]
+        inputs = {"input_ids": [None, None], "encoder_mask": [None, None], "past_length": [1]}
+        inputs |= {n: buffer for n in past_names(layers)} | {n: kv for n in cross_names(layers)}
+        outputs = {"logits": [None, None, c.vocab_size]} | {n: buffer for n in present_names(layers)}
+        outputs |= {n: [None, heads, None, None] for n in attention_names(layers)}
+        return inputs, outputs
     if role == "encoder":
         return ({"input_features": [None, None, c.input_feat_per_channel * c.input_channels],
                  "attention_mask": [None, None]},
@@ -98,10 +117,10 @@ def graph_metadata(role: str, config, opset: int) -> dict[str, str]:
             "minis2t.format": str(FORMAT_VERSION), "minis2t.opset": str(opset)}  # fmt: skip
 
 
-def manifest(config, opset: int, dtype: str) -> dict:
+def manifest(config, opset: int, dtype: str, kind: str = "plain", quantize: str | None = None) -> dict:
     """``onnx_config.json``'s content: what :func:`read_manifest` checks."""
-    return {"format": FORMAT_VERSION, "opset": opset, "dtype": dtype, "graphs": GRAPHS,
-            "config": config_fingerprint(config), "exported_by": "minis2t export-onnx"}  # fmt: skip
+    return {"format": FORMAT_VERSION, "opset": opset, "dtype": dtype, "graphs": GRAPHS, "kind": kind,
+            "quantize": quantize, "config": config_fingerprint(config), "exported_by": "minis2t export-onnx"}  # fmt: skip
 
 
 def is_onnx_dir(path) -> bool:
@@ -131,6 +150,10 @@ def read_manifest(directory: Path) -> dict:
         raise OnnxModelError(f"{path}: opset {opset!r}; the graphs need opset {MIN_OPSET} or later.")
     if found.get("graphs") != GRAPHS:
         raise OnnxModelError(f"{path}: graphs {found.get('graphs')!r}, expected {GRAPHS}; re-export the model.")
+    found.setdefault("kind", "plain")  # written before the fused graphs existed
+    if found["kind"] not in KINDS or found.get("quantize") not in QUANTIZED:
+        raise OnnxModelError(f"{path}: graphs of kind {found['kind']!r}, quantize {found.get('quantize')!r}; "
+                             f"this minis2t runs {' and '.join(KINDS)} graphs, float32 or int8.")  # fmt: skip
     return found
 
 
@@ -153,7 +176,7 @@ def check_graph(session, role: str, name: str, c, found: dict) -> None:
                              f"re-export the model into an empty directory.")  # fmt: skip
     if meta.get("minis2t.opset", str(found["opset"])) != str(found["opset"]):
         raise OnnxModelError(f"{name} has opset {meta.get('minis2t.opset')}, {MANIFEST} says {found['opset']}.")
-    inputs, outputs = expected_shapes(role, c)
+    inputs, outputs = expected_shapes(role, c, found.get("kind", "plain"))
     for kind, expected, given in (("input", inputs, session.get_inputs()), ("output", outputs, session.get_outputs())):
         have = {x.name: x for x in given}
         for wanted, shape in expected.items():

@@ -75,7 +75,7 @@ class Speech2TextForConditionalGeneration:
         if kwargs:
             raise UnsupportedError(f"from_pretrained argument(s) {', '.join(sorted(kwargs))}: minis2t "
                                    f"takes the model (a directory or a bundled name) and dtype.")  # fmt: skip
-        return cls.from_speech2text(Speech2Text.from_pretrained(name, dtype=dtype))
+        return cls.from_speech2text(Speech2Text.from_pretrained(name, dtype=dtype, runtime="numpy"))
 
     def save_pretrained(self, directory) -> None:
         """``config.json``, ``generation_config.json`` and ``model.safetensors``."""

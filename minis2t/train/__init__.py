@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..errors import LabelError
+from ..errors import ConfigError, LabelError
 from ..reference import model as m
 from ..reference.grad import cross_entropy_backward, ctc_loss, linear_backward
 from ..reference.model_grad import decode_backward, encode_backward
@@ -262,6 +262,9 @@ def fit(model: Speech2Text, batches, steps: int, peak_lr: float = 2e-3, warmup: 
     """``steps`` AdamW updates of ``model.weights`` (in place) and of the CTC head, one per
     batch ``(features, mask, labels)`` drawn from the iterator ``batches``: warm-up and
     cosine schedule, gradient clipping. Returns each step's losses and learning rate."""
+    if model.runtime.name != "numpy":  # graphs hold a copy of the weights that training would not update
+        raise ConfigError(f"training updates the NumPy weights: load the model with runtime='numpy' "
+                          f"(it runs in {model.runtime.name}).")  # fmt: skip
     trained = dict(model.weights)
     if ctc_head is not None:
         trained.update({f"ctc_head.{k}": v for k, v in ctc_head.items()})
