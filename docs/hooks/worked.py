@@ -423,6 +423,54 @@ def tokenizer() -> str:
     return example("the bundled model's tokenizer", code(lines))
 
 
+def tokenizer_lattice() -> str:
+    """One word segmented by hand: every piece of the lattice, the best score of each
+    prefix, the path read back — from minis2t.reference.tokenizer, checked against the
+    sentencepiece library."""
+    import time
+
+    import sentencepiece
+
+    from minis2t.reference.tokenizer import load_unigram
+
+    path = BUNDLED_MODEL / "sentencepiece.bpe.model"
+    unigram, library = load_unigram(path), sentencepiece.SentencePieceProcessor(model_file=str(path))
+    word = "remind"
+    x = unigram.normalize(word)
+    lattice = [(i, j, x[i:j], float(unigram.scores[unigram.index[x[i:j]]]))
+               for i in range(len(x)) for j in range(i + 1, len(x) + 1) if x[i:j] in unigram.index]  # fmt: skip
+    best, back = [0.0] + [None] * len(x), [None] * (len(x) + 1)
+    for i, j, piece, score in sorted(lattice, key=lambda e: (e[1], e[0])):  # by end, as the table is filled
+        if best[i] is not None and (best[j] is None or best[i] + score > best[j]):
+            best[j], back[j] = best[i] + score, (i, piece)
+    path_back, j = [], len(x)
+    while j:
+        path_back.append(back[j][1])
+        j = back[j][0]
+    pieces = unigram.encode_as_pieces(word)
+    assert path_back[::-1] == pieces == library.encode_as_pieces(word)
+    lines = [f'text "{word}" -> normalised "{x}" ({len(x)} characters, positions 0..{len(x)})',
+             f"the lattice: {len(lattice)} pieces of the vocabulary occur in it (start, end, piece, log p):"]
+    lines += [f"  {i}-{j}  {piece:<8} {score:7.2f}" for i, j, piece, score in lattice]
+    lines += ["best[j], the best score of the first j characters, and the last piece of that path:"]
+    lines += [f"  best[{j}] = {best[j]:7.2f}   last piece {back[j][1]!r}" for j in range(1, len(x) + 1) if best[j] is not None]
+    letters = sum(float(unigram.scores[unigram.index[c]]) for c in x)
+    lines += [f"letter by letter instead: {' + '.join(x)} = {letters:.2f}",
+              f"read back from best[{len(x)}]: {pieces}  (the library: {library.encode_as_pieces(word)})"]
+    sentences = [r["text"] for r in json.loads((BUNDLED_MODEL.parent / "samples" / "references.json").read_text())]
+    timings = {}
+    for name, encode in (("library", library.encode_as_pieces), ("reference", unigram.encode_as_pieces)):
+        start = time.perf_counter()
+        for _ in range(20):
+            for sentence in sentences:
+                encode(sentence)
+        timings[name] = (time.perf_counter() - start) / (20 * len(sentences))
+    lines += [f"encoding one test sentence: the library {1e6 * timings['library']:.0f} µs, "
+              f"this module {1e6 * timings['reference']:.0f} µs ({timings['reference'] / timings['library']:.0f}x; "
+              f"this build's machine)"]  # fmt: skip
+    return example(f"the lattice of {word!r}, solved by hand", code(lines))
+
+
 # --- the parity page ---------------------------------------------------------------------
 
 
@@ -660,12 +708,29 @@ def long_form_dtw() -> str:
     from minis2t.app import timing
 
     starts = timing.token_starts(a, free_start=False)
+    chosen = list(zip(rows.tolist(), cols.tolist()))
+    cost = round(-a[rows, cols].sum(), 9)
+    tied = [path for path in monotone_paths(*a.shape) if round(-sum(a[i, j] for i, j in path), 9) == cost]
+    assert chosen in tied and all(round(-sum(a[i, j] for i, j in p), 9) >= cost for p in monotone_paths(*a.shape))
     lines = ["A (token x frame):"] + ["  " + " ".join(f"{v:.1f}" for v in row) for row in a]
-    lines += [f"path (token, frame): {list(zip(rows.tolist(), cols.tolist()))}",
-              f"its cost: -({' + '.join(f'{a[i, j]:.1f}' for i, j in zip(rows, cols))}) = {-a[rows, cols].sum():.1f}",
-              f"token starts (frame where the path enters each row): {starts.tolist()} "
+    lines += [f"path (token, frame): {chosen}",
+              f"its cost: -({' + '.join(f'{a[i, j]:.1f}' for i, j in zip(rows, cols))}) = {-a[rows, cols].sum():.1f}"]
+    lines += [f"paths of that cost: {len(tied)}"] + [f"  {path}{'  <- returned' if path == chosen else ''}" for path in tied]
+    lines += [f"token starts (frame where the path enters each row): {starts.tolist()} "
               f"-> {', '.join(f'{40 * s} ms' for s in starts)} at 40 ms a frame"]  # fmt: skip
     return example("dynamic time warping on a 3 x 6 matrix", code(lines))
+
+
+def monotone_paths(n: int, m: int, end=None):
+    """Every path from (0, 0) to (n - 1, m - 1) with steps right, down or diagonal."""
+    i, j = end if end is not None else (n - 1, m - 1)
+    if (i, j) == (0, 0):
+        yield [(0, 0)]
+        return
+    for di, dj in ((1, 1), (1, 0), (0, 1)):
+        if i >= di and j >= dj:
+            for path in monotone_paths(n, m, (i - di, j - dj)):
+                yield path + [(i, j)]
 
 
 # --- the home page -----------------------------------------------------------------------
