@@ -48,10 +48,13 @@ def code_hash() -> str:
 def render(path: Path, key: str) -> None:
     """Execute ``path`` and write its page (and the images of its outputs) under OUT."""
     import jupytext
+    import nbformat
     from nbclient import NotebookClient
     from nbconvert import MarkdownExporter
 
     notebook = jupytext.read(path)
+    # plots at twice the pixels they are shown at (docs/hooks/figures.py sizes them on the page)
+    notebook.cells.insert(0, nbformat.v4.new_code_cell("%config InlineBackend.figure_formats = ['retina']"))
     env_path = os.environ.get("PYTHONPATH", "")
     os.environ["PYTHONPATH"] = str(ROOT) + (os.pathsep + env_path if env_path else "")  # the kernel imports parity/
     try:
@@ -62,7 +65,7 @@ def render(path: Path, key: str) -> None:
         client.execute(stderr=subprocess.DEVNULL)
     finally:
         os.environ["PYTHONPATH"] = env_path
-    notebook.cells = [c for c in notebook.cells if HIDDEN_TAG not in c.get("metadata", {}).get("tags", [])]
+    notebook.cells = [c for c in notebook.cells[1:] if HIDDEN_TAG not in c.get("metadata", {}).get("tags", [])]
     for cell in notebook.cells:  # a kernel's stderr chatter is not the notebook's output
         if cell.cell_type == "code":
             cell.outputs = [o for o in cell.get("outputs", []) if o.get("name") != "stderr"]

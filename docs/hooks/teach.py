@@ -1,6 +1,6 @@
 """mkdocs hook: put the code and its numbers into the stage pages at build time.
 
-Two directives, written as HTML comments so that a page read as plain Markdown (on a code
+Directives, written as HTML comments so that a page read as plain Markdown (on a code
 host, in an editor) just skips them:
 
 * ``<!-- source: minis2t.reference.features.frame_signal, minis2t.reference.features.preemphasize -->`` —
@@ -10,6 +10,8 @@ host, in an editor) just skips them:
 * ``<!-- worked: frames -->`` — the Markdown returned by ``worked.frames()``: a worked
   example computed on a real recording, with shapes and numbers as the package produces
   them in this build.
+* ``<!-- listen: librispeech, test_00 -->`` — an audio player per clip, with its caption
+  (the clips are encoded by the figures hook into ``build/docs/audio/``);
 * ``<!-- answer: NAME -->`` inside an exercise's answer — what ``answers.NAME()`` computes
   (and asserts) for it; ``<!-- n: NAME -->`` — one number inside a sentence.
 """
@@ -27,6 +29,7 @@ HOOKS = Path(__file__).resolve().parent
 ROOT = HOOKS.parents[1]
 
 DIRECTIVE = re.compile(r"^<!-- (source|worked|side-by-side): ([\w., -]+) -->$", re.MULTILINE)
+LISTEN = re.compile(r"^<!-- listen: ([\w, -]+) -->$", re.MULTILINE)  # audio players
 ANSWER = re.compile(r"^( *)<!-- answer: (\w+) -->$", re.MULTILINE)  # inside an indented answer
 NUMBER = re.compile(r"<!-- n: (\w+) -->")  # a number inside a sentence
 
@@ -94,7 +97,21 @@ def answer_block(indent: str, name: str) -> str:
     return "\n".join(indent + line if line else "" for line in body.rstrip("\n").split("\n"))
 
 
-def expand(markdown: str) -> str:
+def players(names: list[str], page_url: str) -> str:
+    """An audio player per clip (``build/docs/audio/NAME.mp3``, written by the figures
+    hook with its caption), linked relative to the page."""
+    import html
+    import json
+
+    captions = json.loads((ROOT / "build" / "docs" / "audio" / "captions.json").read_text(encoding="utf-8"))
+    up = "../" * page_url.count("/")  # from the page's directory to the site's root
+    items = [f'<div class="listen"><audio controls preload="none" src="{up}audio/{name}.mp3"></audio>'
+             f'<span>{html.escape(captions[name])}</span></div>' for name in names]  # fmt: skip
+    return "\n".join(items) + "\n"
+
+
+def expand(markdown: str, page_url: str = "") -> str:
+    markdown = LISTEN.sub(lambda m: players([n.strip() for n in m.group(1).split(",")], page_url), markdown)
     def replace(match: re.Match) -> str:
         kind, names = match.group(1), [n.strip() for n in match.group(2).split(",")]
         if kind == "source":
@@ -111,4 +128,4 @@ def expand(markdown: str) -> str:
 def on_page_markdown(markdown: str, page, config, files, **kwargs) -> str:
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
-    return expand(markdown)
+    return expand(markdown, page.url)
