@@ -18,12 +18,16 @@ imitates:
 * ``add_noise`` — white, pink or brown noise at 5-35 dB SNR (electronics, fans, wind);
 * ``band_limit`` — telephone (8 kHz sampling, 300-3400 Hz) or a cheap microphone (random
   high-pass 80-400 Hz and low-pass 2.5-7 kHz);
-* ``gain_and_clip`` — level from -25 to +10 dB, and with it clipping at full scale.
+* ``gain_and_clip`` — level from -25 to +10 dB, and with it clipping at full scale;
+* ``codec`` — a lossy round trip at a low bit rate, in process with PyAV: AAC (24-96
+  kbit/s), Opus (8-48 kbit/s) or MP3 (24-96 kbit/s), as a phone, a messaging app or a
+  podcast leaves speech.
 """
 
 from __future__ import annotations
 
 import functools
+import io
 import math
 from pathlib import Path
 
@@ -108,11 +112,58 @@ def gain_and_clip(wave, rng):
     return np.clip(wave * (level / peak), -1.0, 1.0).astype(np.float32)
 
 
+CODECS = {"aac": ("adts", "aac", (24, 96)), "opus": ("ogg", "libopus", (8, 48)), "mp3": ("mp3", "libmp3lame", (24, 96))}
+
+
+def encode_decode(wave: np.ndarray, codec: str, kbps: int) -> np.ndarray:
+    """``wave`` (16 kHz) through ``codec`` at ``kbps`` and back, in memory; the length is
+    kept (the codec's priming delay trimmed, the end padded)."""
+    import av
+
+    fmt, encoder, _ = CODECS[codec]
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format=fmt) as out:
+        stream = out.add_stream(encoder, rate=RATE, layout="mono")
+        stream.bit_rate = kbps * 1000
+        pcm = np.clip(wave, -1, 1).astype(np.float32)[None, :]
+        frame = av.AudioFrame.from_ndarray(pcm, format="flt", layout="mono")
+        frame.sample_rate = RATE
+        for packet in stream.encode(frame):
+            out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+    buffer.seek(0)
+    chunks = []
+    with av.open(buffer, "r") as source:
+        resampler = av.AudioResampler(format="flt", layout="mono", rate=RATE)
+        for frame in source.decode(audio=0):
+            for piece in resampler.resample(frame):
+                chunks.append(piece.to_ndarray().reshape(-1))
+    decoded = np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
+    # the codec's delay: align by cross-correlation over the first half second
+    probe = min(wave.shape[0], RATE // 2)
+    lags = np.arange(0, min(4096, max(decoded.shape[0] - probe, 1)))
+    if decoded.shape[0] > probe and probe > 0:
+        scores = [float(np.dot(decoded[k : k + probe], wave[:probe])) for k in lags[::16]]
+        delay = int(lags[::16][int(np.argmax(scores))])
+    else:
+        delay = 0
+    decoded = decoded[delay : delay + wave.shape[0]]
+    return np.pad(decoded, (0, wave.shape[0] - decoded.shape[0])).astype(np.float32)
+
+
+def codec(wave, rng):
+    name = ["aac", "opus", "mp3"][rng.integers(3)]
+    low, high = CODECS[name][2]
+    return encode_decode(wave, name, int(rng.integers(low, high + 1)))
+
+
 # (name, probability): each utterance gets each step with its probability, in this order.
 CHAIN = (("speed", 0.5), ("reverberate", 0.4), ("add_background", 0.35), ("add_noise", 0.35),
-         ("band_limit", 0.3), ("gain_and_clip", 0.3))  # fmt: skip
+         ("band_limit", 0.3), ("gain_and_clip", 0.3), ("codec", 0.25))  # fmt: skip
 STEPS = {"speed": speed, "reverberate": reverberate, "add_background": add_background,
-         "add_noise": add_noise, "band_limit": band_limit, "gain_and_clip": gain_and_clip}  # fmt: skip
+         "add_noise": add_noise, "band_limit": band_limit, "gain_and_clip": gain_and_clip,
+         "codec": codec}  # fmt: skip
 VTLP_PROBABILITY = 0.5
 
 

@@ -9,6 +9,7 @@ engine next to the model (``minis2t/assets/samples``).
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import jiwer
@@ -22,6 +23,8 @@ import parity.model as tm
 from minis2t.io.features import pad_batch
 
 SAMPLES_PER_ENGINE = 2
+# a digit string: three digit words in a row (the grammar's strings have 3-11)
+DIGIT_RUN = re.compile(r"\b(?:(?:zero|oh|one|two|three|four|five|six|seven|eight|nine)\b ?){3,}")
 
 
 def decode(model: minis2t.Speech2Text, feats, batch_size: int = 16, twin_params=None,
@@ -51,16 +54,22 @@ def evaluate(model_dir: Path, test_text: list[str], tests: dict, twin: bool, log
     table, by_voice, errors, equal, total = [], {}, [], 0, 0
     chosen_samples = []
     for (engine, group), (feats, meta, waves) in tests.items():
+        refs = [m.get("text", t) for m, t in zip(meta, test_text)] if engine != "human" else [m["text"] for m in meta]
         hyps = decode(model, feats)
         row = {"engine": engine, "voices": group, "n": len(hyps),
-               "wer": jiwer.wer(test_text, hyps), "cer": jiwer.cer(test_text, hyps)}  # fmt: skip
+               "wer": jiwer.wer(refs, hyps), "cer": jiwer.cer(refs, hyps)}  # fmt: skip
+        digits = [i for i, r in enumerate(refs) if DIGIT_RUN.search(r)]
+        if digits:
+            row["digit_sentences"] = len(digits)
+            row["digit_wer"] = jiwer.wer([refs[i] for i in digits], [hyps[i] for i in digits])
         if twin:
             twin_hyps = decode(model, feats, twin_params=twin_params)
             row["numpy_equals_twin"] = sum(a == b for a, b in zip(hyps, twin_hyps))
             equal, total = equal + row["numpy_equals_twin"], total + len(hyps)
         table.append(row)
-        log(f"{engine:10s} {group:16s} WER {100 * row['wer']:6.2f} %  CER {100 * row['cer']:6.2f} %")
-        for ref, hyp, m in zip(test_text, hyps, meta):
+        log(f"{engine:10s} {group:16s} WER {100 * row['wer']:6.2f} %  CER {100 * row['cer']:6.2f} %"
+            f"  digit strings {100 * row.get('digit_wer', float('nan')):6.2f} %")
+        for ref, hyp, m in zip(refs, hyps, meta):
             voice = f"{engine}:{m['voice'].split('+')[0]}"
             counts = by_voice.setdefault(voice, {"engine": engine, "held_out": group != "seen voices",
                                                  "refs": [], "hyps": []})  # fmt: skip
@@ -70,8 +79,8 @@ def evaluate(model_dir: Path, test_text: list[str], tests: dict, twin: bool, log
                 errors.append({"ref": ref, "hyp": hyp, "voice": m})
         if samples is not None and group == "seen voices":  # right, and sentences not yet chosen
             used = {text for text, _, _ in chosen_samples}
-            right = [i for i, (r, h) in enumerate(zip(test_text, hyps)) if r == h and r not in used]
-            chosen_samples += [(test_text[i], waves[i], meta[i]) for i in right[:SAMPLES_PER_ENGINE]]
+            right = [i for i, (r, h) in enumerate(zip(refs, hyps)) if r == h and r not in used]
+            chosen_samples += [(refs[i], waves[i], meta[i]) for i in right[:SAMPLES_PER_ENGINE]]
     voices = {v: {"engine": c["engine"], "held_out": c["held_out"], "n": len(c["refs"]),
                   "wer": jiwer.wer(c["refs"], c["hyps"])} for v, c in sorted(by_voice.items())}  # fmt: skip
     result = {"test_sentences": len(test_text), "table": table, "by_voice": voices, "errors": errors}

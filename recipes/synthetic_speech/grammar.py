@@ -1,8 +1,13 @@
 """A closed-vocabulary sentence generator: spoken commands to a home assistant.
 
-Nine kinds of request (lights and devices, alarms and timers, weather, music, calls and
-messages, directions, shopping lists, arithmetic, reminders), each a template whose slots
-are filled from the word lists below. A grammar, not word salad: the decoder can lean on
+Ten kinds of request (lights and devices, alarms and timers, weather, music, calls and
+messages, directions, shopping lists, arithmetic, reminders, digit strings), each a
+template whose slots are filled from the word lists below.
+
+Digit strings are said the way people say phone numbers and codes: 3 to 11 digits in
+groups of two to four, "zero" or "oh" for 0, a pause between groups. The pause is written
+as a comma in the *spoken* form (:func:`sentence`), which the synthesisers read as a
+short break; the *label* (:func:`label`) is the same words without it. A grammar, not word salad: the decoder can lean on
 context, as a real recognizer does. All words are written here by hand (no external word
 list), so there is no third-party licence to record.
 """
@@ -159,12 +164,54 @@ def _reminders(rng):
     ])  # fmt: skip
 
 
-KINDS = [_devices, _alarms, _weather, _music, _messages, _directions, _shopping, _math, _reminders]
+DIGITS = UNITS[:10]  # "zero" ... "nine"
+DIGIT_WORDS = {*DIGITS, "oh"}
+
+
+def digit_string(rng: random.Random, low: int = 3, high: int = 11) -> str:
+    """``low``-``high`` digits in words, grouped (2-4 digits a group) with a comma where a
+    speaker pauses: "oh two oh, seven nine four six". 0 is "oh" for some speakers (chosen
+    per string: people are consistent within one number), "zero" for the others."""
+    n = rng.randint(low, high)
+    oh = rng.random() < 0.4
+    words = [("oh" if oh else "zero") if d == 0 else DIGITS[d] for d in (rng.randrange(10) for _ in range(n))]
+    groups, i = [], 0
+    while i < n:
+        size = min(n - i, rng.choice([2, 3, 3, 4, 4]) if n - i > 4 else n - i)
+        groups.append(" ".join(words[i : i + size]))
+        i += size
+    return " , ".join(groups)
+
+
+def _digits(rng):
+    p = rng.choice(POLITE)
+    return rng.choice([
+        digit_string(rng),
+        digit_string(rng),
+        f"{p}call {digit_string(rng, 7, 11)}",
+        f"{p}dial {digit_string(rng, 3, 11)}",
+        f"the code is {digit_string(rng, 3, 8)}",
+        f"my number is {digit_string(rng, 7, 11)}",
+        f"the pin is {digit_string(rng, 4, 6)}",
+        f"room {digit_string(rng, 3, 4)}",
+        f"{p}send a message to {digit_string(rng, 7, 11)} saying {rng.choice(PHRASES)}",
+    ])  # fmt: skip
+
+
+# Digit strings twice: with no sentence around them to lean on, they need the data.
+KINDS = [_devices, _alarms, _weather, _music, _messages, _directions, _shopping, _math, _reminders,
+         _digits, _digits]  # fmt: skip
 
 
 def sentence(rng: random.Random) -> str:
+    """One request in its spoken form (commas where a speaker pauses)."""
     text = rng.choice(KINDS)(rng)
     return " ".join(text.split())
+
+
+def label(spoken: str) -> str:
+    """The transcript of a spoken form: its words, without the pause marks."""
+    return " ".join(spoken.replace(",", " ").split())
 
 
 def sentences(n: int, seed: int) -> list[str]:
@@ -176,12 +223,12 @@ def vocabulary() -> set[str]:
     """Every word the grammar can produce (found by sampling it densely)."""
     words: set[str] = set()
     for s in sentences(200_000, seed=12345):
-        words.update(s.split())
+        words.update(label(s).split())
     return words
 
 
 if __name__ == "__main__":
     v = vocabulary()
     print(len(v), "words")
-    for s in sentences(10, 0):
-        print(s)
+    for s in sentences(20, 0):
+        print(s, "->", label(s))

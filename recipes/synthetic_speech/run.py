@@ -40,6 +40,7 @@ sys.path.insert(0, str(ROOT))
 import augment  # noqa: E402
 import engines  # noqa: E402
 import grammar  # noqa: E402
+import humans  # noqa: E402
 import synthesize  # noqa: E402
 
 import minis2t  # noqa: E402
@@ -57,13 +58,14 @@ AUGMENTATION_STEPS = (*augment.STEPS, "vtlp")
 
 
 def split_sentences(n_train: int, n_test: int, seed: int) -> tuple[list[str], list[str]]:
-    """Unique test sentences, and training sentences that never equal one of them."""
+    """Unique test sentences, and training sentences whose words never equal one of them
+    (spoken forms, with the pause marks: :func:`grammar.label` gives the transcripts)."""
     pool = grammar.sentences(20 * (n_train + n_test), seed)
-    unique = list(dict.fromkeys(pool))
+    unique = list({grammar.label(s): s for s in pool}.values())
     random.Random(seed).shuffle(unique)
     test = unique[:n_test]
-    held_out = set(test)
-    train = [s for s in pool if s not in held_out][:n_train]
+    held_out = {grammar.label(s) for s in test}
+    train = [s for s in pool if grammar.label(s) not in held_out][:n_train]
     return train, test
 
 
@@ -124,14 +126,20 @@ def training_speech(texts, seed, augmentation, disabled=(), leave_out=None):
 
 def test_speech(texts, seed):
     """Every engine says every test sentence, clean: once with training voices, once with
-    the held-out voices. ``{(engine, group): (features, settings, waves)}``."""
+    the held-out voices (where it has some); and as many digit strings spliced from the
+    people's kept-aside takes. ``{(engine, group): (features, settings, waves)}``."""
     out = {}
     for k, engine in enumerate(ENGINE_NAMES):
         for group, held_out in (("seen voices", False), ("held-out voices", True)):
+            if not engines.voices(engine, held_out):
+                continue
             settings = synthesize.plan(texts, [engine], seed + 10 * k + held_out, held_out)
             feats, meta, waves = synthesize.synthesize(texts, settings, seed + 10 * k + held_out,
                                                        keep_waves=True)  # fmt: skip
             out[(engine, group)] = (feats, meta, waves)
+    feats, meta, _, waves = humans.speech(len(texts), seed + 7, augmentation=False, takes=humans.ASIDE,
+                                          keep_waves=True)  # fmt: skip
+    out[("human", "kept-aside takes")] = (feats, meta, waves)
     return out
 
 
@@ -151,6 +159,10 @@ def main() -> None:
     parser.add_argument("--engine", choices=["twin", "numpy"], default="twin",
                         help="train with the PyTorch twin (the bundled model) or NumPy alone "
                              "(minis2t.train; no torch in the training step)")
+    parser.add_argument("--human-strings", type=int, default=3000,
+                        help="digit strings spliced from the real speakers' training takes")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue an interrupted run from its checkpoint (work/<run>_train.pt)")
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--evaluate-only", action="store_true",
                         help="evaluate the model an earlier run wrote (its training time is read "
@@ -161,13 +173,19 @@ def main() -> None:
         parser.error(f"--without takes {', '.join(AUGMENTATION_STEPS)} (and not with --no-augment)")
     t0 = time.time()
     log = lambda *a: print(f"[{time.time() - t0:7.0f} s]", *a, flush=True)  # noqa: E731
+    stages, t_stage = {}, [time.time()]
+
+    def stage(name: str) -> None:  # wall time of each stage, for results.json
+        stages[name] = round(time.time() - t_stage[0])
+        t_stage[0] = time.time()
     tag = "full" if args.leave_out is None else f"leave_out_{args.leave_out}"
     tag += "_no_augment" if args.no_augment else ""
     tag += "_without_" + "+".join(args.without) if args.without else ""
     tag = tag if args.engine == "twin" else f"numpy_{tag}"
     out = args.out or (ROOT / "minis2t" / "assets" / "model" if tag == "full" else WORK / tag / "model")
 
-    train_text, test_text = split_sentences(args.train_sentences, args.test_sentences, args.seed)
+    train_spoken, test_spoken = split_sentences(args.train_sentences, args.test_sentences, args.seed)
+    train_text, test_text = [grammar.label(s) for s in train_spoken], [grammar.label(s) for s in test_spoken]
     words = {w for s in train_text for w in s.split()}
     log(f"text: {len(train_text)} training sentences ({len(set(train_text))} unique), "
         f"{len(test_text)} test sentences, {len(words)} words in training")  # fmt: skip
@@ -180,7 +198,8 @@ def main() -> None:
     name = f"train_{args.seed}_{'aug' if augmentation else 'clean'}_{len(train_text)}"
     if args.without:
         name += f"_without_{'+'.join(args.without)}_{args.leave_out}"
-    feats, meta = cached(name, lambda: training_speech(train_text, args.seed + 1, augmentation,
+    stage("text and vocabulary")
+    feats, meta = cached(name, lambda: training_speech(train_spoken, args.seed + 1, augmentation,
                                                        args.without, args.leave_out))  # fmt: skip
     # The speech of text i is feats[j] for the j-th synthesised index: align the targets.
     targets = [targets[i] for i in synthesised_indices(train_text, args.seed + 1, args.without, args.leave_out)]
@@ -188,10 +207,19 @@ def main() -> None:
     keep = [i for i, m in enumerate(meta) if m["engine"] != args.leave_out]
     feats, targets = [feats[i] for i in keep], [targets[i] for i in keep]
     engines_used = sorted({meta[i]["engine"] for i in keep})
+    stage("synthetic speech")
+    if args.human_strings:
+        h_feats, h_meta, h_labels, _ = cached(
+            f"human_{args.seed}_{'aug' if augmentation else 'clean'}_{args.human_strings}",
+            lambda: humans.speech(args.human_strings, args.seed + 3, augmentation))  # fmt: skip
+        feats, targets = feats + h_feats, targets + [sp.encode(t) + [2] for t in h_labels]
+        engines_used.append("human")
+    stage("human speech")
     log(f"speech: {len(feats)} training utterances from {', '.join(engines_used)}, "
         f"{sum(f.shape[0] for f in feats) / 100 / 3600:.2f} h")  # fmt: skip
-    tests = cached(f"test_{args.seed}_{len(test_text)}", lambda: test_speech(test_text, args.seed + 2))
+    tests = cached(f"test_{args.seed}_{len(test_text)}", lambda: test_speech(test_spoken, args.seed + 2))
     log("test speech ready")
+    stage("test speech")
 
     config = minis2t.ModelConfig(**{**ARCHITECTURE, "vocab_size": sp.get_piece_size()})
     t_train = time.time()
@@ -210,10 +238,15 @@ def main() -> None:
     else:
         import train  # noqa: E402 (imports torch)
 
+        checkpoint = WORK / f"{tag}_train.pt"
+        if checkpoint.is_file() and not args.resume:
+            checkpoint.unlink()  # a fresh run
+        WORK.mkdir(parents=True, exist_ok=True)
         weights = train.train(config, feats, targets, args.steps, seed=args.seed, max_frames=args.max_frames,
-                              log=log)  # fmt: skip
+                              log=log, checkpoint=checkpoint)  # fmt: skip
     if not args.evaluate_only:
         training_seconds = round(time.time() - t_train)
+        stage("training")
         write_model_dir(out, config, weights, proto)
         log(f"model written to {out}")
 
@@ -226,8 +259,10 @@ def main() -> None:
                   steps=args.steps, training_utterances=len(feats),
                   training_hours=round(sum(f.shape[0] for f in feats) / 100 / 3600, 2),
                   vocabulary_words=len(words), engine=args.engine, training_seconds=training_seconds,
-                  evaluated_separately=args.evaluate_only,
+                  evaluated_separately=args.evaluate_only, human_strings=args.human_strings,
                   recipe_seconds=round(time.time() - t0))  # fmt: skip
+    stage("evaluation")
+    result["stage_seconds"] = stages  # this invocation's; a resumed run's training counts from its checkpoint
     target = HERE / "results.json" if tag == "full" else HERE / "results" / f"{tag}.json"
     target.parent.mkdir(exist_ok=True)
     target.write_text(json.dumps(result, indent=2) + "\n")

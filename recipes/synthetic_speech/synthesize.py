@@ -24,10 +24,12 @@ CHUNK = 40  # utterances per job: festival starts once per chunk
 
 
 def plan(texts: list[str], engine_names: list[str], seed: int, held_out: bool = False) -> list[dict]:
-    """Settings for each text: engines in turn (equal shares), voices drawn at random."""
+    """Settings for each text: engines in turn (in the shares of ``engines.SHARES``),
+    voices drawn at random."""
     rng = random.Random(seed)
-    return [engines.draw_settings(engine_names[i % len(engine_names)], rng, held_out)
-            for i in range(len(texts))]  # fmt: skip
+    shares = [engines.SHARES.get(e, 1) for e in engine_names]
+    cycle = [e for r in range(max(shares)) for e, n in zip(engine_names, shares) if n > r]
+    return [engines.draw_settings(cycle[i % len(cycle)], rng, held_out) for i in range(len(texts))]
 
 
 def _work(job):

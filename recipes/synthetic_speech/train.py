@@ -10,12 +10,22 @@ weights, so training is: weights as leaf tensors, a forward pass through the twi
 * label-smoothed cross-entropy (0.1), as fairseq's S2T recipe;
 * Adam with a linear warm-up and a cosine decay;
 * SpecAugment (frequency and time masks) once the model has started to learn.
+
+Training survives being cut off: with ``checkpoint=PATH`` the whole state — weights, the
+CTC head, AdamW's moments, the step (the schedule is a function of it), the Python and
+torch random states and the data position (the batches of the epoch still to come) — is
+written to PATH every ``checkpoint_every`` seconds (atomically: a temporary file, then a
+rename), and a call that finds PATH resumes from it. A resumed run computes the same
+weights as an uninterrupted one (``tests/test_recipe_resume.py`` proves it on a tiny
+model).
 """
 
 from __future__ import annotations
 
+import os
 import random
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -35,10 +45,14 @@ def init_weights(config: minis2t.ModelConfig, seed: int) -> dict[str, np.ndarray
 def train(config: minis2t.ModelConfig, features: list[np.ndarray], targets: list[list[int]],
           steps: int, seed: int = 0, max_frames: int = 12000, peak_lr: float = 2e-3,
           warmup: int = 400, ctc_weight: float = 0.3, smoothing: float = 0.1,
-          spec_augment_from: int = 1500, log=print, init_from: dict | None = None) -> dict[str, np.ndarray]:  # fmt: skip
+          spec_augment_from: int = 1500, log=print, init_from: dict | None = None,
+          checkpoint: Path | None = None, checkpoint_every: float = 180.0,
+          stop_after: int | None = None) -> dict[str, np.ndarray]:  # fmt: skip
     """Train for ``steps`` updates; returns the weights (NumPy, float32, no CTC head).
     ``init_from``: weights that replace the random ones of the same name and shape (the
-    encoder of a trained recogniser, for a translation model)."""
+    encoder of a trained recogniser, for a translation model). ``checkpoint``: where the
+    state is kept every ``checkpoint_every`` seconds, and resumed from if it exists;
+    ``stop_after``: write the checkpoint after that step and return (a planned cut)."""
     torch.manual_seed(seed)
     rng = random.Random(seed)
     torch.set_num_threads(2)
@@ -55,8 +69,33 @@ def train(config: minis2t.ModelConfig, features: list[np.ndarray], targets: list
     optimizer = torch.optim.AdamW(parameters, lr=peak_lr, betas=(0.9, 0.98), weight_decay=0.01)
     lengths = [f.shape[0] for f in features]
     batches: list[list[int]] = []
-    start, running = time.time(), None
-    for step in range(1, steps + 1):
+    start, running, first, before = time.time(), None, 1, 0.0
+    unique = {id(t): name for name, t in named.items()}  # tied weights once
+
+    def save(step: int) -> None:
+        state = {"step": step, "steps": steps, "seconds": before + time.time() - start,
+                 "weights": {name: named[name].detach().clone() for name in unique.values()},
+                 "ctc_head": ctc_head.state_dict(), "optimizer": optimizer.state_dict(),
+                 "python_rng": rng.getstate(), "torch_rng": torch.get_rng_state(),
+                 "batches": [list(b) for b in batches], "running": running}  # fmt: skip
+        temporary = Path(f"{checkpoint}.tmp")
+        torch.save(state, temporary)
+        os.replace(temporary, checkpoint)
+
+    if checkpoint is not None and Path(checkpoint).is_file():
+        state = torch.load(checkpoint, weights_only=False)
+        assert state["steps"] == steps, f"{checkpoint} is a run of {state['steps']} steps, not {steps}"
+        with torch.no_grad():
+            for name, value in state["weights"].items():
+                named[name].copy_(value)
+        ctc_head.load_state_dict(state["ctc_head"])
+        optimizer.load_state_dict(state["optimizer"])
+        rng.setstate(state["python_rng"])
+        torch.set_rng_state(state["torch_rng"])
+        batches, running, first, before = state["batches"], state["running"], state["step"] + 1, state["seconds"]
+        log(f"resumed from {checkpoint} after step {state['step']} ({before:.0f} s of training)")
+    last_save = time.time()
+    for step in range(first, steps + 1):
         if not batches:
             batches = make_batches(lengths, max_frames, rng)
         batch = batches.pop()
@@ -73,5 +112,11 @@ def train(config: minis2t.ModelConfig, features: list[np.ndarray], targets: list
         optimizer.step()
         running = parts if running is None else {k: 0.98 * running[k] + 0.02 * v for k, v in parts.items()}
         if step % 100 == 0 or step == steps:
-            log(log_line(step, steps, lr, running["ce"], running.get("ctc", float("nan")), time.time() - start))
+            log(log_line(step, steps, lr, running["ce"], running.get("ctc", float("nan")),
+                         before + time.time() - start))  # fmt: skip
+        if checkpoint is not None and (step == stop_after or time.time() - last_save >= checkpoint_every):
+            save(step)
+            last_save = time.time()
+        if step == stop_after:
+            break
     return {name: named[name].detach().numpy().copy() for name in weights}
