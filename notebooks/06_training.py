@@ -157,8 +157,15 @@ w[index] -= 2 * h
 minus = loss_and_grads(check, x, mask, labels)[0]
 w[index] += h
 numeric = (plus - minus) / (2 * h)
-print(f"{name}{list(index)}: finite difference {numeric:+.8e}, hand-written gradient {grads[name][index]:+.8e}, "
-      f"relative difference {abs(numeric - grads[name][index]) / abs(grads[name][index]):.1e}")
+relative = abs(numeric - grads[name][index]) / abs(grads[name][index])
+print(f"{name}{tuple(int(i) for i in index)}: finite difference {numeric:+.8e}, "
+      f"hand-written gradient {grads[name][index]:+.8e}, relative difference {relative:.1e}")
+# A central difference errs by about h² times the loss's third derivative over 6
+# (truncation; taken as O(1)) plus eps · |loss| / h (rounding the two losses): allow ten
+# times their sum, and ask the gradient to stand well above it, so that the check
+# compares something with something.
+bound = 10 * (h**2 + np.finfo(np.float64).eps * abs(float(loss)) / h)
+assert abs(numeric - grads[name][index]) < bound < abs(grads[name][index]) / 10, (bound, relative)
 
 # %% [markdown]
 # ## Exercises

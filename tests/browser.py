@@ -20,6 +20,7 @@ import functools
 import http.server
 import json
 import os
+import select
 import shutil
 import subprocess
 import sys
@@ -27,6 +28,7 @@ import tempfile
 import threading
 from pathlib import Path
 
+TIMEOUT = 120  # seconds without a word from the browser before giving up (a loaded machine is slow)
 CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "chrome")
 
 
@@ -102,6 +104,9 @@ class Chromium:
 
     def _read_message(self) -> dict:
         while b"\0" not in self._buffer:
+            ready, _, _ = select.select([self._from_child], [], [], TIMEOUT)
+            if not ready:
+                raise TimeoutError(f"Chromium said nothing for {TIMEOUT} s")
             chunk = os.read(self._from_child, 1 << 16)
             if not chunk:
                 raise RuntimeError("Chromium closed its DevTools pipe")

@@ -688,25 +688,32 @@ def long_form_dtw_by_hand() -> str:
                             f"timing.dtw's path costs {found:.1f}"]))  # fmt: skip
 
 
-def tokenizer_henry() -> str:
-    """The lattice of "henry" (a name in the bundled test sentences that the vocabulary
-    spells letter by letter), its best path, and what a whole-word piece would need."""
+def tokenizer_letters() -> str:
+    """The first word of the bundled test sentences that the vocabulary spells letter by
+    letter: its lattice, its best path, and what a whole-word piece would need."""
+    import json
+
     import sentencepiece
 
     from minis2t.reference.tokenizer import load_unigram
 
     path = worked.BUNDLED_MODEL / "sentencepiece.bpe.model"
-    unigram = load_unigram(path)
-    x = unigram.normalize("henry")
+    unigram, library = load_unigram(path), sentencepiece.SentencePieceProcessor(model_file=str(path))
+    refs = json.loads((worked.BUNDLED_MODEL.parent / "samples" / "references.json").read_text())
+    spelled = [w for r in refs for w in r["text"].split()
+               if len(w) > 2 and all(len(p.lstrip("\u2581")) <= 1 for p in unigram.encode_as_pieces(w))]  # fmt: skip
+    assert spelled, "the question says some word is spelled letter by letter"
+    word = spelled[0]
+    x = unigram.normalize(word)
     lattice = [(i, j, x[i:j], float(unigram.scores[unigram.index[x[i:j]]]))
                for i in range(len(x)) for j in range(i + 1, len(x) + 1) if x[i:j] in unigram.index]  # fmt: skip
-    pieces = unigram.encode_as_pieces("henry")
-    assert pieces == sentencepiece.SentencePieceProcessor(model_file=str(path)).encode_as_pieces("henry")
-    assert all(len(p) == 1 for p in pieces), f"the question says letter by letter: {pieces}"
+    pieces = unigram.encode_as_pieces(word)
+    assert pieces == library.encode_as_pieces(word)
     total = sum(float(unigram.scores[unigram.index[p]]) for p in pieces)
-    lines = [f'"{x}": {len(lattice)} pieces in the lattice: ' + ", ".join(f"{piece} ({score:.2f})" for _, _, piece, score in lattice),
+    lines = [f'"{word}" (of "{next(r["text"] for r in refs if word in r["text"].split())}") -> "{x}": '
+             f"{len(lattice)} pieces in the lattice: " + ", ".join(f"{piece} ({score:.2f})" for _, _, piece, score in lattice),
              f"the best path: {pieces}, score {total:.2f}",
-             f"a piece '▁henry' would win with log p above {total:.2f} (p > {math.exp(total):.1e}); "
+             f"a piece '{x}' would win with log p above {total:.2f} (p > {math.exp(total):.1e}); "
              f"the vocabulary's rarest piece has {float(unigram.min_score):.2f}"]  # fmt: skip
     return computed(text(lines))
 

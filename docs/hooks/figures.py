@@ -232,7 +232,19 @@ def on_page_content(html: str, page, config, files, **kwargs) -> str:
         width, height = Image.open(file.abs_src_path).size
         return f'<img {attributes}width="{width // SHARPNESS}" height="{height // SHARPNESS}" src="{src}"'
 
-    return IMAGE.sub(sized, html)
+    return HEADER.sub(breakable, IMAGE.sub(sized, html))
+
+
+HEADER = re.compile(r"<th([^>]*)>(.*?)</th>", re.S)
+
+
+def breakable(match: re.Match) -> str:
+    """A table header may break after "/" and "_" ("numpy/<wbr>transformers"): a long
+    column name then costs a second line, not a table wider than the page."""
+    attributes, inner = match.groups()
+    parts = re.split(r"(<[^>]+>)", inner)  # text and tags; only the text gets break points
+    inner = "".join(part if part.startswith("<") else re.sub(r"(?<=[/_])(?=\w)", "<wbr>", part) for part in parts)
+    return f"<th{attributes}>{inner}</th>"
 
 
 def bundled_sample() -> tuple[np.ndarray, str]:
@@ -956,17 +968,19 @@ def long_form() -> None:
         (OUT / "long_form.md").write_text("*(not measured yet: run recipes/long_form/run.py)*\n")
         return
     runs = json.loads(path.read_text())["runs"]
-    rows = ["| recording | utterances | segments | WER, cut at pauses | WER, one by one | "
-            "true starts/ends within 0.25 s of a boundary | real-time factor | peak memory | "
-            "transformers' pipeline, 20 s chunks: WER / seconds |",
-            "| --- | --: | --: | --: | --: | --: | --: | --: | --: |"]  # fmt: skip
-    for r in runs:
-        theirs = (f"{_pct(r['wer_transformers_chunked'])} / {r['transformers_chunked_seconds']:.0f} s"
-                  if "wer_transformers_chunked" in r else "–")  # fmt: skip
-        rows.append(f"| {r['minutes']:g} min | {r['utterances']} | {r['segments']} | {_pct(r['wer_long_form'])} | "
-                    f"{_pct(r['wer_one_by_one'])} | {_pct(r['boundaries_within_0.25_s'])} | "
-                    f"{r['real_time_factor']:.4f} ({r['command_seconds']:.0f} s) | {r['peak_resident_mb']:.0f} MB | "
-                    f"{theirs} |")  # fmt: skip
+    # one column per recording, one row per measure: the table stays as narrow as the page
+    measures = [("utterances", lambda r: str(r["utterances"])), ("segments", lambda r: str(r["segments"])),
+                ("WER, cut at pauses", lambda r: _pct(r["wer_long_form"])),
+                ("WER, one by one", lambda r: _pct(r["wer_one_by_one"])),
+                ("true starts/ends within 0.25 s of a boundary", lambda r: _pct(r["boundaries_within_0.25_s"])),
+                ("real-time factor", lambda r: f"{r['real_time_factor']:.4f} ({r['command_seconds']:.0f} s)"),
+                ("peak memory", lambda r: f"{r['peak_resident_mb']:.0f} MB"),
+                ("transformers' pipeline, 20 s chunks: WER / seconds",
+                 lambda r: f"{_pct(r['wer_transformers_chunked'])} / {r['transformers_chunked_seconds']:.0f} s"
+                 if "wer_transformers_chunked" in r else "–")]  # fmt: skip
+    rows = ["| recording | " + " | ".join(f"{r['minutes']:g} min" for r in runs) + " |",
+            "| --- | " + " | ".join("--:" for _ in runs) + " |"]  # fmt: skip
+    rows += [f"| {name} | " + " | ".join(cell(r) for r in runs) + " |" for name, cell in measures]
     small = next((r["s2t_small_random"] for r in runs if "s2t_small_random" in r), None)
     if small is not None:
         minutes = next(r["minutes"] for r in runs if "s2t_small_random" in r)

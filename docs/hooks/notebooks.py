@@ -68,7 +68,15 @@ def render(path: Path, key: str) -> None:
     notebook.cells = [c for c in notebook.cells[1:] if HIDDEN_TAG not in c.get("metadata", {}).get("tags", [])]
     for cell in notebook.cells:  # a kernel's stderr chatter is not the notebook's output
         if cell.cell_type == "code":
-            cell.outputs = [o for o in cell.get("outputs", []) if o.get("name") != "stderr"]
+            outputs = []
+            for o in cell.get("outputs", []):
+                if o.get("name") == "stderr":
+                    continue
+                if outputs and o.get("output_type") == "stream" and outputs[-1].get("output_type") == "stream":
+                    outputs[-1]["text"] += o["text"]  # one block of printed lines, not one per flush
+                else:
+                    outputs.append(o)
+            cell.outputs = outputs
     body, resources = MarkdownExporter().from_notebook_node(notebook, resources={"output_files_dir": f"{path.stem}_files"})
     target = OUT / f"{path.stem}.md"
     target.parent.mkdir(parents=True, exist_ok=True)
