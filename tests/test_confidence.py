@@ -130,9 +130,10 @@ def test_the_command_shows_confidence_in_json_and_a_marker_in_text_srt_and_vtt(t
     good, bad = (json.loads((out / f"{name}.json").read_text()) for name in (SAMPLES[0].stem, "noise"))
     assert good["segments"][0]["understood"] is True and 0 <= good["confidence"] <= 1
     assert bad["segments"][0]["understood"] is False and bad["segments"][0]["text"] and bad["confidence"] < 0.5
-    assert (out / "noise.txt").read_text() == "[not understood]\n"
-    assert [c.content for c in srt.parse((out / "noise.srt").read_text())] == ["[not understood]"]
-    assert [c.text for c in webvtt.from_string((out / "noise.vtt").read_text())] == ["[not understood]"]
+    heard = f"[not understood: {bad['segments'][0]['text']}]"  # the marker and what the model heard
+    assert (out / "noise.txt").read_text() == heard + "\n"
+    assert [c.content for c in srt.parse((out / "noise.srt").read_text())] == [heard]
+    assert [c.text for c in webvtt.from_string((out / "noise.vtt").read_text())] == [heard]
     assert [c.content for c in srt.parse((out / f"{SAMPLES[0].stem}.srt").read_text())] == [good["text"]]
 
 
@@ -144,7 +145,7 @@ def test_the_command_min_confidence_zero_accepts_everything_and_above_one_is_a_u
     (row,) = json.loads(out)
     assert row["segments"] and all(s["understood"] for s in row["segments"])
     status, out, _ = in_process("transcribe", noise, "--min-confidence", "0", "--quiet")
-    assert "[not understood]" not in out and out.strip()
+    assert "[not understood" not in out and out.strip()
     for bad in ("1.01", "-0.5", "nan", "sure"):
         status, out, err = in_process("transcribe", noise, "--min-confidence", bad)
         assert status == 2 and "--min-confidence" in err and "[0, 1]" in err and out == "", (bad, err)
@@ -225,3 +226,15 @@ def test_signals_come_from_the_chosen_tokens(model):
         for s in result["segments"]:
             assert abs(s["signals"]["avg_logprob"] - s["avg_logprob"]) < 1e-3
             assert s["signals"]["min_logprob"] <= s["signals"]["avg_logprob"] <= 0
+
+
+def test_a_segment_not_understood_shows_the_marker_and_what_was_heard():
+    from minis2t.app import formats
+
+    heard = {"start": 0.0, "end": 1.0, "text": "call  bob", "understood": False}
+    assert formats.segment_text(heard) == "[not understood: call bob]"
+    assert formats.segment_text({**heard, "text": ""}) == "[not understood]"  # nothing heard: the bare marker
+    assert formats.segment_text({**heard, "understood": True}) == "call  bob"
+    result = {"text": "call bob turn on the lamp", "segments": [heard, {"start": 1, "end": 2, "text": "turn on the lamp"}]}
+    assert formats.shown_text(result) == "[not understood: call bob] turn on the lamp"
+    assert formats.to_tsv(result).splitlines()[1].endswith("\t[not understood: call bob]")

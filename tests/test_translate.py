@@ -25,7 +25,18 @@ def test_every_sentence_of_the_grammar_is_parsed_and_translated():
             assert "{" not in text and "  " not in text and text == text.strip() and text.islower()
     assert seen == {name for name, _ in translate.TEMPLATES}
     readme = (Path(translate.__file__).parent / "README.md").read_text()
-    assert len(translate.TEMPLATES) == 41 and "the 41 templates written in French" in " ".join(readme.split())
+    assert f"the {len(translate.TEMPLATES)} templates written in French" in " ".join(readme.split())
+
+
+@pytest.mark.parametrize("english, fr, de, es", [
+    ("four seven one nine", "quatre sept un neuf", "vier sieben eins neun", "cuatro siete uno nueve"),
+    ("room one oh four", "salle un zéro quatre", "raum eins null vier", "sala uno cero cuatro"),
+    ("could you call oh two oh , seven nine six",  # a spoken form: the pause mark is dropped
+     "peux-tu appeler le zéro deux zéro sept neuf six", "kannst du die null zwei null sieben neun sechs anrufen",
+     "puedes llamar al cero dos cero siete nueve seis"),
+])  # fmt: skip
+def test_digit_strings_are_read_digit_by_digit_in_every_language(english, fr, de, es):
+    assert translate.translations(english) == {"fr": fr, "de": de, "es": es}
 
 
 def test_the_test_sentences_are_translated():

@@ -633,10 +633,16 @@ def _wer_of(result: dict, engine: str, voices: str | None = None) -> tuple[float
 def bundled_tables() -> None:
     recipe = ROOT / "recipes" / "synthetic_speech"
     r = json.loads((recipe / "results.json").read_text())
-    lines = ["| engine | voices | WER | CER | NumPy = twin |", "| --- | --- | --: | --: | --: |"]
+    lines = ["| engine | voices | WER | CER | WER on digit strings | NumPy = twin |",
+             "| --- | --- | --: | --: | --: | --: |"]  # fmt: skip
     for row in r["table"]:
-        lines.append(f"| {row['engine']} | {row['voices']} | {_pct(row['wer'])} | {_pct(row['cer'])} | "
-                     f"{row.get('numpy_equals_twin', '–')} of {row['n']} |")  # fmt: skip
+        digits = f"{_pct(row['digit_wer'])} ({row['digit_sentences']})" if "digit_wer" in row else "–"
+        lines.append(f"| {row['engine']} | {row['voices']} | {_pct(row['wer'])} | {_pct(row['cer'])} | {digits} | "
+                     f"{row.get('numpy_equals_twin', '–')} of {row.get('twin_compared', row['n'])} |")  # fmt: skip
+    lines.append("")
+    lines.append("The digit-string column scores only the sentences holding three or more digits in a row "
+                 "(their number in brackets); the *human* row is digit strings spliced from the three FSDD "
+                 "speakers' takes 0–4, which training never used — the same people, new recordings.")
     lines.append("")
     lines.append(f"{r['test_sentences']} held-out sentences said by every engine, once with training "
                  f"voices and once with held-out voices; {r['vocabulary_words']} words in the "
@@ -644,6 +650,9 @@ def bundled_tables() -> None:
                  f"utterances, {r['steps']:,} steps) from {', '.join(r['trained_on'])}; NumPy and twin "
                  f"transcripts identical on {r['numpy_equals_twin']} of {r['test_utterances']}; the "
                  f"recipe took {r['recipe_seconds'] / 60:.0f} minutes.")  # fmt: skip
+    if "stage_seconds" in r:
+        lines += ["", "| stage | wall time |", "| --- | --: |"]
+        lines += [f"| {name} | {sec / 60:.1f} min |" for name, sec in r["stage_seconds"].items()]
     (OUT / "bundled_results.md").write_text("\n".join(lines) + "\n")
 
     runs = {p.stem: json.loads(p.read_text()) for p in sorted((recipe / "results").glob("leave_out_*.json"))
@@ -1283,7 +1292,10 @@ def error_tables() -> None:
 KIND_NAMES = {"grammar": "grammar sentences, voices it never heard", "grammar_seen_voices": "grammar sentences, training's voices",
               "open_english": "English outside the grammar", "other_language": "other languages (espeak-ng)",
               "digits": "digit strings", "noise": "noise", "music": "music (tones)", "tone": "tones and sweeps",
-              "hum": "mains hum"}  # fmt: skip
+              "hum": "mains hum", "grammar_codec": "grammar sentences, unheard voices, through AAC/Opus/MP3",
+              "human_digits": "real people's digit strings (takes never trained on)",
+              "human_open": "real people outside the grammar (tests/data/speech)"}  # fmt: skip
+CONFIDENCE_GRAMMAR_KINDS = ("grammar", "grammar_seen_voices", "grammar_codec", "human_digits")
 
 
 def bundled_confidence() -> None:
@@ -1304,8 +1316,8 @@ def bundled_confidence() -> None:
     ax.legend(fontsize=8, loc="upper left")
     seg = r["measured_segments"]
     good = [s["confidence"] for s in seg if s["right"]]
-    inside = [s["confidence"] for s in seg if not s["right"] and s["kind"].startswith("grammar")]
-    out = [s["confidence"] for s in seg if not s["kind"].startswith("grammar")]
+    inside = [s["confidence"] for s in seg if not s["right"] and s["kind"] in CONFIDENCE_GRAMMAR_KINDS]
+    out = [s["confidence"] for s in seg if s["kind"] not in CONFIDENCE_GRAMMAR_KINDS]
     edges = np.linspace(0, 1, 21)
     hist.hist([good, inside, out], bins=edges, histtype="step", lw=1.5,
               label=["right transcript", "wrong, in grammar", "out of grammar"],
@@ -1340,4 +1352,37 @@ def bundled_confidence() -> None:
               f"transcripts falsely rejected; {_pct(chosen['grammar_wrong_rejected'])} of wrong in-grammar "
               f"transcripts rejected. " + (f"The recipe took {r['seconds'] / 60:.0f} minutes on 2 shared cores, from nothing."
               if r["clips_from_cache"] == 0 else f"(This run read {r['clips_from_cache']} decoded clips from its cache.)")]  # fmt: skip
+    lines += confidence_by_engine(chosen, r.get("codec_copies"))
     (OUT / "bundled_confidence.md").write_text("\n".join(lines) + "\n")
+    st = ROOT / "recipes" / "synthetic_speech" / "results" / "confidence_st.json"
+    if st.is_file():
+        rs = json.loads(st.read_text())
+        m = rs["compared"][rs["chosen"]]
+        text = [f"The translation model's calibration (`bundled-st`, fitted the same way on the same clips, "
+                f"each in French, German or Spanish, right meaning the rule translation exactly): threshold "
+                f"{m['threshold']:.3f}, out-of-grammar rejected {_pct(m['reject_rate_out_of_grammar'])}, right "
+                f"in-grammar translations accepted {_pct(m['accept_rate_right_grammar'])}, AUROC "
+                f"{m['auroc_right_grammar_vs_out_of_grammar']:.4f}, ECE {m['ece']:.3f}."]
+        text += confidence_by_engine(m, rs.get("codec_copies"))
+    else:
+        text = ["The translation model (`bundled-st`) has no calibration recorded yet: it gives "
+                "`\"confidence\": null` and understands every segment."]
+    (OUT / "bundled_confidence_st.md").write_text("\n".join(text) + "\n")
+
+
+def confidence_by_engine(measured: dict, codec: dict | None) -> list[str]:
+    """Per engine (the measuring half): right in-grammar transcripts accepted, and ECE;
+    and how compressed copies compare with their originals."""
+    lines = ["", "| engine | segments | right in-grammar | accepted | ECE |", "| --- | --: | --: | --: | --: |"]
+    for engine, e in measured.get("per_engine", {}).items():
+        accepted = _pct(e["accept_rate_right_grammar"]) if e["accept_rate_right_grammar"] is not None else "–"
+        lines.append(f"| {engine} | {e['segments']} | {e['right_in_grammar']} | {accepted} | {e['ece']:.3f} |")
+    if "reject_rate_human_out_of_grammar" in measured:
+        lines += ["", f"Real people outside the grammar rejected: {_pct(measured['reject_rate_human_out_of_grammar'])}; "
+                  f"non-speech rejected: {_pct(measured['reject_rate_non_speech'])}."]  # fmt: skip
+    if codec:
+        lines += ["", f"Compressed copies (AAC, Opus, MP3 at 16–64 kbit/s) of {codec['pairs']} clips: the same "
+                  f"text as the original for {_pct(codec['same_text'])}, the same accept/reject decision for "
+                  f"{_pct(codec['same_decision'])}; the confidence moved by {codec['confidence_change_median']:.3f} "
+                  f"(median), {codec['confidence_change_p90']:.3f} (90th percentile)."]  # fmt: skip
+    return lines

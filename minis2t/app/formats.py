@@ -6,8 +6,9 @@ returns), and returns the file's text. TSV has whisper's columns: start and end 
 integer milliseconds, then the text.
 
 A segment that was not understood (``"understood": false``, see
-:mod:`minis2t.app.confidence`) shows :data:`MARKER` instead of its text in text, SRT,
-WebVTT and TSV; JSON keeps its text, its confidence and the flag.
+:mod:`minis2t.app.confidence`) shows the marker *and* what the model heard —
+``[not understood: call bob]`` — in text, SRT, WebVTT and TSV, so a reader knows both that
+the model was unsure and what it guessed; JSON keeps its text, its confidence and the flag.
 """
 
 from __future__ import annotations
@@ -15,12 +16,16 @@ from __future__ import annotations
 import json
 
 FORMATS = ("txt", "json", "srt", "vtt", "tsv")
-MARKER = "[not understood]"  # instead of a segment's text when the model was not confident of it
+MARKER = "[not understood]"  # around a segment's text when the model was not confident of it
 
 
 def segment_text(segment: dict) -> str:
-    """What a reader is shown of a segment: its text, or the marker when not understood."""
-    return segment["text"] if segment.get("understood", True) else MARKER
+    """What a reader is shown of a segment: its text, or, when not understood, the marker
+    with the text it heard (``[not understood: call bob]``; the bare marker if it heard none)."""
+    if segment.get("understood", True):
+        return segment["text"]
+    heard = " ".join(segment["text"].split())
+    return f"{MARKER[:-1]}: {heard}]" if heard else MARKER
 
 
 def shown_text(result: dict) -> str:
@@ -59,8 +64,8 @@ def cues(result: dict, max_line_width: int | None = None, max_line_count: int | 
         return [(s["start"], s["end"], _line(segment_text(s))) for s in result["segments"]]
     out = []
     for segment in result["segments"]:
-        if not segment.get("understood", True):  # one cue, the marker: no invented words
-            out.append((segment["start"], segment["end"], MARKER))
+        if not segment.get("understood", True):  # one cue: the marker with what was heard, unwrapped
+            out.append((segment["start"], segment["end"], _line(segment_text(segment))))
             continue
         lines = _wrap(segment["words"], max_line_width)
         per_cue = max_line_count or len(lines) or 1

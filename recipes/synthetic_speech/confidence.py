@@ -1,26 +1,39 @@
-"""Fit the bundled model's confidence calibration on held-out material, and measure it.
+"""Fit the bundled models' confidence calibrations on material new to them, and measure it.
 
-The bundled recogniser answers anything — noise, German, a PIN code — with a fluent
-grammar sentence. This recipe makes material the model never trained on, runs it through
-``transcribe_long`` exactly as the command does, and fits a logistic regression from the
-decoder's signals (:mod:`minis2t.app.confidence`) to "the segment's text is exactly right":
+The bundled recogniser answers anything — noise, German, a story — with a fluent grammar
+sentence. This recipe makes material the model never trained on, *new in the ways a
+user's audio is new*, runs it through ``transcribe_long`` exactly as the command does, and
+fits a logistic regression from the decoder's signals (:mod:`minis2t.app.confidence`) to
+"the segment's text is exactly right":
 
-* **in-grammar speech from voices the model did not train on**: grammar sentences drawn
-  with a seed of their own (none is a training or test sentence of ``run.py``), spoken
-  by espeak-ng's held-out accents and by its voice variants that training never used,
-  at rates outside training's range, by flite's held-out ``rms`` voice and by flite
-  voices stretched beyond training's range or pitch-shifted by sox;
-* **speech the model must reject**: English sentences outside the grammar (written
-  here), eight other languages espeak-ng speaks, digit strings said digit by digit;
-* **non-speech it must reject**: noise (white, pink, brown), music (sums of harmonic
-  tones with a melody), pure tones and sweeps, hum over near-silence — made with NumPy.
+* **in-grammar speech from voices the model never heard** (``grammar``): grammar
+  sentences (digit strings included) drawn with a seed of their own (none is a training
+  or test sentence of ``run.py``), said by the voices held out of training altogether
+  (espeak-ng's ``en-029`` and ``en-gb-x-gbcwmd`` accents, festival's ``ked_diphone``,
+  flite's ``rms``) and by training's voices moved outside anything training did — sox
+  pitch shifts of 3-6 semitones, tempo 0.7x or 1.35x, a formant-like timbre change
+  (sox ``bass``/``treble`` tilts and an ``overdrive``);
+* the same sentences **through codecs** (``grammar_codec``): AAC, Opus and MP3 round trips
+  at 16-64 kbit/s, so that a compressed copy is judged as its original;
+* **real people** (``human_digits``): digit strings spliced from the FSDD speakers' takes
+  0-4, which training never used (:mod:`humans`), clean and through the codecs;
+* **in-grammar speech in training's voices** (``grammar_seen_voices``), new sentences;
+* **speech the model must reject**: English outside the grammar (``open_english``,
+  synthetic), real people outside it (``human_open``: pieces of the six licensed
+  recordings in ``tests/data/speech/``, which training used only as background noise),
+  eight other languages (``other_language``);
+* **non-speech it must reject**: noise (white, pink, brown), music, tones and sweeps, hum.
 
-Each clip is a unit of the split: half the clips (stratified by kind) fit the
-calibration and choose its threshold, the other half measure it. The fitted calibration
-goes to ``minis2t/assets/model/confidence.json``, the numbers to
-``results/confidence.json``. Clips are cached in ``work/confidence/`` (git-ignored).
+Each clip is a unit of the split: half the clips (stratified by kind) fit the calibration
+and choose its threshold, the other half measure it — overall, per kind and per engine
+(the acceptance of right transcripts and the calibration error of each). ``--model st``
+does the same for the translation model (``bundled-st``): the reference is the rule
+translation (:mod:`translate`) of the English, each clip in one of the three languages
+in turn. Writes ``minis2t/assets/model[_st]/confidence.json`` and
+``results/confidence[_st].json``. Clips are cached in ``work/confidence/`` (git-ignored).
 
-    python recipes/synthetic_speech/confidence.py            # ~10 minutes on 2 cores
+    python recipes/synthetic_speech/confidence.py              # the recogniser
+    python recipes/synthetic_speech/confidence.py --model st   # the translation model
 """
 
 from __future__ import annotations
@@ -42,21 +55,23 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 sys.path[:0] = [str(HERE), str(ROOT)]
 
+import augment  # noqa: E402
+import engines  # noqa: E402
 import grammar  # noqa: E402
+import humans  # noqa: E402
 import minis2t  # noqa: E402
 from minis2t.app import confidence as conf  # noqa: E402
-from minis2t.app import longform  # noqa: E402
 
 WORK = HERE / "work" / "confidence"
-MODEL_DIR = ROOT / "minis2t" / "assets" / "model"
-RESULTS = HERE / "results" / "confidence.json"
+MODELS = {"asr": ROOT / "minis2t" / "assets" / "model", "st": ROOT / "minis2t" / "assets" / "model_st"}
+RESULTS = {"asr": HERE / "results" / "confidence.json", "st": HERE / "results" / "confidence_st.json"}
 RATE = 16000
 SEED = 31
+ST_LANGUAGES = ("fr", "de", "es")
 
-# espeak-ng variants that training never used (it used "", +m3, +f2, +m5, +f4, +klatt).
-NEW_VARIANTS = ["+m1", "+m2", "+m7", "+f1", "+f3", "+f5", "+klatt3", "+Annie", "+Andy", "+Michael"]
-HELD_OUT_ACCENTS = ["en-029", "en-gb-x-gbcwmd"]  # held out of training by engines.HELD_OUT
-TRAINED_ACCENTS = ["en-us", "en", "en-gb-x-rp", "en-gb-scotland", "en-us-nyc"]
+HELD_OUT_ACCENTS = engines.HELD_OUT["espeak-ng"]  # held out of training altogether
+TRAINED_ACCENTS = engines.voices("espeak-ng", held_out=False)
+SPEECH_DIR = ROOT / "tests" / "data" / "speech"  # real people, outside the grammar
 
 OPEN_ENGLISH = """the committee will publish its findings early next spring
 my grandmother used to bake bread every sunday morning
@@ -134,96 +149,107 @@ OTHER_LANGUAGES = {
            "tänd lampan i köket", "i morgon åker vi till stockholm",
            "vädret är fint i dag", "vad är klockan nu"],
 }  # fmt: skip
-DIGITS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
-
-
 # --- material ------------------------------------------------------------------------
 
 
 def held_out_sentences(n: int) -> list[str]:
-    """Grammar sentences that are neither training nor test sentences of ``run.py``."""
+    """Grammar sentences (spoken forms) whose words are neither a training nor a test
+    sentence of ``run.py``."""
     import run  # the training split, as the bundled model's run made it
 
     train, test = run.split_sentences(16000, 300, 0)
-    seen = set(train) | set(test) | set((HERE / "test_sentences.txt").read_text().splitlines())
-    fresh = [s for s in dict.fromkeys(grammar.sentences(20 * n, SEED)) if s not in seen]
-    return fresh[:n]
-
-
-def digit_string(rng: random.Random) -> str:
-    words = [rng.choice(DIGITS) for _ in range(rng.randint(3, 11))]
-    return " ".join("oh" if w == "zero" and rng.random() < 0.3 else w for w in words)
+    seen = {grammar.label(s) for s in train + test} | set((HERE / "test_sentences.txt").read_text().splitlines())
+    fresh = {grammar.label(s): s for s in grammar.sentences(20 * n, SEED) if grammar.label(s) not in seen}
+    return list(fresh.values())[:n]
 
 
 def speech_plan(rng: random.Random, n_grammar: int, n_seen: int) -> list[dict]:
-    """``{"kind", "text", "reference", "engine", ...}`` for every spoken clip."""
+    """``{"kind", "text", "reference", "engine", ...}`` for every synthesised clip."""
     items = []
     sentences = held_out_sentences(n_grammar + n_seen)
     for i, text in enumerate(sentences[:n_grammar]):
-        items.append({"kind": "grammar", "text": text, "reference": text, **unheard_voice(rng, i)})
+        items.append({"kind": "grammar", "text": text, "reference": grammar.label(text), **unheard_voice(rng, i)})
     for i, text in enumerate(sentences[n_grammar:]):
-        items.append({"kind": "grammar_seen_voices", "text": text, "reference": text, **seen_voice(rng, i)})
+        items.append({"kind": "grammar_seen_voices", "text": text, "reference": grammar.label(text),
+                      **engines.draw_settings(["espeak-ng", "festival", "flite", "freetts"][i % 4], rng)})  # fmt: skip
     for i, text in enumerate(OPEN_ENGLISH):
-        items.append({"kind": "open_english", "text": text, "reference": text, **any_voice(rng, i)})
+        items.append({"kind": "open_english", "text": text, "reference": text,
+                      **engines.draw_settings(["espeak-ng", "festival", "flite"][i % 3], rng, held_out=i % 2 == 0)})  # fmt: skip
     for lang, texts in OTHER_LANGUAGES.items():
         for text in texts:
             items.append({"kind": "other_language", "text": text, "reference": None, "engine": "espeak-ng",
-                          "voice": lang + rng.choice(["", "+m1", "+f1", "+m3", "+f2"]), "speed": rng.randint(130, 190)})  # fmt: skip
-    for i in range(40):
-        text = digit_string(rng)
-        items.append({"kind": "digits", "text": text, "reference": text.replace("oh", "zero"), **any_voice(rng, i)})
+                          "voice": lang + rng.choice(["", "+m1", "+f1", "+m3", "+f2"]), "speed": rng.randint(130, 190),
+                          "pitch": 50})  # fmt: skip
     return items
 
 
 def unheard_voice(rng: random.Random, i: int) -> dict:
-    """A voice (and rate) the model never trained on, engines in turn."""
-    kind = i % 4
-    if kind == 0:  # held-out accent, any variant
-        return {"engine": "espeak-ng", "voice": rng.choice(HELD_OUT_ACCENTS) + rng.choice(NEW_VARIANTS + ["", "+m3"]),
-                "speed": rng.randint(120, 210)}  # fmt: skip
-    if kind == 1:  # a trained accent with a variant training never used, rates beyond training's 130-200
-        return {"engine": "espeak-ng", "voice": rng.choice(TRAINED_ACCENTS) + rng.choice(NEW_VARIANTS),
-                "speed": rng.choice([rng.randint(110, 130), rng.randint(200, 230)])}  # fmt: skip
-    if kind == 2:  # flite's held-out voice
-        return {"engine": "flite", "voice": "rms", "stretch": round(rng.uniform(0.8, 1.25), 3)}
-    # flite voices stretched beyond training's 0.8-1.25, or shifted in pitch by sox
-    return {"engine": "flite", "voice": rng.choice(["awb", "slt", "kal16"]),
-            "stretch": rng.choice([round(rng.uniform(0.7, 0.8), 3), round(rng.uniform(1.25, 1.4), 3), 1.0]),
-            "cents": rng.choice([-300, -200, 200, 300])}  # fmt: skip
-
-
-def seen_voice(rng: random.Random, i: int) -> dict:
-    """A voice training used, at training's rates (the sentence is new)."""
-    if i % 2 == 0:
-        return {"engine": "espeak-ng", "voice": rng.choice(TRAINED_ACCENTS) + rng.choice(["", "+m3", "+f2", "+m5", "+f4", "+klatt"]),
-                "speed": rng.randint(130, 200)}  # fmt: skip
-    return {"engine": "flite", "voice": rng.choice(["kal", "kal16", "awb", "slt"]), "stretch": round(rng.uniform(0.8, 1.25), 3)}
-
-
-def any_voice(rng: random.Random, i: int) -> dict:
-    """Speech outside the grammar in the engines' usual voices (training's or not)."""
-    if i % 2 == 0:
-        return {"engine": "espeak-ng", "voice": rng.choice(TRAINED_ACCENTS + HELD_OUT_ACCENTS) + rng.choice(["", "+m3", "+f2", "+m1", "+f3"]),
-                "speed": rng.randint(130, 200)}  # fmt: skip
-    return {"engine": "flite", "voice": rng.choice(["awb", "slt", "kal16", "rms"]), "stretch": round(rng.uniform(0.85, 1.2), 3)}
+    """A voice the model never trained on: a held-out voice of each engine in turn, or a
+    training voice moved by sox beyond anything training did."""
+    kind = i % 6
+    if kind < 4:
+        engine = ["espeak-ng", "festival", "flite", "espeak-ng"][kind]
+        return {**engines.draw_settings(engine, rng, held_out=True), "voices": "held-out"}
+    settings = engines.draw_settings(rng.choice(["espeak-ng", "festival", "flite", "freetts"]), rng)
+    effect = rng.choice([["pitch", str(rng.choice([-600, -450, -300, 300, 450, 600]))],
+                         ["tempo", "-s", str(rng.choice([0.7, 1.35]))],
+                         ["bass", "+12", "treble", "-10"], ["treble", "+12", "bass", "-12"],
+                         ["overdrive", "12", "gain", "-8"]])  # fmt: skip
+    return {**settings, "sox": effect, "voices": "moved by sox"}
 
 
 def synthesise(item: dict, path: Path) -> np.ndarray:
     with tempfile.TemporaryDirectory() as tmp:
-        raw = Path(tmp) / "raw.wav"
-        if item["engine"] == "espeak-ng":
-            command = ["espeak-ng", "-v", item["voice"], "-s", str(item["speed"]), "-w", str(raw), item["text"]]
-        else:
-            command = ["flite", "-voice", item["voice"], "--setf", f"duration_stretch={item['stretch']}",
-                       "-t", item["text"], "-o", str(raw)]  # fmt: skip
-        subprocess.run(command, check=True, capture_output=True)
-        if item.get("cents"):
-            shifted = Path(tmp) / "shifted.wav"
-            subprocess.run(["sox", "-D", "-R", str(raw), str(shifted), "pitch", str(item["cents"])], check=True, capture_output=True)
-            raw = shifted
+        (raw,) = engines.speak([item["text"]], [item], Path(tmp))
+        if item.get("sox"):
+            moved = Path(tmp) / "moved.wav"
+            subprocess.run(["sox", "-D", "-R", str(raw), str(moved), *item["sox"]], check=True, capture_output=True)
+            raw = moved
         wave = minis2t.load_audio(raw)  # 16 kHz mono float32
     sf.write(path, wave, RATE)
     return wave
+
+
+CODEC_RATES = {"aac": (16, 64), "opus": (16, 48), "mp3": (16, 64)}
+
+
+def codec_copy(wave: np.ndarray, rng: random.Random) -> tuple[np.ndarray, dict]:
+    codec = rng.choice(sorted(CODEC_RATES))
+    kbps = rng.randint(*CODEC_RATES[codec])
+    return augment.encode_decode(wave, codec, kbps), {"codec": codec, "kbps": kbps}
+
+
+def human_clips(n: int) -> list[tuple[dict, np.ndarray]]:
+    """Digit strings spliced from the real speakers' kept-aside takes (never trained on);
+    a third of them through a codec."""
+    rng, nprng = random.Random(SEED + 1), np.random.default_rng(SEED + 1)
+    out = []
+    for k, (speaker, label, groups) in enumerate(humans.strings(n, SEED + 1, takes=humans.ASIDE)):
+        wave = humans.splice(groups, speaker, humans.ASIDE, nprng)
+        item = {"kind": "human_digits", "text": label, "reference": label, "engine": "human", "voice": speaker}
+        if k % 3 == 2:
+            wave, extra = codec_copy(wave, rng)
+            item.update(extra)
+        out.append((item, wave))
+    return out
+
+
+def human_open_clips(rng: random.Random) -> list[tuple[dict, np.ndarray]]:
+    """Real people outside the grammar: 2-6 s pieces of each licensed recording, some
+    through a codec."""
+    out = []
+    for path in sorted(p for p in SPEECH_DIR.iterdir() if p.suffix in (".wav", ".flac")):
+        wave = minis2t.load_audio(path)
+        start = 0
+        while start + 2 * RATE <= wave.shape[0]:
+            piece = wave[start : start + int(rng.uniform(2, 6) * RATE)]
+            item = {"kind": "human_open", "text": None, "reference": None, "engine": "human", "voice": path.stem}
+            if rng.random() < 0.3:
+                piece, extra = codec_copy(piece, rng)
+                item.update(extra)
+            out.append((item, piece))
+            start += piece.shape[0]
+    return out
 
 
 def non_speech(rng: np.random.Generator, n_each: int = 16) -> list[tuple[dict, np.ndarray]]:
@@ -249,7 +275,7 @@ def non_speech(rng: np.random.Generator, n_each: int = 16) -> list[tuple[dict, n
                 wave = sum(rng.uniform(0.2, 1.0) / k * np.sin(2 * np.pi * mains * k * t + rng.uniform(0, 6.3)) for k in (1, 2, 3, 5))
                 wave = wave + 0.02 * rng.standard_normal(n)
             wave = wave / (np.abs(wave).max() + 1e-9) * 10 ** rng.uniform(-2.0, -0.2)  # peak -40 to -4 dBFS
-            out.append(({"kind": kind, "text": None, "reference": None}, wave.astype(np.float32)))
+            out.append(({"kind": kind, "text": None, "reference": None, "engine": "none"}, wave.astype(np.float32)))
     return out
 
 
@@ -287,8 +313,16 @@ def material(n_grammar: int, n_seen: int) -> list[tuple[dict, Path]]:
         if not path.exists():
             synthesise(item, path)
         clips.append((item, path))
-    for i, (item, wave) in enumerate(non_speech(np.random.default_rng(SEED))):
-        path = WORK / f"nonspeech_{i:04d}.wav"
+    made = []
+    codec_rng = random.Random(SEED + 2)
+    for item, path in [c for c in clips if c[0]["kind"] == "grammar"][::2]:  # half the unheard clips, compressed
+        copy, extra = codec_copy(minis2t.load_audio(path), codec_rng)
+        made.append(({**item, "kind": "grammar_codec", "original": path.name, **extra}, copy))
+    made += human_clips(n_grammar // 2)
+    made += human_open_clips(random.Random(SEED + 3))
+    made += non_speech(np.random.default_rng(SEED))
+    for i, (item, wave) in enumerate(made):
+        path = WORK / f"{item['kind']}_made_{i:04d}.wav"
         if not path.exists():
             sf.write(path, wave, RATE)
         clips.append((item, path))
@@ -298,29 +332,44 @@ def material(n_grammar: int, n_seen: int) -> list[tuple[dict, Path]]:
 # --- decoding ----------------------------------------------------------------------
 
 
-def decode_all(model, clips, cache: dict) -> list[dict]:
+def reference_of(item: dict, c: int, task: str) -> tuple[str | None, str | None]:
+    """``(language, reference)`` of clip ``c``: the recogniser's is the English (None
+    outside the grammar); the translation model's, in the clip's language, the rule
+    translation of an in-grammar English reference."""
+    if task == "asr":
+        return None, item["reference"]
+    import translate
+
+    lang = ST_LANGUAGES[c % len(ST_LANGUAGES)]
+    in_grammar = item["kind"] in GRAMMAR_KINDS and item["reference"] is not None
+    return lang, translate.translate(item["reference"], lang) if in_grammar else None
+
+
+def decode_all(model, clips, cache: dict, task: str = "asr") -> list[dict]:
     """One row per segment that ``transcribe_long`` returns for each clip (as the command
-    would cut and decode it), with the clip's kind and whether the text is exactly right.
-    ``cache`` maps a clip's file name to its rows (decoded before)."""
+    would cut and decode it), with the clip's kind and engine and whether the text is
+    exactly right. ``cache`` maps a clip's file name to its rows (decoded before)."""
     rows = []
     for c, (item, path) in enumerate(clips):
+        base = {"clip": c, "kind": item["kind"], "engine": item.get("engine", "none"), "file": path.name}
         if path.name in cache:
-            rows += [{**r, "clip": c} for r in cache[path.name]]
+            rows += [{**r, **base} for r in cache[path.name]]
             continue
         first = len(rows)
+        lang, reference = reference_of(item, c, task)
         try:
-            result = longform.transcribe_long(model, str(path), word_timestamps=False, keep_signals=True)
+            result = model.transcribe_long(str(path), language=lang, word_timestamps=False, keep_signals=True)
         except minis2t.errors.MiniS2TError as e:  # e.g. silence: refused before decoding
-            rows.append({"clip": c, "kind": item["kind"], "refused": type(e).__name__})
+            rows.append({**base, "refused": type(e).__name__})
             cache[path.name] = rows[first:]
             continue
         segments = result["segments"]
         if not segments:
-            rows.append({"clip": c, "kind": item["kind"], "refused": "no words"})
+            rows.append({**base, "refused": "no words"})
         for s in segments:
-            right = len(segments) == 1 and item["reference"] is not None and s["text"] == item["reference"]
-            rows.append({"clip": c, "kind": item["kind"], "segments": len(segments), "text": s["text"],
-                         "reference": item["reference"], "right": bool(right), "signals": s["signals"]})  # fmt: skip
+            right = len(segments) == 1 and reference is not None and s["text"] == reference
+            rows.append({**base, "segments": len(segments), "text": s["text"], "reference": reference,
+                         "right": bool(right), "signals": s["signals"]})  # fmt: skip
         cache[path.name] = rows[first:]
     return rows
 
@@ -397,8 +446,8 @@ def reliability(p: np.ndarray, y: np.ndarray, bins: int = 10) -> tuple[list[dict
     return table, round(float(ece), 4)
 
 
-GRAMMAR_KINDS = ("grammar", "grammar_seen_voices")
-REJECT_KINDS = ("open_english", "other_language", "digits", "noise", "music", "tone", "hum")
+GRAMMAR_KINDS = ("grammar", "grammar_seen_voices", "grammar_codec", "human_digits")
+REJECT_KINDS = ("open_english", "human_open", "other_language", "noise", "music", "tone", "hum")
 
 
 def measure(calibration: conf.Calibration, rows: list[dict], clips: set) -> dict:
@@ -435,7 +484,20 @@ def measure(calibration: conf.Calibration, rows: list[dict], clips: set) -> dict
     g = {k: sum(v[k] for kind_, v in per_kind.items() if kind_ in GRAMMAR_KINDS) for k in ("right", "right_accepted", "wrong", "wrong_accepted", "clips")}
     unheard = per_kind.get("grammar", {"right": 0, "right_accepted": 0})
     correct_decisions = sum(v["right_accepted"] + v["wrong"] - v["wrong_accepted"] for v in per_kind.values())
+    per_engine = {}
+    for engine in sorted({r["engine"] for r in scored}):
+        mine_e = [r for r in scored if r["engine"] == engine]
+        right_e = [r for r in mine_e if r["right"] and r["kind"] in GRAMMAR_KINDS]
+        pe = np.array([calibration(r["signals"]) for r in mine_e])
+        per_engine[engine] = {
+            "segments": len(mine_e),
+            "right_in_grammar": len(right_e),
+            "accept_rate_right_grammar": round(float(np.mean([calibration(r["signals"]) >= t for r in right_e])), 4)
+            if right_e else None,
+            "ece": reliability(pe, np.array([r["right"] for r in mine_e]))[1],
+        }  # fmt: skip
     return {
+        "per_engine": per_engine,
         "threshold": round(t, 4),
         "clips": len(by_clip),
         "segments": int(p.size),
@@ -445,6 +507,10 @@ def measure(calibration: conf.Calibration, rows: list[dict], clips: set) -> dict
         "accept_rate_right_grammar": round(g["right_accepted"] / max(1, g["right"]), 4),
         "false_reject_rate_right_grammar": round(1 - g["right_accepted"] / max(1, g["right"]), 4),
         "accept_rate_right_grammar_unheard_voices": round(unheard["right_accepted"] / max(1, unheard["right"]), 4),
+        "reject_rate_human_out_of_grammar": round(1 - per_kind.get("human_open", {}).get("any_understood", 0)
+                                                  / max(1, per_kind.get("human_open", {}).get("clips", 0)), 4),
+        "reject_rate_non_speech": round(1 - sum(per_kind.get(k, {}).get("any_understood", 0) for k in NON_SPEECH)
+                                        / max(1, sum(per_kind.get(k, {}).get("clips", 0) for k in NON_SPEECH)), 4),
         "grammar_exact": round(g["right"] / max(1, g["clips"]), 4),
         "grammar_wrong_rejected": round(1 - g["wrong_accepted"] / max(1, g["wrong"]), 4) if g["wrong"] else None,
         "auroc_right_grammar_vs_out_of_grammar": round(auroc(p[y & np.isin(kind, GRAMMAR_KINDS)], p[rejects]), 4),
@@ -452,6 +518,25 @@ def measure(calibration: conf.Calibration, rows: list[dict], clips: set) -> dict
         "reliability": table,
         "per_kind": per_kind,
     }
+
+
+NON_SPEECH = ("noise", "music", "tone", "hum")
+
+
+def codec_agreement(calibration: conf.Calibration, rows: list[dict]) -> dict:
+    """Each compressed copy against its original (all clips: the split does not matter
+    here): the same text, and how far the confidence moved."""
+    by_file = {r["file"]: r for r in rows if "signals" in r and r["segments"] == 1}
+    pairs = [(by_file[r["original"]], r) for r in rows
+             if r["kind"] == "grammar_codec" and "signals" in r and r.get("original") in by_file and r["segments"] == 1]  # fmt: skip
+    if not pairs:
+        return {}
+    delta = np.array([abs(calibration(a["signals"]) - calibration(b["signals"])) for a, b in pairs])
+    return {"pairs": len(pairs), "same_text": round(float(np.mean([a["text"] == b["text"] for a, b in pairs])), 4),
+            "same_decision": round(float(np.mean([(calibration(a["signals"]) >= calibration.threshold)
+                                                  == (calibration(b["signals"]) >= calibration.threshold) for a, b in pairs])), 4),
+            "confidence_change_median": round(float(np.median(delta)), 4),
+            "confidence_change_p90": round(float(np.quantile(delta, 0.9)), 4)}  # fmt: skip
 
 
 FEATURE_SETS = {
@@ -467,19 +552,28 @@ def main() -> None:
     parser.add_argument("--seen-voice-clips", type=int, default=100, help="grammar sentences, training's voices")
     parser.add_argument("--redecode", action="store_true", help="decode again instead of reading work/confidence/rows.json")
     parser.add_argument("--no-write", action="store_true", help="measure only; leave the model directory alone")
+    parser.add_argument("--material-only", action="store_true", help="make (and cache) the clips, decode nothing")
+    parser.add_argument("--model", choices=sorted(MODELS), default="asr",
+                        help="asr: the recogniser (bundled-asr); st: the translation model (bundled-st)")
     args = parser.parse_args()
-    for program in ("espeak-ng", "flite", "sox"):
-        if shutil.which(program) is None:
-            raise SystemExit(f"{program} is missing: apt-get install espeak-ng flite sox")
+    engines.check_engines(list(engines.ENGINES))
+    if shutil.which("sox") is None:
+        raise SystemExit("sox is missing: apt-get install sox")
+    MODEL_DIR, RESULT = MODELS[args.model], RESULTS[args.model]
     t0 = time.time()
     clips = material(args.grammar_clips, args.seen_voice_clips)
     print(f"[{time.time() - t0:5.0f} s] {len(clips)} clips", flush=True)
+    if args.material_only:
+        return
     model = minis2t.Speech2Text.from_pretrained(MODEL_DIR)
     model.calibration = None  # signals only: the calibration is what this fits
-    cache = WORK / "decoded.json"  # delete it (or --redecode) after changing the model or the signals
+    cache = WORK / f"decoded_{args.model}.json"  # delete it (or --redecode) after changing the model or the signals
     known = json.loads(cache.read_text()) if cache.exists() and not args.redecode else {}
     cached = sum(path.name in known for _, path in clips)
-    rows = decode_all(model, clips, known)
+    rows = decode_all(model, clips, known, args.model)
+    for r in rows:  # which original a compressed copy came from
+        if r["kind"] == "grammar_codec":
+            r["original"] = clips[r["clip"]][0]["original"]
     cache.write_text(json.dumps(known))
     print(f"[{time.time() - t0:5.0f} s] {len(rows)} rows decoded", flush=True)
     fit_clips, measure_clips = split(rows)
@@ -507,13 +601,15 @@ def main() -> None:
         "seconds": seconds,
         "clips_from_cache": cached,  # 0: the seconds are those of the whole recipe, from nothing
         "compared": {name: {"features": c["calibration"].features, **c["measured"]} for name, c in compared.items()},
+        "codec_copies": codec_agreement(calibration, rows),
         "measured_segments": [
-            {"kind": r["kind"], "right": r["right"], "confidence": round(calibration(r["signals"]), 4)}
+            {"kind": r["kind"], "engine": r["engine"], "right": r["right"],
+             "confidence": round(calibration(r["signals"]), 4)}
             for r in rows if r["clip"] in measure_clips and usable(r)
         ],
     }
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=1) + "\n")
+    RESULT.parent.mkdir(exist_ok=True)
+    RESULT.write_text(json.dumps(results, indent=1) + "\n")
     m = compared[chosen]["measured"]
     calibration.info = {
         "about": "P(segment text exactly right) from decoder signals; fitted by "
@@ -524,7 +620,9 @@ def main() -> None:
     calibration.threshold = round(calibration.threshold, 4)
     if not args.no_write:
         (MODEL_DIR / conf.FILENAME).write_text(json.dumps(calibration.to_dict(), indent=1) + "\n")
-    print(f"[{seconds:5d} s] wrote {RESULTS}" + ("" if args.no_write else f" and {MODEL_DIR / conf.FILENAME}"))
+    print(json.dumps({k: v for k, v in m.items() if k not in ("reliability", "per_kind")}, indent=1))
+    print(json.dumps(results["codec_copies"]))
+    print(f"[{seconds:5d} s] wrote {RESULT}" + ("" if args.no_write else f" and {MODEL_DIR / conf.FILENAME}"))
 
 
 if __name__ == "__main__":

@@ -24,9 +24,9 @@ def evaluate(model_dir: Path, test_text: list[str], tests: dict, languages, log=
     result = {"languages": {}, "examples": []}
     equal = total = 0
     for lang in languages:
-        refs = [translate.translate(s, lang) for s in test_text]
         all_refs, all_hyps, groups = [], [], []
-        for (engine, group), (feats, _, _) in tests.items():
+        for (engine, group), (feats, meta, _) in tests.items():
+            refs = [translate.translate(m.get("text", s), lang) for m, s in zip(meta, test_text)]
             hyps = decode(model, feats, language=lang)
             if twin_groups is None or (engine, group) in twin_groups:
                 twin = decode(model, feats, twin_params=twin_params, language=lang)
@@ -55,11 +55,12 @@ def write_samples(model_dir: Path, test_text: list[str], tests: dict, languages,
         if group != "seen voices":
             continue
         for i, wave in enumerate(waves):
-            if test_text[i] in {text for text, _, _ in chosen}:
+            text = translate.g.label(test_text[i])
+            if text in {text for text, _, _ in chosen}:
                 continue  # a sentence once
             pcm = np.round(np.clip(np.asarray(wave), -1, 32767 / 32768) * 32768).astype(np.int16)
-            refs = {lang: translate.translate(test_text[i], lang) for lang in languages}
+            refs = {lang: translate.translate(text, lang) for lang in languages}
             if all(model.transcribe(pcm, language=lang)[0] == refs[lang] for lang in languages):
-                chosen.append((test_text[i], pcm, {"translations": refs, **meta[i]}))
+                chosen.append((text, pcm, {"translations": refs, **meta[i]}))
                 break
     return write_samples_as_wav(directory, chosen)

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import sentencepiece
 
-from run import (ARCHITECTURE, HERE, ROOT, cached, split_sentences, synthesised_indices, test_speech,
+from run import (ARCHITECTURE, HERE, ROOT, WORK, cached, split_sentences, synthesised_indices, test_speech,
                  train_vocabulary, training_speech, write_model_dir)  # fmt: skip
 
 import minis2t  # noqa: E402
@@ -49,14 +49,23 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--no-evaluate", action="store_true", help="train and write the model only")
+    parser.add_argument("--human-strings", type=int, default=3000,
+                        help="the recogniser's digit strings from real speakers (its cache), translated")
+    parser.add_argument("--resume", action="store_true", help="continue from work/st_train.pt")
     parser.add_argument("--evaluate-only", action="store_true", help="evaluate the model --out holds")
     parser.add_argument("--twin-groups", type=int, default=None,
                         help="the twin decodes only the first N test groups (all by default)")
     args = parser.parse_args()
     t0 = time.time()
     log = lambda *a: print(f"[{time.time() - t0:7.0f} s]", *a, flush=True)  # noqa: E731
-    train_text, test_text = split_sentences(16000, 300, args.seed)
+    train_text, test_text = split_sentences(16000, 300, args.seed)  # spoken forms (translate drops the pauses)
     languages = LANGUAGES
+    h_feats, h_labels = [], []
+    if args.human_strings:
+        import humans  # noqa: E402
+
+        h_feats, _, h_labels, _ = cached(f"human_{args.seed}_aug_{args.human_strings}",
+                                         lambda: humans.speech(args.human_strings, args.seed + 3, True))  # fmt: skip
     train_targets = {lang: [translate.translate(s, lang) for s in train_text] for lang in languages}
     proto = train_vocabulary([t for lang in languages for t in train_targets[lang]], SPM_VOCAB,
                              tuple(f"<lang:{lang}>" for lang in MUSTC))  # fmt: skip
@@ -70,8 +79,8 @@ def main() -> None:
     pairs_feats, pairs_targets = [], []
     for lang in languages:
         encoded = [[lang_id[lang]] + sp.encode(train_targets[lang][i]) + [2] for i in order]
-        pairs_feats += feats
-        pairs_targets += encoded
+        pairs_feats += feats + h_feats
+        pairs_targets += encoded + [[lang_id[lang]] + sp.encode(translate.translate(t, lang)) + [2] for t in h_labels]
     log(f"vocabulary: {sp.get_piece_size()} pieces; {len(pairs_feats)} training pairs; tokens per target "
         + ", ".join(f"{lang} {np.mean([len(sp.encode(t)) for t in train_targets[lang]]):.1f}" for lang in languages))
     config = minis2t.ModelConfig(**{**ARCHITECTURE, "vocab_size": sp.get_piece_size()})
@@ -83,8 +92,11 @@ def main() -> None:
         training_seconds = json.loads((HERE / "results" / "st_training.json").read_text())["training_seconds"]
     else:
         t_train = time.time()
+        checkpoint = WORK / "st_train.pt"
+        if checkpoint.is_file() and not args.resume:
+            checkpoint.unlink()  # a fresh run
         weights = train.train(config, pairs_feats, pairs_targets, args.steps, seed=args.seed, ctc_weight=0.0,
-                              log=log, init_from=encoder)  # fmt: skip
+                              log=log, init_from=encoder, checkpoint=checkpoint)  # fmt: skip
         training_seconds = round(time.time() - t_train)
         write_st_model_dir(args.out, config, weights, proto)
         log(f"model written to {args.out} after {training_seconds} s of training")

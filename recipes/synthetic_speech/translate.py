@@ -67,6 +67,15 @@ def number(n: int, lang: str) -> str:
     return ES_TENS[tens] + ("" if unit == 0 else " y " + ES_UNITS[unit])
 
 
+# a digit string is read digit by digit in every language ("oh" is 0, as "zero")
+DIGIT_NAMES = {"fr": FR_UNITS[:10], "de": DE_UNITS[:10], "es": ES_UNITS[:10]}
+
+
+def digits(words: str, lang: str) -> str:
+    """"oh two seven" -> "zéro deux sept" / "null zwei sieben" / "cero dos siete"."""
+    return " ".join(DIGIT_NAMES[lang][0 if w == "oh" else g.DIGITS.index(w)] for w in words.split())
+
+
 # --- clock times and days ------------------------------------------------------------------
 
 MINUTES = {"": None, "fifteen": 15, "thirty": 30, "forty five": 45, "o'clock": 0, "ten": 10, "twenty": 20}
@@ -331,6 +340,7 @@ SLOTS = {
     "OPENABLE": _alt(g.OPENABLE), "CITY": _alt(g.CITIES), "DAY": _alt(g.DAYS), "NAME": _alt(g.NAMES),
     "GENRE": _alt(g.GENRES), "ITEM": _alt(g.ITEMS), "PLACE": _alt(g.PLACES), "TASK": _alt(g.TASKS),
     "PHRASE": _alt(g.PHRASES), "UNIT": _alt(g.UNITS_OF_TIME), "OP": _alt(g.OPERATIONS), "TIME": TIME,
+    "DIGITS": _alt(g.DIGIT_WORDS) + "(?: " + _alt(g.DIGIT_WORDS) + ")*",
 }  # fmt: skip
 
 # (name, English pattern): slots in braces; a slot used twice is numbered (ITEM1, ITEM2)
@@ -356,6 +366,9 @@ TEMPLATES = [
     ("what_is", "what is {NUMBER1} {OP} {NUMBER2}"), ("how_much", "how much is {NUMBER1} {OP} {NUMBER2}"),
     ("remind_day", "{P}remind me to {TASK} {DAY}"), ("remind_at", "{P}remind me to {TASK} at {TIME}"),
     ("todo", "what do i have to do {DAY}"),
+    ("digits", "{DIGITS}"), ("call_digits", "{P}call {DIGITS}"), ("dial", "{P}dial {DIGITS}"),
+    ("code", "the code is {DIGITS}"), ("my_number", "my number is {DIGITS}"), ("pin", "the pin is {DIGITS}"),
+    ("room_number", "room {DIGITS}"), ("send_digits", "{P}send a message to {DIGITS} saying {PHRASE}"),
 ]  # fmt: skip
 
 
@@ -378,9 +391,10 @@ COMPILED = [(name, _compile(pattern)) for name, pattern in TEMPLATES]
 
 @lru_cache(maxsize=None)
 def parse(sentence: str) -> tuple[str, dict]:
-    """``(template name, slots)`` of a grammar sentence; ValueError for anything else."""
+    """``(template name, slots)`` of a grammar sentence (a spoken form's pause marks
+    dropped); ValueError for anything else."""
     for name, regex in COMPILED:
-        m = regex.match(sentence)
+        m = regex.match(g.label(sentence))
         if m:
             return name, {k: v for k, v in m.groupdict().items() if v is not None}
     raise ValueError(f"not a sentence of the grammar: {sentence!r}")
@@ -404,6 +418,8 @@ def _values(slots: dict, lang: str) -> dict:
             v[name] = NAMES.get(value, (value,) * 3)[k]
         elif base == "NUMBER":
             v[name] = number(english_number(value), lang)
+        elif base == "DIGITS":
+            v[name] = digits(value, lang)
         else:
             v[name] = value
     if "hour" in slots:
@@ -453,6 +469,12 @@ def _fr(name: str, v: dict) -> tuple[str, str | None]:
         "remind_day": ("rappelle-moi de {TASK} {DAY}", "me rappeler de {TASK} {DAY}"),
         "remind_at": ("rappelle-moi de {TASK} " + at, "me rappeler de {TASK} " + at),
         "todo": ("qu'est-ce que je dois faire {DAY}", None),
+        "digits": ("{DIGITS}", None), "call_digits": ("appelle le {DIGITS}", "appeler le {DIGITS}"),
+        "dial": ("compose le {DIGITS}", "composer le {DIGITS}"), "code": ("le code est {DIGITS}", None),
+        "my_number": ("mon numéro est le {DIGITS}", None), "pin": ("le code pin est {DIGITS}", None),
+        "room_number": ("salle {DIGITS}", None),
+        "send_digits": ("envoie un message au {DIGITS} pour dire {PHRASE}",
+                        "envoyer un message au {DIGITS} pour dire {PHRASE}"),
     }[name]
     room = v.get("ROOM")
     f = {**v, "r": fr_the(room) if room else "", "o": fr_the(v["OPENABLE"]) if "OPENABLE" in v else ""}
@@ -527,6 +549,12 @@ def _de(name: str, v: dict) -> tuple[str, str | None]:
         "remind_day": ("erinnere mich daran {DAY} {TASK}", "mich daran erinnern {DAY} {TASK}"),
         "remind_at": ("erinnere mich daran " + um + " {TASK}", "mich daran erinnern " + um + " {TASK}"),
         "todo": ("was muss ich {DAY} machen", None),
+        "digits": ("{DIGITS}", None), "call_digits": ("ruf die {DIGITS} an", "die {DIGITS} anrufen"),
+        "dial": ("wähl die {DIGITS}", "die {DIGITS} wählen"), "code": ("der code ist {DIGITS}", None),
+        "my_number": ("meine nummer ist {DIGITS}", None), "pin": ("die pin ist {DIGITS}", None),
+        "room_number": ("raum {DIGITS}", None),
+        "send_digits": ("schick der {DIGITS} eine nachricht mit dem text {PHRASE}",
+                        "der {DIGITS} eine nachricht mit dem text {PHRASE} schicken"),
     }[name]
     if "DEVICE" in v:
         f["ist"] = "sind" if v["DEVICE"][1] == "p" else "ist"
@@ -590,6 +618,12 @@ def _es(name: str, v: dict) -> tuple[str, str | None]:
         "remind_day": ("recuérdame {TASK} {DAY}", "recordarme {TASK} {DAY}"),
         "remind_at": ("recuérdame {TASK} " + a, "recordarme {TASK} " + a),
         "todo": ("qué tengo que hacer {DAY}", None),
+        "digits": ("{DIGITS}", None), "call_digits": ("llama al {DIGITS}", "llamar al {DIGITS}"),
+        "dial": ("marca el {DIGITS}", "marcar el {DIGITS}"), "code": ("el código es {DIGITS}", None),
+        "my_number": ("mi número es el {DIGITS}", None), "pin": ("el pin es {DIGITS}", None),
+        "room_number": ("sala {DIGITS}", None),
+        "send_digits": ("envía un mensaje al {DIGITS} que diga {PHRASE}",
+                        "enviar un mensaje al {DIGITS} que diga {PHRASE}"),
     }[name]
     if "ACTION" in v:
         f["verb"], f["inf"] = {"open": ("abre", "abrir"), "close": ("cierra", "cerrar")}[v["ACTION"]]
@@ -616,7 +650,8 @@ POLITE = {"fr": ("{} s'il te plaît", "peux-tu {}"), "de": ("bitte {}", "kannst 
 
 
 def translate(sentence: str, lang: str) -> str:
-    """A grammar sentence in ``lang`` (``fr``, ``de`` or ``es``)."""
+    """A grammar sentence in ``lang`` (``fr``, ``de`` or ``es``); the pause marks of a
+    spoken form are dropped first."""
     name, slots = parse(sentence)
     imperative, infinitive = WRITERS[lang](name, _values(slots, lang))
     polite = slots.get("polite", "")
@@ -636,6 +671,6 @@ def translations(sentence: str) -> dict[str, str]:
 
 if __name__ == "__main__":
     for s in g.sentences(30, 0):
-        print(s)
+        print(g.label(s))
         for lang, text in translations(s).items():
             print(f"  {lang}: {text}")
