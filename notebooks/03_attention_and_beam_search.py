@@ -168,7 +168,7 @@ winner = {0: "short", 1: "long", 2: "long"}  # your answer
 # %% tags=["answer-check"]
 truth = {a: "short" if -3.0 / 10**a > -3.6 / 14**a else "long" for a in (0, 1, 2)}
 assert winner == truth, truth
-print("right:", truth)
+print("right")  # no more: running this notebook should not give the answer away
 
 # %% [markdown]
 # 6. **Cache cost.** How many bytes do the self-attention keys and values of all decoder
@@ -185,4 +185,4 @@ check_cache = m.init_cache(model.params, model.config, enc["last_hidden_state"])
 check_cache = m.decode(model.params, model.config, ids[:, :7], check_cache)["cache"]
 held = sum(k.nbytes + v.nbytes for k, v in check_cache.self_kv)
 assert cache_bytes(model.config, 7) == held, f"the cache holds {held} bytes after 7 tokens"
-print(f"right: {held} bytes after 7 tokens")
+print("right")  # no more: running this notebook should not give the answer away

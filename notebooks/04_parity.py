@@ -121,4 +121,4 @@ for dt in (np.float32, np.float64):
     after = (q @ k.swapaxes(-1, -2)) * dt(32 ** -0.5)
     gaps[np.dtype(dt).name] = float(np.abs(before - after).max())
 assert gaps[revealing_dtype] < 1e-12 < gaps["float32"], gaps
-print("right: in float64 the two orders differ only by rounding at 1e-16", gaps)
+print("right")  # no more: running this notebook should not give the answer away

@@ -90,6 +90,7 @@ for k, wers in results.items():
 plt.ylabel("WER")
 plt.xlabel("signal-to-noise ratio")
 plt.legend()
+plt.show()
 
 # %% [markdown]
 # ## How sure can six sentences make us?
@@ -135,4 +136,4 @@ wer_answer = 2 / 6  # your answer: one substitution and one deletion over six wo
 # %% tags=["answer-check"]
 measured = jiwer.wer("set an alarm for seven thirty", "set the alarm for seven")
 assert abs(wer_answer - measured) < 1e-12, f"jiwer says {measured}"
-print(f"right: {measured:.3f}")
+print("right")  # no more: running this notebook should not give the answer away

@@ -128,7 +128,10 @@ def test_reference_holds_no_speed_devices_and_imports_nothing_above_it():
             if isinstance(node, ast.ImportFrom):
                 assert node.level == 1 or node.module in ("__future__", "typing", "dataclasses"), (path, node.module)
             elif isinstance(node, ast.Import):
-                assert all(a.name.split(".")[0] in ("numpy", "scipy", "math") for a in node.names), path
+                # the one exception: the tokenizer's load_unigram reads a vocabulary file
+                # through the sentencepiece library (reading the file is not the lesson)
+                allowed = ("numpy", "scipy", "math") + (("sentencepiece",) if path.name == "tokenizer.py" else ())
+                assert all(a.name.split(".")[0] in allowed for a in node.names), path
 
 
 def test_the_twin_mirrors_the_reference_function_for_function():

@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 import io
 import math
+import textwrap
 import time
 
 import numpy as np
@@ -373,6 +374,22 @@ def cache_or_not() -> str:
 
 
 def pre_ln_norms() -> str:
+    # the question's code runs as written, from the checkout's root
+    import contextlib
+    import os
+    import re
+
+    page = (worked.ROOT / "docs" / "encoder-decoder.md").read_text()
+    question = page.split('??? question "2.', 1)[1]
+    snippet = textwrap.dedent(re.search(r"```python\n(.*?)```", question, re.S).group(1))
+    here = os.getcwd()
+    try:
+        os.chdir(worked.ROOT)
+        with contextlib.redirect_stdout(io.StringIO()) as printed:
+            exec(compile(snippet, "encoder-decoder.md, exercise 2", "exec"), {})
+    finally:
+        os.chdir(here)
+    assert len(printed.getvalue().splitlines()) >= 3, printed.getvalue()
     m = worked.model()
     wave, _, name = worked.human()
     feats = m.feature_extractor(wave)["input_features"]
@@ -671,6 +688,36 @@ def long_form_dtw_by_hand() -> str:
                             f"timing.dtw's path costs {found:.1f}"]))  # fmt: skip
 
 
+def tokenizer_letters() -> str:
+    """The first word of the bundled test sentences that the vocabulary spells letter by
+    letter: its lattice, its best path, and what a whole-word piece would need."""
+    import json
+
+    import sentencepiece
+
+    from minis2t.reference.tokenizer import load_unigram
+
+    path = worked.BUNDLED_MODEL / "sentencepiece.bpe.model"
+    unigram, library = load_unigram(path), sentencepiece.SentencePieceProcessor(model_file=str(path))
+    refs = json.loads((worked.BUNDLED_MODEL.parent / "samples" / "references.json").read_text())
+    spelled = [w for r in refs for w in r["text"].split()
+               if len(w) > 2 and all(len(p.lstrip("\u2581")) <= 1 for p in unigram.encode_as_pieces(w))]  # fmt: skip
+    assert spelled, "the question says some word is spelled letter by letter"
+    word = spelled[0]
+    x = unigram.normalize(word)
+    lattice = [(i, j, x[i:j], float(unigram.scores[unigram.index[x[i:j]]]))
+               for i in range(len(x)) for j in range(i + 1, len(x) + 1) if x[i:j] in unigram.index]  # fmt: skip
+    pieces = unigram.encode_as_pieces(word)
+    assert pieces == library.encode_as_pieces(word)
+    total = sum(float(unigram.scores[unigram.index[p]]) for p in pieces)
+    lines = [f'"{word}" (of "{next(r["text"] for r in refs if word in r["text"].split())}") -> "{x}": '
+             f"{len(lattice)} pieces in the lattice: " + ", ".join(f"{piece} ({score:.2f})" for _, _, piece, score in lattice),
+             f"the best path: {pieces}, score {total:.2f}",
+             f"a piece '{x}' would win with log p above {total:.2f} (p > {math.exp(total):.1e}); "
+             f"the vocabulary's rarest piece has {float(unigram.min_score):.2f}"]  # fmt: skip
+    return computed(text(lines))
+
+
 # --- numbers inside prose ----------------------------------------------------------------
 
 
@@ -703,4 +750,4 @@ def bundled_parameters() -> str:
     return f"{count / 1e6:.1f}"
 
 
-NUMBERS = {"fft_noise_db": fft_noise_db, "chars_per_piece": chars_per_piece, "bundled_parameters": bundled_parameters}
+NUMBERS = {"reading_hours": worked.reading_hours, "fft_noise_db": fft_noise_db, "chars_per_piece": chars_per_piece, "bundled_parameters": bundled_parameters}

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import logging
 import sys
 import warnings
 from pathlib import Path
 
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -64,8 +66,8 @@ def on_pre_build(config, **kwargs) -> None:
         sys.path.insert(0, str(ROOT))  # parity/ is imported from the checkout's root
     vendor_mathjax()
     OUT.mkdir(parents=True, exist_ok=True)
-    for make in (waveform, frames, filterbank, cmvn, subsampling, positions, attention,
-                 masks, kv_cache, tokenizer_pieces, ctc_lattice, beam_tree, parity_table, front_end_table, bundled_tables, bundled_confidence, numpy_training, fairseq_differences, fairseq_searches, long_form, long_form_real, word_times, shape_diagrams, translation, corpus, encoder_limits, error_tables):  # fmt: skip
+    for make in (audio_clips, waveform, frames, filterbank, cmvn, subsampling, positions, attention,
+                 masks, kv_cache, tokenizer_pieces, ctc_lattice, beam_tree, beam_flip, parity_table, front_end_table, bundled_tables, bundled_confidence, numpy_training, fairseq_differences, fairseq_searches, long_form, long_form_real, word_times, shape_diagrams, translation, corpus, encoder_limits, error_tables):  # fmt: skip
         with quiet_fairseq():  # parity_table and fairseq_differences run fairseq
             make()
         plt.close("all")
@@ -82,6 +84,98 @@ def on_files(files, config, **kwargs):
         if files.get_file_from_path(uri) is None:
             files.append(File(uri, str(base), config["site_dir"], config["use_directory_urls"]))
     return files
+
+
+# --- sound: the recordings the figures are drawn from, as players on the pages ----------
+
+AUDIO_OUT = GENERATED / "audio"  # served as audio/NAME.mp3; captions in audio/captions.json
+MP3_BITRATE = 32_000  # 16 kHz mono speech: clear at 32 kbit/s, 4 kB a second
+CODEC_BITRATE = 6_000  # the codec round trip: Opus at a telephone-poor rate
+CAPTIONS: dict[str, str] = {}
+
+
+def write_clip(name: str, wave: np.ndarray, caption: str) -> None:
+    """``wave`` [N] at 16 kHz as ``audio/NAME.mp3`` (MP3 plays in every browser; PyAV
+    encodes it with LAME, no system ffmpeg), with its caption for the page."""
+    import av
+
+    AUDIO_OUT.mkdir(parents=True, exist_ok=True)
+    samples = np.clip(np.asarray(wave, np.float32), -1.0, 1.0)[None, :]  # [1, N]: one channel, planar
+    with av.open(str(AUDIO_OUT / f"{name}.mp3"), "w", format="mp3") as out:
+        stream = out.add_stream("libmp3lame", rate=16000)
+        stream.bit_rate, stream.layout = MP3_BITRATE, "mono"
+        frame = av.AudioFrame.from_ndarray(samples, format="fltp", layout="mono")
+        frame.sample_rate = 16000
+        for packet in [*stream.encode(frame), *stream.encode(None)]:
+            out.mux(packet)
+    CAPTIONS[name] = caption
+    (AUDIO_OUT / "captions.json").write_text(json.dumps(CAPTIONS, ensure_ascii=False, indent=1))
+
+
+def opus_round_trip(wave: np.ndarray, bitrate: int) -> np.ndarray:
+    """``wave`` through Opus at ``bitrate`` and back (in memory), as a call or a voice
+    message would carry it."""
+    import io
+
+    import av
+
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format="ogg") as out:
+        stream = out.add_stream("libopus", rate=16000)
+        stream.bit_rate, stream.layout = bitrate, "mono"
+        frame = av.AudioFrame.from_ndarray(np.asarray(wave, np.float32)[None, :], format="flt", layout="mono")
+        frame.sample_rate = 16000
+        for packet in [*stream.encode(frame), *stream.encode(None)]:
+            out.mux(packet)
+    return minis2t.load_audio(buffer.getvalue())[: wave.shape[0]]
+
+
+def audio_clips() -> None:
+    """Every recording a figure is drawn from, the bundled samples (one voice per speech
+    engine), the training augmentation chain step by step and a codec round trip."""
+    CAPTIONS.clear()
+    write_clip("librispeech", minis2t.load_audio(BUNDLED_RECORDING),
+               "LibriSpeech dev-clean 1272-128104-0000 (CC BY 4.0): “mister quilter is the apostle of "
+               "the middle classes …”, the recording of the front-end figures")  # fmt: skip
+    samples = BUNDLED_MODEL.parent / "samples"
+    refs = json.loads((samples / "references.json").read_text())
+    engines = {}
+    for ref in refs:
+        voice = f"{ref['engine']}, voice {ref['voice']}" if "voice" in ref else ref["engine"]
+        write_clip(Path(ref["file"]).stem, minis2t.load_audio(samples / ref["file"]),
+                   f"{ref['file']} (synthetic, {voice}): “{ref['text']}”")  # fmt: skip
+        engines.setdefault(ref["engine"], ref)
+    for engine, ref in engines.items():  # one voice per training engine
+        write_clip(f"voice_{engine}", minis2t.load_audio(samples / ref["file"]), f"{engine}: “{ref['text']}”")
+    st = BUNDLED_MODEL.parent / "samples_st"
+    ref = json.loads((st / "references.json").read_text())[0]
+    write_clip("st_test_00", minis2t.load_audio(st / ref["file"]), f"{ref['file']} of the translation samples: “{ref['text']}”")
+    write_clip("jfk", minis2t.load_audio(SPEECH / "en_jfk_inaugural_1961_16k.wav"),
+               "en_jfk_inaugural_1961_16k.wav (public domain): “And so my fellow Americans, ask not …”")  # fmt: skip
+    augmentation_chain(refs[0], samples)
+    model = load_bundled()
+    clean = minis2t.load_audio(samples / refs[0]["file"])
+    coded = opus_round_trip(clean, CODEC_BITRATE)
+    heard = {k: model.transcribe(w)[0] for k, w in (("clean", clean), ("coded", coded))}  # fmt: skip
+    write_clip("codec_clean", clean, f"as recorded; the bundled model hears “{heard['clean']}”")
+    write_clip("codec_opus", coded, f"through Opus at {CODEC_BITRATE // 1000} kbit/s and back; "
+                                    f"the bundled model hears “{heard['coded']}”")  # fmt: skip
+
+
+def augmentation_chain(ref: dict, samples: Path) -> None:
+    """The training recipe's augmentation steps applied one after another (every step,
+    seeded), so that each player adds one more."""
+    sys.path.insert(0, str(ROOT / "recipes" / "synthetic_speech"))
+    try:
+        import augment
+    finally:
+        sys.path.remove(str(ROOT / "recipes" / "synthetic_speech"))
+    rng = np.random.default_rng(7)
+    wave = minis2t.load_audio(samples / ref["file"])
+    write_clip("augment_0_clean", wave, f"{ref['file']} as synthesised")
+    for k, (name, _) in enumerate(augment.CHAIN, start=1):
+        wave = augment.STEPS[name](wave, rng)
+        write_clip(f"augment_{k}_{name}", wave, f"+ {name.replace('_', ' ')}")
 
 
 # Legible at the page's width: the content column of the material theme is about 700 px
@@ -111,9 +205,46 @@ def check_legible(fig, name: str) -> None:
 
 
 def save(fig, name: str) -> None:
+    """Drawn at twice the pixels it is shown at (``on_page_content`` gives the page the
+    half size): sharp on high-resolution screens, the same size on the page."""
     check_legible(fig, name)
     fig.tight_layout()
-    fig.savefig(OUT / name, dpi=DPI)
+    fig.savefig(OUT / name, dpi=SHARPNESS * DPI)
+
+
+SHARPNESS = 2  # pixels drawn per pixel shown, for every PNG of the site (the notebooks' too)
+IMAGE = re.compile(r'<img ([^>]*?)src="([^"]+\.png)"')
+
+
+def on_page_content(html: str, page, config, files, **kwargs) -> str:
+    """Every generated PNG (these figures, the notebooks' plots) shown at 1/SHARPNESS of
+    its pixels: ``width`` and ``height`` on its ``<img>``."""
+    import posixpath
+
+    from PIL import Image
+
+    def sized(match: re.Match) -> str:
+        attributes, src = match.groups()
+        uri = posixpath.normpath(posixpath.join(posixpath.dirname(page.file.dest_uri), src))
+        file = files.get_file_from_path(uri)
+        if file is None or "width=" in attributes or not (uri.startswith("figures/") or uri.startswith("notebooks/")):
+            return match.group(0)
+        width, height = Image.open(file.abs_src_path).size
+        return f'<img {attributes}width="{width // SHARPNESS}" height="{height // SHARPNESS}" src="{src}"'
+
+    return HEADER.sub(breakable, IMAGE.sub(sized, html))
+
+
+HEADER = re.compile(r"<th([^>]*)>(.*?)</th>", re.S)
+
+
+def breakable(match: re.Match) -> str:
+    """A table header may break after "/" and "_" ("numpy/<wbr>transformers"): a long
+    column name then costs a second line, not a table wider than the page."""
+    attributes, inner = match.groups()
+    parts = re.split(r"(<[^>]+>)", inner)  # text and tags; only the text gets break points
+    inner = "".join(part if part.startswith("<") else re.sub(r"(?<=[/_])(?=\w)", "<wbr>", part) for part in parts)
+    return f"<th{attributes}>{inner}</th>"
 
 
 def bundled_sample() -> tuple[np.ndarray, str]:
@@ -278,6 +409,8 @@ def masks() -> None:
     for ax, (title, w) in zip(axes.flat, panels):
         ax.imshow(w == 0, cmap="Greys", aspect="auto", interpolation="nearest", vmin=0, vmax=1.6)
         ax.set(title=title, xlabel="key", ylabel="query")
+        for axis in (ax.xaxis, ax.yaxis):  # positions are whole numbers
+            axis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     fig.suptitle("grey: masked (the weight is exactly 0); white: allowed", fontsize=9)
     save(fig, "masks.png")
 
@@ -393,6 +526,45 @@ def beam_tree() -> None:
     axes[0].set_title(f"beam search, 3 beams: the 6 candidates of each step\n(black: kept, green: finished, "
                       f"grey: dropped)\nresult: \"{model.tokenizer.decode(out.sequences[0], True)}\"")  # fmt: skip
     save(fig, "beam_tree.png")
+
+
+def beam_flip() -> None:
+    """The search page's worked case: the beam search that favours short outputs, every
+    step's candidates, and the path of the transcript it returns drawn in red."""
+    worked = _worked()
+    model, case = load_bundled(), worked.search_flip()
+    steps, winner = case["steps"], case["beam"].sequences[0]
+    k = worked.FLIP_BEAMS
+    prefixes = []  # prefixes[t][c]: the tokens of candidate c of step t, from the first
+    for t, rec in enumerate(steps):
+        prefixes.append([(prefixes[t - 1][int(steps[t - 1]["live"][0][int(rec["beam"][0, c])])] if t else [])
+                         + [int(rec["token"][0, c])] for c in range(2 * k)])  # fmt: skip
+    target = winner[1:][winner[1:] != model.config.pad_token_id].tolist()  # the tokens after the start, EOS included
+    path = {(t, c) for t in range(len(steps)) for c in range(2 * k) if prefixes[t][c] == target[: t + 1]}
+    half = (len(steps) + 1) // 2
+    fig, axes = plt.subplots(2, 1, figsize=(7.5, 8))
+    for t, rec in enumerate(steps):
+        ax, x = axes[t // half], t % half
+        for c in range(2 * k):
+            token = model.tokenizer.convert_ids_to_tokens([int(rec["token"][0, c])])[0]
+            on_path = (t, c) in path
+            color = "tab:red" if on_path else ("black" if c in rec["live"][0] else "lightgray")
+            ax.text(x, -c, token, fontsize=8, color=color, ha="center", va="center", weight="bold" if on_path else "normal")
+        if t > 0 and x > 0:
+            prev_live = steps[t - 1]["live"][0]
+            for c in range(2 * k):
+                src = int(prev_live[int(rec["beam"][0, c])])
+                on_path = (t, c) in path and (t - 1, src) in path
+                ax.plot([x - 1 + 0.3, x - 0.3], [-src, -c], lw=1.2 if on_path else 0.4,
+                        color="tab:red" if on_path else ("black" if c in rec["live"][0] else "lightgray"))  # fmt: skip
+    for row, ax in enumerate(axes):
+        ax.set(xlim=(-0.5, half - 0.5), ylim=(-2 * k + 0.5, 0.5), yticks=[])
+        ax.set_xticks(range(half), [str(row * half + i) for i in range(half)])
+    axes[1].set_xlabel("step")
+    text = model.tokenizer.decode(winner, skip_special_tokens=True)
+    axes[0].set_title(f"{case['file']}, {k} beams, length_penalty {worked.FLIP_PENALTY:+g}: the {2 * k} candidates of each "
+                      f"step\n(black: kept, grey: dropped, red: the path of the result)\nresult: \"{text}\"")  # fmt: skip
+    save(fig, "beam_flip.png")
 
 
 def parity_table() -> None:
@@ -557,10 +729,13 @@ def numpy_training() -> None:
     runs = [(label, training_curve(log), json.loads(res.read_text())) for label, log, res in runs
             if log.is_file() and res.is_file()]  # fmt: skip
     fig, axes = plt.subplots(1, 2, figsize=(7.5, 3.4))
-    for label, curve, _ in runs:
+    # the first run as a broad pale band, the second as a thin line over it: where the two
+    # runs agree, both stay visible
+    styles = [dict(lw=3.0, alpha=0.45, color="tab:blue"), dict(lw=0.9, color="tab:orange")]
+    for (label, curve, _), style in zip(runs, styles):
         for ax, x in zip(axes, (curve[:, 0], curve[:, 3] / 60)):
-            line, = ax.plot(x, curve[:, 1], label=f"{label}: cross-entropy")
-            ax.plot(x, curve[:, 2], "--", color=line.get_color(), label=f"{label}: CTC")
+            ax.plot(x, curve[:, 1], label=f"{label}: cross-entropy", **style)
+            ax.plot(x, curve[:, 2], ls=(0, (4, 2)), label=f"{label}: CTC", **style)
     axes[0].set(xlabel="step", ylabel="loss (running mean)", yscale="log", title="loss by step")
     axes[1].set(xlabel="minutes of training on 2 cores", yscale="log", title="loss by time")
     axes[0].legend(fontsize=8)
@@ -617,6 +792,10 @@ def long_form_real() -> None:
     axes[0].legend(loc="lower right", ncol=3)
     axes[-1].set_xlabel("seconds of en_jfk_inaugural_1961_16k.wav")
     save(fig, "long_form_real.png")
+    cuts = worked.pauses(worked.SHORT_LIMIT)["segments"]
+    CAPTIONS["jfk"] += (f"; with a {worked.SHORT_LIMIT:g} s limit it is cut into "
+                        + ", ".join(f"{seg.start:.2f}–{seg.end:.2f} s" for seg in cuts))  # fmt: skip
+    (AUDIO_OUT / "captions.json").write_text(json.dumps(CAPTIONS, ensure_ascii=False, indent=1))
 
 
 def flow(name: str, title: str, steps: list[tuple[str, str]], note: str = "") -> None:
@@ -780,6 +959,8 @@ def long_form() -> None:
     wave = wave + 0.003 * rng.standard_normal(wave.shape[0]).astype(np.float32)
     segmenter = Segmenter(max_seconds=20)
     segments = segmenter.feed(wave) + segmenter.finish()
+    write_clip("long_form", wave, "the six samples strung together with pauses and noise; the segments found: "
+               + ", ".join(f"{seg.start:.2f}–{seg.end:.2f} s" for seg in segments))  # fmt: skip
     energy = frame_energies(wave)
     threshold = Segmenter(max_seconds=20).threshold(energy)
     t = np.arange(energy.shape[0]) / 100
@@ -796,17 +977,19 @@ def long_form() -> None:
         (OUT / "long_form.md").write_text("*(not measured yet: run recipes/long_form/run.py)*\n")
         return
     runs = json.loads(path.read_text())["runs"]
-    rows = ["| recording | utterances | segments | WER, cut at pauses | WER, one by one | "
-            "true starts/ends within 0.25 s of a boundary | real-time factor | peak memory | "
-            "transformers' pipeline, 20 s chunks: WER / seconds |",
-            "| --- | --: | --: | --: | --: | --: | --: | --: | --: |"]  # fmt: skip
-    for r in runs:
-        theirs = (f"{_pct(r['wer_transformers_chunked'])} / {r['transformers_chunked_seconds']:.0f} s"
-                  if "wer_transformers_chunked" in r else "–")  # fmt: skip
-        rows.append(f"| {r['minutes']:g} min | {r['utterances']} | {r['segments']} | {_pct(r['wer_long_form'])} | "
-                    f"{_pct(r['wer_one_by_one'])} | {_pct(r['boundaries_within_0.25_s'])} | "
-                    f"{r['real_time_factor']:.4f} ({r['command_seconds']:.0f} s) | {r['peak_resident_mb']:.0f} MB | "
-                    f"{theirs} |")  # fmt: skip
+    # one column per recording, one row per measure: the table stays as narrow as the page
+    measures = [("utterances", lambda r: str(r["utterances"])), ("segments", lambda r: str(r["segments"])),
+                ("WER, cut at pauses", lambda r: _pct(r["wer_long_form"])),
+                ("WER, one by one", lambda r: _pct(r["wer_one_by_one"])),
+                ("true starts/ends within 0.25 s of a boundary", lambda r: _pct(r["boundaries_within_0.25_s"])),
+                ("real-time factor", lambda r: f"{r['real_time_factor']:.4f} ({r['command_seconds']:.0f} s)"),
+                ("peak memory", lambda r: f"{r['peak_resident_mb']:.0f} MB"),
+                ("transformers' pipeline, 20 s chunks: WER / seconds",
+                 lambda r: f"{_pct(r['wer_transformers_chunked'])} / {r['transformers_chunked_seconds']:.0f} s"
+                 if "wer_transformers_chunked" in r else "–")]  # fmt: skip
+    rows = ["| recording | " + " | ".join(f"{r['minutes']:g} min" for r in runs) + " |",
+            "| --- | " + " | ".join("--:" for _ in runs) + " |"]  # fmt: skip
+    rows += [f"| {name} | " + " | ".join(cell(r) for r in runs) + " |" for name, cell in measures]
     small = next((r["s2t_small_random"] for r in runs if "s2t_small_random" in r), None)
     if small is not None:
         minutes = next(r["minutes"] for r in runs if "s2t_small_random" in r)

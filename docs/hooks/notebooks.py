@@ -48,10 +48,13 @@ def code_hash() -> str:
 def render(path: Path, key: str) -> None:
     """Execute ``path`` and write its page (and the images of its outputs) under OUT."""
     import jupytext
+    import nbformat
     from nbclient import NotebookClient
     from nbconvert import MarkdownExporter
 
     notebook = jupytext.read(path)
+    # plots at twice the pixels they are shown at (docs/hooks/figures.py sizes them on the page)
+    notebook.cells.insert(0, nbformat.v4.new_code_cell("%config InlineBackend.figure_formats = ['retina']"))
     env_path = os.environ.get("PYTHONPATH", "")
     os.environ["PYTHONPATH"] = str(ROOT) + (os.pathsep + env_path if env_path else "")  # the kernel imports parity/
     try:
@@ -62,10 +65,18 @@ def render(path: Path, key: str) -> None:
         client.execute(stderr=subprocess.DEVNULL)
     finally:
         os.environ["PYTHONPATH"] = env_path
-    notebook.cells = [c for c in notebook.cells if HIDDEN_TAG not in c.get("metadata", {}).get("tags", [])]
+    notebook.cells = [c for c in notebook.cells[1:] if HIDDEN_TAG not in c.get("metadata", {}).get("tags", [])]
     for cell in notebook.cells:  # a kernel's stderr chatter is not the notebook's output
         if cell.cell_type == "code":
-            cell.outputs = [o for o in cell.get("outputs", []) if o.get("name") != "stderr"]
+            outputs = []
+            for o in cell.get("outputs", []):
+                if o.get("name") == "stderr":
+                    continue
+                if outputs and o.get("output_type") == "stream" and outputs[-1].get("output_type") == "stream":
+                    outputs[-1]["text"] += o["text"]  # one block of printed lines, not one per flush
+                else:
+                    outputs.append(o)
+            cell.outputs = outputs
     body, resources = MarkdownExporter().from_notebook_node(notebook, resources={"output_files_dir": f"{path.stem}_files"})
     target = OUT / f"{path.stem}.md"
     target.parent.mkdir(parents=True, exist_ok=True)

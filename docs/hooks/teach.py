@@ -1,6 +1,6 @@
 """mkdocs hook: put the code and its numbers into the stage pages at build time.
 
-Two directives, written as HTML comments so that a page read as plain Markdown (on a code
+Directives, written as HTML comments so that a page read as plain Markdown (on a code
 host, in an editor) just skips them:
 
 * ``<!-- source: minis2t.reference.features.frame_signal, minis2t.reference.features.preemphasize -->`` —
@@ -10,6 +10,9 @@ host, in an editor) just skips them:
 * ``<!-- worked: frames -->`` — the Markdown returned by ``worked.frames()``: a worked
   example computed on a real recording, with shapes and numbers as the package produces
   them in this build.
+* ``<!-- listen: librispeech, test_00 -->`` — an audio player per clip, with its caption
+  (the clips are encoded by the figures hook into ``build/docs/audio/``); ``voice_*``
+  names every clip of a group;
 * ``<!-- answer: NAME -->`` inside an exercise's answer — what ``answers.NAME()`` computes
   (and asserts) for it; ``<!-- n: NAME -->`` — one number inside a sentence.
 """
@@ -27,6 +30,7 @@ HOOKS = Path(__file__).resolve().parent
 ROOT = HOOKS.parents[1]
 
 DIRECTIVE = re.compile(r"^<!-- (source|worked|side-by-side): ([\w., -]+) -->$", re.MULTILINE)
+LISTEN = re.compile(r"^<!-- listen: ([\w, *-]+) -->$", re.MULTILINE)  # audio players
 ANSWER = re.compile(r"^( *)<!-- answer: (\w+) -->$", re.MULTILINE)  # inside an indented answer
 NUMBER = re.compile(r"<!-- n: (\w+) -->")  # a number inside a sentence
 
@@ -46,13 +50,26 @@ def resolve(dotted: str):
     raise ImportError(dotted)
 
 
+# A docstring paragraph that starts "Numerics:" (float32 rounding, drift against another
+# implementation, ...) is true but not the math: the listing leaves it out, and a collapsed
+# box under the listing holds it, word for word.
+NUMERICS = re.compile(r"\n\n([ \t]*)Numerics: (.*?)(?=\n[ \t]*\n|\n[ \t]*\"\"\"|\"\"\")", re.S)
+
+
 def source_block(dotted: str) -> str:
     obj = resolve(dotted)
     lines, first = inspect.getsourcelines(obj)
     path = Path(inspect.getsourcefile(obj)).resolve().relative_to(ROOT).as_posix()
-    code = textwrap.indent(textwrap.dedent("".join(lines)).rstrip(), "    ")  # inside the block
+    source = textwrap.dedent("".join(lines)).rstrip()
+    caveats = [" ".join(m.group(2).split()) for m in NUMERICS.finditer(source)]
+    source = NUMERICS.sub("", source)
+    code = textwrap.indent(source, "    ")  # inside the block
     title = f"Source: <code>{dotted}</code> — {path}, lines {first}–{first + len(lines) - 1}"
-    return f'???+ abstract "{title}"\n\n    ```python\n{code}\n    ```\n'
+    block = f'???+ abstract "{title}"\n\n    ```python\n{code}\n    ```\n'
+    for caveat in caveats:
+        block += (f'\n??? note "Numerics of <code>{dotted.rpartition(".")[2]}</code> (a paragraph of its docstring, '
+                  f'left out of the listing above)"\n\n    {caveat}\n')  # fmt: skip
+    return block
 
 
 def side_by_side(left: str, right: str) -> str:
@@ -94,7 +111,26 @@ def answer_block(indent: str, name: str) -> str:
     return "\n".join(indent + line if line else "" for line in body.rstrip("\n").split("\n"))
 
 
-def expand(markdown: str) -> str:
+def players(names: list[str], page_url: str) -> str:
+    """An audio player per clip (``build/docs/audio/NAME.mp3``, written by the figures
+    hook with its caption), linked relative to the page."""
+    import html
+    import json
+
+    from fnmatch import fnmatchcase
+
+    captions = json.loads((ROOT / "build" / "docs" / "audio" / "captions.json").read_text(encoding="utf-8"))
+    # "voice_*": every clip of that group, in the order the figures hook wrote them
+    names = [n for pattern in names for n in ([c for c in captions if fnmatchcase(c, pattern)] if "*" in pattern else [pattern])]
+    assert names, "a listen directive that matches no clip"
+    up = "../" * page_url.count("/")  # from the page's directory to the site's root
+    items = [f'<div class="listen"><audio controls preload="none" src="{up}audio/{name}.mp3"></audio>'
+             f'<span>{html.escape(captions[name])}</span></div>' for name in names]  # fmt: skip
+    return "\n".join(items) + "\n"
+
+
+def expand(markdown: str, page_url: str = "") -> str:
+    markdown = LISTEN.sub(lambda m: players([n.strip() for n in m.group(1).split(",")], page_url), markdown)
     def replace(match: re.Match) -> str:
         kind, names = match.group(1), [n.strip() for n in match.group(2).split(",")]
         if kind == "source":
@@ -111,4 +147,4 @@ def expand(markdown: str) -> str:
 def on_page_markdown(markdown: str, page, config, files, **kwargs) -> str:
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
-    return expand(markdown)
+    return expand(markdown, page.url)

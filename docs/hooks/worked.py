@@ -271,27 +271,51 @@ def positions() -> str:
 # --- 7. attention ------------------------------------------------------------------------
 
 
+ATTENTION_FRAME, ATTENTION_KEYS, SHOWN = 20, range(18, 23), 4  # one query frame, five key frames, dims printed
+
+
+def attention_inputs() -> dict:
+    """q, k, v of the bundled model's first encoder layer, head 0, on a real recording:
+    the query of one frame and the keys and values of five frames around it (float64)."""
+    m = model()
+    c = m.config
+    wave, _, name = sample()
+    feats = m.feature_extractor(wave)["input_features"]
+    x = M.encode(m.params, c, feats)["hidden_states"][0].astype(np.float64)  # [1, S, D]: what layer 0 reads
+    layer = m.params["model"]["encoder"]["layers"][0]
+    h = nn.layer_norm(x, **layer["self_attn_layer_norm"])  # [1, S, D]
+    heads = {n: nn.split_heads(nn.linear(h, **layer["self_attn"][f"{n}_proj"]), c.encoder_attention_heads)
+             for n in "qkv"}  # each [1, H, S, Dh]  # fmt: skip
+    keys = list(ATTENTION_KEYS)
+    return {"name": name, "q": heads["q"][:, :1, ATTENTION_FRAME : ATTENTION_FRAME + 1],  # [1, 1, 1, Dh]
+            "k": heads["k"][:, :1, keys], "v": heads["v"][:, :1, keys], "keys": keys}  # [1, 1, 5, Dh]  # fmt: skip
+
+
 def attention() -> str:
-    rng = np.random.default_rng(0)
-    d_h, s = 4, 5
-    q = rng.standard_normal((1, 1, 1, d_h)).astype(np.float32)
-    k = rng.standard_normal((1, 1, s, d_h)).astype(np.float32)
-    v = np.eye(s, d_h, dtype=np.float32)[None, None] + np.arange(s, dtype=np.float32)[None, None, :, None]
-    mask = np.array([[1, 1, 1, 0, 0]], bool)  # the last two keys are padding
-    bias = nn.mask_bias(mask, np.float32)[:, None, None, :]
+    a = attention_inputs()
+    q, k, v = a["q"], a["k"], a["v"]
+    d_h = q.shape[-1]
+    mask = np.array([[1, 1, 1, 0, 0]], bool)  # as if the last two keys were padding
+    bias = nn.mask_bias(mask, np.float64)[:, None, None, :]
     scores = (q @ k.swapaxes(-1, -2))[0, 0, 0] / np.sqrt(d_h)
     out, weights = nn.attention(q, k, v, bias)
     plain, plain_w = nn.attention(q, k, v)
-    lines = [
-        f"q {shape(q)}, k {shape(k)}, v {shape(v)}   ([B, H, L, d_h] and [B, H, S, d_h])",
-        f"scores q.k / sqrt({d_h})   {fmt(scores, 3)}",
+    dims = f"the first {SHOWN} of {d_h} numbers"
+    lines = [f"{a['name']}, encoder layer 0, head 0: the query of frame {ATTENTION_FRAME}, the keys and values of frames "
+             f"{a['keys'][0]}-{a['keys'][-1]}",
+             f"q {shape(q)}, k {shape(k)}, v {shape(v)}   ([B, H, L, d_h] and [B, H, S, d_h]; {dims} printed)",
+             f"q                        {fmt(q[0, 0, 0, :SHOWN], 3)} …"]
+    lines += [f"k, frame {f:<3}             {fmt(k[0, 0, i, :SHOWN], 3)} …" for i, f in enumerate(a["keys"])]
+    lines += [f"v, frame {f:<3}             {fmt(v[0, 0, i, :SHOWN], 3)} …" for i, f in enumerate(a["keys"])]
+    lines += [
+        f"scores q.k / sqrt({d_h})  {fmt(scores, 3)}",
         f"softmax, no mask         {fmt(plain_w[0, 0, 0], 3)}  (sums to {plain_w[0, 0, 0].sum():.6f})",
         f"mask keys 3, 4: bias     {fmt(bias[0, 0, 0], 3)}",
         f"softmax with the mask    {fmt(weights[0, 0, 0], 3)}",
-        f"output = weights @ v     {fmt(out[0, 0, 0], 3)}",
-        f"without the mask         {fmt(plain[0, 0, 0], 3)}",
+        f"output = weights @ v     {fmt(out[0, 0, 0, :SHOWN], 3)} …",
+        f"without the mask         {fmt(plain[0, 0, 0, :SHOWN], 3)} …",
     ]  # fmt: skip
-    return example("one query, five keys, two of them padding", code(lines))
+    return example("one query, five keys of a real recording, two of them masked", code(lines))
 
 
 @functools.lru_cache(maxsize=1)
@@ -373,32 +397,76 @@ def encoder_decoder() -> str:
 # --- 9. search ---------------------------------------------------------------------------
 
 
+def generate_with_steps(m, feats, **options):
+    """``(GenerateOutput, per-step records)`` of a beam search: ``GenerateOutput.steps``
+    where the search returns it, today's ``trace=`` list (the same keys) until then."""
+    import inspect
+
+    if "trace" not in inspect.signature(m.generate).parameters:
+        out = m.generate(feats, return_dict=True, **options)
+        return out, out.steps
+    trace: list = []
+    return m.generate(feats, return_dict=True, trace=trace, **options), trace
+
+
+FLIP_BEAMS, FLIP_PENALTY = 5, -1.0  # a beam search that favours short outputs
+
+
+@functools.lru_cache(maxsize=1)
+def search_flip() -> dict:
+    """The first bundled sample on which greedy search and a 5-beam search with
+    length_penalty −1 write different transcripts, with both searches' outputs."""
+    m = model()
+    samples = BUNDLED_MODEL.parent / "samples"
+    for ref in json.loads((samples / "references.json").read_text()):
+        feats = m.feature_extractor(minis2t.load_audio(samples / ref["file"]))["input_features"]
+        greedy = m.generate(feats, num_beams=1, return_dict=True, output_scores=True)
+        beam, steps = generate_with_steps(m, feats, num_beams=FLIP_BEAMS, length_penalty=FLIP_PENALTY)
+        texts = [m.tokenizer.decode(o.sequences[0], skip_special_tokens=True) for o in (greedy, beam)]
+        if texts[0] != texts[1] and texts[1]:
+            return {"file": ref["file"], "text": ref["text"], "feats": feats, "greedy": greedy, "beam": beam,
+                    "steps": steps}  # fmt: skip
+    raise AssertionError("no bundled sample where greedy and beam search disagree: the search page needs one")
+
+
+def sequence_logprob(m, feats, seq: np.ndarray) -> tuple[float, int, np.ndarray]:
+    """Σ log p of a generated row ``seq`` (start token first, EOS last, then padding) by
+    teacher forcing with the reference, its length L (EOS included) and each step's log p [L, V]."""
+    c = m.config
+    n = int(np.sum(seq != c.pad_token_id)) - 1 if seq[-1] == c.pad_token_id else seq.shape[0] - 1
+    states = M.encode(m.params, c, feats)["last_hidden_state"]
+    out = M.decode(m.params, c, seq[None, :n], M.init_cache(m.params, c, states))
+    logp = nn.log_softmax(out["logits"][0].astype(np.float64))  # [L, V]
+    return float(logp[np.arange(n), seq[1 : n + 1]].sum()), n, logp
+
+
 def search() -> str:
     m = model()
-    wave, text, _ = sample()
-    feats = m.feature_extractor(wave)["input_features"]
+    case = search_flip()
     c = m.config
-    states = M.encode(m.params, c, feats)["last_hidden_state"]
-    first = M.decode(m.params, c, np.array([[c.decoder_start_token_id]]), M.init_cache(m.params, c, states))
-    logits = first["logits"][0, -1].astype(np.float64)
-    logp = nn.log_softmax(logits)
-    top = np.argsort(-logp)[:5]
-    pieces = m.tokenizer.convert_ids_to_tokens(top.tolist())
-    lines = ["step 0, the five most likely first pieces: "
-             + ", ".join(f"{p!r} {v:.3f}" for p, v in zip(pieces, logp[top]))]  # fmt: skip
-    rows = ["| search | transcript | score (sum log p / L) | tokens |", "| --- | --- | --: | --: |"]
-    for name, kw in (("greedy", dict(num_beams=1)), ("beam 5", dict(num_beams=5))):
-        out = m.generate(feats, return_dict=True, output_scores=True, **kw)
-        seq = out.sequences[0]
-        n = int(np.sum(seq != c.pad_token_id)) - 1
-        if out.sequences_scores is not None:
-            score = float(out.sequences_scores[0])
-        else:
-            lp = nn.log_softmax(np.stack([s[0] for s in out.scores]).astype(np.float64))  # [L, V]
-            score = float(lp[np.arange(n), seq[1 : n + 1]].sum() / n)
-        rows.append(f"| {name} | {m.tokenizer.decode(seq, skip_special_tokens=True)} | {score:.4f} | {n} |")
-    lines.append(f"reference: \"{text}\"")
-    return example("the bundled model's first step, and the two searches", code(lines) + "\n\n" + "\n".join(rows))
+    rows = ["| search | transcript | tokens L | Σ log p | score Σ / L^penalty |", "| --- | --- | --: | --: | --: |"]
+    runs = [("greedy", dict(num_beams=1), case["greedy"].sequences[0])]
+    for penalty in (1.0, 0.0, FLIP_PENALTY):
+        out = case["beam"] if penalty == FLIP_PENALTY else m.generate(case["feats"], num_beams=FLIP_BEAMS, length_penalty=penalty)
+        seq = out.sequences[0] if hasattr(out, "sequences") else out[0]
+        runs.append((f"beam {FLIP_BEAMS}, length_penalty {penalty:+g}", dict(penalty=penalty), seq))
+    for name, kw, seq in runs:
+        total, n, _ = sequence_logprob(m, case["feats"], seq)
+        score = f"{total / n ** kw['penalty']:.2f}" if "penalty" in kw else "—"
+        rows.append(f"| {name} | {m.tokenizer.decode(seq, skip_special_tokens=True)} | {n} | {total:.2f} | {score} |")
+    g_total, g_n, _ = sequence_logprob(m, case["feats"], case["greedy"].sequences[0])
+    b_total, b_n, _ = sequence_logprob(m, case["feats"], case["beam"].sequences[0])
+    assert g_total / g_n**FLIP_PENALTY < b_total / b_n**FLIP_PENALTY and g_total > b_total  # the flip, as the page tells it
+    rows.append(f"\nUnder length_penalty {FLIP_PENALTY:+g} the greedy transcript would score "
+                f"{g_total:.2f} × {g_n} = {g_total / g_n**FLIP_PENALTY:.2f}: more probable, but longer.")  # fmt: skip
+    greedy, beam = case["greedy"].sequences[0], case["beam"].sequences[0]
+    t = int(np.flatnonzero(greedy[: min(len(greedy), len(beam))] != beam[: min(len(greedy), len(beam))])[0])
+    _, _, logp = sequence_logprob(m, case["feats"], greedy)
+    top = np.argsort(-logp[t - 1])[:5]
+    lines = [f"{case['file']}: \"{case['text']}\"",
+             f"after {m.tokenizer.convert_ids_to_tokens(greedy[1:t].tolist())} the two searches part; the five most likely next pieces:",
+             "  " + ", ".join(f"{p!r} {v:.2f}" for p, v in zip(m.tokenizer.convert_ids_to_tokens(top.tolist()), logp[t - 1][top]))]  # fmt: skip
+    return example("greedy and beam search disagree", code(lines) + "\n\n" + "\n".join(rows))
 
 
 # --- 10. tokenizer -----------------------------------------------------------------------
@@ -421,6 +489,54 @@ def tokenizer() -> str:
         f"vocabulary: {len(tok)} ids, the first four {tok.convert_ids_to_tokens([0, 1, 2, 3])}",
     ]  # fmt: skip
     return example("the bundled model's tokenizer", code(lines))
+
+
+def tokenizer_lattice() -> str:
+    """One word segmented by hand: every piece of the lattice, the best score of each
+    prefix, the path read back — from minis2t.reference.tokenizer, checked against the
+    sentencepiece library."""
+    import time
+
+    import sentencepiece
+
+    from minis2t.reference.tokenizer import load_unigram
+
+    path = BUNDLED_MODEL / "sentencepiece.bpe.model"
+    unigram, library = load_unigram(path), sentencepiece.SentencePieceProcessor(model_file=str(path))
+    word = "remind"
+    x = unigram.normalize(word)
+    lattice = [(i, j, x[i:j], float(unigram.scores[unigram.index[x[i:j]]]))
+               for i in range(len(x)) for j in range(i + 1, len(x) + 1) if x[i:j] in unigram.index]  # fmt: skip
+    best, back = [0.0] + [None] * len(x), [None] * (len(x) + 1)
+    for i, j, piece, score in sorted(lattice, key=lambda e: (e[1], e[0])):  # by end, as the table is filled
+        if best[i] is not None and (best[j] is None or best[i] + score > best[j]):
+            best[j], back[j] = best[i] + score, (i, piece)
+    path_back, j = [], len(x)
+    while j:
+        path_back.append(back[j][1])
+        j = back[j][0]
+    pieces = unigram.encode_as_pieces(word)
+    assert path_back[::-1] == pieces == library.encode_as_pieces(word)
+    lines = [f'text "{word}" -> normalised "{x}" ({len(x)} characters, positions 0..{len(x)})',
+             f"the lattice: {len(lattice)} pieces of the vocabulary occur in it (start, end, piece, log p):"]
+    lines += [f"  {i}-{j}  {piece:<8} {score:7.2f}" for i, j, piece, score in lattice]
+    lines += ["best[j], the best score of the first j characters, and the last piece of that path:"]
+    lines += [f"  best[{j}] = {best[j]:7.2f}   last piece {back[j][1]!r}" for j in range(1, len(x) + 1) if best[j] is not None]
+    letters = sum(float(unigram.scores[unigram.index[c]]) for c in x)
+    lines += [f"letter by letter instead: {' + '.join(x)} = {letters:.2f}",
+              f"read back from best[{len(x)}]: {pieces}  (the library: {library.encode_as_pieces(word)})"]
+    sentences = [r["text"] for r in json.loads((BUNDLED_MODEL.parent / "samples" / "references.json").read_text())]
+    timings = {}
+    for name, encode in (("library", library.encode_as_pieces), ("reference", unigram.encode_as_pieces)):
+        start = time.perf_counter()
+        for _ in range(20):
+            for sentence in sentences:
+                encode(sentence)
+        timings[name] = (time.perf_counter() - start) / (20 * len(sentences))
+    lines += [f"encoding one test sentence: the library {1e6 * timings['library']:.0f} µs, "
+              f"this module {1e6 * timings['reference']:.0f} µs ({timings['reference'] / timings['library']:.0f}x; "
+              f"this build's machine)"]  # fmt: skip
+    return example(f"the lattice of {word!r}, solved by hand", code(lines))
 
 
 # --- the parity page ---------------------------------------------------------------------
@@ -660,12 +776,29 @@ def long_form_dtw() -> str:
     from minis2t.app import timing
 
     starts = timing.token_starts(a, free_start=False)
+    chosen = list(zip(rows.tolist(), cols.tolist()))
+    cost = round(-a[rows, cols].sum(), 9)
+    tied = [path for path in monotone_paths(*a.shape) if round(-sum(a[i, j] for i, j in path), 9) == cost]
+    assert chosen in tied and all(round(-sum(a[i, j] for i, j in p), 9) >= cost for p in monotone_paths(*a.shape))
     lines = ["A (token x frame):"] + ["  " + " ".join(f"{v:.1f}" for v in row) for row in a]
-    lines += [f"path (token, frame): {list(zip(rows.tolist(), cols.tolist()))}",
-              f"its cost: -({' + '.join(f'{a[i, j]:.1f}' for i, j in zip(rows, cols))}) = {-a[rows, cols].sum():.1f}",
-              f"token starts (frame where the path enters each row): {starts.tolist()} "
+    lines += [f"path (token, frame): {chosen}",
+              f"its cost: -({' + '.join(f'{a[i, j]:.1f}' for i, j in zip(rows, cols))}) = {-a[rows, cols].sum():.1f}"]
+    lines += [f"paths of that cost: {len(tied)}"] + [f"  {path}{'  <- returned' if path == chosen else ''}" for path in tied]
+    lines += [f"token starts (frame where the path enters each row): {starts.tolist()} "
               f"-> {', '.join(f'{40 * s} ms' for s in starts)} at 40 ms a frame"]  # fmt: skip
     return example("dynamic time warping on a 3 x 6 matrix", code(lines))
+
+
+def monotone_paths(n: int, m: int, end=None):
+    """Every path from (0, 0) to (n - 1, m - 1) with steps right, down or diagonal."""
+    i, j = end if end is not None else (n - 1, m - 1)
+    if (i, j) == (0, 0):
+        yield [(0, 0)]
+        return
+    for di, dj in ((1, 1), (1, 0), (0, 1)):
+        if i >= di and j >= dj:
+            for path in monotone_paths(n, m, (i - di, j - dj)):
+                yield path + [(i, j)]
 
 
 # --- the home page -----------------------------------------------------------------------
@@ -680,12 +813,13 @@ PARTS = [("The front end: from a file to features", ["audio", "frames", "mel", "
 WORDS_PER_MINUTE, MINUTES_PER_EXERCISE = 120, 10
 
 
-def reading_plan() -> str:
-    """The reading order with each part's estimated time, from the pages themselves."""
+def reading_parts() -> list[tuple[str, list[str], int, int, float]]:
+    """Each part of the reading order: (title, pages, words, exercises, minutes), from
+    the pages themselves."""
     import re
 
     docs = ROOT / "docs"
-    rows = ["| part | pages | words | exercises | about |", "| --- | --- | --: | --: | --: |"]
+    parts = []
     for title, pages in PARTS:
         words = exercises = 0
         for page in pages:
@@ -693,10 +827,23 @@ def reading_plan() -> str:
             prose = re.sub(r"```.*?```|<!--.*?-->|\\\[.*?\\\]", " ", text, flags=re.S)  # not code, directives, display math
             words += len(prose.split())
             exercises += text.count('??? question "')
-        minutes = words / WORDS_PER_MINUTE + MINUTES_PER_EXERCISE * exercises
+        parts.append((title, pages, words, exercises, words / WORDS_PER_MINUTE + MINUTES_PER_EXERCISE * exercises))
+    return parts
+
+
+def reading_plan() -> str:
+    """The reading order with each part's estimated time."""
+    rows = ["| part | pages | words | exercises | about |", "| --- | --- | --: | --: | --: |"]
+    for title, pages, words, exercises, minutes in reading_parts():
         links = ", ".join(f"[{page}]({page}.md)" for page in pages)
         rows.append(f"| {title} | {links} | {words:,} | {exercises} | {5 * round(minutes / 5):.0f} min |")
     return "\n".join(rows) + "\n"
+
+
+def reading_hours() -> str:
+    """The whole reading order's estimated time, in hours (to the half hour)."""
+    hours = sum(part[-1] for part in reading_parts()) / 60
+    return f"{round(2 * hours) / 2:g}"
 
 
 def shape_letters() -> str:

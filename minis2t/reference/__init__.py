@@ -12,10 +12,13 @@ Read in this order — the data path, waveform to tokens:
   :mod:`~minis2t.reference.fairseq_search` — beam search with fairseq's,
   :mod:`~minis2t.reference.search` — the one door that picks among them;
 * :mod:`~minis2t.reference.run` — the line above in one function;
+* :mod:`~minis2t.reference.tokenizer` — text to pieces and back: the unigram model's
+  segmentation (Viterbi over the pieces' log-probabilities);
 
 and the way back, loss to gradients: :mod:`~minis2t.reference.grad` (each primitive's
 backward) and :mod:`~minis2t.reference.model_grad` (each block's).
 
 Nothing here is there for speed, and nothing checks its inputs: both live elsewhere
-(:mod:`minis2t.engine`, :mod:`minis2t.io`). This package imports only NumPy and SciPy.
+(:mod:`minis2t.engine`, :mod:`minis2t.io`). This package imports only NumPy and SciPy
+(and the ``sentencepiece`` library, to read a vocabulary file in ``tokenizer.load_unigram``).
 """
