@@ -3,6 +3,12 @@
 # command and exactly what CI runs (.ci/run). Safe to re-run: it reuses .venv.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Chromium: the browser tests (the site fits its column, explain's page opens offline) look
+# at pages as a reader sees them. Installed from Debian where it is missing and we may.
+if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null 2>&1 \
+    || echo "scripts/test.sh: could not install chromium; the browser tests will say they were skipped" >&2
+fi
 python3 -m venv .venv
 # torch first, pinned: on these machines 2.13.0 is a local CPU wheel, and any other torch
 # request pulls a multi-GB CUDA build. The declared range (torch>=2.2) admits it.
