@@ -378,13 +378,13 @@ def decode(g: Graph, params: dict, config, input_ids: str, past_kv: list, cross_
 # --- the three graphs ----------------------------------------------------------------------
 
 
-def _names():
+def graph_names():
     from ..engine.onnx_format import attention_names, cross_names, past_names, present_names
 
     return cross_names, past_names, present_names, attention_names
 
 
-def _pairs(names: list[str]) -> list[tuple[str, str]]:
+def key_value_pairs(names: list[str]) -> list[tuple[str, str]]:
     return list(zip(names[0::2], names[1::2]))
 
 
@@ -400,19 +400,19 @@ def encoder_graph(params: dict, config, opset: int = OPSET) -> Graph:
 
 
 def cross_kv_graph(params: dict, config, opset: int = OPSET) -> Graph:
-    cross_names = _names()[0]
+    cross_names = graph_names()[0]
     g = Graph("cross_kv", opset)
     h, dh = config.decoder_attention_heads, config.d_model // config.decoder_attention_heads
     states = g.input("encoder_states", "float", ["batch", "frames", config.d_model])
     for (k, v), (kn, vn) in zip(cross_attention_kv(g, params, config, states),
-                                _pairs(cross_names(config.decoder_layers))):  # fmt: skip
+                                key_value_pairs(cross_names(config.decoder_layers))):  # fmt: skip
         g.output(k, kn, "float", ["batch", h, "frames", dh])
         g.output(v, vn, "float", ["batch", h, "frames", dh])
     return g
 
 
 def decoder_graph(params: dict, config, opset: int = OPSET) -> Graph:
-    cross_names, past_names, present_names, attention_names = _names()
+    cross_names, past_names, present_names, attention_names = graph_names()
     layers, h = config.decoder_layers, config.decoder_attention_heads
     dh = config.d_model // h
     g = Graph("decoder", opset)
@@ -420,9 +420,9 @@ def decoder_graph(params: dict, config, opset: int = OPSET) -> Graph:
     mask = g.input("encoder_mask", "int64", ["rows", "frames"])
     past = [g.input(n, "float", ["rows", h, "past", dh]) for n in past_names(layers)]
     cross = [g.input(n, "float", ["rows", h, "frames", dh]) for n in cross_names(layers)]
-    out = decode(g, params, config, ids, _pairs(past), _pairs(cross), mask)
+    out = decode(g, params, config, ids, key_value_pairs(past), key_value_pairs(cross), mask)
     g.output(out["logits"], "logits", "float", ["rows", "tokens", config.vocab_size])
-    for (k, v), (kn, vn) in zip(out["present"], _pairs(present_names(layers))):
+    for (k, v), (kn, vn) in zip(out["present"], key_value_pairs(present_names(layers))):
         g.output(k, kn, "float", ["rows", h, "total", dh])
         g.output(v, vn, "float", ["rows", h, "total", dh])
     for w, name in zip(out["cross_attentions"], attention_names(layers)):

@@ -140,9 +140,9 @@ def open_exported(directory: Path, config, threads: int | None = None):
     plain or traced ones in :class:`~minis2t.engine.onnx_runtime.OnnxRuntime`."""
     from ..engine.onnx_format import read_manifest
     from ..engine.onnx_fused_runtime import FusedRuntime
-    from ..engine.onnx_runtime import OnnxRuntime, _require_onnxruntime
+    from ..engine.onnx_runtime import OnnxRuntime, require_onnxruntime
 
-    _require_onnxruntime()
+    require_onnxruntime()
     if read_manifest(directory)["kind"] == "fused":
         return FusedRuntime.from_directory(directory, config, threads)
     return OnnxRuntime(directory, config, threads)

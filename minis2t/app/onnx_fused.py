@@ -197,7 +197,7 @@ def encoder_graph(params: dict, config, opset: int = b.OPSET) -> Graph:
 
 
 def decoder_graph(params: dict, config, opset: int = b.OPSET) -> Graph:
-    cross_names, past_names, present_names, attention_names = b._names()
+    cross_names, past_names, present_names, attention_names = b.graph_names()
     layers, h = config.decoder_layers, config.decoder_attention_heads
     dh, width = config.d_model // h, cache_head_dim(config)
     g = Graph("decoder", opset)
@@ -206,9 +206,9 @@ def decoder_graph(params: dict, config, opset: int = b.OPSET) -> Graph:
     past_length = g.input("past_length", "int64", [1])
     buffers = [g.input(n, "float", ["rows", h, "capacity", width]) for n in past_names(layers)]
     cross = [g.input(n, "float", ["batch", h, "frames", dh]) for n in cross_names(layers)]
-    out = decode(g, params, config, ids, past_length, b._pairs(buffers), b._pairs(cross), mask)
+    out = decode(g, params, config, ids, past_length, b.key_value_pairs(buffers), b.key_value_pairs(cross), mask)
     g.output(out["logits"], "logits", "float", ["rows", "tokens", config.vocab_size])
-    for (k, v), (kn, vn) in zip(out["present"], b._pairs(present_names(layers))):
+    for (k, v), (kn, vn) in zip(out["present"], b.key_value_pairs(present_names(layers))):
         g.output(k, kn, "float", ["rows", h, "capacity", width])
         g.output(v, vn, "float", ["rows", h, "capacity", width])
     for w, name in zip(out["cross_attentions"], attention_names(layers)):

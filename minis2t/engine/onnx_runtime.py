@@ -57,7 +57,7 @@ class OnnxCache:
         return OnnxCache(picked, self.cross_kv)
 
 
-def _require_onnxruntime():
+def require_onnxruntime():
     try:
         import onnxruntime
     except ImportError:
@@ -79,7 +79,7 @@ class OnnxRuntime:
     weights = None
 
     def __init__(self, directory, config, threads: int | None = None):
-        ort = _require_onnxruntime()
+        ort = require_onnxruntime()
         self.directory, self.config = Path(directory), config
         manifest = read_manifest(self.directory)
         self.opset = manifest["opset"]
