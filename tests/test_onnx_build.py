@@ -86,7 +86,7 @@ def random_params(config: ModelConfig, seed: int) -> dict:
         weights[name] = w + 1 if name.endswith("layer_norm.weight") else w
     if "lm_head.weight" not in weights:  # tied: the head is the token embedding
         weights["lm_head.weight"] = weights["model.decoder.embed_tokens.weight"]
-    return ref.nest(weights)
+    return ref.model_params(weights, config)  # the tree with the position tables, as Speech2Text runs it
 
 
 @settings(max_examples=12, deadline=None)

@@ -7,16 +7,25 @@ schedule's step, the random states and the data position all come back from the 
 any difference at all means some piece of state was not saved.
 """
 
-import sys
+import importlib.util
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 pytest.importorskip("torch")
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "recipes" / "synthetic_speech"))
 
 import minis2t  # noqa: E402
+
+RECIPE = Path(__file__).resolve().parents[1] / "recipes" / "synthetic_speech"
+
+
+def recipe_train():
+    """recipes/synthetic_speech/train.py by its path (another `train` may be imported)."""
+    spec = importlib.util.spec_from_file_location("synthetic_speech_train", RECIPE / "train.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 TINY = dict(d_model=16, encoder_layers=1, decoder_layers=1, encoder_attention_heads=2,
             decoder_attention_heads=2, encoder_ffn_dim=32, decoder_ffn_dim=32, conv_channels=16,
@@ -32,7 +41,7 @@ def data(seed=0, n=24):
 
 
 def test_resumed_training_equals_uninterrupted(tmp_path):
-    import train
+    train = recipe_train()
 
     config = minis2t.ModelConfig(**TINY)
     feats, targets = data()
@@ -53,7 +62,7 @@ def test_resumed_training_equals_uninterrupted(tmp_path):
 
 
 def test_checkpoint_of_another_run_length_is_refused(tmp_path):
-    import train
+    train = recipe_train()
 
     config = minis2t.ModelConfig(**TINY)
     feats, targets = data()
