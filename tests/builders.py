@@ -160,3 +160,22 @@ def with_header_rate(data: bytes, rate: int) -> bytes:
     out[24:28] = struct.pack("<I", rate)
     out[28:32] = struct.pack("<I", rate * 2)
     return bytes(out)
+
+
+def import_blocker(*packages: str) -> str:
+    """Python source for a subprocess (``python -c``) that makes importing any of
+    ``packages`` fail as if it were not installed; follow it with the code under test, then
+    :func:`blocked_check` to prove none of them came in another way."""
+    return f"""
+import sys
+class Blocked:  # an import finder that refuses these packages, as if never installed
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in {packages!r}:
+            raise ModuleNotFoundError(f"No module named {{name!r}} (blocked by the test)", name=name)
+sys.meta_path.insert(0, Blocked())
+"""
+
+
+def blocked_check(*packages: str) -> str:
+    """The line that fails the subprocess if one of ``packages`` was imported after all."""
+    return f"assert not set(sys.modules) & set({packages!r}), 'a blocked package was imported'\n"

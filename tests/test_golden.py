@@ -21,6 +21,7 @@ import pytest
 import torch
 
 import minis2t
+from tests.builders import blocked_check, import_blocker
 from minis2t.app.golden import stages
 from minis2t.app.golden.write import generation_options, refused
 from minis2t.app.golden.check import FAIL, PASS, SKIPPED, TIE, check, format_report, read_manifest
@@ -36,20 +37,8 @@ from parity.port import PortDump, TwinPort, onnx_port
 ROOT = Path(__file__).parents[1]
 LIBRISPEECH = ROOT / "minis2t" / "assets" / "en_librispeech_dev-clean_1272-128104-0000.flac"
 BLOCKED = ("torch", "transformers", "fairseq", "onnx")
-POISON = f"""
-import sys
-
-class Blocked:  # an import finder that refuses these packages, as if never installed
-    def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in {BLOCKED!r}:
-            raise ModuleNotFoundError(f"No module named {{name!r}} (blocked by the test)", name=name)
-
-sys.meta_path.insert(0, Blocked())
-import minis2t.app.cli
-status = minis2t.app.cli.main(sys.argv[1:])
-assert not set(sys.modules) & set({BLOCKED!r}), "a blocked package was imported"
-sys.exit(status)
-"""
+POISON = (import_blocker(*BLOCKED) + "import minis2t.app.cli\nstatus = minis2t.app.cli.main(sys.argv[1:])\n"
+          + blocked_check(*BLOCKED) + "sys.exit(status)\n")
 
 
 def command(*args) -> subprocess.CompletedProcess:

@@ -27,7 +27,7 @@ from minis2t.app.onnx_export import GRAPHS, MANIFEST, export
 from minis2t.engine.onnx_format import is_onnx_dir
 from minis2t.engine.onnx_runtime import OnnxRuntime
 from parity import bars
-from tests.builders import hf_model, save_model_dir
+from tests.builders import blocked_check, hf_model, import_blocker, save_model_dir
 
 onnx = pytest.importorskip("onnx")  # the test extra installs it: a skip here is a broken set-up
 ort = pytest.importorskip("onnxruntime")
@@ -135,17 +135,8 @@ def test_long_form_and_word_timestamps_use_the_graphs(exported):
 # --- without torch ---------------------------------------------------------------------------
 
 BLOCKED = ("torch", "transformers", "fairseq", "onnx")
-POISON = f"""
-import sys
-
-class Blocked:  # an import finder that refuses these packages, as if never installed
-    def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in {BLOCKED!r}:
-            raise ModuleNotFoundError(f"No module named {{name!r}} (blocked by the test)", name=name)
-
-sys.meta_path.insert(0, Blocked())
-"""
-CHECK_BLOCKED = f"assert not set(sys.modules) & set({BLOCKED!r}), 'a blocked package was imported'\n"
+POISON = import_blocker(*BLOCKED)
+CHECK_BLOCKED = blocked_check(*BLOCKED)
 
 
 def test_an_exported_directory_transcribes_without_torch(exported):

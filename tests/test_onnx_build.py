@@ -22,6 +22,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import minis2t
+from tests.builders import blocked_check, import_blocker
 from minis2t.io.checkpoint import BUNDLED_MODELS, expected_shapes
 from minis2t.io.config import ModelConfig
 from minis2t.reference import model as ref
@@ -294,13 +295,7 @@ def test_int8_keeps_the_bundled_models_within_the_issues_targets():
 # --- without torch ----------------------------------------------------------------------------------
 
 BLOCKED = ("torch", "transformers", "fairseq")
-NO_TORCH = f"""
-import sys
-class Blocked:  # an import finder that refuses these packages, as if never installed
-    def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in {BLOCKED!r}:
-            raise ModuleNotFoundError(f"No module named {{name!r}} (blocked by the test)", name=name)
-sys.meta_path.insert(0, Blocked())
+NO_TORCH = import_blocker(*BLOCKED) + """
 import copy, minis2t
 from minis2t.app import onnx_build, onnx_fused
 model = minis2t.Speech2Text.from_pretrained("bundled-asr")
@@ -309,8 +304,7 @@ fused = copy.copy(model)
 fused.runtime = onnx_fused.FusedRuntime(onnx_fused.quantize_int8(onnx_fused.build(model.params, model.config)),
                                         model.config)
 print(fused.transcribe(sys.argv[1]))
-assert not set(sys.modules) & set({BLOCKED!r}), "a blocked package was imported"
-"""
+""" + blocked_check(*BLOCKED)
 
 
 def test_the_graphs_are_built_and_run_without_torch():
