@@ -23,7 +23,7 @@ import parity.model as tm
 from minis2t.io.features import pad_batch
 
 SAMPLES_PER_ENGINE = 2
-TWIN_PER_GROUP = 100
+TWIN_PER_GROUP = 25
 # a digit string: three digit words in a row (the grammar's strings have 3-11)
 DIGIT_RUN = re.compile(r"\b(?:(?:zero|oh|one|two|three|four|five|six|seven|eight|nine)\b ?){3,}")
 
