@@ -640,10 +640,11 @@ def bundled_tables() -> None:
         lines.append(f"| {row['engine']} | {row['voices']} | {_pct(row['wer'])} | {_pct(row['cer'])} | {digits} | "
                      f"{row.get('numpy_equals_twin', '–')} of {row.get('twin_compared', row['n'])} |")  # fmt: skip
     lines.append("")
-    lines.append("The digit-string column scores only the sentences holding three or more digits in a row "
-                 "(their number in brackets); the *human* row is digit strings spliced from the three FSDD "
-                 "speakers' takes 0–4, which training never used — the same people, new recordings.")
-    lines.append("")
+    if any("digit_wer" in row for row in r["table"]):  # the recipe with digit strings and people
+        lines.append("The digit-string column scores only the sentences holding three or more digits in a row "
+                     "(their number in brackets); the *human* row is digit strings spliced from the three FSDD "
+                     "speakers' takes 0–4, which training never used — the same people, new recordings.")
+        lines.append("")
     lines.append(f"{r['test_sentences']} held-out sentences said by every engine, once with training "
                  f"voices and once with held-out voices; {r['vocabulary_words']} words in the "
                  f"vocabulary; trained on {r['training_hours']} h ({r['training_utterances']:,} "
