@@ -1374,8 +1374,10 @@ def bundled_confidence() -> None:
 def confidence_by_engine(measured: dict, codec: dict | None) -> list[str]:
     """Per engine (the measuring half): right in-grammar transcripts accepted, and ECE;
     and how compressed copies compare with their originals."""
+    if not measured.get("per_engine"):  # a calibration from before the per-engine report
+        return []
     lines = ["", "| engine | segments | right in-grammar | accepted | ECE |", "| --- | --: | --: | --: | --: |"]
-    for engine, e in measured.get("per_engine", {}).items():
+    for engine, e in measured["per_engine"].items():
         accepted = _pct(e["accept_rate_right_grammar"]) if e["accept_rate_right_grammar"] is not None else "–"
         lines.append(f"| {engine} | {e['segments']} | {e['right_in_grammar']} | {accepted} | {e['ece']:.3f} |")
     if "reject_rate_human_out_of_grammar" in measured:
