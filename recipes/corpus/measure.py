@@ -23,9 +23,12 @@ its largest sample. The texts of the three runs must be identical (checked here)
 
 from __future__ import annotations
 
+import os
+
+os.environ.setdefault("MINIS2T_RUNTIME", "numpy")  # the recipes run (and train) the NumPy engine
+
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile

@@ -12,6 +12,10 @@ only the first: the second's start and the first's end are unknown (None).
 
 from __future__ import annotations
 
+import os
+
+os.environ.setdefault("MINIS2T_RUNTIME", "numpy")  # the recipes run (and train) the NumPy engine
+
 import ctypes
 import ctypes.util
 

@@ -13,6 +13,10 @@ results/m4a_memory.json.
 
 from __future__ import annotations
 
+import os
+
+os.environ.setdefault("MINIS2T_RUNTIME", "numpy")  # the recipes run (and train) the NumPy engine
+
 import argparse
 import fractions
 import json

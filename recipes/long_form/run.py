@@ -21,6 +21,10 @@ Writes ``work/long_<minutes>.wav`` (+ ``.json`` with the truth) and ``results/lo
 
 from __future__ import annotations
 
+import os
+
+os.environ.setdefault("MINIS2T_RUNTIME", "numpy")  # the recipes run (and train) the NumPy engine
+
 import argparse
 import json
 import pickle

@@ -21,6 +21,10 @@ its ``chosen`` (a test checks).
 
 from __future__ import annotations
 
+import os
+
+os.environ.setdefault("MINIS2T_RUNTIME", "numpy")  # the recipes run (and train) the NumPy engine
+
 import json
 import sys
 from pathlib import Path

@@ -29,6 +29,10 @@ bundled model's ``generation_config.json`` (``alignment_heads``).
 
 from __future__ import annotations
 
+import os
+
+os.environ.setdefault("MINIS2T_RUNTIME", "numpy")  # the recipes run (and train) the NumPy engine
+
 import argparse
 import difflib
 import itertools

@@ -21,6 +21,10 @@ where they matter — into ``results/ablation_conditions.json``.
 
 from __future__ import annotations
 
+import os
+
+os.environ.setdefault("MINIS2T_RUNTIME", "numpy")  # the recipes run (and train) the NumPy engine
+
 import argparse
 import json
 import pickle

@@ -38,6 +38,10 @@ in turn. Writes ``minis2t/assets/model[_st]/confidence.json`` and
 
 from __future__ import annotations
 
+import os
+
+os.environ.setdefault("MINIS2T_RUNTIME", "numpy")  # the recipes run (and train) the NumPy engine
+
 import argparse
 import json
 import random

@@ -19,6 +19,10 @@ leave-one-out runs reuse the speech of the first run.
 
 from __future__ import annotations
 
+import os
+
+os.environ.setdefault("MINIS2T_RUNTIME", "numpy")  # the recipes run (and train) the NumPy engine
+
 import argparse
 import io
 import json

@@ -15,6 +15,10 @@ decoder and its vocabulary are new. Writes ``minis2t/assets/model_st/``.
 
 from __future__ import annotations
 
+import os
+
+os.environ.setdefault("MINIS2T_RUNTIME", "numpy")  # the recipes run (and train) the NumPy engine
+
 import argparse
 import json
 import time

@@ -11,6 +11,10 @@ Reuses the test speech the recipe cached in ``work/`` (run ``run.py`` first); wr
 
 from __future__ import annotations
 
+import os
+
+os.environ.setdefault("MINIS2T_RUNTIME", "numpy")  # the recipes run (and train) the NumPy engine
+
 import json
 import time
 
