@@ -107,7 +107,7 @@ def sinusoidal_positions(num_positions: int, dim: int, padding_idx: int | None =
     ``dim`` gets a zero last column; row ``padding_idx`` is all zeros, so padding adds
     nothing. Positions of real tokens start at ``padding_idx + 1``.
 
-    The released models were trained on a float32 table computed by torch, and
+    Numerics: the released models were trained on a float32 table computed by torch, and
     transformers recomputes it that way. We follow the same float32 steps, but take
     ``exp``, ``sin`` and ``cos`` in float64 and round them to float32 (within half an ulp;
     torch's float32 kernels are within an ulp or two, and which kernel runs depends on the
