@@ -21,7 +21,6 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputTooLongError, ModelInputError, OnnxModelError
-from ..reference.model import subsampled_lengths
 from .onnx_format import (
     GRAPHS,
     attention_names,
@@ -32,6 +31,7 @@ from .onnx_format import (
     present_names,
     read_manifest,
 )
+from .onnx_runtime import run_encoder
 
 FIRST_CAPACITY = 32  # cache positions allocated at an utterance's first step; doubled when full
 
@@ -126,15 +126,7 @@ class FusedRuntime:
             raise ModelInputError("the ONNX runtime gives the encoder's output only, not its hidden "
                                   "states or attention weights: load the model with runtime='numpy' "
                                   "for those.")  # fmt: skip
-        c = self.config
-        bsz, t, _ = features.shape
-        if int(subsampled_lengths(t, c.num_conv_layers)) > c.max_source_positions:
-            raise InputTooLongError(f"{t} feature frames exceed the model's max_source_positions "
-                                    f"({c.max_source_positions}) after subsampling.")  # fmt: skip
-        mask = np.ones((bsz, t), np.int64) if attention_mask is None else np.asarray(attention_mask, np.int64)
-        states, encoder_mask = self.sessions["encoder"].run(
-            None, {"input_features": np.ascontiguousarray(features, np.float32), "attention_mask": mask})
-        return {"last_hidden_state": states, "mask": encoder_mask}
+        return run_encoder(self.sessions["encoder"], self.config, features, attention_mask)
 
     def init_cache(self, encoder_states) -> BufferCache:
         cross = self.sessions["cross_kv"].run(None, {"encoder_states": np.ascontiguousarray(encoder_states, np.float32)})

@@ -102,22 +102,7 @@ class OnnxRuntime:
         if output_hidden_states or output_attentions:
             raise ModelInputError("an exported ONNX model gives the encoder's output only, not its "
                                   "hidden states or attention weights.")  # fmt: skip
-        c = self.config
-        b, t, f = features.shape
-        if f != c.input_feat_per_channel * c.input_channels:
-            raise ModelInputError(f"features have {f} bins per frame; this model takes "
-                                  f"{c.input_feat_per_channel * c.input_channels}.")  # fmt: skip
-        s = int(subsampled_lengths(t, c.num_conv_layers))
-        if s > c.max_source_positions:
-            raise InputTooLongError(
-                f"{t} feature frames ({t / 100:.1f} s) give {s} encoder positions, more than the "
-                f"model's max_source_positions ({c.max_source_positions}); split the audio, or use "
-                f"Speech2Text.transcribe_long (or the minis2t command)."
-            )
-        mask = np.ones((b, t), np.int64) if attention_mask is None else np.asarray(attention_mask, np.int64)
-        states, encoder_mask = self.sessions["encoder"].run(
-            None, {"input_features": np.ascontiguousarray(features, np.float32), "attention_mask": mask})
-        return {"last_hidden_state": states, "mask": encoder_mask}
+        return run_encoder(self.sessions["encoder"], self.config, features, attention_mask)
 
     def init_cache(self, encoder_states) -> OnnxCache:
         """The cross-attention keys and values of ``encoder_states [B, S, D]``, no tokens yet."""
@@ -180,3 +165,24 @@ def _session(ort, path: Path, options):
     except Exception as e:  # onnxruntime raises its own types: damaged file, unsupported opset, ...
         first = str(e).strip().splitlines()[0][:300] if str(e).strip() else type(e).__name__
         raise OnnxModelError(f"onnxruntime cannot load {path}: {first}") from None
+
+
+def run_encoder(session, config, features, attention_mask=None) -> dict:
+    """The encoder graph on features ``[B, T, F]`` (mask ``[B, T]``, None: every frame real),
+    after the checks the NumPy engine makes: ``{"last_hidden_state": [B, S, D], "mask": [B, S]}``.
+    Shared by the plain and the fused runtimes, whose encoder graphs take the same inputs."""
+    b, t, f = features.shape
+    if f != config.input_feat_per_channel * config.input_channels:
+        raise ModelInputError(f"features have {f} bins per frame; this model takes "
+                              f"{config.input_feat_per_channel * config.input_channels}.")  # fmt: skip
+    s = int(subsampled_lengths(t, config.num_conv_layers))
+    if s > config.max_source_positions:
+        raise InputTooLongError(
+            f"{t} feature frames ({t / 100:.1f} s) give {s} encoder positions, more than the "
+            f"model's max_source_positions ({config.max_source_positions}); split the audio, or use "
+            f"Speech2Text.transcribe_long (or the minis2t command)."
+        )
+    mask = np.ones((b, t), np.int64) if attention_mask is None else np.asarray(attention_mask, np.int64)
+    states, encoder_mask = session.run(
+        None, {"input_features": np.ascontiguousarray(features, np.float32), "attention_mask": mask})
+    return {"last_hidden_state": states, "mask": encoder_mask}
