@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputTooLongError, ModelInputError, OnnxModelError
+from ..errors import ModelInputError, OnnxModelError
 from .onnx_format import (
     GRAPHS,
     attention_names,
@@ -31,7 +31,7 @@ from .onnx_format import (
     present_names,
     read_manifest,
 )
-from .onnx_runtime import run_encoder
+from .onnx_runtime import decoder_ids, run_encoder
 
 FIRST_CAPACITY = 32  # cache positions allocated at an utterance's first step; doubled when full
 
@@ -138,13 +138,8 @@ class FusedRuntime:
             raise ModelInputError("the ONNX runtime takes no decoder_attention_mask and gives no hidden "
                                   "states: load the model with runtime='numpy' for those.")  # fmt: skip
         c = self.config
-        ids = np.asarray(input_ids, np.int64)
+        ids = decoder_ids(c, input_ids, cache.length)
         n, length = ids.shape
-        if cache.length + length > c.max_target_positions:
-            raise InputTooLongError(f"{cache.length + length} decoder positions exceed max_target_positions "
-                                    f"({c.max_target_positions}); ask for fewer tokens.")  # fmt: skip
-        if ids.min(initial=0) < 0 or ids.max(initial=0) >= c.vocab_size:
-            raise ModelInputError(f"token ids must lie in [0, {c.vocab_size}).")
         utterances = cache.cross[0].shape[0]
         if n % utterances:
             raise ModelInputError(f"{n} decoder rows for the keys of {utterances} utterances: the rows must "

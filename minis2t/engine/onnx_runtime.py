@@ -118,13 +118,8 @@ class OnnxRuntime:
             raise ModelInputError("an exported ONNX model takes no decoder_attention_mask and gives "
                                   "no hidden states.")  # fmt: skip
         c = self.config
-        ids = np.asarray(input_ids, dtype=np.int64)
+        ids = decoder_ids(c, input_ids, cache.length)
         n, length = ids.shape
-        if cache.length + length > c.max_target_positions:
-            raise InputTooLongError(f"{cache.length + length} decoder positions exceed max_target_positions "
-                                    f"({c.max_target_positions}); ask for fewer tokens.")  # fmt: skip
-        if ids.min(initial=0) < 0 or ids.max(initial=0) >= c.vocab_size:
-            raise ModelInputError(f"token ids must lie in [0, {c.vocab_size}).")
         cross = _rows_for(cache.cross_kv, n)
         past = cache.self_kv
         if past is None:
@@ -186,3 +181,16 @@ def run_encoder(session, config, features, attention_mask=None) -> dict:
     states, encoder_mask = session.run(
         None, {"input_features": np.ascontiguousarray(features, np.float32), "attention_mask": mask})
     return {"last_hidden_state": states, "mask": encoder_mask}
+
+
+def decoder_ids(config, input_ids, cached: int) -> np.ndarray:
+    """``input_ids [N, L]`` as int64, checked as the NumPy engine checks them: ``cached + L``
+    positions within ``max_target_positions``, every id in the vocabulary. Shared by the
+    plain and the fused runtimes."""
+    ids = np.asarray(input_ids, dtype=np.int64)
+    if cached + ids.shape[1] > config.max_target_positions:
+        raise InputTooLongError(f"{cached + ids.shape[1]} decoder positions exceed max_target_positions "
+                                f"({config.max_target_positions}); ask for fewer tokens.")  # fmt: skip
+    if ids.min(initial=0) < 0 or ids.max(initial=0) >= config.vocab_size:
+        raise ModelInputError(f"token ids must lie in [0, {config.vocab_size}).")
+    return ids
