@@ -10,7 +10,8 @@ recipe decodes strings spliced from them to measure and calibrate on real speech
 5-49 make the training strings.
 
 A string is spliced the way a person reads out a number: the takes of one speaker, one
-per digit, each at its own level (±3 dB around the speaker's median), short pauses inside
+per digit, each take scaled to the same RMS and then to its own level (±3 dB around the
+string's), short pauses inside
 a group (40-250 ms) and longer ones between groups (250-700 ms), lead-in and tail of
 room-tone (noise 50-65 dB under the speech), then — for training — the same augmentation
 chain as the synthetic speech (rooms, microphones, noise, codecs).
