@@ -41,7 +41,14 @@ import numpy as np
 import scipy.signal
 
 from ..errors import AudioDtypeError, AudioShapeError
-from .audio_checks import FRAME_LENGTH, SAMPLING_RATE, AudioCheck, check_duration, check_rate
+from .audio_checks import (
+    FRAME_LENGTH,
+    SAMPLING_RATE,
+    AudioCheck,
+    check_duration,
+    check_rate,
+    chunk_frames,
+)
 from .decoders import describe, is_encoded, open_decoder
 
 
@@ -84,15 +91,14 @@ def load_audio(path_or_array: AudioInput, sampling_rate: int | None = None,
     """
     if is_encoded(path_or_array):
         source = describe(path_or_array)
-        samples, rate = _read_encoded(path_or_array, source, sampling_rate, max_seconds)
-    else:
-        source = "the audio array"
-        samples = _pcm_to_float(_as_array(path_or_array))
-        rate = SAMPLING_RATE if sampling_rate is None else sampling_rate
-        check_rate(rate)
-        if samples.ndim >= 1:
-            check_duration(samples.shape[0], rate, max_seconds, source)
-        _check_channels_last(samples, source)
+        return _read_encoded(path_or_array, source, sampling_rate, max_seconds, refuse_silence)
+    source = "the audio array"
+    samples = _pcm_to_float(_as_array(path_or_array))
+    rate = SAMPLING_RATE if sampling_rate is None else sampling_rate
+    check_rate(rate)
+    if samples.ndim >= 1:
+        check_duration(samples.shape[0], rate, max_seconds, source)
+    _check_channels_last(samples, source)
     check = AudioCheck(source, rate)
     wave = check.take(samples)  # [N, C] or [N] -> [N], every sample checked
     check.finish(refuse_silence)
@@ -113,17 +119,37 @@ def resample(wave: np.ndarray, orig_rate: int, new_rate: int) -> np.ndarray:
     return scipy.signal.resample_poly(wave, up, down).astype(wave.dtype, copy=False)
 
 
-def _read_encoded(source, name: str, sampling_rate, max_seconds) -> tuple[np.ndarray, int]:
-    """Decode a file, bytes or a file object into float32 ``[N, C]`` and its rate."""
+def _read_encoded(source, name: str, sampling_rate, max_seconds, refuse_silence: bool) -> np.ndarray:
+    """Decode a file, bytes or a file object into a 16 kHz mono float32 ``[N']``.
+
+    Decoded in chunks of at most ``CHUNK_VALUES`` samples (16 MiB), each checked and mixed
+    to mono at once (:meth:`AudioCheck.take`) and resampled as a stream
+    (:class:`StreamResampler`, equal to resampling the whole), so what is held is the
+    16 kHz output and one chunk, whatever the channels and the rate. The duration is
+    refused from the header only where the decoder knows it from the stream itself
+    (``decoder.verified``: a WAV's data, a walked Ogg or MP3); a bare claim (a FLAC's
+    STREAMINFO, an MP4's track) is not trusted to refuse, and decoding stops one chunk
+    past ``max_seconds`` (work bounded by the audio the call would accept)."""
     with open_decoder(source, name, sampling_rate) as decoder:
         rate = decoder.rate
-        if decoder.frames is not None:  # from the header, before decoding
+        if decoder.frames is not None and decoder.verified:  # what the stream holds, before decoding
             check_duration(decoder.frames, rate, max_seconds, name)
-        limit = -1 if max_seconds is None else int(max_seconds * rate) + 1
-        samples = decoder.read(limit)  # [N, C]; at most one frame past the limit
-        check_duration(samples.shape[0], rate, max_seconds, name)  # a header that said less
-        decoder.check_complete(samples.shape[0])
-    return samples, rate
+        check = AudioCheck(name, rate)
+        resampler = None if rate == SAMPLING_RATE else StreamResampler(rate)
+        size, pieces = chunk_frames(getattr(decoder, "channels", 1)), []
+        while True:
+            data = decoder.read(size)  # [n, C], at most 16 MiB
+            last = data.shape[0] < size
+            mono = check.take(data)  # [n]
+            del data
+            check_duration(check.count, rate, max_seconds, name)  # a header that said less
+            pieces.append(mono if resampler is None else resampler(mono, last))
+            if last:
+                break
+        decoder.check_complete(check.count)
+    check.finish(refuse_silence)
+    wave = pieces[0] if len(pieces) == 1 else np.concatenate(pieces)  # [N'] at 16 kHz
+    return np.ascontiguousarray(wave, dtype=np.float32)
 
 
 # --- recordings of any length: blocks -------------------------------------------------
@@ -158,16 +184,21 @@ def read_blocks(source, block_seconds: float = BLOCK_SECONDS, sampling_rate: int
         check = AudioCheck(name, rate)
         resampler = None if rate == SAMPLING_RATE else StreamResampler(rate)
         size = max(FRAME_LENGTH, int(block_seconds * rate))
-        while True:
-            data = decoder.read(size)  # [n, C] at the file's rate
-            last = data.shape[0] < size
-            mono = check.take(data)  # [n]
+        chunk = chunk_frames(getattr(decoder, "channels", 1))  # [chunk, C] is at most 16 MiB
+        last = False
+        while not last:
+            pieces, have = [], 0
+            while have < size and not last:
+                want = min(chunk, size - have)
+                data = decoder.read(want)  # [n, C] at the file's rate
+                last = data.shape[0] < want
+                pieces.append(check.take(data))  # [n], mixed at once
+                have += pieces[-1].shape[0]
+            mono = pieces[0] if len(pieces) == 1 else np.concatenate(pieces)  # [have]
             if resampler is not None:
                 mono = resampler(mono, last)
             if mono.shape[0]:
                 yield mono
-            if last:
-                break
         decoder.check_complete(check.count)
     check.finish()
 

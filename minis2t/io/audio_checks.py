@@ -12,6 +12,7 @@ import math
 import numpy as np
 
 from ..errors import (
+    AudioFileError,
     AudioRangeError,
     AudioShapeError,
     AudioTooLongError,
@@ -30,6 +31,33 @@ from ..reference.features import FRAME_LENGTH, SAMPLING_RATE
 # left (its Nyquist frequency is 500 Hz); above 384 kHz no audio interface records. Within
 # it the resampler's filter holds at most ~20 x 384 000 taps (60 MB, float64).
 MIN_RATE, MAX_RATE = 1_000, 384_000
+
+
+# Channels a file may declare, checked from its header before anything is decoded. Real
+# recordings have 1-8 (7.1), up to 16 (7.1.4 beds, 3rd-order ambisonics) and, for
+# microphone arrays, up to 64 (e.g. a 64-capsule spherical array); 4th-order ambisonics
+# (25) fits. More is a damaged header or not a recording. The cost is per second and per
+# channel: at MAX_RATE, 64 channels decode to 64 x 384 000 x 4 B = 98 MB of float32 a
+# second, which is why decoded audio is taken in chunks of at most CHUNK_VALUES samples
+# (16 MiB) and mixed to mono at once (1.5 MB a second at 384 kHz, 64 kB at 16 kHz): what
+# is held does not grow with the channels.
+MAX_CHANNELS = 64
+CHUNK_VALUES = 2**22
+
+
+def chunk_frames(channels: int) -> int:
+    """Frames per decoded chunk: at most ``CHUNK_VALUES`` samples in all (16 MiB of float32)."""
+    return max(FRAME_LENGTH, CHUNK_VALUES // max(1, int(channels)))
+
+
+def check_channels(channels, name: str) -> None:
+    """The channels a file's header declares: 1 to ``MAX_CHANNELS``."""
+    if not isinstance(channels, (int, np.integer)) or not 1 <= channels <= MAX_CHANNELS:
+        raise AudioFileError(
+            f"{name} declares {channels} audio channels; minis2t reads 1 to {MAX_CHANNELS} (real recordings "
+            f"have up to 8 for 7.1 sound, up to 64 for microphone arrays). Its header is damaged, or mix it "
+            f"down first (`ffmpeg -i in.xyz -ac 1 -ar 16000 out.wav`)."
+        )
 
 
 # Float samples are by convention in [-1, 1]. Larger values are accepted up to 2**32 (an

@@ -14,7 +14,7 @@ from pathlib import Path
 from ..errors import AudioFileError, AudioTooLongError, EmptyAudioError
 from .audio_checks import check_file_rate
 from .av_decoder import AvDecoder
-from .decoder_base import DECODE_ERRORS, undecodable
+from .decoder_base import DECODE_ERRORS, clean_reason, container_kind, undecodable
 from .sndfile_decoder import SoundfileDecoder
 
 
@@ -74,29 +74,33 @@ def open_encoded(source, name: str):
 
 def open_decoder(source, name: str, sampling_rate: int | None = None):
     """A decoder for encoded audio (a path, bytes, a file object): libsndfile's (WAV, FLAC,
-    Ogg, MP3, ...) or, for what libsndfile does not read, FFmpeg's through PyAV (M4A/AAC,
-    MP4, WebM, MKV, ...). Its ``rate`` is checked (supported, and ``sampling_rate`` if
-    given), and a WAV shorter than its header says is refused. The decoder has ``rate``,
-    ``frames`` (from the header; None when unknown), ``read(n)`` (float32 ``[n', C]``,
+    Ogg, ...) or, for what libsndfile does not read, FFmpeg's through PyAV (M4A/AAC, MP4,
+    WebM, MKV, ...); MP3 goes to FFmpeg when PyAV is installed (libsndfile's libmpg123
+    writes warnings to standard error), else to libsndfile. Its ``rate`` and ``channels``
+    are checked from the header (supported, and ``sampling_rate`` if given), and a stream
+    that its own structure shows damaged or cut is refused before it is decoded
+    (:func:`~minis2t.io.decoder_base.stream_frames`). The decoder has ``rate``,
+    ``channels``, ``frames`` (None when unknown) and ``verified`` (whether ``frames`` is
+    what the stream holds rather than a header's claim), ``read(n)`` (float32 ``[n', C]``,
     ``n' < n`` only at the end; ``n = -1`` reads everything), ``check_complete(n)`` and is
     a context manager."""
     opened = open_encoded(source, name)
     hint = ""
     if isinstance(source, (bytes, bytearray)) and len(source) < 4096 and looks_like_path(source):
         hint = "; if these bytes are a path, pass it as str"
-    try:
-        decoder = SoundfileDecoder(opened, name)
-    except DECODE_ERRORS as e:
-        reason = e
-        if not isinstance(opened, str):
-            opened.seek(0)
-        # A WAV, FLAC, Ogg or AIFF file libsndfile refuses is damaged: FFmpeg, more lenient,
-        # might decode part of it, and minis2t never transcribes a damaged file in part.
-        decoder = None if magic(opened) in LIBSNDFILE_MAGIC else AvDecoder.open(opened, name)
-        if decoder is None:
-            if importlib.util.find_spec("av") is None:
-                hint += " (and PyAV, which reads M4A, MP4, WebM and MKV, is not installed: pip install av)"
-            raise undecodable(name, reason, hint) from None
+    kind = container_kind(opened)
+    decoder = None
+    if kind == "mp3":  # FFmpeg, when installed, decodes MP3 without libmpg123's warnings on stderr
+        decoder = AvDecoder.open(opened, name)
+        if not isinstance(decoder, AvDecoder):
+            decoder = None
+            rewind(opened)
+    if decoder is None:
+        try:
+            decoder = SoundfileDecoder(opened, name)
+        except DECODE_ERRORS as e:
+            rewind(opened)
+            decoder = fallback(opened, name, kind, e, hint)
     try:
         check_file_rate(decoder.rate, sampling_rate, name)
         decoder.check_header()
@@ -104,6 +108,34 @@ def open_decoder(source, name: str, sampling_rate: int | None = None):
         decoder.close()
         raise
     return decoder
+
+
+def fallback(opened, name: str, kind: str, reason: Exception, hint: str):
+    """FFmpeg's decoder for what libsndfile refused (``reason``), or the error that says why
+    neither reads it."""
+    # A WAV, FLAC, Ogg or AIFF file libsndfile refuses is damaged: FFmpeg, more lenient,
+    # might decode part of it, and minis2t never transcribes a damaged file in part.
+    if kind in ("wav", "flac", "ogg"):
+        raise undecodable(name, reason, hint) from None
+    opened_av = AvDecoder.open(opened, name)
+    if isinstance(opened_av, AvDecoder):
+        return opened_av
+    if isinstance(opened_av, Exception) and kind in ("mp4", "matroska", "mp3"):
+        what = {"mp4": "an MP4/M4A", "matroska": "a Matroska/WebM", "mp3": "an MP3"}[kind]
+        index = " (an MP4 cut before its index, the moov atom, cannot be read at all)" if kind == "mp4" else ""
+        raise AudioFileError(
+            f"cannot decode {name}: it is {what} file that FFmpeg cannot read ({clean_reason(opened_av)}); it "
+            f"is damaged or cut short{index}. Re-copy or re-export the file."
+        ) from None
+    if opened_av is None and importlib.util.find_spec("av") is None:
+        hint += " (and PyAV, which reads M4A, MP4, WebM and MKV, is not installed: pip install av)"
+    raise undecodable(name, reason, hint) from None
+
+
+def rewind(opened) -> None:
+    """A file object back at its start (a path needs nothing)."""
+    if not isinstance(opened, str):
+        opened.seek(0)
 
 
 def seekable(stream, name: str) -> io.IOBase:
@@ -123,20 +155,6 @@ def seekable(stream, name: str) -> io.IOBase:
             f"audio this large, or split it."
         )
     return io.BytesIO(data)
-
-
-# The first bytes of the containers libsndfile reads (RIFF/RF64 WAV, FLAC, Ogg, AIFF).
-LIBSNDFILE_MAGIC = (b"RIFF", b"RF64", b"fLaC", b"OggS", b"FORM")
-
-
-def magic(opened) -> bytes:
-    """The first four bytes of a path or a seekable file object (left at its start)."""
-    if isinstance(opened, str):
-        with open(opened, "rb") as f:
-            return f.read(4)
-    head = opened.read(4)
-    opened.seek(0)
-    return head
 
 
 def looks_like_path(data: bytes) -> bool:

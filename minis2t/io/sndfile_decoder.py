@@ -1,7 +1,10 @@
 """libsndfile's decoder (through soundfile): WAV, FLAC, Ogg, AIFF, MP3, ...
 
 libsndfile reads a WAV whose data chunk is shorter than its header says without a word;
-:func:`declared_frames` reads the header's promise so that such a file is refused.
+:func:`declared_frames` reads the header's promise so that such a file is refused. It also
+reads an Ogg or MP3 file cut short, or with damaged pages, without a word (and its MP3
+decoder, libmpg123, writes warnings to standard error): those streams are walked first
+(:func:`~minis2t.io.decoder_base.stream_frames`), before libsndfile sees them.
 """
 
 from __future__ import annotations
@@ -11,7 +14,8 @@ import struct
 import numpy as np
 import soundfile
 
-from .decoder_base import DECODE_ERRORS, Closing, truncated, undecodable
+from .audio_checks import check_channels
+from .decoder_base import DECODE_ERRORS, Closing, container_kind, stream_frames, truncated, undecodable
 
 
 class SoundfileDecoder(Closing):
@@ -19,13 +23,21 @@ class SoundfileDecoder(Closing):
 
     def __init__(self, opened, name: str):
         self.name = name
+        kind = container_kind(opened)
         self.declared = declared_frames(opened)  # read before libsndfile takes the file
+        seconds = stream_frames(opened, name, kind)  # a cut or damaged Ogg or MP3 stops here
         self.file = soundfile.SoundFile(opened)
-        self.rate, self.frames = self.file.samplerate, self.file.frames
+        self.rate, self.frames, self.channels = self.file.samplerate, self.file.frames, self.file.channels
+        if seconds is not None:
+            self.frames = int(round(seconds * self.rate))
+        # frames is what the stream holds (a WAV's or AIFF's data as the file's size bounds it,
+        # an Ogg's or MP3's walked stream), not a header's bare claim (a FLAC's STREAMINFO)
+        self.verified = kind == "wav" or seconds is not None
 
     def check_header(self) -> None:
-        """A WAV whose data chunk is shorter than its header says is truncated (libsndfile
-        would silently read what is there)."""
+        """The channels; a WAV whose data chunk is shorter than its header says is truncated
+        (libsndfile would silently read what is there)."""
+        check_channels(self.channels, self.name)
         if self.declared is not None and self.frames < self.declared:
             raise truncated(self.name, self.declared, self.frames, self.rate)
 
@@ -36,7 +48,11 @@ class SoundfileDecoder(Closing):
             raise undecodable(self.name, e) from None
 
     def check_complete(self, n: int) -> None:
-        """``n`` frames were read: FLAC and Ogg streams that end early already raised."""
+        """``n`` frames were read: a FLAC stream that ends early already raised; a walked
+        stream (Ogg, MP3) must give what its structure holds, less an MP3's encoder delay
+        and padding (under 4096 samples)."""
+        if self.verified and n < self.frames - max(4096, 0.05 * self.rate):
+            raise truncated(self.name, self.frames, n, self.rate)
 
     def close(self) -> None:
         self.file.close()
