@@ -68,13 +68,14 @@ def cut(name: str, what: str) -> AudioFileError:
 
 
 def head_bytes(opened, n: int = 12) -> bytes:
-    """The first ``n`` bytes of a path or a seekable file object (left at its start)."""
+    """The first ``n`` bytes of a path or a seekable file object (left where it was)."""
     if isinstance(opened, str):
         with open(opened, "rb") as f:
             return f.read(n)
+    where = opened.tell()
     opened.seek(0)
     head = opened.read(n)
-    opened.seek(0)
+    opened.seek(where)
     return head
 
 
@@ -119,6 +120,7 @@ def stream_frames(opened, name: str, kind: str) -> float | None:
       streams that end early make libsndfile raise, MP4 tracks carry their own duration).
     """
     f = open(opened, "rb") if isinstance(opened, str) else opened
+    where = f.tell()  # a file object FFmpeg may be reading: put back where it was
     try:
         f.seek(0, 2)
         size = f.tell()
@@ -134,7 +136,7 @@ def stream_frames(opened, name: str, kind: str) -> float | None:
         if isinstance(opened, str):
             f.close()
         else:
-            f.seek(0)
+            f.seek(where)
 
 
 # Ogg's CRC-32 is the unreflected polynomial 0x04C11DB7 with a zero start and no final xor;
