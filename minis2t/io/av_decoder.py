@@ -64,8 +64,9 @@ class AvDecoder(Closing):
             return e
         stream = next((s for s in container.streams if s.type == "audio"), None)
         if stream is None:
-            damaged = not container.streams or any(s.type not in ("video", "subtitle", "data")
-                                                   for s in container.streams)  # fmt: skip
+            # a video track FFmpeg can decode: a video without sound; else (no track, or only
+            # tracks without a codec, as a damaged moov leaves them) the container is damaged
+            damaged = not any(s.type == "video" and s.codec_context is not None for s in container.streams)
             container.close()
             if damaged:
                 raise AudioFileError(f"cannot decode {name}: FFmpeg finds no readable track in it; its container "
@@ -73,8 +74,8 @@ class AvDecoder(Closing):
             raise AudioFileError(f"{name} has no audio track (a video without sound?); nothing to transcribe.")
         if stream.codec_context is None:
             container.close()
-            raise AudioFileError(f"{name}: FFmpeg has no decoder for its audio track's codec; convert it to WAV "
-                                 f"or FLAC with a tool that reads it.")  # fmt: skip
+            raise AudioFileError(f"{name}: FFmpeg has no decoder for its audio track's codec (or the track's "
+                                 f"header is damaged); convert it to WAV or FLAC with a tool that reads it.")  # fmt: skip
         return cls(container, stream, name, opened)
 
     def check_header(self) -> None:

@@ -14,8 +14,17 @@ import struct
 import numpy as np
 import soundfile
 
+from ..errors import AudioFileError
 from .audio_checks import check_channels
-from .decoder_base import DECODE_ERRORS, Closing, container_kind, stream_frames, truncated, undecodable
+from .decoder_base import (
+    DECODE_ERRORS,
+    Closing,
+    clean_reason,
+    container_kind,
+    stream_frames,
+    truncated,
+    undecodable,
+)
 
 
 class SoundfileDecoder(Closing):
@@ -23,7 +32,8 @@ class SoundfileDecoder(Closing):
 
     def __init__(self, opened, name: str):
         self.name = name
-        kind = container_kind(opened)
+        self.kind = kind = container_kind(opened)
+        self.read_frames = 0
         self.declared = declared_frames(opened)  # read before libsndfile takes the file
         seconds = stream_frames(opened, name, kind)  # a cut or damaged Ogg or MP3 stops here
         self.file = soundfile.SoundFile(opened)
@@ -43,9 +53,17 @@ class SoundfileDecoder(Closing):
 
     def read(self, n: int) -> np.ndarray:
         try:
-            return self.file.read(n, dtype="float32", always_2d=True)
+            data = self.file.read(n, dtype="float32", always_2d=True)
         except DECODE_ERRORS as e:
+            if self.kind in ("flac", "ogg", "wav"):  # a format libsndfile opened: it is the stream that broke
+                raise AudioFileError(
+                    f"{self.name} is damaged or truncated: its header declares {self.frames / self.rate:.2f} s "
+                    f"of audio, and libsndfile fails reading past {self.read_frames / self.rate:.2f} s "
+                    f"({clean_reason(e)}). Re-copy or re-export the file."
+                ) from None
             raise undecodable(self.name, e) from None
+        self.read_frames += data.shape[0]
+        return data
 
     def check_complete(self, n: int) -> None:
         """``n`` frames were read: a FLAC stream that ends early already raised; a walked
