@@ -161,3 +161,17 @@ def looks_like_path(data: bytes) -> bool:
     return not data.startswith((b"RIFF", b"fLaC", b"OggS", b"FORM", b"ID3")) and all(
         32 <= c < 127 for c in data[:256]
     )
+
+
+def header_seconds(path) -> float | None:
+    """A file's duration for a progress bar, from its header or its walked stream, or None
+    (standard input, an unreadable, damaged or cut file: the transcription says what is
+    wrong). Quiet: an MP3 is never handed to libsndfile (its libmpg123 writes warnings to
+    standard error on a cut file), and nothing is decoded or refused here."""
+    if str(path) == "-":
+        return None
+    try:
+        with open_decoder(str(path), str(path)) as decoder:
+            return decoder.frames / decoder.rate if decoder.frames is not None else None
+    except Exception:  # the transcription reports it, with its typed error
+        return None
