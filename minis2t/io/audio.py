@@ -10,13 +10,24 @@ none guessed from the data:
 * **integer PCM** is scaled by its type's full range (int16 / 32768, int32 / 2**31, ...);
   floating-point input is taken as it is, by convention in [-1, 1];
 * **several channels** are averaged to one (arrays are ``[N, C]``, soundfile's layout);
+  a file may declare 1 to 64 (``MAX_CHANNELS``, checked from its header), and is decoded
+  in 16 MiB chunks, each mixed to mono at once, so memory does not grow with channels;
 * **any rate** from 1 kHz to 384 kHz is resampled to 16 kHz with a polyphase filter
   (``scipy.signal.resample_poly``), whose output length is ``ceil(N * 16000 / rate)``;
-* **bounded work**: the rate, the duration (from the file header, or from the array's
-  length and rate) and the amplitude are checked *before* anything large is decoded,
-  resampled or allocated, so a damaged header cannot exhaust the machine;
-* **truncated files** (a WAV whose data chunk is shorter than its header says, a FLAC or
-  Ogg stream that ends early) are refused, never transcribed in part;
+* **bounded work**: the rate, the channels, the duration (from the stream's structure,
+  or from the array's length and rate) and the amplitude are checked *before* anything
+  large is decoded, resampled or allocated, so a damaged header cannot exhaust the machine;
+* **truncated or damaged files** are refused, never transcribed in part, judged per
+  format from what the stream itself says (:func:`~minis2t.io.decoder_base.stream_frames`
+  says what each check can and cannot see): a WAV whose data chunk is shorter than its
+  header says, a FLAC that ends before its header's length, an Ogg page that fails its
+  checksum, is missing or is cut (or a stream without its end-of-stream page), an MP3
+  whose last frame is cut or that holds fewer frames than its Xing/Info/VBRI header
+  counts, an MP4 track shorter than its own duration, a Matroska/WebM element that runs
+  past the end of the file;
+* **a header's length** refuses audio as too long only where it is what the stream holds
+  (a WAV's data, a walked Ogg or MP3); other claims (a FLAC's, an MP4's) are not trusted,
+  and decoding stops just past ``max_seconds``;
 * **the same checks everywhere**: :class:`AudioCheck` (NaN or infinite samples, range,
   empty, too short, silence) runs on the samples ``load_audio`` takes and on every block
   the long-form reader streams, so a recording gets the same typed error from

@@ -75,7 +75,8 @@ class AvDecoder(Closing):
         if stream.codec_context is None:
             container.close()
             raise AudioFileError(f"{name}: FFmpeg has no decoder for its audio track's codec (or the track's "
-                                 f"header is damaged); convert it to WAV or FLAC with a tool that reads it.")  # fmt: skip
+                                 f"header is damaged); convert it to WAV or FLAC with a tool that reads "
+                                 f"it.")  # fmt: skip
         return cls(container, stream, name, opened)
 
     def check_header(self) -> None:

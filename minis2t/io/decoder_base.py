@@ -231,7 +231,8 @@ def mp3_seconds(f, size: int, name: str) -> float | None:
     head = f.read(10)
     start = 0
     if head[:3] == b"ID3" and len(head) == 10:  # ID3v2: a 28-bit "syncsafe" size, a footer flag
-        start = 10 + sum((b & 0x7F) << (7 * (3 - i)) for i, b in enumerate(head[6:10])) + (10 if head[5] & 0x10 else 0)
+        start = 10 + sum((b & 0x7F) << (7 * (3 - i)) for i, b in enumerate(head[6:10]))
+        start += 10 if head[5] & 0x10 else 0
     end = size
     f.seek(max(0, size - 128))
     if size >= 128 and f.read(3) == b"TAG":  # ID3v1, at the very end
@@ -314,14 +315,14 @@ def ebml_number(f, is_id: bool) -> tuple[int, int] | None:
 def matroska_check(f, size: int, name: str) -> None:
     """Every element of a Matroska file's segment, and of a cluster of unknown size, must
     end within the file (see :func:`stream_frames`)."""
-    position, limit, steps = 0, size, 0
-    while position < limit and steps < 2**22:  # bounded: ~4 million elements
+    position, steps = 0, 0
+    while position < size and steps < 2**22:  # bounded: ~4 million elements
         steps += 1
         f.seek(position)
         element, id_length = ebml_number(f, True) or (None, 0)
         measured = ebml_number(f, False) if element is not None else None
         if measured is None:
-            if limit == size and position + 12 > size:
+            if position + 12 > size:  # an element's ID and size take at most 12 bytes
                 raise cut(name, f"its last Matroska element (byte {position}) is cut short")
             return  # not an element this walk reads: nothing judged
         length, size_length = measured
