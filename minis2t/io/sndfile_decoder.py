@@ -57,9 +57,9 @@ class SoundfileDecoder(Closing):
         except DECODE_ERRORS as e:
             if self.kind in ("flac", "ogg", "wav"):  # a format libsndfile opened: it is the stream that broke
                 raise AudioFileError(
-                    f"{self.name} is damaged or truncated: its header declares {self.frames / self.rate:.2f} s "
-                    f"of audio, and libsndfile fails reading past {self.read_frames / self.rate:.2f} s "
-                    f"({clean_reason(e)}). Re-copy or re-export the file."
+                    f"cannot decode {self.name} to its end: it is damaged or truncated (its header declares "
+                    f"{self.frames / self.rate:.2f} s of audio; libsndfile fails reading past "
+                    f"{self.read_frames / self.rate:.2f} s: {clean_reason(e)}). Re-copy or re-export the file."
                 ) from None
             raise undecodable(self.name, e) from None
         self.read_frames += data.shape[0]
