@@ -176,6 +176,11 @@ class ErrorText(str):
         text.kind = kind
         return text
 
+    def __reduce__(self):
+        # a corpus run sends it from a worker process: rebuilt from (message, kind), so the
+        # type, the text and the kind cross the boundary (str's own reduce loses ``kind``)
+        return (type(self), (str(self), self.kind))
+
 
 def check_return_tensors(return_tensors) -> None:
     """``None`` and ``"np"`` are what minis2t returns; any other framework (``"pt"``,
