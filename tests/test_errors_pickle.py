@@ -61,8 +61,9 @@ def test_error_texts_cross_a_real_dask_worker_process():
     distributed = pytest.importorskip("distributed")
     import logging
 
-    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None,
-                                  silence_logs=logging.ERROR) as cluster, distributed.Client(cluster) as client:  # fmt: skip
+    cluster = distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None,
+                                       silence_logs=logging.ERROR)  # fmt: skip
+    with cluster, distributed.Client(cluster) as client:
         names = ["ConfigError", "AudioFileError", "UsageError"]
         got = client.gather([client.submit(_fail_with, n, pure=False) for n in names])
     for name, text in zip(names, got):

@@ -38,6 +38,8 @@ from ..errors import (
     MiniS2TError,
     ModelNotFoundError,
     UnsafePickleError,
+    parse_json,
+    read_json_file,
 )
 
 SAFETENSORS, SAFETENSORS_INDEX = "model.safetensors", "model.safetensors.index.json"
@@ -348,7 +350,9 @@ def _safetensors_header(path: Path) -> dict:
         (size,) = struct.unpack("<Q", f.read(8))
         if size > 16 * 2**20:  # s2t-large's header is ~60 kB
             raise ValueError("header length is implausible")
-        header = json.loads(f.read(size))
+        header = parse_json(f.read(size).decode("utf-8", errors="replace"), path, CheckpointError)
+    if not isinstance(header, dict):
+        raise ValueError("the header is not a JSON object")
     header.pop("__metadata__", None)
     header["__data_start__"] = 8 + size
     return header
@@ -364,10 +368,11 @@ def _read_bf16(path: Path, header: dict, name: str) -> np.ndarray:
 
 
 def _read_sharded(index_path: Path) -> dict[str, np.ndarray]:
-    try:
-        weight_map = json.loads(index_path.read_text())["weight_map"]
-    except (json.JSONDecodeError, KeyError, TypeError) as e:
-        raise CheckpointError(f"{index_path} is not a valid shard index ({e}).") from None
+    index = read_json_file(index_path, CheckpointError)
+    weight_map = index.get("weight_map") if isinstance(index, dict) else None
+    if not isinstance(weight_map, dict) or not all(isinstance(v, str) for v in weight_map.values()):
+        raise CheckpointError(f"{index_path} is not a valid shard index (a 'weight_map' of tensor names "
+                              f"to shard files).")  # fmt: skip
     out = {}
     for shard in sorted(set(weight_map.values())):
         path = index_path.parent / shard

@@ -20,7 +20,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import ConfigError
+from ..errors import ConfigError, read_json_file
 from ..reference.generate import max_length_of
 
 ACTIVATIONS = ("relu", "gelu", "gelu_new", "gelu_python", "silu", "swish")
@@ -368,13 +368,12 @@ def check_generation_for_model(g: GenerationConfig, c: ModelConfig) -> None:
 
 
 def read_json(path: Path, error: type[Exception] = ConfigError) -> dict:
-    """Read a JSON object, with errors (of type ``error``) that name the file."""
-    if not path.is_file():
+    """Read a JSON object, with errors (of type ``error``) that name the file; the size and
+    nesting bounded (:func:`minis2t.errors.read_json_file`, the one reader of every JSON file
+    a model directory holds)."""
+    if not Path(path).is_file():
         raise error(f"{path} not found: a Speech2Text model directory needs it.")
-    try:
-        value = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise error(f"{path} is not valid JSON ({e}).") from None
+    value = read_json_file(path, error)
     if not isinstance(value, dict):
         raise error(f"{path} must hold a JSON object, got a {type(value).__name__}.")
     return value
