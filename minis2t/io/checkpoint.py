@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import ModelConfig, read_json
+from .config import ModelConfig, check_fits_weights, read_json
 from ..engine.nn import matmul_layout
 from ..errors import (
     CheckpointError,
@@ -92,6 +92,7 @@ def load_checkpoint(path: str | Path, dtype: type = np.float32) -> tuple[ModelCo
     directory = resolve_model_dir(path)
     values = read_json(directory / "config.json")
     config = ModelConfig.from_dict(values)
+    check_fits_weights(config, directory)  # bounded by the files' size before any name is listed
     weights = read_weights(directory)
     try:
         check_structure(config, weights)
