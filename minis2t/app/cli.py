@@ -55,7 +55,9 @@ from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
 from .._version import __version__
+from ..engine.nn import usable_cores
 from ..engine.onnx_format import DEFAULT_OPSET, GRAPHS
+from ..engine.runtime import THREADS_RULE, check_threads
 from ..errors import MiniS2TError, OutputError, UsageError, guarded
 from ..io.audio import SAMPLING_RATE, load_audio
 from ..io.checkpoint import BUNDLED_MODELS, resolve_model_dir
@@ -82,6 +84,16 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
     return value
+
+
+def thread_count(text: str) -> int:
+    """``--threads``: a positive integer, at most the usable cores (the API's rule:
+    :func:`minis2t.engine.runtime.check_threads`)."""
+    value = positive_int(text)
+    try:
+        return check_threads(value)
+    except MiniS2TError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def unit_interval(text: str) -> float:
@@ -180,8 +192,9 @@ def _add_transcribe(subparsers) -> None:
     tr.add_argument("--min-confidence", type=unit_interval, default=None,
                     help="segments less confident than this (0-1) are 'not understood' (default: the "
                          "model's threshold, from its confidence.json; 0 accepts everything)")  # fmt: skip
-    tr.add_argument("--threads", type=positive_int, default=None,
-                    help="BLAS threads, or onnxruntime's (default: all cores)")
+    tr.add_argument("--threads", type=thread_count, default=None,
+                    help=f"BLAS threads, or onnxruntime's: 1 to {usable_cores()} here, {THREADS_RULE} "
+                         f"(default: all cores)")  # fmt: skip
     tr.add_argument("--runtime", choices=["numpy", "onnx"], default=None,
                     help="what computes the network: onnx (onnxruntime on graphs built from the weights and "
                          "cached; the default where minis2t[onnx] is installed) or numpy (the NumPy engine)")
