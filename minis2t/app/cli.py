@@ -46,6 +46,7 @@ import os
 import shutil
 import sys
 import tempfile
+import textwrap
 import time
 from pathlib import Path
 
@@ -298,6 +299,7 @@ def _transcribe(args) -> int:
         print(f"runtime: {describe_runtime(model.runtime)}", file=sys.stderr)
     directory = None if args.output_dir is None else _make_output_dir(args.output_dir)  # all checked: now make it
     results = []  # (path, result or None, error or None) for each input, in order
+    printer = ResultPrinter(formats[0], args) if directory is None else None
     with _threads(args.threads):
         for path, result, error in _run_files(model, args, options):
             if error is None and not result["text"]:
@@ -311,8 +313,10 @@ def _transcribe(args) -> int:
                 result = None
                 print(f"{path}: error: {error}", file=sys.stderr)
             results.append((path, result, error))
-    if directory is None:
-        _print_results(results, formats[0], args)
+            if printer is not None:  # out and flushed now: a later file's crash cannot take it back
+                printer.add(path, result, error)
+    if printer is not None:
+        printer.close()
     if directory is not None or len(args.files) > 1:
         print(_summary(results, directory), file=sys.stderr)
     return 1 if any(error for _, _, error in results) else 0
@@ -559,23 +563,38 @@ def _write_whole(target: Path, text: str) -> None:
         aside.unlink(missing_ok=True)
 
 
-def _print_results(results: list, fmt: str, args) -> None:
+class ResultPrinter:
+    """Standard output, one file at a time: each file's output is printed and flushed as
+    soon as it is done (a JSON array is written element by element, the same text
+    ``json.dumps(rows, indent=2)`` gives), so that whatever happens to a later file, even
+    a crash in native code, the earlier files' transcripts are already out."""
 
-    if fmt == "json":
-        rows = [{"file": f, **(result if error is None else _error_row(error))} for f, result, error in results]
-        print(json.dumps(rows, indent=2, ensure_ascii=False))
-        return
-    for f, result, error in results:
-        if error is not None:
-            continue
-        if fmt == "tsv":  # whisper's columns, after the file's name
+    def __init__(self, fmt: str, args):
+        self.fmt, self.args, self.rows = fmt, args, 0
+
+    def add(self, f: str, result: dict | None, error) -> None:
+        fmt, args = self.fmt, self.args
+        if fmt == "json":
+            row = {"file": f, **(result if error is None else _error_row(error))}
+            text = textwrap.indent(json.dumps(row, indent=2, ensure_ascii=False), "  ")
+            sys.stdout.write(("[\n" if self.rows == 0 else ",\n") + text)
+            self.rows += 1
+        elif error is not None:
+            return
+        elif fmt == "tsv":  # whisper's columns, after the file's name
             for s in result["segments"]:
                 print(f"{f}\t{tsv_row(s)}")
         elif fmt in ("srt", "vtt"):
             print(WRITERS[fmt](result, **_subtitle_options(fmt, args)), end="")
         else:
             text = shown_text(result)
-            print(text if len(results) == 1 else f"{f}: {text}")
+            print(text if len(args.files) == 1 else f"{f}: {text}")
+        sys.stdout.flush()
+
+    def close(self) -> None:
+        if self.fmt == "json":
+            sys.stdout.write("[]\n" if self.rows == 0 else "\n]\n")
+            sys.stdout.flush()
 
 
 def _demo(args) -> int:
