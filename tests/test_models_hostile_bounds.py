@@ -117,11 +117,11 @@ def test_json_nesting_is_counted_outside_strings_only():
 
 
 @pytest.mark.parametrize("changes, match", [
-    ({"threshold": True}, "'threshold' must be a number, got True (a JSON boolean"),  # read as 1.0 before
-    ({"threshold": "0.5"}, "'threshold' must be a number, got '0.5' (a JSON string"),
-    ({"intercept": False}, "'intercept' must be a number"),
-    ({"coef": [True] * 6}, "'coef' must be a list of numbers"),
-    ({"mean": "0.1"}, "'mean' must be a list of numbers"),
+    ({"threshold": True}, "'threshold': must be a number, got True (a JSON boolean"),  # read as 1.0 before
+    ({"threshold": "0.5"}, "'threshold': must be a number, got '0.5' (a JSON string"),
+    ({"intercept": False}, "'intercept': must be a number"),
+    ({"coef": [True] * 6}, "'coef' must be a list of finite numbers"),
+    ({"mean": "0.1"}, "'mean' must be a list of finite numbers"),
     ({"features": [1, 2]}, "'features' must be a list of signal names"),
 ])  # fmt: skip
 def test_confidence_fields_are_type_checked(tmp_path, changes, match):

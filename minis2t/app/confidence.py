@@ -95,12 +95,12 @@ class Calibration:
                               f"got {data['features']!r:.80}.")  # fmt: skip
         for key in ("mean", "scale", "coef"):
             if not isinstance(data[key], list) or not all(_is_number(v) for v in data[key]):
-                raise ConfigError(f"{name}: '{key}' must be a list of numbers, got {data[key]!r:.80}.")
+                raise ConfigError(f"{name}: '{key}' must be a list of finite numbers, got {data[key]!r:.80}.")
         for key in ("intercept", "threshold"):
             if not _is_number(data[key]):
                 kind = {bool: "boolean", str: "string", list: "array", dict: "object"}.get(type(data[key]), "null")
-                raise ConfigError(f"{name}: '{key}' must be a number, got {data[key]!r:.80} (a JSON {kind}, "
-                                  f"not a number).")  # fmt: skip
+                raise ConfigError(f"{name}: malformed field '{key}': must be a number, got {data[key]!r:.80} "
+                                  f"(a JSON {kind}, not a number).")  # fmt: skip
         features = list(data["features"])
         arrays = [np.asarray(data[k], np.float64) for k in ("mean", "scale", "coef")]
         intercept, threshold = float(data["intercept"]), float(data["threshold"])
