@@ -92,11 +92,11 @@ def load_checkpoint(path: str | Path, dtype: type = np.float32) -> tuple[ModelCo
     directory = resolve_model_dir(path)
     values = read_json(directory / "config.json")
     config = ModelConfig.from_dict(values)
-    check_fits_weights(config, directory)  # bounded by the files' size before any name is listed
-    weights = read_weights(directory)
+    weights = read_weights(directory)  # bounded by the files themselves (sizes, views, zip records)
     try:
+        check_fits_weights(config, sum(int(w.size) for w in weights.values()), directory / "config.json")
         check_structure(config, weights)
-    except CheckpointError as e:
+    except (CheckpointError, ConfigError) as e:
         absent = [k for k in SHAPE_FIELDS if k not in values]
         if absent:
             raise ConfigError(

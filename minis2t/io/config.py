@@ -111,11 +111,8 @@ class ModelConfig:
 
     @classmethod
     def from_pretrained(cls, directory) -> "ModelConfig":
-        """``directory/config.json``, checked, and bounded by the directory's weight files
-        (:func:`check_fits_weights`) before anything is built from it."""
-        config = cls.from_dict(read_json(Path(directory) / "config.json"))
-        check_fits_weights(config, directory)
-        return config
+        """``directory/config.json``, checked, every count within :data:`MAX_SIZES`."""
+        return cls.from_dict(read_json(Path(directory) / "config.json"))
 
     def save_pretrained(self, directory) -> None:
         write_json(Path(directory) / "config.json", self.to_dict())
@@ -308,11 +305,6 @@ def _validate_model(c: ModelConfig) -> None:
 
 # --- the config against the weights on disk ----------------------------------------------------
 
-# Files whose bytes hold a model's numbers: Hugging Face (safetensors, pytorch_model.bin, their
-# shards), an ONNX export (its graphs and external data) and fairseq (*.pt).
-WEIGHT_SUFFIXES = (".safetensors", ".bin", ".onnx", ".data", ".pt")
-
-
 def minimum_parameters(c: ModelConfig) -> int:
     """A lower bound on the numbers a model of config ``c`` holds, computed from the config
     alone (nothing is allocated): the conv kernels, every layer's weight matrices (4 D x D
@@ -328,27 +320,22 @@ def minimum_parameters(c: ModelConfig) -> int:
     return conv + encoder + decoder + c.vocab_size * d
 
 
-def check_fits_weights(c: ModelConfig, directory) -> None:
-    """Refuse a config that needs more numbers than the directory's weight files can hold.
+def check_fits_weights(c: ModelConfig, held: int, source) -> None:
+    """Refuse a config that needs more numbers than the weights read from ``source`` hold.
 
-    The rule: every parameter takes at least one byte on disk (int8, the smallest type any
-    minis2t reader takes; float32 takes 4), so :func:`minimum_parameters` must not exceed
-    the total size in bytes of the directory's weight files (``WEIGHT_SUFFIXES``). A
-    config.json of a billion layers beside a 9 MB file is refused here, in microseconds,
-    before a tensor name is listed. A directory without weight files is not checked (its
-    error, no weights, comes when they are read)."""
-    directory = Path(directory)
-    files = [p for p in directory.iterdir() if p.suffix in WEIGHT_SUFFIXES and p.is_file()]
-    if not files:
-        return
-    held, needed = sum(p.stat().st_size for p in files), minimum_parameters(c)
+    The rule: the tensors on disk hold ``held`` numbers (every element of every tensor), and
+    a Speech2Text model of config ``c`` has at least :func:`minimum_parameters` of them, so
+    the config must not ask for more. A config.json of 1000 layers beside a 9 MB file is
+    refused here, by arithmetic, before any tensor name of the config is listed (the counts
+    themselves are capped by :data:`MAX_SIZES` when the config is read)."""
+    needed = minimum_parameters(c)
     if needed > held:
         raise ConfigError(
-            f"{directory / 'config.json'}: {c.encoder_layers} encoder and {c.decoder_layers} decoder layers "
-            f"of d_model {c.d_model} (ffn {c.encoder_ffn_dim}/{c.decoder_ffn_dim}), a vocabulary of "
-            f"{c.vocab_size} and the conv layers need at least {needed:,} parameters, but the weight files "
-            f"hold {held:,} bytes (the rule: at least one byte per parameter). The config does not belong "
-            f"to these weights, or it is damaged."
+            f"{source}: {c.encoder_layers} encoder and {c.decoder_layers} decoder layers of d_model "
+            f"{c.d_model} (ffn {c.encoder_ffn_dim}/{c.decoder_ffn_dim}), a vocabulary of {c.vocab_size} and the "
+            f"conv layers need at least {needed:,} parameters, but the weights hold {held:,} numbers (the rule: "
+            f"the config may not ask for more numbers than its weights hold). The config does not belong to "
+            f"these weights, or it is damaged."
         )
 
 
