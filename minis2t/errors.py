@@ -239,20 +239,20 @@ def json_depth_exceeds(text: str, limit: int = MAX_JSON_DEPTH) -> bool:
     return False
 
 
-def parse_json(text: str, source, error: type[Exception]):
+def parse_json(text: str, source, error: type[Exception], advice: str = ""):
     """``text`` parsed as JSON, or ``error`` naming ``source``: nesting deeper than
     :data:`MAX_JSON_DEPTH` is refused before parsing (json.loads would recurse until a
-    RecursionError), as are malformed text and NaN/Infinity's lookalikes json accepts."""
+    RecursionError), as is malformed text; ``advice`` ends each message."""
     if json_depth_exceeds(text):
         raise error(f"{source}: JSON nested more than {MAX_JSON_DEPTH} levels deep; no model file is, "
-                    f"the file is damaged or not what it claims to be.")  # fmt: skip
+                    f"the file is damaged or not what it claims to be.{advice}")  # fmt: skip
     try:
         return json.loads(text)
     except (json.JSONDecodeError, RecursionError) as e:
-        raise error(f"{source} is not valid JSON ({e}).") from None
+        raise error(f"{source} is not valid JSON ({e}).{advice}") from None
 
 
-def read_json_file(path, error: type[Exception]):
+def read_json_file(path, error: type[Exception], advice: str = ""):
     """The JSON value in file ``path`` (any JSON value; callers check its type), read at most
     :data:`MAX_JSON_BYTES` and :data:`MAX_JSON_DEPTH` deep; every failure is ``error``
     naming the file."""
@@ -261,14 +261,14 @@ def read_json_file(path, error: type[Exception]):
         with open(path, "rb") as f:  # bounded: a device or a pipe has no size to check first
             raw = f.read(MAX_JSON_BYTES + 1)
     except FileNotFoundError:
-        raise error(f"{path} not found: a Speech2Text model directory needs it.") from None
+        raise error(f"{path} not found: a Speech2Text model directory needs it.{advice}") from None
     except OSError as e:
-        raise error(f"{path}: cannot read it ({e.strerror or e}).") from None
+        raise error(f"{path}: cannot read it ({e.strerror or e}).{advice}") from None
     if len(raw) > MAX_JSON_BYTES:
         raise error(f"{path}: more than {MAX_JSON_BYTES // 2**20} MiB of JSON; no model file is that large "
-                    f"(vocab.json of 250 000 pieces is ~6 MB).")  # fmt: skip
+                    f"(vocab.json of 250 000 pieces is ~6 MB).{advice}")  # fmt: skip
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as e:
-        raise error(f"{path} is not valid JSON (not UTF-8 text at byte {e.start}).") from None
-    return parse_json(text, path, error)
+        raise error(f"{path} is not valid JSON (not UTF-8 text at byte {e.start}).{advice}") from None
+    return parse_json(text, path, error, advice)

@@ -136,7 +136,7 @@ def read_manifest(directory: Path) -> dict:
     """``directory``'s manifest, checked: format, dtype, opset and graph files this
     minis2t runs."""
     path = Path(directory) / MANIFEST
-    found = read_json_file(path, OnnxModelError)
+    found = read_json_file(path, OnnxModelError, " Re-export the model.")
     if not isinstance(found, dict) or found.get("format") != FORMAT_VERSION:
         raise OnnxModelError(f"{path}: format {found.get('format') if isinstance(found, dict) else None!r}, "
                              f"this minis2t reads format {FORMAT_VERSION}; re-export the model.")  # fmt: skip
