@@ -22,7 +22,6 @@ stored (they are computed), and stale copies of them in old files are dropped.
 from __future__ import annotations
 
 import collections
-import json
 import pickle
 import struct
 import zipfile
