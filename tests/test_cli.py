@@ -149,7 +149,7 @@ def test_the_command_refuses_what_the_api_refuses(tmp_path, model, name, make, e
     from minis2t.app import corpus  # a corpus worker's line for the file
 
     row = corpus.transcribe_item(corpus.Item("x", path), "bundled-asr", {})
-    assert row == {"id": "x", "path": path, "error": str(api.value)}
+    assert row == {"id": "x", "path": path, "error": str(api.value), "error_type": error}
 
 
 def test_an_infinite_sample_leaks_no_numpy_warning(tmp_path):

@@ -139,6 +139,9 @@ def test_corpus_command_transcribes_resumes_and_reports_a_bad_file(tmp_path):
     got = {r["id"]: r for r in lines(out)}
     assert sorted(got) == sorted(r[0] for r in rows) and len(lines(out)) == len(rows)
     assert "error" in got["bad"] and "text" not in got["bad"]
+    # the file's own typed error crossed the worker boundary (never "internal error")
+    assert got["bad"]["error_type"] == "AudioFileError", got["bad"]
+    assert "internal error" not in got["bad"]["error"] and "bad.wav" in got["bad"]["error"], got["bad"]
     assert got["bad"]["path"] == str(tmp_path / "bad.wav")
     model = minis2t.Speech2Text.from_pretrained("bundled-asr")
     for item_id, path, _ in rows[:-1]:
@@ -149,6 +152,7 @@ def test_corpus_command_transcribes_resumes_and_reports_a_bad_file(tmp_path):
     assert f"over the {len(rows) - 1} files with a reference and a transcript" in first.stdout
     assert f"1 of the {len(rows)} files with a reference FAILED" in first.stdout
     assert "bad.wav: error:" in first.stderr or "error line" in first.stderr
+    assert "Traceback" not in first.stderr and "CRITICAL" not in first.stderr, first.stderr[-3000:]
 
     second = run_cli(manifest, "--output", out, "--workers", 1, check_rc=1)
     assert f"0 done in this run (0 with errors), {len(rows)} already" in second.stdout

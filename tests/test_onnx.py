@@ -249,7 +249,7 @@ def test_a_graph_from_another_model_is_named(exported, tmp_path):
 def test_a_damaged_manifest_is_named(exported, tmp_path):
     d = _copy(exported, tmp_path)
     (d / MANIFEST).write_text("{not json")
-    _refused(d, "onnx_config.json is not readable JSON")
+    _refused(d, "onnx_config.json is not valid JSON")  # the words of every model file's JSON reader
 
 
 def test_unexportable_requests_are_refused_and_nothing_is_left(tmp_path, monkeypatch):

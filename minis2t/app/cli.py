@@ -46,6 +46,7 @@ import os
 import shutil
 import sys
 import tempfile
+import textwrap
 import time
 from pathlib import Path
 
@@ -55,7 +56,9 @@ from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
 from .._version import __version__
+from ..engine.nn import usable_cores
 from ..engine.onnx_format import DEFAULT_OPSET, GRAPHS
+from ..engine.runtime import THREADS_RULE, check_threads
 from ..errors import MiniS2TError, OutputError, UsageError, guarded
 from ..io.audio import SAMPLING_RATE, load_audio
 from ..io.checkpoint import BUNDLED_MODELS, resolve_model_dir
@@ -82,6 +85,16 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
     return value
+
+
+def thread_count(text: str) -> int:
+    """``--threads``: a positive integer, at most the usable cores (the API's rule:
+    :func:`minis2t.engine.runtime.check_threads`)."""
+    value = positive_int(text)
+    try:
+        return check_threads(value)
+    except MiniS2TError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def unit_interval(text: str) -> float:
@@ -180,8 +193,9 @@ def _add_transcribe(subparsers) -> None:
     tr.add_argument("--min-confidence", type=unit_interval, default=None,
                     help="segments less confident than this (0-1) are 'not understood' (default: the "
                          "model's threshold, from its confidence.json; 0 accepts everything)")  # fmt: skip
-    tr.add_argument("--threads", type=positive_int, default=None,
-                    help="BLAS threads, or onnxruntime's (default: all cores)")
+    tr.add_argument("--threads", type=thread_count, default=None,
+                    help=f"BLAS threads, or onnxruntime's: 1 to {usable_cores()} here, {THREADS_RULE} "
+                         f"(default: all cores)")  # fmt: skip
     tr.add_argument("--runtime", choices=["numpy", "onnx"], default=None,
                     help="what computes the network: onnx (onnxruntime on graphs built from the weights and "
                          "cached; the default where minis2t[onnx] is installed) or numpy (the NumPy engine)")
@@ -285,6 +299,7 @@ def _transcribe(args) -> int:
         print(f"runtime: {describe_runtime(model.runtime)}", file=sys.stderr)
     directory = None if args.output_dir is None else _make_output_dir(args.output_dir)  # all checked: now make it
     results = []  # (path, result or None, error or None) for each input, in order
+    printer = ResultPrinter(formats[0], args) if directory is None else None
     with _threads(args.threads):
         for path, result, error in _run_files(model, args, options):
             if error is None and not result["text"]:
@@ -298,8 +313,10 @@ def _transcribe(args) -> int:
                 result = None
                 print(f"{path}: error: {error}", file=sys.stderr)
             results.append((path, result, error))
-    if directory is None:
-        _print_results(results, formats[0], args)
+            if printer is not None:  # out and flushed now: a later file's crash cannot take it back
+                printer.add(path, result, error)
+    if printer is not None:
+        printer.close()
     if directory is not None or len(args.files) > 1:
         print(_summary(results, directory), file=sys.stderr)
     return 1 if any(error for _, _, error in results) else 0
@@ -546,23 +563,38 @@ def _write_whole(target: Path, text: str) -> None:
         aside.unlink(missing_ok=True)
 
 
-def _print_results(results: list, fmt: str, args) -> None:
+class ResultPrinter:
+    """Standard output, one file at a time: each file's output is printed and flushed as
+    soon as it is done (a JSON array is written element by element, the same text
+    ``json.dumps(rows, indent=2)`` gives), so that whatever happens to a later file, even
+    a crash in native code, the earlier files' transcripts are already out."""
 
-    if fmt == "json":
-        rows = [{"file": f, **(result if error is None else _error_row(error))} for f, result, error in results]
-        print(json.dumps(rows, indent=2, ensure_ascii=False))
-        return
-    for f, result, error in results:
-        if error is not None:
-            continue
-        if fmt == "tsv":  # whisper's columns, after the file's name
+    def __init__(self, fmt: str, args):
+        self.fmt, self.args, self.rows = fmt, args, 0
+
+    def add(self, f: str, result: dict | None, error) -> None:
+        fmt, args = self.fmt, self.args
+        if fmt == "json":
+            row = {"file": f, **(result if error is None else _error_row(error))}
+            text = textwrap.indent(json.dumps(row, indent=2, ensure_ascii=False), "  ")
+            sys.stdout.write(("[\n" if self.rows == 0 else ",\n") + text)
+            self.rows += 1
+        elif error is not None:
+            return
+        elif fmt == "tsv":  # whisper's columns, after the file's name
             for s in result["segments"]:
                 print(f"{f}\t{tsv_row(s)}")
         elif fmt in ("srt", "vtt"):
             print(WRITERS[fmt](result, **_subtitle_options(fmt, args)), end="")
         else:
             text = shown_text(result)
-            print(text if len(results) == 1 else f"{f}: {text}")
+            print(text if len(args.files) == 1 else f"{f}: {text}")
+        sys.stdout.flush()
+
+    def close(self) -> None:
+        if self.fmt == "json":
+            sys.stdout.write("[]\n" if self.rows == 0 else "\n]\n")
+            sys.stdout.flush()
 
 
 def _demo(args) -> int:

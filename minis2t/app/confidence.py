@@ -25,14 +25,13 @@ A model directory without ``confidence.json`` has no calibration: its segments c
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import ConfigError
+from ..errors import ConfigError, read_json_file
 
 FILENAME = "confidence.json"
 FORMAT = "minis2t-confidence/1"
@@ -85,13 +84,26 @@ class Calibration:
     def from_dict(cls, data: dict, name: str = FILENAME) -> "Calibration":
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise ConfigError(f"{name}: not a confidence calibration (its 'format' must be {FORMAT!r}).")
-        try:
-            features = [str(f) for f in data["features"]]
-            arrays = [np.asarray(data[k], np.float64) for k in ("mean", "scale", "coef")]
-            intercept, threshold = float(data["intercept"]), float(data["threshold"])
-        except (KeyError, TypeError, ValueError) as e:
-            raise ConfigError(f"{name}: missing or malformed field ({e}); needs features, mean, "
-                              "scale, coef, intercept, threshold.") from None  # fmt: skip
+        absent = [k for k in ("features", "mean", "scale", "coef", "intercept", "threshold") if k not in data]
+        if absent:
+            raise ConfigError(f"{name}: missing field(s) {', '.join(absent)}; needs features, mean, "
+                              "scale, coef, intercept, threshold.")  # fmt: skip
+        # each field's JSON type checked: json gives true for 1 and "0.5" for 0.5 only by mistake,
+        # and float() would take both (a threshold of true made every segment "not understood")
+        if not isinstance(data["features"], list) or not all(isinstance(f, str) for f in data["features"]):
+            raise ConfigError(f"{name}: 'features' must be a list of signal names (strings), "
+                              f"got {data['features']!r:.80}.")  # fmt: skip
+        for key in ("mean", "scale", "coef"):
+            if not isinstance(data[key], list) or not all(_is_number(v) for v in data[key]):
+                raise ConfigError(f"{name}: '{key}' must be a list of finite numbers, got {data[key]!r:.80}.")
+        for key in ("intercept", "threshold"):
+            if not _is_number(data[key]):
+                kind = {bool: "boolean", str: "string", list: "array", dict: "object"}.get(type(data[key]), "null")
+                raise ConfigError(f"{name}: malformed field '{key}': must be a number, got {data[key]!r:.80} "
+                                  f"(a JSON {kind}, not a number).")  # fmt: skip
+        features = list(data["features"])
+        arrays = [np.asarray(data[k], np.float64) for k in ("mean", "scale", "coef")]
+        intercept, threshold = float(data["intercept"]), float(data["threshold"])
         unknown = sorted(set(features) - set(SIGNALS))
         if unknown or not features:
             raise ConfigError(f"{name}: unknown signal(s) {unknown or 'none given'}; known: {', '.join(SIGNALS)}.")
@@ -108,15 +120,17 @@ class Calibration:
                 "threshold": self.threshold}  # fmt: skip
 
 
+def _is_number(value) -> bool:
+    """A JSON number: an int or a float, and not a boolean (``True`` is an int in Python)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def load(directory) -> Calibration | None:
     """The calibration in ``directory/confidence.json``, or None when there is none."""
     path = Path(directory) / FILENAME
     if not path.is_file():
         return None
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ConfigError(f"{path}: unreadable confidence calibration ({e}).") from None
+    data = read_json_file(path, ConfigError)  # bounded in size and depth
     return Calibration.from_dict(data, str(path))
 
 

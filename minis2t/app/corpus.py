@@ -37,7 +37,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import CorpusError, guarded
+from ..errors import CorpusError, ErrorText, guarded
 from ..engine.nn import usable_cores
 
 MANIFEST_MAX_BYTES = 256 * 2**20  # ~2 million lines of paths and transcripts (docs/errors.md)
@@ -174,12 +174,13 @@ def transcribe_item(item: Item, model: str, options: dict) -> dict:
     """One file, on a worker: ``{"id", "path", "text", "segments": [{"start", "end",
     "text", "avg_logprob"}]}`` as ``minis2t transcribe --output-format json`` gives it
     (without word times; with a ``warning`` when the transcript is empty), or ``{"id",
-    "path", "error"}`` for a file that cannot be transcribed (the others go on)."""
+    "path", "error", "error_type"}`` for a file that cannot be transcribed (the others go
+    on): its typed error's message and class name, as ``minis2t transcribe`` reports them."""
     loaded, error = guarded(_model, model)
     if error is None:
         result, error = guarded(loaded.transcribe_long, item.path, word_timestamps=False, **options)
     if error is not None:
-        return {"id": item.id, "path": item.path, "error": error}
+        return error_row(item, error)
     row = {"id": item.id, "path": item.path, **result}
     if not result["text"]:
         from .longform import NO_WORDS
@@ -295,9 +296,16 @@ def _result_row(future, item: Item) -> dict:
     if error is None:
         return row
     if isinstance(future.exception(), KilledWorker):
-        error = ("the worker processes running this file died each time it was tried (out of memory, "
-                 "or killed); the other files went on.")  # fmt: skip
-    return {"id": item.id, "path": item.path, "error": error}
+        error = ErrorText("the worker processes running this file died each time it was tried (out of memory, "
+                          "or killed); the other files went on.", "KilledWorker")  # fmt: skip
+    return error_row(item, error)
+
+
+def error_row(item: Item, error: ErrorText) -> dict:
+    """The output line of a file that failed: its message and its error's class name (the
+    :class:`~minis2t.errors.ErrorText` crossed the worker boundary by pickle, kind kept)."""
+    kind = getattr(error, "kind", "MiniS2TError")
+    return {"id": item.id, "path": item.path, "error": str(error), "error_type": kind}
 
 
 # --- scores ---------------------------------------------------------------------------------

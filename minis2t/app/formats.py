@@ -56,26 +56,57 @@ def to_txt(result: dict) -> str:
 
 def cues(result: dict, max_line_width: int | None = None, max_line_count: int | None = None) -> list[tuple]:
     """``(start, end, text)`` of each subtitle cue: one per segment, or — with
-    ``max_line_width`` (characters per line, words kept whole) and/or ``max_line_count``
-    (lines per cue) — each segment's words wrapped into lines and the lines grouped into
-    cues, a cue timed from its first word's start to its last word's end (the segment's
-    start for its first cue, its end for its last). Needs the segments' ``words``."""
+    ``max_line_width`` (characters per line, words kept whole: a longer word is a line of
+    its own) and/or ``max_line_count`` (lines per cue) — each segment's words wrapped into
+    lines and the lines grouped into cues, a cue timed from its first word's start to its
+    last word's end (the segment's start for its first cue, its end for its last). Needs
+    the segments' ``words``.
+
+    No cue is ever empty: blank words are left out (a segment without a word left is one
+    cue of its text), and a cue whose words' times coincide (a word of 0 ms) is given at
+    least one millisecond, its neighbours moved aside within the segment
+    (:func:`_spread`)."""
     if max_line_width is None and max_line_count is None:
         return [(s["start"], s["end"], _line(segment_text(s))) for s in result["segments"]]
     out = []
     for segment in result["segments"]:
-        if not segment.get("understood", True):  # one cue: the marker with what was heard, unwrapped
+        words = [w for w in segment.get("words") or [] if w["word"].strip()]
+        if not segment.get("understood", True) or not words:  # one cue: the marker with what was heard
             out.append((segment["start"], segment["end"], _line(segment_text(segment))))
             continue
-        lines = _wrap(segment["words"], max_line_width)
-        per_cue = max_line_count or len(lines) or 1
+        lines = _wrap(words, max_line_width)
+        per_cue = max_line_count or len(lines)
+        group_cues = []
         for k in range(0, len(lines), per_cue):
             group = lines[k : k + per_cue]
             text = "\n".join(" ".join(w["word"].strip() for w in line) for line in group)
             start = segment["start"] if k == 0 else group[0][0]["start"]
             end = segment["end"] if k + per_cue >= len(lines) else max(group[-1][-1]["end"], start)
-            out.append((start, end, text))
+            group_cues.append((start, end, text))
+        out.extend(_spread(group_cues, segment["start"], segment["end"]))
     return out
+
+
+def _spread(cues_: list[tuple], first: float, last: float) -> list[tuple]:
+    """One segment's cues with times in whole milliseconds (what SRT and WebVTT write), each
+    lasting at least 1 ms and none overlapping the next: pushed forward from ``first``, then
+    pulled back within ``last``. A segment shorter than one millisecond a cue (no real
+    recording) becomes one cue holding every line."""
+    ms = [[round(1000 * a), round(1000 * b), text] for a, b, text in cues_]
+    lo, hi = round(1000 * first), max(round(1000 * last), round(1000 * first))
+    if hi - lo < len(ms):
+        return [(first, last, "\n".join(text for _, _, text in ms))]
+    floor = lo
+    for cue in ms:  # forward: after the previous cue, at least 1 ms long
+        cue[0] = max(cue[0], floor)
+        cue[1] = max(cue[1], cue[0] + 1)
+        floor = cue[1]
+    ceiling = hi
+    for cue in reversed(ms):  # backward: within the segment's end, still at least 1 ms long
+        cue[1] = min(cue[1], ceiling)
+        cue[0] = min(cue[0], cue[1] - 1)
+        ceiling = cue[0]
+    return [(a / 1000, b / 1000, text) for a, b, text in ms]
 
 
 def _wrap(words: list[dict], width: int | None) -> list[list[dict]]:

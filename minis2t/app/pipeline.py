@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from ..engine.onnx_format import MANIFEST, is_onnx_dir
-from ..engine.runtime import NumpyRuntime, Runtime
+from ..engine.runtime import NumpyRuntime, Runtime, check_threads
 from ..errors import (
     ConfigError,
     InputTooLongError,
@@ -152,6 +152,7 @@ class Speech2Text:
         ``$MINIS2T_RUNTIME=numpy``)."""
         from . import onnx_cache
 
+        threads = check_threads(threads)  # 1 to the usable cores, whichever runtime computes
         directory = resolve_model_dir(BUNDLED_MODEL if path is None else path)
         if is_onnx_dir(directory):  # written by `minis2t export-onnx`: run by onnxruntime
             if not (directory / "config.json").is_file():

@@ -33,7 +33,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from ..errors import OnnxModelError
+from ..errors import OnnxModelError, read_json_file
 
 FORMAT_VERSION = 1
 DEFAULT_OPSET = 18
@@ -136,10 +136,7 @@ def read_manifest(directory: Path) -> dict:
     """``directory``'s manifest, checked: format, dtype, opset and graph files this
     minis2t runs."""
     path = Path(directory) / MANIFEST
-    try:
-        found = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise OnnxModelError(f"{path} is not readable JSON ({type(e).__name__}); re-export the model.") from None
+    found = read_json_file(path, OnnxModelError, " Re-export the model.")
     if not isinstance(found, dict) or found.get("format") != FORMAT_VERSION:
         raise OnnxModelError(f"{path}: format {found.get('format') if isinstance(found, dict) else None!r}, "
                              f"this minis2t reads format {FORMAT_VERSION}; re-export the model.")  # fmt: skip
@@ -147,7 +144,9 @@ def read_manifest(directory: Path) -> dict:
         raise OnnxModelError(f"{path}: dtype {found.get('dtype')!r}; this minis2t runs {', '.join(DTYPES)} graphs.")
     opset = found.get("opset")
     if isinstance(opset, bool) or not isinstance(opset, int) or opset < MIN_OPSET:
-        raise OnnxModelError(f"{path}: opset {opset!r}; the graphs need opset {MIN_OPSET} or later.")
+        found_as = "" if _is_int(opset) else f" (a JSON {_json_type(opset)}, not an integer)"
+        raise OnnxModelError(f"{path}: opset {opset!r}{found_as}; the graphs need an integer opset, "
+                             f"{MIN_OPSET} or later; re-export the model.")  # fmt: skip
     if found.get("graphs") != GRAPHS:
         raise OnnxModelError(f"{path}: graphs {found.get('graphs')!r}, expected {GRAPHS}; re-export the model.")
     found.setdefault("kind", "plain")  # written before the fused graphs existed
@@ -155,6 +154,16 @@ def read_manifest(directory: Path) -> dict:
         raise OnnxModelError(f"{path}: graphs of kind {found['kind']!r}, quantize {found.get('quantize')!r}; "
                              f"this minis2t runs {' and '.join(KINDS)} graphs, float32 or int8.")  # fmt: skip
     return found
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _json_type(value) -> str:
+    """The JSON name of a parsed value's type (what the file holds)."""
+    names = {bool: "boolean", int: "number", float: "number", str: "string", list: "array", dict: "object"}
+    return "null" if value is None else names.get(type(value), type(value).__name__)
 
 
 CACHE_WORDS = {"past": "the self-attention cache", "present": "the self-attention cache",

@@ -33,6 +33,7 @@ import numpy as np
 
 from ..errors import InputTooLongError, ModelInputError, OnnxModelError
 from ..reference.model import subsampled_lengths
+from .runtime import check_threads
 from .onnx_format import GRAPHS, attention_names, check_graph, cross_names, past_names, present_names, read_manifest
 
 
@@ -84,6 +85,7 @@ class OnnxRuntime:
         manifest = read_manifest(self.directory)
         self.opset = manifest["opset"]
         options = ort.SessionOptions()
+        threads = check_threads(threads)
         if threads is not None:
             options.intra_op_num_threads = threads
             options.inter_op_num_threads = 1

@@ -22,7 +22,6 @@ stored (they are computed), and stale copies of them in old files are dropped.
 from __future__ import annotations
 
 import collections
-import json
 import pickle
 import struct
 import zipfile
@@ -30,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import ModelConfig, read_json
+from .config import ModelConfig, check_fits_weights, read_json
 from ..engine.nn import matmul_layout
 from ..errors import (
     CheckpointError,
@@ -38,6 +37,8 @@ from ..errors import (
     MiniS2TError,
     ModelNotFoundError,
     UnsafePickleError,
+    parse_json,
+    read_json_file,
 )
 
 SAFETENSORS, SAFETENSORS_INDEX = "model.safetensors", "model.safetensors.index.json"
@@ -90,10 +91,11 @@ def load_checkpoint(path: str | Path, dtype: type = np.float32) -> tuple[ModelCo
     directory = resolve_model_dir(path)
     values = read_json(directory / "config.json")
     config = ModelConfig.from_dict(values)
-    weights = read_weights(directory)
+    weights = read_weights(directory)  # bounded by the files themselves (sizes, views, zip records)
     try:
+        check_fits_weights(config, sum(int(w.size) for w in weights.values()), directory / "config.json")
         check_structure(config, weights)
-    except CheckpointError as e:
+    except (CheckpointError, ConfigError) as e:
         absent = [k for k in SHAPE_FIELDS if k not in values]
         if absent:
             raise ConfigError(
@@ -348,7 +350,9 @@ def _safetensors_header(path: Path) -> dict:
         (size,) = struct.unpack("<Q", f.read(8))
         if size > 16 * 2**20:  # s2t-large's header is ~60 kB
             raise ValueError("header length is implausible")
-        header = json.loads(f.read(size))
+        header = parse_json(f.read(size).decode("utf-8", errors="replace"), path, CheckpointError)
+    if not isinstance(header, dict):
+        raise ValueError("the header is not a JSON object")
     header.pop("__metadata__", None)
     header["__data_start__"] = 8 + size
     return header
@@ -364,10 +368,11 @@ def _read_bf16(path: Path, header: dict, name: str) -> np.ndarray:
 
 
 def _read_sharded(index_path: Path) -> dict[str, np.ndarray]:
-    try:
-        weight_map = json.loads(index_path.read_text())["weight_map"]
-    except (json.JSONDecodeError, KeyError, TypeError) as e:
-        raise CheckpointError(f"{index_path} is not a valid shard index ({e}).") from None
+    index = read_json_file(index_path, CheckpointError)
+    weight_map = index.get("weight_map") if isinstance(index, dict) else None
+    if not isinstance(weight_map, dict) or not all(isinstance(v, str) for v in weight_map.values()):
+        raise CheckpointError(f"{index_path} is not a valid shard index (a 'weight_map' of tensor names "
+                              f"to shard files).")  # fmt: skip
     out = {}
     for shard in sorted(set(weight_map.values())):
         path = index_path.parent / shard

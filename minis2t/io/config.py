@@ -20,7 +20,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import ConfigError
+from ..errors import ConfigError, read_json_file
 from ..reference.generate import max_length_of
 
 ACTIVATIONS = ("relu", "gelu", "gelu_new", "gelu_python", "silu", "swish")
@@ -75,6 +75,9 @@ class ModelConfig:
     extra: dict = field(default_factory=dict, compare=False, repr=False)  # unknown keys
 
     def __post_init__(self):
+        if not isinstance(self.conv_kernel_sizes, (list, tuple)):
+            raise ConfigError(f"config field 'conv_kernel_sizes' must be a list of odd integers, "
+                              f"got {self.conv_kernel_sizes!r:.80}")  # fmt: skip
         object.__setattr__(self, "conv_kernel_sizes", tuple(self.conv_kernel_sizes))
         _split_eos_list(self)
         _validate_model(self)
@@ -108,6 +111,7 @@ class ModelConfig:
 
     @classmethod
     def from_pretrained(cls, directory) -> "ModelConfig":
+        """``directory/config.json``, checked, every count within :data:`MAX_SIZES`."""
         return cls.from_dict(read_json(Path(directory) / "config.json"))
 
     def save_pretrained(self, directory) -> None:
@@ -223,13 +227,28 @@ def _positive_int(config, name: str) -> None:
         raise ConfigError(f"config field '{name}' must be a positive integer, got {value!r}")
 
 
+# Upper bounds on every count and size of a config, checked before anything is built from it
+# (the list of tensor names, position tables, graphs): each is far above any Speech2Text model
+# (s2t-large: 12 + 6 layers, d_model 1024, ffn 4096, 16 heads, vocabulary 10 000), and far below
+# what would exhaust memory before the weights are compared (a billion layers' names took
+# 2.7 GB). The tighter bound is the weights' size: :func:`check_fits_weights`.
+MAX_SIZES = {
+    "vocab_size": 2**20, "d_model": 2**14, "encoder_layers": 1024, "decoder_layers": 1024,
+    "encoder_ffn_dim": 2**16, "decoder_ffn_dim": 2**16, "encoder_attention_heads": 1024,
+    "decoder_attention_heads": 1024, "max_source_positions": 2**20, "max_target_positions": 2**20,
+    "num_conv_layers": 8, "conv_channels": 2**15, "input_feat_per_channel": 256, "input_channels": 16,
+}  # fmt: skip
+MAX_KERNEL = 63  # conv_kernel_sizes: fairseq's S2T uses 5
+
+
 def _validate_model(c: ModelConfig) -> None:
-    for name in ("vocab_size", "d_model", "encoder_layers", "encoder_ffn_dim",
-                 "encoder_attention_heads", "decoder_layers", "decoder_ffn_dim",
-                 "decoder_attention_heads", "max_source_positions", "max_target_positions",
-                 "num_conv_layers", "conv_channels", "input_feat_per_channel",
-                 "input_channels"):  # fmt: skip
+    for name, most in MAX_SIZES.items():
         _positive_int(c, name)
+        if getattr(c, name) > most:
+            raise ConfigError(
+                f"config field '{name}' is {getattr(c, name):,}; minis2t allows at most {most:,} (far above "
+                f"any Speech2Text model's): the config is damaged or not a Speech2Text config."
+            )
     for side in ("encoder", "decoder"):
         heads = getattr(c, f"{side}_attention_heads")
         if c.d_model % heads:
@@ -243,10 +262,10 @@ def _validate_model(c: ModelConfig) -> None:
             f"'num_conv_layers' is {c.num_conv_layers}; give one kernel size per layer"
         )
     for k in c.conv_kernel_sizes:
-        if isinstance(k, bool) or not isinstance(k, int) or k <= 0 or k % 2 == 0:
+        if isinstance(k, bool) or not isinstance(k, int) or k <= 0 or k % 2 == 0 or k > MAX_KERNEL:
             raise ConfigError(
-                f"config field 'conv_kernel_sizes' must hold positive odd integers (padding "
-                f"k // 2 keeps 'same' lengths only for odd k), got {list(c.conv_kernel_sizes)}"
+                f"config field 'conv_kernel_sizes' must hold odd integers in [1, {MAX_KERNEL}] (padding "
+                f"k // 2 keeps 'same' lengths only for odd k), got {list(c.conv_kernel_sizes)[:8]}"
             )
     if c.conv_channels % 2 and c.num_conv_layers > 1:  # one layer: conv_channels is unused
         raise ConfigError(
@@ -282,6 +301,42 @@ def _validate_model(c: ModelConfig) -> None:
                 raise ConfigError(
                     f"config field '{name}' ({value!r}) must be a token id in [0, {c.vocab_size})"
                 )
+
+
+# --- the config against the weights on disk ----------------------------------------------------
+
+def minimum_parameters(c: ModelConfig) -> int:
+    """A lower bound on the numbers a model of config ``c`` holds, computed from the config
+    alone (nothing is allocated): the conv kernels, every layer's weight matrices (4 D x D
+    attention projections, 8 in a decoder layer, and the two D x ffn matrices) and the token
+    embedding; biases and norms left out, so it never exceeds the true count."""
+    d, in_channels, conv = c.d_model, c.input_feat_per_channel * c.input_channels, 0
+    for i, k in enumerate(c.conv_kernel_sizes):
+        out_channels = 2 * d if i == len(c.conv_kernel_sizes) - 1 else c.conv_channels
+        conv += out_channels * in_channels * k
+        in_channels = out_channels // 2
+    encoder = c.encoder_layers * (4 * d * d + 2 * d * c.encoder_ffn_dim)
+    decoder = c.decoder_layers * (8 * d * d + 2 * d * c.decoder_ffn_dim)
+    return conv + encoder + decoder + c.vocab_size * d
+
+
+def check_fits_weights(c: ModelConfig, held: int, source) -> None:
+    """Refuse a config that needs more numbers than the weights read from ``source`` hold.
+
+    The rule: the tensors on disk hold ``held`` numbers (every element of every tensor), and
+    a Speech2Text model of config ``c`` has at least :func:`minimum_parameters` of them, so
+    the config must not ask for more. A config.json of 1000 layers beside a 9 MB file is
+    refused here, by arithmetic, before any tensor name of the config is listed (the counts
+    themselves are capped by :data:`MAX_SIZES` when the config is read)."""
+    needed = minimum_parameters(c)
+    if needed > held:
+        raise ConfigError(
+            f"{source}: {c.encoder_layers} encoder and {c.decoder_layers} decoder layers of d_model "
+            f"{c.d_model} (ffn {c.encoder_ffn_dim}/{c.decoder_ffn_dim}), a vocabulary of {c.vocab_size} and the "
+            f"conv layers need at least {needed:,} parameters, but the weights hold {held:,} numbers (the rule: "
+            f"the config may not ask for more numbers than its weights hold). The config does not belong to "
+            f"these weights, or it is damaged."
+        )
 
 
 TOKEN_ID_FIELDS = ("decoder_start_token_id", "bos_token_id", "eos_token_id", "pad_token_id",
@@ -368,13 +423,12 @@ def check_generation_for_model(g: GenerationConfig, c: ModelConfig) -> None:
 
 
 def read_json(path: Path, error: type[Exception] = ConfigError) -> dict:
-    """Read a JSON object, with errors (of type ``error``) that name the file."""
-    if not path.is_file():
+    """Read a JSON object, with errors (of type ``error``) that name the file; the size and
+    nesting bounded (:func:`minis2t.errors.read_json_file`, the one reader of every JSON file
+    a model directory holds)."""
+    if not Path(path).is_file():
         raise error(f"{path} not found: a Speech2Text model directory needs it.")
-    try:
-        value = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise error(f"{path} is not valid JSON ({e}).") from None
+    value = read_json_file(path, error)
     if not isinstance(value, dict):
         raise error(f"{path} must hold a JSON object, got a {type(value).__name__}.")
     return value

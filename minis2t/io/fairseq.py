@@ -41,7 +41,7 @@ from .checkpoint import (
     read_torch_pickle,
     unbox_state_dict,
 )
-from .config import ACTIVATIONS, GenerationConfig, ModelConfig
+from .config import ACTIVATIONS, GenerationConfig, ModelConfig, check_fits_weights
 from ..errors import CheckpointError, ConfigError, FeatureError, TokenizerError
 from .tokenizer import SPECIAL_IDS, Tokenizer
 
@@ -420,6 +420,7 @@ def load_fairseq_dir(directory, dtype=np.float32):
             f"{embed.shape[0]} embeddings: they do not belong together."
         )
     config = model_config(settings, vocab_size=embed.shape[0])
+    check_fits_weights(config, sum(int(w.size) for w in weights.values()), find_checkpoint(directory))
     weights = prepare_weights(config, weights, dtype)
     # fairseq's generator: beam 5, at most 200 tokens before EOS (max_len_a 0, max_len_b
     # 200): 202 with the start token and EOS, in transformers' counting — or what the
