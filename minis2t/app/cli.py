@@ -51,7 +51,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import soundfile
 from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
@@ -62,6 +61,7 @@ from ..engine.runtime import THREADS_RULE, check_threads
 from ..errors import MiniS2TError, OutputError, UsageError, guarded
 from ..io.audio import SAMPLING_RATE, load_audio
 from ..io.checkpoint import BUNDLED_MODELS, resolve_model_dir
+from ..io.decoders import header_seconds
 from ..io.features import FeatureExtractor, fbank
 from . import corpus
 from .formats import FORMATS, WRITERS, segment_text, shown_text, tsv_row
@@ -497,7 +497,7 @@ def _run_files(model, args, options):
     files = tqdm(total=len(args.files), unit="file", disable=not show or len(args.files) < 2)
     for path in args.files:
         # within the file: a bar over its audio time (its length from the header, when it has one)
-        audio = tqdm(total=_seconds(path), unit="s", leave=False, disable=not show, position=1,
+        audio = tqdm(total=header_seconds(path), unit="s", leave=False, disable=not show, position=1,
                      bar_format="{l_bar}{bar}| {n:.0f}/{total_fmt} s of audio [{elapsed}<{remaining}]")  # fmt: skip
 
         def on_progress(seconds, audio=audio):
@@ -516,17 +516,6 @@ def _run_files(model, args, options):
         files.update(1)
         yield path, result, error
     files.close()
-
-
-def _seconds(path: str) -> float | None:
-    """A file's duration from its header, or None (standard input, an unreadable file)."""
-    if path == "-":
-        return None
-    try:
-        info = soundfile.info(path)
-        return info.frames / info.samplerate
-    except Exception:  # the transcription reports what is wrong with the file
-        return None
 
 
 def _write_outputs(directory: Path, path: str, result: dict, formats: list[str], args) -> None:
