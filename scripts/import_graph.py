@@ -24,7 +24,7 @@ import sys
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "minis2t"
-LAYERS = ["errors", "reference", "engine", "io", "app", "train", "hf"]  # bottom to top (hf: transformers' front door)
+LAYERS = ["errors", "jsonfile", "reference", "engine", "io", "app", "train", "hf"]  # bottom to top (hf: transformers' front door)
 TOP = {"__main__"}  # besides the root package itself: front doors that may import anything
 
 

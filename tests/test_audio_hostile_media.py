@@ -120,7 +120,7 @@ def make_refusals(d) -> dict:
 
 
 def mp3_frame_starts(data: bytes) -> list[int]:
-    from minis2t.io.decoder_base import mpeg_frame
+    from minis2t.io.stream_checks import mpeg_frame
 
     position = 10 + sum((b & 0x7F) << (7 * (3 - i)) for i, b in enumerate(data[6:10])) if data[:3] == b"ID3" else 0
     starts = []
@@ -280,7 +280,7 @@ def test_a_cut_ogg_is_refused_by_the_block_reader_before_any_block():
 
 def test_ogg_crc_is_oggs():
     """The zlib-backed CRC equals Ogg's (a page libogg wrote checks)."""
-    from minis2t.io.decoder_base import ogg_crc
+    from minis2t.io.stream_checks import ogg_crc
 
     buffer = io.BytesIO()
     soundfile.write(buffer, WAVE, RATE, format="OGG", subtype="VORBIS")

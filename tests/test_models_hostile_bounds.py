@@ -16,7 +16,7 @@ import sys
 import pytest
 
 import minis2t
-from minis2t import errors
+from minis2t import errors, jsonfile
 from minis2t.engine.nn import usable_cores
 from tests.bounded import assert_refused, run_bounded
 from tests.builders import GOOD, GOOD_TEXT
@@ -112,8 +112,8 @@ def test_deeply_nested_json_in_any_model_file_is_refused(tmp_path, name):
 
 
 def test_json_nesting_is_counted_outside_strings_only():
-    assert not errors.json_depth_exceeds('{"a": "' + "[" * 100 + '", "b": "\\"[[[["}')
-    assert errors.json_depth_exceeds("[" * 33 + "]" * 33) and not errors.json_depth_exceeds("[" * 32 + "]" * 32)
+    assert not jsonfile.json_depth_exceeds('{"a": "' + "[" * 100 + '", "b": "\\"[[[["}')
+    assert jsonfile.json_depth_exceeds("[" * 33 + "]" * 33) and not jsonfile.json_depth_exceeds("[" * 32 + "]" * 32)
 
 
 # --- the confidence calibration --------------------------------------------------------------------

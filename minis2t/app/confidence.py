@@ -31,7 +31,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ConfigError, read_json_file
+from ..errors import ConfigError
+from ..jsonfile import read_json_file
 
 FILENAME = "confidence.json"
 FORMAT = "minis2t-confidence/1"

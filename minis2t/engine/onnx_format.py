@@ -33,7 +33,8 @@ import hashlib
 import json
 from pathlib import Path
 
-from ..errors import OnnxModelError, read_json_file
+from ..errors import OnnxModelError
+from ..jsonfile import read_json_file
 
 FORMAT_VERSION = 1
 DEFAULT_OPSET = 18

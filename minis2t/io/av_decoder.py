@@ -6,7 +6,8 @@ import numpy as np
 
 from ..errors import AudioFileError
 from .audio_checks import check_channels
-from .decoder_base import DECODE_ERRORS, Closing, container_kind, stream_frames, truncated, undecodable
+from .decoder_base import DECODE_ERRORS, Closing, truncated, undecodable
+from .stream_checks import container_kind, stream_frames
 
 
 class AvDecoder(Closing):

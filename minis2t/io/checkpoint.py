@@ -31,15 +31,8 @@ import numpy as np
 
 from .config import ModelConfig, check_fits_weights, read_json
 from ..engine.nn import matmul_layout
-from ..errors import (
-    CheckpointError,
-    ConfigError,
-    MiniS2TError,
-    ModelNotFoundError,
-    UnsafePickleError,
-    parse_json,
-    read_json_file,
-)
+from ..errors import CheckpointError, ConfigError, MiniS2TError, ModelNotFoundError, UnsafePickleError
+from ..jsonfile import parse_json, read_json_file
 
 SAFETENSORS, SAFETENSORS_INDEX = "model.safetensors", "model.safetensors.index.json"
 TORCH_BIN, TORCH_BIN_INDEX = "pytorch_model.bin", "pytorch_model.bin.index.json"

@@ -20,7 +20,8 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import ConfigError, read_json_file
+from ..errors import ConfigError
+from ..jsonfile import read_json_file
 from ..reference.generate import max_length_of
 
 ACTIVATIONS = ("relu", "gelu", "gelu_new", "gelu_python", "silu", "swish")
@@ -424,7 +425,7 @@ def check_generation_for_model(g: GenerationConfig, c: ModelConfig) -> None:
 
 def read_json(path: Path, error: type[Exception] = ConfigError) -> dict:
     """Read a JSON object, with errors (of type ``error``) that name the file; the size and
-    nesting bounded (:func:`minis2t.errors.read_json_file`, the one reader of every JSON file
+    nesting bounded (:func:`minis2t.jsonfile.read_json_file`, the one reader of every JSON file
     a model directory holds)."""
     if not Path(path).is_file():
         raise error(f"{path} not found: a Speech2Text model directory needs it.")

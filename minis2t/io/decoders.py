@@ -14,8 +14,9 @@ from pathlib import Path
 from ..errors import AudioFileError, AudioTooLongError, EmptyAudioError
 from .audio_checks import check_file_rate
 from .av_decoder import AvDecoder
-from .decoder_base import DECODE_ERRORS, clean_reason, container_kind, undecodable
+from .decoder_base import DECODE_ERRORS, clean_reason, undecodable
 from .sndfile_decoder import SoundfileDecoder
+from .stream_checks import container_kind
 
 
 # Non-seekable streams (stdin) are read into memory up to this many bytes.

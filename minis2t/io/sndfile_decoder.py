@@ -16,15 +16,8 @@ import soundfile
 
 from ..errors import AudioFileError
 from .audio_checks import check_channels
-from .decoder_base import (
-    DECODE_ERRORS,
-    Closing,
-    clean_reason,
-    container_kind,
-    stream_frames,
-    truncated,
-    undecodable,
-)
+from .decoder_base import DECODE_ERRORS, Closing, clean_reason, truncated, undecodable
+from .stream_checks import container_kind, stream_frames
 
 
 class SoundfileDecoder(Closing):
