@@ -13,9 +13,11 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 import minis2t
+import minis2t.app.pipeline
 from minis2t import errors, jsonfile
 from minis2t.engine.nn import usable_cores
 from tests.bounded import assert_refused, run_bounded
@@ -126,11 +128,22 @@ def test_json_nesting_is_counted_outside_strings_only():
     ({"coef": [True] * 6}, "'coef' must be a list of finite numbers"),
     ({"mean": "0.1"}, "'mean' must be a list of finite numbers"),
     ({"features": [1, 2]}, "'features' must be a list of signal names"),
+    ({"scale": [1e-308] * 6}, "beyond 1e+06"),  # a NumPy overflow warning on stderr before, and confidence 0
+    ({"coef": [1e308] * 6}, "beyond 1e+06"),
+    ({"intercept": 1e300}, "beyond 1e+06"),
 ])  # fmt: skip
 def test_confidence_fields_are_type_checked(tmp_path, changes, match):
     model = damaged_copy(tmp_path, edit_json("confidence.json", **changes))
     refused_by_command(model, "confidence.json", match)
     refused_by_api(model, "ConfigError", match)
+
+
+def test_the_bundled_calibration_is_far_inside_the_weight_bound():
+    """The refusal's message says the bundled calibration's largest weight is under 20."""
+    from minis2t.app import confidence
+
+    calibration = confidence.load(minis2t.app.pipeline.BUNDLED_MODEL)
+    assert np.abs(calibration.coef / calibration.scale).max() < 20 < confidence.MAX_WEIGHT
 
 
 # --- --threads and threads= ---------------------------------------------------------------------------
@@ -143,6 +156,21 @@ def onnx_dir(tmp_path_factory):
     from minis2t.app.onnx_export import export
 
     return str(export("bundled-asr", tmp_path_factory.mktemp("onnx") / "out"))  # ~2 s
+
+
+@pytest.mark.parametrize("workers", ["100000", str(usable_cores() + 1)])
+def test_corpus_workers_beyond_the_cores_are_refused_before_any_process_starts(tmp_path, workers):
+    """Each local worker is a process with its own model: --workers 100000 would start
+    processes until the machine gave out."""
+    manifest = tmp_path / "m.tsv"
+    manifest.write_text(f"path\n{GOOD}\n", encoding="utf-8")
+    run = run_command("corpus", manifest, "--output", tmp_path / "o.jsonl", "--workers", workers, "--quiet")
+    line = assert_clean_refusal(run, f"--workers {workers}", f"give 1 to {usable_cores()}", seconds=10)
+    assert run.returncode == 2 and "--address" in line and not (tmp_path / "o.jsonl").exists()
+    with pytest.raises(errors.CorpusError, match="at most one local worker process per core"):
+        from minis2t.app import corpus
+
+        corpus.connect(workers=int(workers))
 
 
 @pytest.mark.parametrize("threads", ["100000", "256", str(usable_cores() + 1)])

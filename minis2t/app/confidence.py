@@ -63,6 +63,14 @@ def token_signals(log_p: np.ndarray, targets: np.ndarray, seconds: float) -> dic
             "log_tokens": math.log(n), "log_seconds_per_token": math.log(max(seconds, 1e-3) / n)}  # fmt: skip
 
 
+# A fit on standardised signals has coefficients of order 1-10 and scales of order 0.1-1 (the
+# bundled model's largest coef / scale is under 20). Every signal is bounded too: log
+# probabilities of a float32 softmax are above -104, entropies below log V, log lengths below
+# 10. So |coef / scale|, |mean| and |intercept| up to 1e6 admit any real fit, and with them
+# z = b + w . (x - mean) stays below ~1e14 in magnitude: never an overflow, never a NaN.
+MAX_WEIGHT = 1e6
+
+
 @dataclass
 class Calibration:
     """A logistic regression of standardised signals: ``p = 1 / (1 + exp(-(b + w . (x - mean) / scale)))``."""
@@ -112,6 +120,14 @@ class Calibration:
             raise ConfigError(f"{name}: mean, scale and coef must be {len(features)} finite numbers (scale > 0).")
         if not (math.isfinite(intercept) and 0.0 <= threshold <= 1.0):
             raise ConfigError(f"{name}: intercept must be finite and threshold in [0, 1].")
+        mean, scale, coef = arrays
+        with np.errstate(over="ignore", divide="ignore"):
+            weights = coef / scale  # [F]: what each raw signal is multiplied by
+        if not (np.abs(weights) <= MAX_WEIGHT).all() or not (np.abs(mean) <= MAX_WEIGHT).all() \
+                or abs(intercept) > MAX_WEIGHT:  # fmt: skip
+            raise ConfigError(f"{name}: a weight (coef / scale), a mean or the intercept is beyond "
+                              f"{MAX_WEIGHT:.0e}; no fitted calibration is (the bundled one's largest weight is "
+                              f"under 20), so the file is damaged. Refit it or delete it.")  # fmt: skip
         rest = {k: v for k, v in data.items() if k not in ("features", "mean", "scale", "coef", "intercept", "threshold")}
         return cls(features, *arrays, intercept, threshold, rest)
 

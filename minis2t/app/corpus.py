@@ -211,6 +211,13 @@ def connect(workers: int | None = None, address: str | None = None):
     if address is not None and workers is not None:
         raise CorpusError("--workers starts local workers; with --address the cluster's own workers "
                           "run the files. Give one of them.")  # fmt: skip
+    if workers is not None and not 1 <= workers <= usable_cores():
+        # Each local worker is a process holding its own copy of the model, with at least one
+        # core for its BLAS: more workers than cores only add memory and contention, and an
+        # absurd count would start processes until the machine gives out.
+        raise CorpusError(f"--workers {workers}: give 1 to {usable_cores()}, at most one local worker process "
+                          f"per core this process may run on (os.sched_getaffinity); for more, start a "
+                          f"Dask cluster and pass --address.")  # fmt: skip
     logging.getLogger("distributed").setLevel(logging.ERROR)  # its INFO lines are not the user's
     if address is not None:
         try:
