@@ -131,8 +131,10 @@ class SilentAudioError(AudioError):
 
 
 class AudioTooLongError(AudioError, InputTooLongError):
-    """Audio longer than allowed (``max_seconds``, or the model's ``max_source_positions``),
-    refused from its header or length before it is decoded: split it."""
+    """Audio longer than allowed (``max_seconds``, or the model's ``max_source_positions``):
+    split it. Refused before decoding where the length is known from the stream itself (an
+    array's length, a WAV's data, a walked Ogg or MP3); a bare header claim (a FLAC's, an
+    MP4's) is not trusted, and decoding stops one chunk past the limit instead."""
 
 
 class UnsupportedError(MiniS2TError):

@@ -58,6 +58,7 @@ def cases(work: Path):
     long = work / "long.wav"
     soundfile.write(long, np.zeros(16000 * 90, np.int16), 16000)
     noise = np.random.default_rng(0).uniform(-1e-6, 1e-6, 16000)
+    media = _hostile_media(work, minis2t.load_audio(SAMPLE))
 
     def nan_weight(d: Path):
         from safetensors.numpy import load_file, save_file
@@ -113,6 +114,13 @@ def cases(work: Path):
         ("a corrupt `preprocessor_config.json`", lambda: minis2t.Speech2Text.from_pretrained(_damaged(
             work, "pre", lambda d: (d / "preprocessor_config.json").write_text("{")))),
         ("a model directory that does not exist", lambda: minis2t.load_checkpoint("./nowhere")),
+        ("`config.json` asking for 10⁹ encoder layers", lambda: minis2t.load_checkpoint(_damaged(
+            work, "layers", _edit("config.json", encoder_layers=10**9)))),
+        ("`Speech2Text.from_pretrained(threads=100000)`",
+         lambda: minis2t.Speech2Text.from_pretrained(threads=10**5)),
+        ("an Ogg/Vorbis file cut at 60 %", lambda: minis2t.load_audio(media["ogg_cut"])),
+        ("an MP3 cut between two frames", lambda: model.transcribe_long(media["mp3_between"])),
+        ("an Ogg/Opus file of 128 channels", lambda: minis2t.load_audio(media["opus_128"])),
     ]
 
 
@@ -198,6 +206,12 @@ def command_cases(work: Path) -> list[tuple[str, list[str], bytes | None]]:
     one_hz = work / "one_hz.wav"
     one_hz.write_bytes(_header_rate(_wav(0.5), 1))
     video = _video_without_sound(work / "video.mp4")
+    media = _hostile_media(work, speech)
+    layers = _damaged(work, "cmd_layers", _edit("config.json", encoder_layers=10**9))
+    nested = _damaged(work, "cmd_nested", lambda d: (d / "vocab.json").write_text("[" * 100_000 + "]" * 100_000))
+    calibration = _damaged(work, "cmd_true", _edit("confidence.json", threshold=True))
+    manifest = work / "manifest.tsv"
+    manifest.write_text(f"path\n{good}\n")
     t = ["transcribe"]
     return [
         # usage errors: exit 2
@@ -225,6 +239,12 @@ def command_cases(work: Path) -> list[tuple[str, list[str], bytes | None]]:
         ("a language the translation model was not trained for",
          [*t, good, "--model", "bundled-st", "--language", "ja"], None),
         ("`--max-length` beyond the decoder's positions", [*t, good, "--max-length", "100000"], None),
+        ("`--threads` beyond the cores this process may run on", [*t, good, "--threads", "100000"], None),
+        ("`minis2t corpus --workers` beyond the cores",
+         ["corpus", str(manifest), "--output", str(work / "o.jsonl"), "--workers", "100000"], None),
+        ("`config.json` asks for 10⁹ encoder layers", [*t, good, "--model", layers], None),
+        ("a `vocab.json` nested 100 000 levels deep", [*t, good, "--model", nested], None),
+        ("`confidence.json` with `\"threshold\": true`", [*t, good, "--model", calibration], None),
         # a file's errors: exit 1, the other files go on
         ("a missing file", [*t, str(work / "missing.wav")], None),
         ("a URL", [*t, "https://example.com/a.wav"], None),
@@ -234,6 +254,13 @@ def command_cases(work: Path) -> list[tuple[str, list[str], bytes | None]]:
         ("a file no decoder reads", [*t, str(junk)], None),
         ("a WAV cut to half its declared length", [*t, str(truncated)], None),
         ("a video without an audio track", [*t, video], None),
+        ("an Ogg/Vorbis file cut at 60 %", [*t, media["ogg_cut"]], None),
+        ("an Ogg file with damaged middle pages", [*t, media["ogg_damaged"]], None),
+        ("an MP3 cut at 60 %", [*t, media["mp3_cut"]], None),
+        ("an MP3 cut between two frames (its Info header counts more)", [*t, media["mp3_between"]], None),
+        ("an M4A cut at half (before its index)", [*t, media["m4a_cut"]], None),
+        ("a WebM cut at half", [*t, media["webm_cut"]], None),
+        ("an Ogg/Opus file of 128 channels", [*t, media["opus_128"]], None),
         ("a WAV whose header says 1 Hz", [*t, str(one_hz)], None),
         ("a NaN sample", [*t, wav("nan.wav", np.r_[speech[:-1], np.nan])], None),
         ("an infinite sample in one channel", [*t, wav("inf.wav", np.stack([speech, np.r_[speech[:9], np.inf, speech[10:]]], 1))], None),
@@ -247,6 +274,56 @@ def command_cases(work: Path) -> list[tuple[str, list[str], bytes | None]]:
         # not an error: a warning, the file is counted and its outputs are written
         ("a recording in which the model finds no words (a warning; exit 0)", [*t, good, "--model", silent_model], None),
     ]
+
+
+def _encoded(wave: np.ndarray, path: Path, container: str, codec: str) -> Path:
+    """16 kHz mono ``wave`` encoded by PyAV's FFmpeg."""
+    import fractions
+
+    import av
+
+    with av.open(str(path), mode="w", format=container) as out:
+        stream = out.add_stream(codec, rate=16000, layout="mono")
+        for start in range(0, wave.shape[0], 1024):
+            frame = av.AudioFrame.from_ndarray(wave[None, start : start + 1024].copy(), format="flt", layout="mono")
+            frame.sample_rate, frame.pts, frame.time_base = 16000, start, fractions.Fraction(1, 16000)
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+    return path
+
+
+def _hostile_media(work: Path, speech: np.ndarray) -> dict[str, str]:
+    """Cut, damaged and over-wide media (issue 43's cases), made from the bundled sample."""
+    def cut(path: Path, fraction: float) -> str:
+        out = path.with_name("cut_" + path.name)
+        out.write_bytes(path.read_bytes()[: int(path.stat().st_size * fraction)])
+        return str(out)
+
+    ogg, opus = work / "speech.ogg", work / "wide.opus"
+    soundfile.write(ogg, speech, 16000, format="OGG", subtype="VORBIS")
+    soundfile.write(opus, np.full((9600, 128), 0.01, np.float32), 48000, format="OGG", subtype="OPUS")
+    damaged = bytearray(ogg.read_bytes())
+    middle = len(damaged) // 2
+    damaged[middle : middle + 200] = bytes(b ^ 0x5A for b in damaged[middle : middle + 200])
+    (work / "damaged.ogg").write_bytes(bytes(damaged))
+    mp3 = _encoded(speech, work / "speech.mp3", "mp3", "libmp3lame")
+    data = mp3.read_bytes()
+    from minis2t.io.stream_checks import mpeg_frame
+
+    # the frames' starts, after an ID3v2 tag (its size: 4 bytes of 7 bits each)
+    position = 10 + sum((b & 0x7F) << (7 * (3 - i)) for i, b in enumerate(data[6:10])) if data[:3] == b"ID3" else 0
+    starts = []
+    while (frame := mpeg_frame(data[position : position + 4])) is not None:
+        starts.append(position)
+        position += frame[1]
+    (work / "between.mp3").write_bytes(data[: starts[len(starts) // 2]])
+    return {"ogg_cut": cut(ogg, 0.6), "ogg_damaged": str(work / "damaged.ogg"), "mp3_cut": cut(mp3, 0.6),
+            "mp3_between": str(work / "between.mp3"),
+            "m4a_cut": cut(_encoded(speech, work / "speech.m4a", "ipod", "aac"), 0.5),
+            "webm_cut": cut(_encoded(speech, work / "speech.webm", "webm", "libopus"), 0.5),
+            "opus_128": str(opus)}  # fmt: skip
 
 
 def _video_without_sound(path: Path) -> str:
@@ -276,3 +353,44 @@ def command_table() -> str:
             said = " ".join(lines[:2]).replace(tmp, "…").replace(str(ROOT) + "/", "").replace("|", "\\|")
             rows.append(f"| {what} | {status} | {said} |")
     return "\n".join(rows) + "\n"
+
+
+def limits_table() -> str:
+    """The limits on the newer surfaces (media, model files, options), each value read from
+    the constant the code checks, so the page cannot drift from it."""
+    from minis2t.app import confidence
+    from minis2t.engine.runtime import THREADS_RULE
+    from minis2t.io import audio_checks, config
+    from minis2t.jsonfile import MAX_JSON_BYTES, MAX_JSON_DEPTH
+
+    sizes = ", ".join(f"`{name}` {most:,}" for name, most in config.MAX_SIZES.items())
+    chunk_mib = audio_checks.CHUNK_VALUES * 4 / 2**20
+    second_mb = audio_checks.MAX_RATE * audio_checks.MAX_CHANNELS * 4 / 1e6  # float32
+    rows = [
+        ("audio channels", f"1 – {audio_checks.MAX_CHANNELS}, from the header, before decoding",
+         "real recordings have up to 8 (7.1), 16–25 (ambisonics), 64 (microphone arrays); "
+         "a header claiming more is damage, or a recording to mix down first"),
+        ("decoding", f"chunks of {audio_checks.CHUNK_VALUES:,} samples ({chunk_mib:.0f} MiB of float32), "
+         "each mixed to mono at once", "memory is the 16 kHz output plus one chunk, whatever the channels and the "
+         f"rate (one second of {audio_checks.MAX_CHANNELS} channels at 384 kHz is {second_mb:.0f} MB)"),
+        ("cut or damaged streams", "Ogg pages (checksum, sequence, end of stream), MP3 frames (a cut frame, "
+         "the Xing/Info/VBRI count), Matroska elements (each ends inside the file), MP4's own track duration",
+         "judged from what the stream itself says, never from a container's or header's claim alone: "
+         "a cut file is refused, never transcribed in part"),
+        ("a model's config", f"{sizes}; conv kernels odd, ≤ {config.MAX_KERNEL}",
+         "checked before anything is built from them; and the counts may not ask for more parameters than "
+         "the weights on disk hold"),
+        ("every JSON file of a model directory", f"{MAX_JSON_BYTES // 2**20} MiB, nesting {MAX_JSON_DEPTH} levels",
+         "the largest is a 250 000-piece vocab.json (~6 MB), the deepest 3 levels; deeper would exhaust "
+         "Python's recursion before a message"),
+        ("`confidence.json`", f"numbers are JSON numbers (not booleans or strings); the size of each coef / scale, "
+         f"mean and the intercept ≤ {confidence.MAX_WEIGHT:.0e}", "a fit on standardised signals has weights of order "
+         "1–10; beyond the bound the arithmetic could overflow"),
+        ("`--threads`, `threads=`", f"1 to the usable cores, {THREADS_RULE}",
+         "more threads than cores only contend; 100 000 crashed onnxruntime"),
+        ("`minis2t corpus --workers`", "1 to the usable cores (a cluster, `--address`, for more)",
+         "each worker is a process holding its own copy of the model"),
+    ]
+    lines = ["| limit | value | reason |", "| --- | --- | --- |"]
+    lines += [f"| {a} | {b} | {c} |" for a, b, c in rows]
+    return "\n".join(lines) + "\n"

@@ -1290,6 +1290,7 @@ def error_tables() -> None:
     (OUT / "error_cases.md").write_text(error_cases.table())
     (OUT / "error_classes.md").write_text(error_cases.classes())
     (OUT / "command_errors.md").write_text(error_cases.command_table())
+    (OUT / "input_limits.md").write_text(error_cases.limits_table())
 
 
 KIND_NAMES = {"grammar": "grammar sentences, voices it never heard", "grammar_seen_voices": "grammar sentences, training's voices",

@@ -124,8 +124,9 @@ def fallback(opened, name: str, kind: str, reason: Exception, hint: str):
     if isinstance(opened_av, Exception) and kind in ("mp4", "matroska", "mp3"):
         what = {"mp4": "an MP4/M4A", "matroska": "a Matroska/WebM", "mp3": "an MP3"}[kind]
         index = " (an MP4 cut before its index, the moov atom, cannot be read at all)" if kind == "mp4" else ""
+        reason = getattr(opened_av, "strerror", None) or clean_reason(opened_av)  # FFmpeg's words, no errno or path
         raise AudioFileError(
-            f"cannot decode {name}: it is {what} file that FFmpeg cannot read ({clean_reason(opened_av)}); it "
+            f"cannot decode {name}: it is {what} file that FFmpeg cannot read ({reason}); it "
             f"is damaged or cut short{index}. Re-copy or re-export the file."
         ) from None
     if opened_av is None and importlib.util.find_spec("av") is None:
