@@ -138,6 +138,15 @@ def test_confidence_fields_are_type_checked(tmp_path, changes, match):
     refused_by_api(model, "ConfigError", match)
 
 
+@pytest.mark.parametrize("changes, match", [
+    ({"dither": 1e308}, "dither must be a number from 0"),  # NumPy's warnings, then NaN features, before
+    ({"padding_value": 1e308}, "padding_value must be a number that float32 holds"),  # an overflow warning
+])  # fmt: skip
+def test_feature_settings_beyond_float32_are_refused(tmp_path, changes, match):
+    model = damaged_copy(tmp_path, edit_json("preprocessor_config.json", **changes))
+    refused_by_command(model, "preprocessor_config", match)
+
+
 def test_the_bundled_calibration_is_far_inside_the_weight_bound():
     """The refusal's message says the bundled calibration's largest weight is under 20."""
     from minis2t.app import confidence

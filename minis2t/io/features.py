@@ -66,11 +66,19 @@ def fbank(
     return engine.fbank(_check_waveform(waveform), num_mel_bins, dither, seed)
 
 
+# Dither is Gaussian noise on the 16-bit-scaled samples (Kaldi's default is 1.0, one 16-bit
+# step; S2T models use 0). At 2**15 its noise is as loud as a full-scale 16-bit signal, so the
+# features would carry noise only; beyond, the squared frame energies head for float32's
+# overflow (a preprocessor_config.json with dither 1e308 leaked NumPy's warnings, then NaN).
+MAX_DITHER = 2.0**15
+
+
 def _check_dither(dither) -> None:
     if isinstance(dither, bool) or not isinstance(dither, (int, float, np.floating)) or not (
-        np.isfinite(dither) and dither >= 0
+        np.isfinite(dither) and 0 <= dither <= MAX_DITHER
     ):
-        raise FeatureError(f"dither must be a finite number >= 0 (0 = off), got {dither!r}")
+        raise FeatureError(f"dither must be a number from 0 (off) to {MAX_DITHER:.0f} (noise as loud as a "
+                           f"full-scale 16-bit signal), got {dither!r}")  # fmt: skip
 
 
 def _check_mel_bins(num_mel_bins) -> None:
@@ -219,8 +227,10 @@ class FeatureExtractor:
         for name, value in (("feature_size", feature_size), ("num_mel_bins", num_mel_bins)):
             if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_MEL_BINS:
                 raise FeatureError(f"{name} must be an integer in [1, {MAX_MEL_BINS}], got {value!r}")
-        if isinstance(padding_value, bool) or not isinstance(padding_value, (int, float)):
-            raise FeatureError(f"padding_value must be a number, got {padding_value!r}")
+        if isinstance(padding_value, bool) or not isinstance(padding_value, (int, float)) \
+                or not abs(padding_value) <= float(np.finfo(np.float32).max):  # fmt: skip
+            raise FeatureError(f"padding_value must be a number that float32 holds (the features' type), "
+                               f"got {padding_value!r}")  # fmt: skip
         _check_dither(dither)
         self.dither = dither
         self.return_attention_mask = return_attention_mask
@@ -233,7 +243,12 @@ class FeatureExtractor:
         ``feature_extractor`` section of ``processor_config.json`` (transformers 5)."""
         directory = Path(directory)
         config = _read_feature_config(directory)
-        return cls(**config)
+        try:
+            return cls(**config)
+        except FeatureError as e:  # a value the file holds: name the file
+            name = "preprocessor_config.json" if (directory / "preprocessor_config.json").is_file() \
+                else "processor_config.json"  # fmt: skip
+            raise FeatureError(f"{directory / name}: {e}") from None
 
     def to_dict(self) -> dict:
         """The config as transformers writes it in ``preprocessor_config.json``."""
