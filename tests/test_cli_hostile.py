@@ -59,3 +59,36 @@ def test_command_reads_standard_input():
                               capture_output=True, text=True, cwd=ROOT, timeout=300)  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == GOOD_TEXT
+
+
+# --- names a user gives are escaped where they are shown --------------------------------------------
+
+
+def test_control_characters_in_names_are_escaped_on_the_terminal(tmp_path):
+    """A file name (or an option) holding ESC sequences, a newline, a carriage return or a
+    bidirectional override is shown escaped: it can neither break the one-line message nor
+    move, recolour or clear the screen. Printable non-ASCII text is kept."""
+    from tests.hostile import assert_clean_refusal, run_command
+
+    evil = tmp_path / "evil\x1b[2J\x1b[31m\rnéw\nline\u202e.wav"
+    evil.write_bytes(GOOD.read_bytes())
+    bad = tmp_path / "bad\x1b]0;title\x07.wav"
+    bad.write_bytes(b"not audio " * 50)
+    run = run_command("transcribe", str(evil), str(bad), "--quiet")
+    assert run.returncode == 1
+    shown_evil = str(evil).replace("\x1b", "\\x1b").replace("\r", "\\r").replace("\n", "\\n")
+    shown_evil = shown_evil.replace("\u202e", "\\u202e")
+    assert f"{shown_evil}: {GOOD_TEXT}" in run.stdout.splitlines()
+    shown_bad = str(bad).replace("\x1b", "\\x1b").replace("\x07", "\\x07")
+    assert_clean_refusal(run, shown_bad, "cannot decode")
+    for text in (run.stdout, run.stderr):
+        assert not any(c in text for c in "\x1b\r\x07\u202e"), repr(text)
+    language = run_command("transcribe", str(GOOD), "--language", "\x1b[31mred", "--quiet")
+    assert language.returncode == 2 and "\x1b" not in language.stderr and "\\x1b[31mred" in language.stderr
+
+
+def test_escaped_keeps_printable_text():
+    from minis2t.app.formats import escaped
+
+    assert escaped("café/日本語 file.wav") == "café/日本語 file.wav"
+    assert escaped("a\tb\nc\x00d\x9be") == "a\\tb\\nc\\x00d\\x9be"

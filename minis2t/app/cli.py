@@ -64,7 +64,7 @@ from ..io.checkpoint import BUNDLED_MODELS, resolve_model_dir
 from ..io.decoders import header_seconds
 from ..io.features import FeatureExtractor, fbank
 from . import corpus
-from .formats import FORMATS, WRITERS, segment_text, shown_text, tsv_row
+from .formats import FORMATS, WRITERS, escaped, segment_text, shown_text, tsv_row
 from .longform import NO_WORDS
 from .onnx_cache import describe_runtime
 from .onnx_export import export
@@ -142,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return COMMANDS[args.command][1](args)
     except MiniS2TError as e:  # found before any file was read: one line, no traceback
-        print(f"minis2t: error: {' '.join(str(e).split())}", file=sys.stderr)
+        print(f"minis2t: error: {escaped(' '.join(str(e).split()))}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # the reader went away (`minis2t ... | head`): stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
@@ -304,14 +304,14 @@ def _transcribe(args) -> int:
         for path, result, error in _run_files(model, args, options):
             if error is None and not result["text"]:
                 result["warning"] = NO_WORDS
-                print(f"{path}: warning: {NO_WORDS}", file=sys.stderr)
+                print(f"{escaped(path)}: warning: {NO_WORDS}", file=sys.stderr)
             if error is None:
                 _note_confidence(path, result)
             if error is None and directory is not None:
                 _, error = guarded(_write_outputs, directory, path, result, formats, args)
             if error is not None:
                 result = None
-                print(f"{path}: error: {error}", file=sys.stderr)
+                print(f"{escaped(path)}: error: {escaped(error)}", file=sys.stderr)
             results.append((path, result, error))
             if printer is not None:  # out and flushed now: a later file's crash cannot take it back
                 printer.add(path, result, error)
@@ -346,7 +346,7 @@ def _note_confidence(path: str, result: dict) -> None:
     """A note on stderr when some of the file's segments were not understood."""
     unclear = _not_understood(result)
     if unclear:
-        print(f"{path}: {unclear} of {len(result['segments'])} segment(s) not understood (confidence below "
+        print(f"{escaped(path)}: {unclear} of {len(result['segments'])} segment(s) not understood (confidence below "
               f"the threshold; JSON keeps their text)", file=sys.stderr)  # fmt: skip
 
 
@@ -444,7 +444,7 @@ def _corpus(args) -> int:
     def on_result(row):
         bar.update(1)
         if "error" in row:
-            bar.write(f"{row['path']}: error: {row['error']}", file=sys.stderr)
+            bar.write(f"{escaped(row['path'])}: error: {escaped(row['error'])}", file=sys.stderr)
 
     try:
         counts = corpus.run_on_cluster(corpus.transcribe_item, items, log, name, options, workers=args.workers,
@@ -463,7 +463,7 @@ def _corpus(args) -> int:
     if score is not None:
         print(corpus.score_sentence(score))
     if failed:
-        print(f"{len(failed)} files have an error line; the first: {failed[0].path}", file=sys.stderr)
+        print(f"{len(failed)} files have an error line; the first: {escaped(failed[0].path)}", file=sys.stderr)
     return 1 if failed else 0
 
 
@@ -572,12 +572,12 @@ class ResultPrinter:
             return
         elif fmt == "tsv":  # whisper's columns, after the file's name
             for s in result["segments"]:
-                print(f"{f}\t{tsv_row(s)}")
+                print(f"{escaped(f)}\t{tsv_row(s)}")
         elif fmt in ("srt", "vtt"):
             print(WRITERS[fmt](result, **_subtitle_options(fmt, args)), end="")
         else:
             text = shown_text(result)
-            print(text if len(args.files) == 1 else f"{f}: {text}")
+            print(text if len(args.files) == 1 else f"{escaped(f)}: {text}")
         sys.stdout.flush()
 
     def close(self) -> None:
@@ -671,7 +671,7 @@ def _convert(args) -> int:
         raise MiniS2TError(f"{target} exists and is not an empty directory; nothing was written.")
     model = Speech2Text.from_pretrained(args.source)
     model.save_pretrained(target)
-    print(f"wrote {target}: {model.num_parameters:,} parameters, {model.config.vocab_size} tokens")
+    print(f"wrote {escaped(target)}: {model.num_parameters:,} parameters, {model.config.vocab_size} tokens")
     extractor = model.feature_extractor
     if extractor is not None and extractor.global_cmvn is not None:
         print("note: this model normalises features with global CMVN statistics (kept in "
@@ -686,7 +686,7 @@ def _export_onnx(args) -> int:
     graphs = "traced" if args.traced else "fused" if (args.fused or args.quantize) else "plain"
     out = export(args.model, args.out_dir, args.opset or DEFAULT_OPSET, args.dtype, graphs, args.quantize)
     sizes = ", ".join(f"{name} {(out / name).stat().st_size / 1e6:.1f} MB" for name in GRAPHS.values())
-    print(f"wrote {out}: {sizes}; run it with: minis2t transcribe FILE --model {out}")
+    print(f"wrote {escaped(out)}: {sizes}; run it with: minis2t transcribe FILE --model {out}")
     return 0
 
 
@@ -703,10 +703,10 @@ def _features(args) -> int:
             raw = fbank(wave, args.num_mel_bins)  # [T, F]
             normalised = extractor(wave)["input_features"][0]  # [T, F]
         except MiniS2TError as e:
-            print(f"{path}: error: {e}", file=sys.stderr)
+            print(f"{escaped(path)}: error: {escaped(e)}", file=sys.stderr)
             failures += 1
             continue
-        print(f"{path}")
+        print(escaped(path))
         print(f"  waveform   {wave.shape[0]} samples, {wave.shape[0] / SAMPLING_RATE:.2f} s at "
               f"16 kHz, peak {np.abs(wave).max():.3f}")  # fmt: skip
         print(f"  log-mel    {raw.shape[0]} frames x {raw.shape[1]} bins, "

@@ -52,6 +52,7 @@ from ..reference import model as M
 from ..reference.nn import ACTIVATIONS, attention, layer_norm, log_softmax
 from . import confidence as conf
 from . import longform, timing
+from .formats import escaped
 
 if TYPE_CHECKING:
     from .pipeline import Speech2Text
@@ -737,10 +738,10 @@ def run(args) -> int:
     if error is not None:
         if error.kind == "UsageError":
             raise UsageError(error)
-        print(f"{args.recording}: error: {error}", file=sys.stderr)
+        print(f"{escaped(args.recording)}: error: {escaped(error)}", file=sys.stderr)
         return 1
     size = target.stat().st_size
-    print(f"wrote {target} ({size / 1e6:.1f} MB): segment {result.segment if result.segment is not None else '-'} "
+    print(f"wrote {escaped(target)} ({size / 1e6:.1f} MB): segment {result.segment if result.segment is not None else '-'} "
           f"of {len(result.segments)}, {result.start:.2f}-{result.end:.2f} s: {result.text}")  # fmt: skip
     return 0
 

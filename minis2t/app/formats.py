@@ -28,6 +28,18 @@ def segment_text(segment: dict) -> str:
     return f"{MARKER[:-1]}: {heard}]" if heard else MARKER
 
 
+def escaped(text) -> str:
+    """``text`` safe to print on a terminal line: every control or format character (a
+    newline, a carriage return, ESC and the terminal sequences it starts, a bidirectional
+    override, ...) written as its Python escape (``\\n``, ``\\x1b``, ``\\u202e``), so that a
+    file name or an option a user gave can neither break a one-line message nor move,
+    recolour or clear the screen. Printable text, accents and scripts included, is kept."""
+    text = str(text)
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def shown_text(result: dict) -> str:
     """The recording's text with each segment not understood replaced by the marker."""
     if all(s.get("understood", True) for s in result["segments"]):

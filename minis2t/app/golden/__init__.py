@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 
+from ..formats import escaped
 from .check import check, format_report
 from .write import write_golden
 
@@ -56,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
         options = {k: v for k, v in (("num_beams", args.beams), ("max_length", args.max_length)) if v is not None}
         doc = write_golden(args.model, args.recording, args.out, args.attention, args.language, **options)
         left_out = "".join(f"; {r} rules left out: {why}" for r, why in doc["rules_left_out"].items())
-        print(f"wrote {args.out}: {len(doc['tensors'])} tensors (float64), rules {', '.join(doc['rules'])}"
+        print(f"wrote {escaped(args.out)}: {len(doc['tensors'])} tensors (float64), rules {', '.join(doc['rules'])}"
               f"{left_out}; manifest in its metadata ('minis2t.golden')")  # fmt: skip
         return 0
     result = check(args.golden, args.port)
