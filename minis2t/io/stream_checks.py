@@ -61,10 +61,12 @@ def stream_frames(opened, name: str, kind: str) -> float | None:
       first frame is a Xing/Info or VBRI header, fewer frames than it counts. Not
       detected: damage inside a frame's data (MP3 frames rarely carry a checksum), and a
       cut exactly between frames of a file without a Xing/Info/VBRI header.
-    * **Matroska/WebM** (:func:`matroska_check`): every element of the segment (and of a
-      cluster written with an unknown size) must end within the file, so a cut cluster
-      or block is found. Not detected: a live-written file (unknown sizes) cut exactly
-      between two clusters.
+    * **Matroska/WebM** (:func:`matroska_check`): every element of the segment and of
+      each cluster must start where the one before ended and end within the file, so a
+      cut cluster or block, and damage to any element's header, are found. Not detected:
+      a live-written file (unknown sizes) cut exactly between two clusters, and damage
+      inside a block's audio (Matroska's checksums are optional, and the codecs it
+      carries, Opus, Vorbis, AAC, have none either).
     * others: nothing here (WAV's header is checked by the libsndfile decoder, FLAC
       streams that end early make libsndfile raise, MP4 tracks carry their own duration).
     """
@@ -262,8 +264,9 @@ def ebml_number(f, is_id: bool) -> tuple[int, int] | None:
 
 
 def matroska_check(f, size: int, name: str) -> None:
-    """Every element of a Matroska file's segment, and of a cluster of unknown size, must
-    end within the file (see :func:`stream_frames`)."""
+    """Every element of a Matroska file's segment and of its clusters (the blocks that hold
+    the audio) must start where the one before ended and end within the file (see
+    :func:`stream_frames`)."""
     position, steps = 0, 0
     while position < size and steps < 2**22:  # bounded: ~4 million elements
         steps += 1
@@ -273,7 +276,7 @@ def matroska_check(f, size: int, name: str) -> None:
         if measured is None:
             if position + 12 > size:  # an element's ID and size take at most 12 bytes
                 raise cut(name, f"its last Matroska element (byte {position}) is cut short")
-            return  # not an element this walk reads: nothing judged
+            raise damaged(name, f"no Matroska element where one should start (byte {position})")
         length, size_length = measured
         body = position + id_length + size_length
         if length < 0:
@@ -284,4 +287,4 @@ def matroska_check(f, size: int, name: str) -> None:
         if body + length > size:
             raise cut(name, f"its Matroska element at byte {position} needs {body + length - size} more bytes "
                             f"than the file holds")  # fmt: skip
-        position = body if element == _SEGMENT else body + length
+        position = body if element in (_SEGMENT, _CLUSTER) else body + length  # into a cluster: its blocks
