@@ -6,9 +6,11 @@ installed), reads its own address-space size, then lowers its limit (RLIMIT_AS) 
 ``budget_mb`` — the promise's "never more than ~1 GB before refusing" — and only then runs
 the command's ``main`` on the arguments (exactly what ``python -m minis2t`` runs). Imports
 come first so that libraries' reserved address space does not count against the budget.
-The parent waits with ``os.wait4``, which returns the child's own peak resident memory
-(``ru_maxrss``), so the test can assert that too, and it sees a crash for what it is (a
-negative exit status: the signal), not as a missing line.
+The child writes its own peak resident memory (``VmHWM``, which starts afresh at ``exec``)
+to a file as it exits, so the test can assert it; ``ru_maxrss`` would not do, since Linux
+keeps in it the size of the forked copy of the parent (a test run's pytest, often over
+1 GB) from before the ``exec``. The parent waits with ``os.wait4`` and sees a crash for
+what it is (a negative exit status: the signal), not as a missing line.
 
 Media are made at test time with PyAV (:func:`encode_media`): no binary fixtures.
 """
@@ -35,7 +37,7 @@ BUDGET_MB = 1024
 PEAK_MB = 1024
 
 LAUNCHER = """
-import resource, sys
+import atexit, resource, sys
 import numpy, scipy.signal, soundfile
 import minis2t, minis2t.app.cli, minis2t.app.pipeline
 for optional in ("av", "onnxruntime"):
@@ -50,11 +52,16 @@ def _vm_bytes():
             if line.startswith("VmSize:"):
                 return int(line.split()[1]) * 1024
 
+def _peak_to_file(path):  # this process's own peak (VmHWM): a fork's share of its parent does not count
+    with open("/proc/self/status") as status, open(path, "w") as out:
+        out.write(next(line.split()[1] for line in status if line.startswith("VmHWM:")))
+
+atexit.register(_peak_to_file, sys.argv[2])
 budget = int(sys.argv[1])
 if budget > 0:
     cap = _vm_bytes() + budget * 2**20
     resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
-sys.argv = ["minis2t", *sys.argv[2:]]
+sys.argv = ["minis2t", *sys.argv[3:]]
 sys.exit(minis2t.app.cli.main())
 """
 
@@ -79,11 +86,13 @@ def run_command(*args: str, stdin: bytes | None = None, budget_mb: int = BUDGET_
                 env: dict | None = None) -> Run:  # fmt: skip
     """``minis2t ARGS...`` in a child capped at ``budget_mb`` above its imports (0: no cap)."""
     environment = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, tempfile.TemporaryFile() as inp:
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, tempfile.TemporaryFile() as inp, \
+            tempfile.TemporaryDirectory() as scratch:  # fmt: skip
+        peak_file = Path(scratch) / "peak_kb"
         inp.write(stdin or b"")
         inp.seek(0)
         start = time.perf_counter()
-        child = subprocess.Popen([sys.executable, "-c", LAUNCHER, str(budget_mb), *map(str, args)], stdin=inp,
+        child = subprocess.Popen([sys.executable, "-c", LAUNCHER, str(budget_mb), str(peak_file), *map(str, args)], stdin=inp,
                                  stdout=out, stderr=err, cwd=ROOT, env=environment)  # fmt: skip
         timer = threading.Timer(timeout, child.kill)
         timer.start()
@@ -95,8 +104,10 @@ def run_command(*args: str, stdin: bytes | None = None, budget_mb: int = BUDGET_
         seconds = time.perf_counter() - start
         out.seek(0)
         err.seek(0)
+        # a child that died without exiting wrote no peak: its rusage is the bound we have
+        peak_kb = int(peak_file.read_text()) if peak_file.is_file() else usage.ru_maxrss
         return Run(child.returncode, out.read().decode(errors="replace"), err.read().decode(errors="replace"),
-                   usage.ru_maxrss / 1024, seconds)  # fmt: skip
+                   peak_kb / 1024, seconds)  # fmt: skip
 
 
 def assert_clean_refusal(run: Run, name: str, match: str = "", seconds: float = 10.0,

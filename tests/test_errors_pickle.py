@@ -6,7 +6,9 @@ is covered without a line here."""
 
 from __future__ import annotations
 
+import os
 import pickle
+from unittest import mock
 
 import pytest
 
@@ -61,9 +63,11 @@ def test_error_texts_cross_a_real_dask_worker_process():
     distributed = pytest.importorskip("distributed")
     import logging
 
-    cluster = distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None,
-                                       silence_logs=logging.ERROR)  # fmt: skip
-    with cluster, distributed.Client(cluster) as client:
+    # LocalCluster sets OMP_NUM_THREADS=1 in this process's environment and leaves it: restored
+    # after, or every later test's child process would run its BLAS on one thread
+    with mock.patch.dict(os.environ), distributed.LocalCluster(
+            n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None,
+            silence_logs=logging.ERROR) as cluster, distributed.Client(cluster) as client:  # fmt: skip
         names = ["ConfigError", "AudioFileError", "UsageError"]
         got = client.gather([client.submit(_fail_with, n, pure=False) for n in names])
     for name, text in zip(names, got):
