@@ -333,3 +333,13 @@ def test_parity_sweep_of_the_translation_model_forces_the_language(tmp_path):
     got = lines(out)
     assert len(got) == len(rows) and all(r["tokens_identical"] for r in got)
     assert f"tokens identical in all four (with onnxruntime): {len(rows)} of {len(rows)} files" in done.stdout
+
+
+def test_a_local_cluster_leaves_the_callers_environment_as_it_was():
+    """Dask's LocalCluster sets OMP_NUM_THREADS=1 in the process that starts it; a program
+    that runs a corpus from Python would then do its own NumPy on one thread."""
+    before = dict(os.environ)
+    client, cluster = corpus.connect(workers=1)
+    client.close()
+    cluster.close()
+    assert dict(os.environ) == before
