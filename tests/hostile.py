@@ -127,16 +127,17 @@ def assert_clean_refusal(run: Run, name: str, match: str = "", seconds: float = 
 
 
 def encode_media(wave: np.ndarray, rate: int, path: Path, container: str, codec: str, layout: str = "mono",
-                 bit_rate: int | None = None) -> Path:  # fmt: skip
+                 bit_rate: int | None = None, options: dict | None = None) -> Path:  # fmt: skip
     """``wave`` (float32 ``[N]`` or ``[N, C]``) encoded by PyAV's own FFmpeg into ``path``:
     the suite's media, made at test time. ``layout`` names the channel layout
-    (``"7.1"``, ``"octagonal"``, ...); a mono ``wave`` is copied to every channel."""
+    (``"7.1"``, ``"octagonal"``, ...); a mono ``wave`` is copied to every channel;
+    ``options`` are the container's (``{"movflags": "+faststart"}``: an MP4's index first)."""
     import av
 
     channels = av.AudioLayout(layout).nb_channels
     pcm = wave if wave.ndim == 2 else np.repeat(wave[:, None], channels, axis=1)
     pcm = np.ascontiguousarray(np.clip(pcm, -1, 1).astype(np.float32))  # [N, C]
-    with av.open(str(path), mode="w", format=container) as out:
+    with av.open(str(path), mode="w", format=container, options=options or {}) as out:
         stream = out.add_stream(codec, rate=rate, layout=layout)
         if bit_rate:
             stream.bit_rate = bit_rate

@@ -100,6 +100,10 @@ def make_refusals(d) -> dict:
     cases["mp3_broken_frame"] = (d / "broken.mp3", "AudioFileError", "damaged")
     m4a = encode_media(WAVE, RATE, d / "speech.m4a", "ipod", "aac")
     cases["m4a_cut_half"] = (cut(m4a, 0.5), "AudioFileError", "MP4/M4A")
+    faststart = encode_media(WAVE, RATE, d / "faststart.m4a", "ipod", "aac", options={"movflags": "+faststart"})
+    cases["m4a_index_first_cut_60"] = (cut(faststart, 0.6), "AudioFileError", "to its end")
+    adts = encode_media(WAVE, RATE, d / "speech.aac", "adts", "aac")
+    cases["adts_aac_cut_60"] = (cut(adts, 0.6), "AudioFileError", "to its end")
     moov = bytearray(m4a.read_bytes())
     at = moov.find(b"mdia", moov.find(b"moov"))
     moov[at : at + 4] = b"xxxx"  # the track's media box unreadable
@@ -193,7 +197,7 @@ def test_the_good_files_around_the_bad_ones_keep_their_transcripts(refusals_runs
 @pytest.mark.parametrize("case", [
     "ogg_vorbis_cut_60", "ogg_opus_cut_60", "ogg_cut_between_pages", "ogg_damaged_middle", "mp3_cut_60",
     "mp3_cut_between_frames", "mp3_broken_frame", "m4a_cut_half", "m4a_damaged_moov", "webm_cut_half",
-    "webm_damaged_block", "opus_128_channels", "flac_header_claims_10_hours",
+    "webm_damaged_block", "m4a_index_first_cut_60", "adts_aac_cut_60", "opus_128_channels", "flac_header_claims_10_hours",
 ])  # fmt: skip
 def test_bad_media_get_one_typed_line(case, refusals, refusals_runs, bundled):
     """The command: one line, no traceback, no warning (libmpg123's included), within the

@@ -259,6 +259,7 @@ def command_cases(work: Path) -> list[tuple[str, list[str], bytes | None]]:
         ("an MP3 cut at 60 %", [*t, media["mp3_cut"]], None),
         ("an MP3 cut between two frames (its Info header counts more)", [*t, media["mp3_between"]], None),
         ("an M4A cut at half (before its index)", [*t, media["m4a_cut"]], None),
+        ("an M4A with its index first (`+faststart`), cut at 60 %", [*t, media["m4a_first_cut"]], None),
         ("a WebM cut at half", [*t, media["webm_cut"]], None),
         ("an Ogg/Opus file of 128 channels", [*t, media["opus_128"]], None),
         ("a WAV whose header says 1 Hz", [*t, str(one_hz)], None),
@@ -276,13 +277,13 @@ def command_cases(work: Path) -> list[tuple[str, list[str], bytes | None]]:
     ]
 
 
-def _encoded(wave: np.ndarray, path: Path, container: str, codec: str) -> Path:
-    """16 kHz mono ``wave`` encoded by PyAV's FFmpeg."""
+def _encoded(wave: np.ndarray, path: Path, container: str, codec: str, options: dict | None = None) -> Path:
+    """16 kHz mono ``wave`` encoded by PyAV's FFmpeg (``options``: the container's)."""
     import fractions
 
     import av
 
-    with av.open(str(path), mode="w", format=container) as out:
+    with av.open(str(path), mode="w", format=container, options=options or {}) as out:
         stream = out.add_stream(codec, rate=16000, layout="mono")
         for start in range(0, wave.shape[0], 1024):
             frame = av.AudioFrame.from_ndarray(wave[None, start : start + 1024].copy(), format="flt", layout="mono")
@@ -322,6 +323,7 @@ def _hostile_media(work: Path, speech: np.ndarray) -> dict[str, str]:
     return {"ogg_cut": cut(ogg, 0.6), "ogg_damaged": str(work / "damaged.ogg"), "mp3_cut": cut(mp3, 0.6),
             "mp3_between": str(work / "between.mp3"),
             "m4a_cut": cut(_encoded(speech, work / "speech.m4a", "ipod", "aac"), 0.5),
+            "m4a_first_cut": cut(_encoded(speech, work / "first.m4a", "ipod", "aac", {"movflags": "+faststart"}), 0.6),
             "webm_cut": cut(_encoded(speech, work / "speech.webm", "webm", "libopus"), 0.5),
             "opus_128": str(opus)}  # fmt: skip
 

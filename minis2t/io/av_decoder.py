@@ -6,7 +6,7 @@ import numpy as np
 
 from ..errors import AudioFileError
 from .audio_checks import check_channels
-from .decoder_base import DECODE_ERRORS, Closing, truncated, undecodable
+from .decoder_base import DECODE_ERRORS, Closing, clean_reason, truncated
 from .stream_checks import container_kind, stream_frames
 
 
@@ -49,6 +49,7 @@ class AvDecoder(Closing):
         self._convert = None  # an av.AudioResampler to packed float, made at the first frame
         self._pending: list[np.ndarray] = []  # decoded [k, C] pieces not yet returned
         self._have = 0  # frames in them
+        self._decoded = 0  # frames decoded so far, for messages
         self._ended = False
 
     @classmethod
@@ -108,8 +109,14 @@ class AvDecoder(Closing):
                 data = piece.to_ndarray()  # packed: [1, k * C]
                 self._pending.append(data.reshape(-1, channels).astype(np.float32, copy=False))  # [k, C]
                 self._have += self._pending[-1].shape[0]
-        except (av.FFmpegError, *DECODE_ERRORS, ValueError) as e:
-            raise undecodable(self.name, e) from None
+                self._decoded += self._pending[-1].shape[0]
+        except (av.FFmpegError, *DECODE_ERRORS, ValueError) as e:  # the stream itself fails, mid-way
+            reason = getattr(e, "strerror", None) or clean_reason(e)  # FFmpeg's words, without errno or call
+            raise AudioFileError(
+                f"cannot decode {self.name} to its end: FFmpeg's {self.stream.codec_context.name} decoder fails "
+                f"after {self._decoded / self.rate:.2f} s ({reason}); the file is damaged or cut short. Re-copy "
+                f"or re-export the file; minis2t never transcribes a damaged file in part."
+            ) from None
         if frame is None:
             self._ended = True
         return True
