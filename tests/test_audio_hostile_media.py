@@ -377,3 +377,45 @@ def test_randomly_damaged_media_never_take_the_process_down(kind, tmp_path):
             assert len(run.lines_naming(str(copy))) == 1 and len(errors_shown) == 1, (row, run.stderr)
         else:
             assert row["text"] and not errors_shown, (row, run.stderr)
+
+
+# --- the other containers FFmpeg and libsndfile read: whole, transcribed; cut, refused ------------
+
+OTHER_CONTAINERS = [("ts", "mpegts", "aac"), ("flv", "flv", "aac"), ("avi", "avi", "pcm_s16le"),
+                    ("caf", "caf", "pcm_s16le"), ("ac3", "ac3", "ac3"), ("wma", "asf", "wmav2"),
+                    ("oga", "ogg", "flac")]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def other_containers(tmp_path_factory):
+    d = tmp_path_factory.mktemp("containers")
+    whole = []
+    for ext, container, codec in OTHER_CONTAINERS:  # AC3 takes 32 kHz and up: each sample thrice, 48 kHz
+        wave, rate = (np.repeat(WAVE, 3), 48000) if codec == "ac3" else (WAVE, RATE)
+        bit_rate = {"ac3": 96000, "wmav2": 64000}.get(codec)  # these two want one set
+        whole.append(encode_media(wave, rate, d / f"speech.{ext}", container, codec, bit_rate=bit_rate))
+    for ext, kind in (("aiff", "AIFF"), ("au", "AU")):
+        soundfile.write(d / f"speech.{ext}", WAVE, RATE, format=kind, subtype="PCM_16")
+        whole.append(d / f"speech.{ext}")
+    cuts = []
+    for path in whole:  # 7 bytes short of 60 %: a raw AC3 stream of 384-byte frames would end on a frame at 60 %
+        data = path.read_bytes()
+        cuts.append(path.with_name(f"cut_{path.name}"))
+        cuts[-1].write_bytes(data[: int(len(data) * 0.6) - 7])
+    run = run_command("transcribe", *map(str, whole + cuts), "--quiet", "--output-format", "json")
+    return whole, cuts, run
+
+
+def test_other_containers_whole_are_transcribed_and_cut_are_refused(other_containers):
+    """Before: a cut AIFF, AU or CAF (libsndfile read the rest in silence), MPEG-TS (another
+    sentence), AC3 or AVI was transcribed in part with exit 0; an AVI (a RIFF file, but not
+    a WAVE) and FLAC in Ogg (which libsndfile cannot read) were refused whole."""
+    whole, cuts, run = other_containers
+    assert run.returncode == 1 and "Traceback" not in run.stderr and "Warning" not in run.stderr, run.stderr
+    rows = {row["file"]: row for row in json.loads(run.stdout)}
+    for path in whole:
+        assert rows[str(path)].get("text") == GOOD_TEXT, rows[str(path)]
+    for path in cuts:
+        line = assert_clean_refusal(run, str(path), "", seconds=60)
+        assert any(word in line for word in ("truncated", "cut short", "to its end")), line
+        assert rows[str(path)]["error_type"] == "AudioFileError", rows[str(path)]

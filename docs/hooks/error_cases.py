@@ -260,6 +260,8 @@ def command_cases(work: Path) -> list[tuple[str, list[str], bytes | None]]:
         ("an MP3 cut between two frames (its Info header counts more)", [*t, media["mp3_between"]], None),
         ("an M4A cut at half (before its index)", [*t, media["m4a_cut"]], None),
         ("an M4A with its index first (`+faststart`), cut at 60 %", [*t, media["m4a_first_cut"]], None),
+        ("an MPEG-TS file cut inside a packet", [*t, media["ts_cut"]], None),
+        ("an AIFF file cut at 60 %", [*t, media["aiff_cut"]], None),
         ("a WebM cut at half", [*t, media["webm_cut"]], None),
         ("an Ogg/Opus file of 128 channels", [*t, media["opus_128"]], None),
         ("a WAV whose header says 1 Hz", [*t, str(one_hz)], None),
@@ -302,7 +304,8 @@ def _hostile_media(work: Path, speech: np.ndarray) -> dict[str, str]:
         out.write_bytes(path.read_bytes()[: int(path.stat().st_size * fraction)])
         return str(out)
 
-    ogg, opus = work / "speech.ogg", work / "wide.opus"
+    ogg, opus, aiff = work / "speech.ogg", work / "wide.opus", work / "speech.aiff"
+    soundfile.write(aiff, speech, 16000, format="AIFF", subtype="PCM_16")
     soundfile.write(ogg, speech, 16000, format="OGG", subtype="VORBIS")
     soundfile.write(opus, np.full((9600, 128), 0.01, np.float32), 48000, format="OGG", subtype="OPUS")
     damaged = bytearray(ogg.read_bytes())
@@ -325,7 +328,8 @@ def _hostile_media(work: Path, speech: np.ndarray) -> dict[str, str]:
             "m4a_cut": cut(_encoded(speech, work / "speech.m4a", "ipod", "aac"), 0.5),
             "m4a_first_cut": cut(_encoded(speech, work / "first.m4a", "ipod", "aac", {"movflags": "+faststart"}), 0.6),
             "webm_cut": cut(_encoded(speech, work / "speech.webm", "webm", "libopus"), 0.5),
-            "opus_128": str(opus)}  # fmt: skip
+            "opus_128": str(opus), "ts_cut": cut(_encoded(speech, work / "speech.ts", "mpegts", "aac"), 0.6),
+            "aiff_cut": cut(aiff, 0.6)}  # fmt: skip
 
 
 def _video_without_sound(path: Path) -> str:
@@ -376,7 +380,8 @@ def limits_table() -> str:
          "each mixed to mono at once", "memory is the 16 kHz output plus one chunk, whatever the channels and the "
          f"rate (one second of {audio_checks.MAX_CHANNELS} channels at 384 kHz is {second_mb:.0f} MB)"),
         ("cut or damaged streams", "Ogg pages (checksum, sequence, end of stream), MP3 frames (a cut frame, "
-         "the Xing/Info/VBRI count), Matroska elements (each ends inside the file), MP4's own track duration",
+         "the Xing/Info/VBRI count), Matroska elements and blocks, MPEG-TS packets, RIFF (AVI) and CAF chunks, "
+         "WAV, AIFF and AU data sizes, MP4's own track duration; and any error FFmpeg reports while decoding",
          "judged from what the stream itself says, never from a container's or header's claim alone: "
          "a cut file is refused, never transcribed in part"),
         ("a model's config", f"{sizes}; conv kernels odd, ≤ {config.MAX_KERNEL}",

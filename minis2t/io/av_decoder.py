@@ -97,7 +97,7 @@ class AvDecoder(Closing):
         if self._ended:
             return False
         try:
-            frame = next(self._frames, None)
+            frame = self._watched(lambda: next(self._frames, None))
             if self._convert is None and frame is not None:
                 self._convert = av.AudioResampler(format="flt", layout=frame.layout, rate=self.rate)
             if self._convert is None:
@@ -110,6 +110,8 @@ class AvDecoder(Closing):
                 self._pending.append(data.reshape(-1, channels).astype(np.float32, copy=False))  # [k, C]
                 self._have += self._pending[-1].shape[0]
                 self._decoded += self._pending[-1].shape[0]
+        except AudioFileError:  # already says what is wrong
+            raise
         except (av.FFmpegError, *DECODE_ERRORS, ValueError) as e:  # the stream itself fails, mid-way
             reason = getattr(e, "strerror", None) or clean_reason(e)  # FFmpeg's words, without errno or call
             raise AudioFileError(
@@ -120,6 +122,30 @@ class AvDecoder(Closing):
         if frame is None:
             self._ended = True
         return True
+
+    def _watched(self, step):
+        """``step()`` (a call into FFmpeg) with FFmpeg's error log captured for this thread.
+        FFmpeg logs an error and goes on where a stream is damaged or cut (an AC3 frame cut
+        short, an invalid Matroska element, a corrupt packet) and would decode around it:
+        any such error refuses the file. Valid files log none (tested on AAC, ALAC, Opus,
+        Vorbis, FLAC, MP3, WMA, AC3 in their usual containers); warnings are not errors."""
+        import av.logging
+
+        previous = av.logging.get_level()
+        av.logging.set_level(av.logging.ERROR)
+        try:
+            with av.logging.Capture(local=True) as logs:
+                result = step()
+        finally:
+            av.logging.set_level(previous)
+        reported = [message.strip() for level, _, message in logs if level <= av.logging.ERROR]
+        if reported:
+            raise AudioFileError(
+                f"{self.name} is damaged or cut short: FFmpeg reports '{reported[0]}' after "
+                f"{self._decoded / self.rate:.2f} s of audio. Re-copy or re-export the file; minis2t never "
+                f"transcribes a damaged file in part."
+            )
+        return result
 
     def read(self, n: int) -> np.ndarray:
         while (n < 0 or self._have < n) and self._decode_more():

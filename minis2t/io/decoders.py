@@ -114,9 +114,11 @@ def open_decoder(source, name: str, sampling_rate: int | None = None):
 def fallback(opened, name: str, kind: str, reason: Exception, hint: str):
     """FFmpeg's decoder for what libsndfile refused (``reason``), or the error that says why
     neither reads it."""
-    # A WAV, FLAC, Ogg or AIFF file libsndfile refuses is damaged: FFmpeg, more lenient,
-    # might decode part of it, and minis2t never transcribes a damaged file in part.
-    if kind in ("wav", "flac", "ogg"):
+    # A WAV, FLAC or AIFF file libsndfile refuses is damaged: FFmpeg, more lenient, might
+    # decode part of it, and minis2t never transcribes a damaged file in part. An Ogg file
+    # has passed its walk (every page's checksum, no page lost, its end) before libsndfile
+    # saw it: one libsndfile cannot read carries a codec it lacks (FLAC in Ogg), for FFmpeg.
+    if kind in ("wav", "flac"):
         raise undecodable(name, reason, hint) from None
     opened_av = AvDecoder.open(opened, name)
     if isinstance(opened_av, AvDecoder):

@@ -9,6 +9,7 @@ decoder, libmpg123, writes warnings to standard error): those streams are walked
 
 from __future__ import annotations
 
+import re
 import struct
 
 import numpy as np
@@ -16,7 +17,7 @@ import soundfile
 
 from ..errors import AudioFileError
 from .audio_checks import check_channels
-from .decoder_base import DECODE_ERRORS, Closing, clean_reason, truncated, undecodable
+from .decoder_base import DECODE_ERRORS, Closing, clean_reason, cut, truncated, undecodable
 from .stream_checks import container_kind, stream_frames
 
 
@@ -43,6 +44,10 @@ class SoundfileDecoder(Closing):
         check_channels(self.channels, self.name)
         if self.declared is not None and self.frames < self.declared:
             raise truncated(self.name, self.declared, self.frames, self.rate)
+        short = data_chunk_short(self.file.extra_info)
+        if short is not None:
+            raise cut(self.name, f"its header declares {short[0]:,} bytes of audio data but the file holds "
+                                 f"{short[1]:,}")  # fmt: skip
 
     def read(self, n: int) -> np.ndarray:
         try:
@@ -67,6 +72,27 @@ class SoundfileDecoder(Closing):
 
     def close(self) -> None:
         self.file.close()
+
+
+# libsndfile's log of the header it parsed (SFC_GET_LOG_INFO) notes a data chunk that runs
+# past the end of the file as "SSND : 117044 (should be 70208)" (AIFF), "Data Size : ...
+# (should be ...)" (AU), "data : ... (should be ...)" (WAV): the file is cut, and libsndfile
+# would read what is there in silence. One byte of slack: chunks are padded to even sizes.
+# Writers to a pipe, which cannot seek back to fill in the size, put a placeholder there
+# (0xFFFFFFFF: FFmpeg, libsndfile; 0x7FFFF000: SoX): an open size, not a claim.
+DATA_CHUNK = re.compile(r"^\s*(?:SSND|Data Size|data)\s*:\s*(\d+)\s*\(should be (\d+)\)", re.MULTILINE)
+
+
+OPEN_SIZE = 0x7FFFF000
+
+
+def data_chunk_short(log: str) -> tuple[int, int] | None:
+    """``(declared, present)`` bytes of a data chunk the file cuts short, from libsndfile's log."""
+    for match in DATA_CHUNK.finditer(log):
+        declared, present = int(match[1]), int(match[2])
+        if present + 1 < declared < OPEN_SIZE:
+            return declared, present
+    return None
 
 
 def declared_frames(opened) -> int | None:

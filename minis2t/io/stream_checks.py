@@ -29,8 +29,8 @@ def head_bytes(opened, n: int = 12) -> bytes:
 
 
 def container_kind(opened) -> str:
-    """What the first bytes say: "ogg", "matroska", "mp4", "mp3", "flac", "wav" (RIFF,
-    RF64, AIFF) or "" (anything else)."""
+    """What the first bytes say: "ogg", "matroska", "mp4", "mp3", "flac", "wav" (RIFF or
+    RF64 WAVE, AIFF), "riff" (another RIFF file: an AVI), "caf", "mpegts" or "" (anything else)."""
     head = head_bytes(opened)
     if head[:4] == b"OggS":
         return "ogg"
@@ -40,8 +40,15 @@ def container_kind(opened) -> str:
         return "mp4"
     if head[:4] == b"fLaC":
         return "flac"
-    if head[:4] in (b"RIFF", b"RF64", b"FORM"):
-        return "wav"
+    if head[:4] in (b"RIFF", b"RF64") and head[8:12] == b"WAVE" or head[:4] == b"FORM" and head[8:12] in (
+            b"AIFF", b"AIFC"):  # fmt: skip
+        return "wav"  # not another RIFF (an AVI) or IFF file: those go to FFmpeg
+    if head[:4] == b"RIFF":
+        return "riff"
+    if head[:4] == b"caff":
+        return "caf"
+    if len(head) >= 1 and head[0] == 0x47 and mpegts_synced(opened):
+        return "mpegts"
     if head[:3] == b"ID3" or (len(head) > 1 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0 and head[1] & 6):
         return "mp3"  # an ID3 tag, or an MPEG audio frame's sync (layer bits 00 is ADTS AAC)
     return ""
@@ -67,8 +74,20 @@ def stream_frames(opened, name: str, kind: str) -> float | None:
       a live-written file (unknown sizes) cut exactly between two clusters, and damage
       inside a block's audio (Matroska's checksums are optional, and the codecs it
       carries, Opus, Vorbis, AAC, have none either).
-    * others: nothing here (WAV's header is checked by the libsndfile decoder, FLAC
-      streams that end early make libsndfile raise, MP4 tracks carry their own duration).
+    * **MPEG-TS** (:func:`mpegts_check`): 188-byte packets, each starting with the sync
+      byte 0x47, to the end of the file: a packet cut short or a lost sync is found. Not
+      detected: a cut exactly between packets, damage inside a packet.
+    * **RIFF** other than WAVE (an AVI: :func:`riff_check`): each top-level chunk (an AVI
+      over 1 GB has several) must end within the file. Not detected: a cut exactly
+      between two top-level chunks, damage inside a chunk.
+    * **CAF** (:func:`caf_check`): each chunk, the audio data's included, ends within the
+      file (a data size of -1, "to the end of the file", is open). Not detected: a file
+      whose data size is open cut between two packets.
+    * others, and all that FFmpeg decodes: FFmpeg's own error reports while decoding (a
+      frame cut short, an invalid packet) refuse the file (``AvDecoder``). Not detected:
+      a raw stream without a declared length (AC3, ADTS AAC) cut exactly between frames.
+    * WAV, AIFF and AU: the libsndfile decoder checks their headers' data sizes; FLAC
+      streams that end early make libsndfile raise; MP4 tracks carry their own duration.
     """
     f = open(opened, "rb") if isinstance(opened, str) else opened
     where = f.tell()  # a file object FFmpeg may be reading: put back where it was
@@ -82,6 +101,12 @@ def stream_frames(opened, name: str, kind: str) -> float | None:
             return mp3_seconds(f, size, name)
         if kind == "matroska":
             matroska_check(f, size, name)
+        if kind == "mpegts":
+            mpegts_check(f, size, name)
+        if kind == "riff":
+            riff_check(f, size, name)
+        if kind == "caf":
+            caf_check(f, size, name)
         return None
     finally:
         if isinstance(opened, str):
@@ -288,3 +313,57 @@ def matroska_check(f, size: int, name: str) -> None:
             raise cut(name, f"its Matroska element at byte {position} needs {body + length - size} more bytes "
                             f"than the file holds")  # fmt: skip
         position = body if element in (_SEGMENT, _CLUSTER) else body + length  # into a cluster: its blocks
+
+
+TS_PACKET = 188  # an MPEG transport stream's packet: the sync byte 0x47 and 187 bytes
+
+
+def mpegts_synced(opened) -> bool:
+    """Whether the first three packets start with the sync byte (an MPEG-TS file)."""
+    head = head_bytes(opened, 2 * TS_PACKET + 1)
+    return len(head) == 2 * TS_PACKET + 1 and head[0] == head[TS_PACKET] == head[2 * TS_PACKET] == 0x47
+
+
+def mpegts_check(f, size: int, name: str) -> None:
+    """Every 188-byte packet of a transport stream starts with 0x47, and the file ends on a
+    packet's end (see :func:`stream_frames`). Read in 1 MiB pieces."""
+    step = TS_PACKET * 5577  # ~1 MiB
+    for start in range(0, size, step):
+        f.seek(start)
+        piece = f.read(min(step, size - start))
+        syncs = piece[::TS_PACKET]
+        bad = next((i for i, b in enumerate(syncs) if b != 0x47), None)
+        if bad is not None:
+            raise damaged(name, f"its MPEG-TS packet at byte {start + bad * TS_PACKET} has lost its sync byte")
+    if size % TS_PACKET:
+        raise cut(name, f"its last MPEG-TS packet (byte {size - size % TS_PACKET}) is cut short")
+
+
+def riff_check(f, size: int, name: str) -> None:
+    """Each top-level chunk of a RIFF file ends within the file (see :func:`stream_frames`);
+    a size field of 0xFFFFFFFF (a writer to a pipe) is open and ends the walk."""
+    position = 0
+    while position + 8 <= size:
+        f.seek(position)
+        length = struct.unpack("<I", f.read(8)[4:8])[0]
+        if length == 0xFFFFFFFF:
+            return
+        end = position + 8 + length + (length & 1)  # chunks are padded to even sizes
+        if end > size + 1:
+            raise cut(name, f"its RIFF chunk at byte {position} needs {end - size:,} more bytes than the file holds")
+        position = end
+
+
+def caf_check(f, size: int, name: str) -> None:
+    """Each chunk of a Core Audio Format file (a 4-byte type, a 64-bit big-endian size)
+    ends within the file (see :func:`stream_frames`)."""
+    position = 8  # "caff", version, flags
+    while position + 12 <= size:
+        f.seek(position)
+        length = struct.unpack(">q", f.read(12)[4:12])[0]
+        if length == -1:  # the data chunk of a file written as a stream: to the end
+            return
+        end = position + 12 + length
+        if length < 0 or end > size:
+            raise cut(name, f"its CAF chunk at byte {position} needs {end - size:,} more bytes than the file holds")
+        position = end
