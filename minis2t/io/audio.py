@@ -18,13 +18,14 @@ none guessed from the data:
   or from the array's length and rate) and the amplitude are checked *before* anything
   large is decoded, resampled or allocated, so a damaged header cannot exhaust the machine;
 * **truncated or damaged files** are refused, never transcribed in part, judged per
-  format from what the stream itself says (:func:`~minis2t.io.decoder_base.stream_frames`
-  says what each check can and cannot see): a WAV whose data chunk is shorter than its
-  header says, a FLAC that ends before its header's length, an Ogg page that fails its
-  checksum, is missing or is cut (or a stream without its end-of-stream page), an MP3
-  whose last frame is cut or that holds fewer frames than its Xing/Info/VBRI header
-  counts, an MP4 track shorter than its own duration, a Matroska/WebM element that runs
-  past the end of the file;
+  format from what the stream itself says (:func:`~minis2t.io.stream_checks.stream_frames`
+  says what each check can and cannot see): a WAV, AIFF or AU whose data chunk is shorter
+  than its header says, a FLAC that ends before its header's length, an Ogg page that
+  fails its checksum, is missing or is cut (or a stream without its end-of-stream page),
+  an MP3 whose last frame is cut or that holds fewer frames than its Xing/Info/VBRI
+  header counts, an MP4 track shorter than its own duration, a Matroska/WebM element
+  that runs past the end of the file or is not one, an MPEG-TS packet cut short, a RIFF
+  (AVI) or CAF chunk that runs past the end; and any error FFmpeg reports while decoding;
 * **a header's length** refuses audio as too long only where it is what the stream holds
   (a WAV's data, a walked Ogg or MP3); other claims (a FLAC's, an MP4's) are not trusted,
   and decoding stops just past ``max_seconds``;
