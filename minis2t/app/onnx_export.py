@@ -38,7 +38,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..engine.onnx_format import DEFAULT_OPSET, DTYPES, GRAPHS, MANIFEST, MIN_OPSET, expected_shapes, graph_metadata
+from ..engine.onnx_format import (DEFAULT_OPSET, DTYPES, GRAPHS, MANIFEST, MIN_OPSET, expected_shapes, graph_digests,
+                                  graph_metadata)
 from ..engine.onnx_format import manifest as manifest_of
 from ..errors import ExportError, MiniS2TError
 from . import onnx_graphs
@@ -228,4 +229,5 @@ def _write_side_files(model, directory: Path, opset: int, dtype: str, kind: str 
         model.tokenizer.save_pretrained(directory)
     if model.calibration is not None:  # the confidence model reads the decoder's outputs: it travels too
         (directory / "confidence.json").write_text(json.dumps(model.calibration.to_dict(), indent=1) + "\n")
-    (directory / MANIFEST).write_text(json.dumps(manifest_of(model.config, opset, dtype, kind, quantize), indent=2) + "\n")
+    found = manifest_of(model.config, opset, dtype, kind, quantize, graph_digests(directory))
+    (directory / MANIFEST).write_text(json.dumps(found, indent=2) + "\n")

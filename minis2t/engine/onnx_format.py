@@ -118,10 +118,46 @@ def graph_metadata(role: str, config, opset: int) -> dict[str, str]:
             "minis2t.format": str(FORMAT_VERSION), "minis2t.opset": str(opset)}  # fmt: skip
 
 
-def manifest(config, opset: int, dtype: str, kind: str = "plain", quantize: str | None = None) -> dict:
-    """``onnx_config.json``'s content: what :func:`read_manifest` checks."""
+def manifest(config, opset: int, dtype: str, kind: str = "plain", quantize: str | None = None,
+             digests: dict[str, str] | None = None) -> dict:  # fmt: skip
+    """``onnx_config.json``'s content: what :func:`read_manifest` checks; ``digests``: each
+    graph file's SHA-256 (:func:`graph_digests`), which :func:`check_digests` verifies."""
     return {"format": FORMAT_VERSION, "opset": opset, "dtype": dtype, "graphs": GRAPHS, "kind": kind,
-            "quantize": quantize, "config": config_fingerprint(config), "exported_by": "minis2t export-onnx"}  # fmt: skip
+            "quantize": quantize, "config": config_fingerprint(config), "sha256": digests,
+            "exported_by": "minis2t export-onnx"}  # fmt: skip
+
+
+def graph_digests(directory: Path) -> dict[str, str]:
+    """The SHA-256 of each graph file in ``directory`` (read in 1 MiB pieces); a missing
+    one is left out (the runtime names it)."""
+    digests = {}
+    for name in GRAPHS.values():
+        if not (Path(directory) / name).is_file():
+            continue
+        sha = hashlib.sha256()
+        with open(Path(directory) / name, "rb") as f:
+            while piece := f.read(2**20):
+                sha.update(piece)
+        digests[name] = sha.hexdigest()
+    return digests
+
+
+def check_digests(directory: Path, found: dict) -> None:
+    """Each graph file is the one the export wrote: its SHA-256 is the manifest's. A flipped
+    bit in a weight leaves a graph onnxruntime loads and runs, giving other words in
+    silence; this finds it. Directories exported before the checksums existed carry none
+    and are read as they are."""
+    expected = found.get("sha256")
+    if expected is None:
+        return
+    path = Path(directory) / MANIFEST
+    if not isinstance(expected, dict) or set(expected) != set(GRAPHS.values()) or not all(
+            isinstance(v, str) for v in expected.values()):  # fmt: skip
+        raise OnnxModelError(f"{path}: 'sha256' must name each graph file's checksum; re-export the model.")
+    for name, digest in graph_digests(directory).items():
+        if digest != expected[name]:
+            raise OnnxModelError(f"{Path(directory) / name} is damaged: its SHA-256 is not the one {MANIFEST} "
+                                 f"recorded when it was exported. Re-export the model.")  # fmt: skip
 
 
 def is_onnx_dir(path) -> bool:

@@ -25,6 +25,7 @@ from .onnx_format import (
     GRAPHS,
     attention_names,
     cache_head_dim,
+    check_digests,
     check_graph,
     cross_names,
     past_names,
@@ -98,6 +99,7 @@ class FusedRuntime:
         for role, path in paths.items():
             if not path.is_file():
                 raise OnnxModelError(f"{path} is missing: an exported directory holds {', '.join(GRAPHS.values())}.")
+        check_digests(directory, manifest)
         runtime = cls(paths, config, threads)
         for role, name in GRAPHS.items():
             check_graph(runtime.sessions[role], role, name, config, manifest)

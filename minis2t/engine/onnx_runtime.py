@@ -34,7 +34,8 @@ import numpy as np
 from ..errors import InputTooLongError, ModelInputError, OnnxModelError
 from ..reference.model import subsampled_lengths
 from .runtime import check_threads
-from .onnx_format import GRAPHS, attention_names, check_graph, cross_names, past_names, present_names, read_manifest
+from .onnx_format import (GRAPHS, attention_names, check_digests, check_graph, cross_names, past_names, present_names,
+                          read_manifest)
 
 
 class OnnxCache:
@@ -83,6 +84,7 @@ class OnnxRuntime:
         ort = require_onnxruntime()
         self.directory, self.config = Path(directory), config
         manifest = read_manifest(self.directory)
+        check_digests(self.directory, manifest)
         self.opset = manifest["opset"]
         options = ort.SessionOptions()
         threads = check_threads(threads)
