@@ -496,8 +496,10 @@ def _run_files(model, args, options):
     show = not args.quiet and sys.stderr.isatty()
     files = tqdm(total=len(args.files), unit="file", disable=not show or len(args.files) < 2)
     for path in args.files:
-        # within the file: a bar over its audio time (its length from the header, when it has one)
-        audio = tqdm(total=header_seconds(path), unit="s", leave=False, disable=not show, position=1,
+        # within the file: a bar over its audio time (its length from the header, when it has one;
+        # read only for a bar that shows: it opens the file and walks its stream a second time)
+        seconds = header_seconds(path) if show else None
+        audio = tqdm(total=seconds, unit="s", leave=False, disable=not show, position=1,
                      bar_format="{l_bar}{bar}| {n:.0f}/{total_fmt} s of audio [{elapsed}<{remaining}]")  # fmt: skip
 
         def on_progress(seconds, audio=audio):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 
 from ..errors import AudioFileError
@@ -97,7 +99,7 @@ class AvDecoder(Closing):
         if self._ended:
             return False
         try:
-            frame = self._watched(lambda: next(self._frames, None))
+            frame = next(self._frames, None)
             if self._convert is None and frame is not None:
                 self._convert = av.AudioResampler(format="flt", layout=frame.layout, rate=self.rate)
             if self._convert is None:
@@ -110,8 +112,6 @@ class AvDecoder(Closing):
                 self._pending.append(data.reshape(-1, channels).astype(np.float32, copy=False))  # [k, C]
                 self._have += self._pending[-1].shape[0]
                 self._decoded += self._pending[-1].shape[0]
-        except AudioFileError:  # already says what is wrong
-            raise
         except (av.FFmpegError, *DECODE_ERRORS, ValueError) as e:  # the stream itself fails, mid-way
             reason = getattr(e, "strerror", None) or clean_reason(e)  # FFmpeg's words, without errno or call
             raise AudioFileError(
@@ -123,21 +123,28 @@ class AvDecoder(Closing):
             self._ended = True
         return True
 
-    def _watched(self, step):
-        """``step()`` (a call into FFmpeg) with FFmpeg's error log captured for this thread.
-        FFmpeg logs an error and goes on where a stream is damaged or cut (an AC3 frame cut
-        short, an invalid Matroska element, a corrupt packet) and would decode around it:
-        any such error refuses the file. Valid files log none (tested on AAC, ALAC, Opus,
-        Vorbis, FLAC, MP3, WMA, AC3 in their usual containers); warnings are not errors."""
+    @contextlib.contextmanager
+    def _ffmpeg_log(self):
+        """FFmpeg's error log for this thread, captured while the block runs (one capture per
+        :meth:`read`, not per frame: setting it up costs about as much as decoding a frame)."""
         import av.logging
 
         previous = av.logging.get_level()
         av.logging.set_level(av.logging.ERROR)
         try:
             with av.logging.Capture(local=True) as logs:
-                result = step()
+                yield logs
         finally:
             av.logging.set_level(previous)
+
+    def _refuse_on_errors(self, logs: list) -> None:
+        """FFmpeg logs an error and goes on where a stream is damaged or cut (an AC3 frame cut
+        short, an invalid Matroska element, a corrupt packet) and would decode around it:
+        any such error refuses the file. Valid files log none (tested on AAC, ALAC, Opus,
+        Vorbis, FLAC, MP3, WMA, AC3 in their usual containers); warnings are not errors.
+        Checked after every frame, so the time it names is where decoding was."""
+        import av.logging
+
         reported = [message.strip() for level, _, message in logs if level <= av.logging.ERROR]
         if reported:
             raise AudioFileError(
@@ -145,11 +152,12 @@ class AvDecoder(Closing):
                 f"{self._decoded / self.rate:.2f} s of audio. Re-copy or re-export the file; minis2t never "
                 f"transcribes a damaged file in part."
             )
-        return result
 
     def read(self, n: int) -> np.ndarray:
-        while (n < 0 or self._have < n) and self._decode_more():
-            pass
+        with self._ffmpeg_log() as logs:
+            while (n < 0 or self._have < n) and self._decode_more():
+                self._refuse_on_errors(logs)
+            self._refuse_on_errors(logs)  # the last call, which found the end
         if not self._pending:
             return np.zeros((0, max(1, self.channels)), np.float32)
         data = self._pending[0] if len(self._pending) == 1 else np.concatenate(self._pending)  # [have, C]
