@@ -33,11 +33,11 @@ WAVE = soundfile.read(GOOD, dtype="float32")[0]  # 16 kHz mono speech, ~3.7 s
 RATE = 16000
 
 
-def cut(path, fraction: float, suffix: str = "cut"):
-    """``path``'s first ``fraction`` of bytes, in a file beside it."""
+def cut(path, fraction: float, suffix: str = "cut", short_by: int = 0):
+    """``path``'s first ``fraction`` of bytes, less ``short_by``, in a file beside it."""
     data = path.read_bytes()
     out = path.with_name(f"{suffix}_{path.name}")
-    out.write_bytes(data[: int(len(data) * fraction)])
+    out.write_bytes(data[: int(len(data) * fraction) - short_by])
     return out
 
 
@@ -197,7 +197,8 @@ def test_the_good_files_around_the_bad_ones_keep_their_transcripts(refusals_runs
 @pytest.mark.parametrize("case", [
     "ogg_vorbis_cut_60", "ogg_opus_cut_60", "ogg_cut_between_pages", "ogg_damaged_middle", "mp3_cut_60",
     "mp3_cut_between_frames", "mp3_broken_frame", "m4a_cut_half", "m4a_damaged_moov", "webm_cut_half",
-    "webm_damaged_block", "m4a_index_first_cut_60", "adts_aac_cut_60", "opus_128_channels", "flac_header_claims_10_hours",
+    "webm_damaged_block", "m4a_index_first_cut_60", "adts_aac_cut_60", "opus_128_channels",
+    "flac_header_claims_10_hours",
 ])  # fmt: skip
 def test_bad_media_get_one_typed_line(case, refusals, refusals_runs, bundled):
     """The command: one line, no traceback, no warning (libmpg123's included), within the
@@ -397,11 +398,8 @@ def other_containers(tmp_path_factory):
     for ext, kind in (("aiff", "AIFF"), ("au", "AU")):
         soundfile.write(d / f"speech.{ext}", WAVE, RATE, format=kind, subtype="PCM_16")
         whole.append(d / f"speech.{ext}")
-    cuts = []
-    for path in whole:  # 7 bytes short of 60 %: a raw AC3 stream of 384-byte frames would end on a frame at 60 %
-        data = path.read_bytes()
-        cuts.append(path.with_name(f"cut_{path.name}"))
-        cuts[-1].write_bytes(data[: int(len(data) * 0.6) - 7])
+    # 7 bytes short of 60 %: a raw AC3 stream of 384-byte frames would end on a frame at 60 %
+    cuts = [cut(path, 0.6, short_by=7) for path in whole]
     run = run_command("transcribe", *map(str, whole + cuts), "--quiet", "--output-format", "json")
     return whole, cuts, run
 

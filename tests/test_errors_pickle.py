@@ -6,9 +6,7 @@ is covered without a line here."""
 
 from __future__ import annotations
 
-import os
 import pickle
-from unittest import mock
 
 import pytest
 
@@ -60,14 +58,11 @@ def _fail_with(name: str):
 
 def test_error_texts_cross_a_real_dask_worker_process():
     """What a corpus run does: the worker's ErrorText comes back to the client by pickle."""
-    distributed = pytest.importorskip("distributed")
-    import logging
+    pytest.importorskip("distributed")
+    from minis2t.app import corpus
 
-    # LocalCluster sets OMP_NUM_THREADS=1 in this process's environment and leaves it: restored
-    # after, or every later test's child process would run its BLAS on one thread
-    with mock.patch.dict(os.environ), distributed.LocalCluster(
-            n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None,
-            silence_logs=logging.ERROR) as cluster, distributed.Client(cluster) as client:  # fmt: skip
+    client, cluster = corpus.connect(workers=1)  # the corpus run's own cluster (it keeps our environment)
+    with cluster, client:
         names = ["ConfigError", "AudioFileError", "UsageError"]
         got = client.gather([client.submit(_fail_with, n, pure=False) for n in names])
     for name, text in zip(names, got):
